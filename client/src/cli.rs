@@ -1,0 +1,58 @@
+//! Command-line syntax of `ftp` (clap derive, every global option also from the environment).
+//! Parsing only: [`crate::credentials`] turns these into a key and a password.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ftp: put and get files on an ftpd server, verified and resumable.
+#[derive(Debug, Parser)]
+#[command(name = "ftp", version, about, long_about = None)]
+pub struct Cli {
+    /// Connection and output options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Server address, HOST:PORT [default: 127.0.0.1:2121].
+    #[arg(long, env = "FTP_SERVER", global = true, value_name = "ADDR")]
+    pub server: Option<String>,
+
+    /// User name [default: your login name].
+    #[arg(long, env = "FTP_USER", global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Read the password from this file's first line (FTP_PASSWORD gives it directly).
+    #[arg(long, env = "FTP_PASSWORD_FILE", global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// The server's shared key file [default: ./ftpd.key, then ~/.config/ftp/secret.key].
+    #[arg(long, env = "FTP_SECRET_FILE", global = true, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Print one JSON object per result on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress output.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List a remote folder (or show one file): type, size, modification time, name.
+    Ls {
+        /// Remote path, relative to your home [default: your home].
+        #[arg(default_value = "/")]
+        path: String,
+    },
+}

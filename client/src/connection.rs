@@ -1,0 +1,211 @@
+//! The async client: connect, mutual key proof, login, then requests.
+//!
+//! Generic over any `AsyncRead + AsyncWrite` so TLS can wrap the stream later. The password is
+//! sent only after the server has proved it holds the shared key. Every wait for the server is
+//! bounded, so a silent server gives an error instead of a hang.
+
+use std::time::Duration;
+
+use ftp_proto::handshake;
+use ftp_proto::{
+    ClientCodec, ClientMessage, DirEntry, PROTOCOL_VERSION, Password, ServerMessage, SharedKey,
+};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use crate::error::ClientError;
+
+/// Longest wait for a TCP connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest wait for any answer from the server (a login may queue behind others' argon2 work).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A connection that has passed the handshake (and, after [`Client::login`], the login).
+#[derive(Debug)]
+pub struct Client<S = TcpStream> {
+    /// The framed stream.
+    conn: Framed<S, ClientCodec>,
+}
+
+/// What the server said on a successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// The user logged in.
+    pub user: String,
+    /// Whether this user may only list, stat and download.
+    pub read_only: bool,
+}
+
+/// Adds the default port to an address that has none (`host`, `1.2.3.4`, `[::1]`).
+pub fn with_default_port(server: &str) -> String {
+    let has_port = match server.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    };
+    if has_port {
+        server.to_owned()
+    } else {
+        format!("{server}:{}", ftp_proto::DEFAULT_PORT)
+    }
+}
+
+impl Client<TcpStream> {
+    /// Connects over TCP and runs the handshake.
+    pub async fn connect(server: &str, key: &SharedKey) -> Result<Self, ClientError> {
+        let address = with_default_port(server);
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address))
+            .await
+            .map_err(|_| ClientError::Connect {
+                server: address.clone(),
+                reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            })?
+            .map_err(|e| ClientError::Connect {
+                server: address.clone(),
+                reason: e.to_string(),
+            })?;
+        let _ = stream.set_nodelay(true);
+        Client::handshake(stream, key).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Runs the mutual handshake on an open stream.
+    pub async fn handshake(stream: S, key: &SharedKey) -> Result<Self, ClientError> {
+        let mut client = Client {
+            conn: Framed::new(stream, ClientCodec::default()),
+        };
+        let (version, server_nonce) = match client.receive().await? {
+            ServerMessage::Hello { version, nonce } => (version, nonce),
+            other => return Err(unexpected("the server's hello", &other)),
+        };
+        if version != PROTOCOL_VERSION {
+            return Err(ClientError::Version {
+                server: version,
+                client: PROTOCOL_VERSION,
+            });
+        }
+        let client_nonce = handshake::new_nonce()?;
+        let proof = handshake::client_proof(key, &server_nonce, &client_nonce);
+        client
+            .send(ClientMessage::Hello {
+                version: PROTOCOL_VERSION,
+                nonce: client_nonce,
+                proof,
+            })
+            .await?;
+        match client.receive().await? {
+            ServerMessage::Proof { proof }
+                if handshake::verify_server_proof(key, &client_nonce, &server_nonce, &proof) =>
+            {
+                Ok(client)
+            }
+            ServerMessage::Proof { .. } => Err(ClientError::ServerNotVerified),
+            other => Err(unexpected("the server's proof", &other)),
+        }
+    }
+
+    /// Logs in; a refusal names the user but never says which of name or password was wrong.
+    pub async fn login(&mut self, user: &str, password: Password) -> Result<Welcome, ClientError> {
+        self.send(ClientMessage::Login {
+            user: user.to_owned(),
+            password,
+        })
+        .await?;
+        match self.receive().await {
+            Ok(ServerMessage::Welcome { user, read_only }) => Ok(Welcome { user, read_only }),
+            Ok(other) => Err(unexpected("a login answer", &other)),
+            Err(ClientError::Remote { kind, message }) if kind.is_authentication() => {
+                Err(ClientError::Remote {
+                    kind,
+                    message: format!("user {user:?}: {message}"),
+                })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Lists a remote folder (or the one entry of a file).
+    pub async fn list(&mut self, path: &str) -> Result<Vec<DirEntry>, ClientError> {
+        self.send(ClientMessage::List {
+            path: path.to_owned(),
+        })
+        .await?;
+        let mut all = Vec::new();
+        loop {
+            match self.receive().await? {
+                ServerMessage::Listing { entries, last } => {
+                    all.extend(entries);
+                    if last {
+                        return Ok(all);
+                    }
+                }
+                other => return Err(unexpected("a listing", &other)),
+            }
+        }
+    }
+
+    /// Ends the session politely.
+    pub async fn quit(mut self) -> Result<(), ClientError> {
+        self.send(ClientMessage::Quit {}).await?;
+        self.conn.close().await?;
+        Ok(())
+    }
+
+    /// Sends one message.
+    async fn send(&mut self, message: ClientMessage) -> Result<(), ClientError> {
+        self.conn.send(message).await.map_err(ClientError::from)
+    }
+
+    /// Receives one message; an error frame becomes [`ClientError::Remote`].
+    async fn receive(&mut self) -> Result<ServerMessage, ClientError> {
+        let next = tokio::time::timeout(REPLY_TIMEOUT, self.conn.next())
+            .await
+            .map_err(|_| {
+                ClientError::Connection(format!(
+                    "no answer from the server within {}s",
+                    REPLY_TIMEOUT.as_secs()
+                ))
+            })?;
+        match next {
+            Some(Ok(ServerMessage::Error { kind, message })) => {
+                Err(ClientError::Remote { kind, message })
+            }
+            Some(Ok(message)) => Ok(message),
+            Some(Err(error)) => Err(error.into()),
+            None => Err(ClientError::Connection(
+                "the server closed the connection".into(),
+            )),
+        }
+    }
+}
+
+/// A message that does not fit where it arrived.
+fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
+    let name = match got {
+        ServerMessage::Hello { .. } => "hello",
+        ServerMessage::Proof { .. } => "proof",
+        ServerMessage::Welcome { .. } => "welcome",
+        ServerMessage::Listing { .. } => "listing",
+        ServerMessage::Error { .. } => "error",
+    };
+    ClientError::Protocol(format!("expected {expected}, got a {name} message"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_port_is_added_only_when_missing() {
+        assert_eq!(with_default_port("example.org"), "example.org:2121");
+        assert_eq!(with_default_port("127.0.0.1:9"), "127.0.0.1:9");
+        assert_eq!(with_default_port("[::1]"), "[::1]:2121");
+        assert_eq!(with_default_port("[::1]:80"), "[::1]:80");
+        assert_eq!(with_default_port("::1"), "::1:2121");
+    }
+}

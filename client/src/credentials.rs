@@ -1,0 +1,110 @@
+//! Where the client's secrets come from: the shared key file, and the password from
+//! `--password-file`, `FTP_PASSWORD`, or a hidden prompt on the terminal, in that order.
+//!
+//! With no password given and no terminal to ask on, the answer is an immediate error naming
+//! the ways to give one, never a hang. Secrets stay in types that print as `***`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use ftp_proto::{Password, SharedKey};
+
+use crate::error::ClientError;
+
+/// Key file looked for in the current folder when none is named (what `ftpd` writes there).
+const LOCAL_KEY_FILE: &str = "ftpd.key";
+
+/// Environment variable holding the password itself.
+pub const PASSWORD_ENV: &str = "FTP_PASSWORD";
+
+/// How the password will be obtained.
+#[derive(Debug)]
+pub enum PasswordSource {
+    /// Already known (from a file or the environment).
+    Given(Password),
+    /// Ask on the terminal, hidden.
+    Prompt,
+}
+
+/// Finds and reads the shared key: `--secret-file`, else `./ftpd.key`, else the user's
+/// config folder (`$XDG_CONFIG_HOME/ftp/secret.key` or `~/.config/ftp/secret.key`).
+pub fn load_key(named: Option<&Path>) -> Result<SharedKey, ClientError> {
+    if let Some(path) = named {
+        return Ok(SharedKey::load(path)?);
+    }
+    let mut candidates = vec![PathBuf::from(LOCAL_KEY_FILE)];
+    if let Some(config) = config_dir() {
+        candidates.push(config.join("ftp").join("secret.key"));
+    }
+    match candidates.iter().find(|p| p.exists()) {
+        Some(path) => Ok(SharedKey::load(path)?),
+        None => Err(ClientError::Usage(format!(
+            "no shared key: give the server's key file with --secret-file or FTP_SECRET_FILE (looked for {})",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ))),
+    }
+}
+
+/// The user's config folder.
+fn config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
+}
+
+/// The user name: `--user` / `FTP_USER`, else the login name.
+pub fn user_name(named: Option<&str>) -> Result<String, ClientError> {
+    named
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .ok_or_else(|| ClientError::Usage("no user name: give --user or FTP_USER".into()))
+}
+
+/// Decides where the password comes from, failing at once when there is no way to get one.
+pub fn password_source(file: Option<&Path>) -> Result<PasswordSource, ClientError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ClientError::Local {
+            context: format!("cannot read the password file {}", path.display()),
+            source,
+        })?;
+        let line = text.lines().next().unwrap_or_default();
+        return checked(Password::new(line.to_owned())).map(PasswordSource::Given);
+    }
+    if let Ok(password) = std::env::var(PASSWORD_ENV) {
+        return checked(Password::new(password)).map(PasswordSource::Given);
+    }
+    if std::io::stdin().is_terminal() {
+        return Ok(PasswordSource::Prompt);
+    }
+    Err(ClientError::Usage(format!(
+        "no password given and no terminal to ask for one: set {PASSWORD_ENV}, or use --password-file FILE (or FTP_PASSWORD_FILE)"
+    )))
+}
+
+/// Asks for the password on the terminal without echo.
+pub fn prompt(user: &str, server: &str) -> Result<Password, ClientError> {
+    let password = rpassword::prompt_password(format!("Password for {user}@{server}: ")).map_err(
+        |source| ClientError::Local {
+            context: "cannot read the password from the terminal".into(),
+            source,
+        },
+    )?;
+    checked(Password::new(password))
+}
+
+/// Refuses a password the server would refuse anyway.
+fn checked(password: Password) -> Result<Password, ClientError> {
+    if password.len() > ftp_proto::MAX_PASSWORD_LEN {
+        return Err(ClientError::Usage(format!(
+            "the password is longer than {} bytes",
+            ftp_proto::MAX_PASSWORD_LEN
+        )));
+    }
+    Ok(password)
+}

@@ -1,0 +1,123 @@
+//! Client errors and the one place they become exit codes:
+//! 0 success, 2 usage, 3 authentication, 4 remote path rejected/missing/busy/exists,
+//! 5 connection failed or lost, 6 integrity, 1 anything else.
+
+use ftp_proto::{CodecError, ErrorKind, KeyError};
+
+/// Everything that can go wrong in the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The command line or environment is incomplete or inconsistent.
+    #[error("{0}")]
+    Usage(String),
+    /// The shared key file is unusable.
+    #[error("shared key: {0}")]
+    Key(#[from] KeyError),
+    /// A local file could not be read.
+    #[error("{context}: {source}")]
+    Local {
+        /// What was being done.
+        context: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// No connection could be made.
+    #[error("cannot connect to {server}: {reason}")]
+    Connect {
+        /// The server address.
+        server: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connection broke or the server went silent.
+    #[error("connection to the server lost: {0}")]
+    Connection(String),
+    /// The server speaks another protocol version.
+    #[error(
+        "protocol version mismatch: server speaks version {server}, this client speaks version {client}"
+    )]
+    Version {
+        /// Server's version.
+        server: u32,
+        /// Ours.
+        client: u32,
+    },
+    /// The server failed to prove it holds the shared key.
+    #[error(
+        "authentication failed: the server did not prove it holds the shared key (wrong server, or wrong --secret-file)"
+    )]
+    ServerNotVerified,
+    /// The server answered with something that does not fit the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The server refused the request.
+    #[error("{message}")]
+    Remote {
+        /// Class of the refusal.
+        kind: ErrorKind,
+        /// The server's explanation.
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Usage(_) => 2,
+            ClientError::ServerNotVerified => 3,
+            ClientError::Remote { kind, .. } if kind.is_authentication() => 3,
+            ClientError::Remote { kind, .. } if kind.is_remote_path() => 4,
+            ClientError::Remote {
+                kind: ErrorKind::Integrity,
+                ..
+            } => 6,
+            ClientError::Connect { .. } | ClientError::Connection(_) => 5,
+            ClientError::Remote { .. }
+            | ClientError::Key(_)
+            | ClientError::Local { .. }
+            | ClientError::Version { .. }
+            | ClientError::Protocol(_) => 1,
+        }
+    }
+}
+
+impl From<CodecError> for ClientError {
+    fn from(error: CodecError) -> Self {
+        match error {
+            CodecError::Io(e) => ClientError::Connection(e.to_string()),
+            other => ClientError::Protocol(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        let remote = |kind| ClientError::Remote {
+            kind,
+            message: String::new(),
+        };
+        assert_eq!(ClientError::Usage(String::new()).exit_code(), 2);
+        assert_eq!(remote(ErrorKind::LoginFailed).exit_code(), 3);
+        assert_eq!(remote(ErrorKind::BadKey).exit_code(), 3);
+        assert_eq!(remote(ErrorKind::TooManyAttempts).exit_code(), 3);
+        assert_eq!(ClientError::ServerNotVerified.exit_code(), 3);
+        for kind in [
+            ErrorKind::InvalidPath,
+            ErrorKind::NotFound,
+            ErrorKind::Denied,
+            ErrorKind::Busy,
+            ErrorKind::Exists,
+        ] {
+            assert_eq!(remote(kind).exit_code(), 4, "{kind:?}");
+        }
+        assert_eq!(ClientError::Connection(String::new()).exit_code(), 5);
+        assert_eq!(remote(ErrorKind::Integrity).exit_code(), 6);
+        assert_eq!(remote(ErrorKind::Internal).exit_code(), 1);
+        assert_eq!(remote(ErrorKind::Protocol).exit_code(), 1);
+    }
+}

@@ -1,0 +1,29 @@
+//! `ftp` entry point: parse the command line, run the command, print the whole error chain, and
+//! exit with the contract's code (see [`ftp::error`]).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ftp::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ftp: error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ftp::commands::run(&cli.global, cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ftp: error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

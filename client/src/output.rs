@@ -1,0 +1,119 @@
+//! What the client prints: human tables on stdout, or one JSON object per result with `--json`.
+//! Names from the server are shown with control characters escaped, so a hostile name cannot
+//! drive the terminal.
+
+use ftp_proto::{DirEntry, EntryKind};
+use serde_json::json;
+
+/// The latest time an RFC 3339 formatter handles (9999-12-31T23:59:59Z).
+const MAX_RFC3339: i64 = 253_402_300_799;
+
+/// Seconds since the epoch as `2026-11-22T11:30:48Z` (the raw number when out of range).
+pub fn timestamp(seconds: i64) -> String {
+    if (0..=MAX_RFC3339).contains(&seconds) {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds.unsigned_abs());
+        humantime::format_rfc3339_seconds(time).to_string()
+    } else {
+        seconds.to_string()
+    }
+}
+
+/// A name with control characters escaped for the terminal.
+pub fn printable(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The word used for an entry kind in JSON.
+fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::File => "file",
+        EntryKind::Dir => "dir",
+        EntryKind::Symlink => "symlink",
+    }
+}
+
+/// `ls` as a table: type, size in bytes, modification time (UTC), name (`/` after folders).
+pub fn listing_table(entries: &[DirEntry]) -> String {
+    let width = entries
+        .iter()
+        .map(|e| e.size.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let mut out = String::new();
+    for entry in entries {
+        let (mark, suffix) = match entry.kind {
+            EntryKind::File => ('-', ""),
+            EntryKind::Dir => ('d', "/"),
+            EntryKind::Symlink => ('l', "@"),
+        };
+        out.push_str(&format!(
+            "{mark} {size:>width$}  {time}  {name}{suffix}\n",
+            size = entry.size,
+            time = timestamp(entry.modified),
+            name = printable(&entry.name),
+        ));
+    }
+    out
+}
+
+/// `ls --json`: `{"op":"ls","path":…,"entries":[{"name","type","size","modified","mtime"}]}`.
+pub fn listing_json(path: &str, entries: &[DirEntry]) -> serde_json::Value {
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "type": kind_name(e.kind),
+                "size": e.size,
+                "modified": timestamp(e.modified),
+                "mtime": e.modified,
+            })
+        })
+        .collect();
+    json!({ "op": "ls", "path": path, "entries": entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_and_hostile_names() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(-5), "-5");
+        assert_eq!(timestamp(i64::MAX), i64::MAX.to_string());
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+    }
+
+    #[test]
+    fn table_marks_kinds() {
+        let entries = vec![
+            DirEntry {
+                name: "docs".into(),
+                kind: EntryKind::Dir,
+                size: 0,
+                modified: 0,
+            },
+            DirEntry {
+                name: "a.bin".into(),
+                kind: EntryKind::File,
+                size: 1234,
+                modified: 0,
+            },
+        ];
+        let table = listing_table(&entries);
+        assert!(table.contains("d    0  1970-01-01T00:00:00Z  docs/"));
+        assert!(table.contains("- 1234  1970-01-01T00:00:00Z  a.bin"));
+        let json = listing_json("/", &entries);
+        assert_eq!(json["entries"][1]["size"], 1234);
+        assert_eq!(json["entries"][0]["type"], "dir");
+    }
+}

@@ -1,0 +1,315 @@
+//! Framing: a 4-byte big-endian length, then one bincode-encoded message.
+//!
+//! Frames are cut by tokio-util's length-delimited codec with a hard maximum; a longer length is
+//! an error before any byte of the body is buffered. Each payload is decoded by bincode with a
+//! byte limit close to the frame's own size, so no length field inside a frame can make the
+//! receiver allocate more than that frame could hold. A payload must be consumed exactly:
+//! trailing bytes are an error. This module never touches a socket.
+
+use std::marker::PhantomData;
+
+use bincode::config::{Configuration, Limit, standard};
+use bytes::{BufMut, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+use crate::MAX_FRAME_LEN;
+use crate::error::CodecError;
+use crate::message::{ClientMessage, ServerMessage};
+
+/// Bytes of the length prefix.
+const LENGTH_PREFIX: usize = 4;
+
+/// Codec used by the server: reads client messages, writes server messages.
+pub type ServerCodec = MessageCodec<ClientMessage, ServerMessage>;
+
+/// Codec used by the client: reads server messages, writes client messages.
+pub type ClientCodec = MessageCodec<ServerMessage, ClientMessage>;
+
+/// Frames and (de)serializes messages: decodes `In`, encodes `Out`.
+pub struct MessageCodec<In, Out> {
+    /// Cuts the byte stream into frames and enforces the maximum length.
+    frames: LengthDelimitedCodec,
+    /// Largest frame accepted or produced.
+    max_frame_len: usize,
+    /// The message types; `fn` keeps the codec `Send` and `Sync` whatever they are.
+    messages: PhantomData<fn(Out) -> In>,
+}
+
+impl<In, Out> MessageCodec<In, Out> {
+    /// A codec accepting frames up to `max_frame_len` bytes (capped at [`MAX_FRAME_LEN`]).
+    pub fn new(max_frame_len: usize) -> Self {
+        let max_frame_len = max_frame_len.min(MAX_FRAME_LEN);
+        let frames = LengthDelimitedCodec::builder()
+            .length_field_length(LENGTH_PREFIX)
+            .big_endian()
+            .max_frame_length(max_frame_len)
+            .new_codec();
+        MessageCodec {
+            frames,
+            max_frame_len,
+            messages: PhantomData,
+        }
+    }
+}
+
+impl<In, Out> Default for MessageCodec<In, Out> {
+    fn default() -> Self {
+        Self::new(MAX_FRAME_LEN)
+    }
+}
+
+impl<In, Out> std::fmt::Debug for MessageCodec<In, Out> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageCodec")
+            .field("max_frame_len", &self.max_frame_len)
+            .finish()
+    }
+}
+
+/// The bincode configuration with an allocation limit of `LIMIT` bytes.
+fn config<const LIMIT: usize>()
+-> Configuration<bincode::config::BigEndian, bincode::config::Varint, Limit<LIMIT>> {
+    standard().with_big_endian().with_limit::<LIMIT>()
+}
+
+/// Decodes one whole payload, allocating at most `LIMIT` bytes for lengths it announces.
+fn decode_limited<T: DeserializeOwned, const LIMIT: usize>(
+    payload: &[u8],
+) -> Result<T, CodecError> {
+    let (message, used) = bincode::serde::decode_from_slice::<T, _>(payload, config::<LIMIT>())
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if used != payload.len() {
+        return Err(CodecError::Malformed(format!(
+            "{} unexpected bytes after the message",
+            payload.len() - used
+        )));
+    }
+    Ok(message)
+}
+
+/// Decodes a payload with a limit chosen from its size: a small frame can never claim a large
+/// allocation. (The limit is a type parameter in bincode 2, hence the fixed steps.)
+pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecError> {
+    const SMALL: usize = 4 * 1024;
+    const MEDIUM: usize = 64 * 1024;
+    match payload.len() {
+        len if len <= SMALL => decode_limited::<T, SMALL>(payload),
+        len if len <= MEDIUM => decode_limited::<T, MEDIUM>(payload),
+        _ => decode_limited::<T, MAX_FRAME_LEN>(payload),
+    }
+}
+
+/// Encodes a message as a payload (without the length prefix).
+pub fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(message, config::<MAX_FRAME_LEN>())
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+impl<In: DeserializeOwned, Out> Decoder for MessageCodec<In, Out> {
+    type Item = In;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, CodecError> {
+        if src.len() >= LENGTH_PREFIX {
+            let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
+            if len > self.max_frame_len {
+                return Err(CodecError::FrameTooLarge {
+                    len,
+                    max: self.max_frame_len,
+                });
+            }
+        }
+        match self.frames.decode(src)? {
+            Some(payload) => decode_payload(&payload).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<In, Out: Serialize> Encoder<Out> for MessageCodec<In, Out> {
+    type Error = CodecError;
+
+    fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), CodecError> {
+        let payload = encode_payload(&message)?;
+        if payload.len() > self.max_frame_len {
+            return Err(CodecError::Encode(format!(
+                "message of {} bytes exceeds the frame limit of {} bytes",
+                payload.len(),
+                self.max_frame_len
+            )));
+        }
+        dst.reserve(LENGTH_PREFIX + payload.len());
+        // The length fits: it was just checked against a limit below u32::MAX.
+        dst.put_u32(payload.len() as u32);
+        dst.extend_from_slice(&payload);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{DirEntry, EntryKind, ErrorKind};
+    use crate::secret::Password;
+    use proptest::prelude::*;
+
+    fn every_client_message() -> Vec<ClientMessage> {
+        vec![
+            ClientMessage::Hello {
+                version: crate::PROTOCOL_VERSION,
+                nonce: [1; 32],
+                proof: [2; 32],
+            },
+            ClientMessage::Login {
+                user: "alice".into(),
+                password: Password::new("correct horse".into()),
+            },
+            ClientMessage::List {
+                path: "/docs".into(),
+            },
+            ClientMessage::Quit {},
+        ]
+    }
+
+    fn every_server_message() -> Vec<ServerMessage> {
+        let entry = DirEntry {
+            name: "photo.png".into(),
+            kind: EntryKind::File,
+            size: u64::MAX,
+            modified: -1,
+        };
+        vec![
+            ServerMessage::Hello {
+                version: u32::MAX,
+                nonce: [3; 32],
+            },
+            ServerMessage::Proof { proof: [4; 32] },
+            ServerMessage::Welcome {
+                user: "bob".into(),
+                read_only: true,
+            },
+            ServerMessage::Listing {
+                entries: vec![
+                    entry.clone(),
+                    DirEntry {
+                        kind: EntryKind::Dir,
+                        ..entry
+                    },
+                ],
+                last: false,
+            },
+            ServerMessage::Error {
+                kind: ErrorKind::Busy,
+                message: "in use".into(),
+            },
+        ]
+    }
+
+    fn round_trip<In, Out>(codec: &mut MessageCodec<In, Out>, message: Out) -> In
+    where
+        In: DeserializeOwned,
+        Out: Serialize,
+    {
+        let mut buf = BytesMut::new();
+        codec.encode(message, &mut buf).unwrap();
+        let decoded = codec.decode(&mut buf).unwrap().unwrap();
+        assert!(buf.is_empty(), "the whole frame is consumed");
+        decoded
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for message in every_client_message() {
+            let mut codec = MessageCodec::<ClientMessage, ClientMessage>::default();
+            assert_eq!(round_trip(&mut codec, message.clone()), message);
+        }
+        for message in every_server_message() {
+            let mut codec = MessageCodec::<ServerMessage, ServerMessage>::default();
+            assert_eq!(round_trip(&mut codec, message.clone()), message);
+        }
+    }
+
+    #[test]
+    fn oversized_length_prefix_is_refused_before_buffering() {
+        let mut codec = ServerCodec::default();
+        let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(CodecError::FrameTooLarge {
+                len: 0xffff_ffff,
+                ..
+            })
+        ));
+        // An HTTP request starts with "GET " = 0x47455420: far beyond the limit.
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_huge_inner_length_is_an_error_not_an_allocation() {
+        // Variant 2 (List) whose string claims 2^40 bytes, in a 12-byte frame.
+        let mut payload = vec![2u8, 253];
+        payload.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        let result: Result<ClientMessage, _> = decode_payload(&payload);
+        assert!(matches!(result, Err(CodecError::Malformed(_))));
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut payload = encode_payload(&ClientMessage::Quit {}).unwrap();
+        payload.push(0);
+        assert!(decode_payload::<ClientMessage>(&payload).is_err());
+    }
+
+    #[test]
+    fn truncated_frame_waits_for_more() {
+        let mut codec = ServerCodec::default();
+        let mut full = BytesMut::new();
+        MessageCodec::<ServerMessage, ClientMessage>::default()
+            .encode(every_client_message().remove(1), &mut full)
+            .unwrap();
+        let mut half = BytesMut::from(&full[..full.len() / 2]);
+        assert!(codec.decode(&mut half).unwrap().is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_to_a_value_or_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut server = ServerCodec::default();
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(_)) = server.decode(&mut buf) {}
+            let mut client = ClientCodec::default();
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(_)) = client.decode(&mut buf) {}
+        }
+
+        #[test]
+        fn any_framed_payload_decodes_to_a_value_or_an_error(payload in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::new();
+            buf.put_u32(payload.len() as u32);
+            buf.extend_from_slice(&payload);
+            let _ = ServerCodec::default().decode(&mut buf.clone());
+            let _ = ClientCodec::default().decode(&mut buf);
+        }
+
+        #[test]
+        fn listings_round_trip(names in proptest::collection::vec("\\PC{0,40}", 0..50), size in any::<u64>(), modified in any::<i64>()) {
+            let entries: Vec<DirEntry> = names.into_iter().map(|name| DirEntry { name, kind: EntryKind::File, size, modified }).collect();
+            let message = ServerMessage::Listing { entries, last: true };
+            let mut codec = MessageCodec::<ServerMessage, ServerMessage>::default();
+            prop_assert_eq!(round_trip(&mut codec, message.clone()), message);
+        }
+
+        #[test]
+        fn logins_round_trip(user in "\\PC{0,64}", password in "\\PC{0,64}") {
+            let message = ClientMessage::Login { user, password: Password::new(password) };
+            let mut codec = MessageCodec::<ClientMessage, ClientMessage>::default();
+            prop_assert_eq!(round_trip(&mut codec, message.clone()), message);
+        }
+    }
+}

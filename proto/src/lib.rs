@@ -1,0 +1,39 @@
+//! The wire protocol shared by `ftpd` and `ftp`.
+//!
+//! Layers, from the bytes up:
+//! - [`codec`]: one frame = a 4-byte big-endian length and a bincode payload; frame length and
+//!   bincode allocations are bounded so no input can make the receiver allocate without limit.
+//! - [`message`]: the two message enums, [`ClientMessage`] and [`ServerMessage`].
+//! - [`handshake`]: nonces and the mutual HMAC-SHA256 proofs that run before any login.
+//! - [`secret`]: the shared key and passwords, in types that never print their contents.
+//! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
+//!
+//! This crate does no socket I/O of its own: the codec plugs into `tokio_util::codec::Framed` over
+//! any `AsyncRead + AsyncWrite`, so TLS can wrap the stream later without touching it.
+
+pub mod codec;
+pub mod error;
+pub mod handshake;
+pub mod message;
+pub mod private_file;
+pub mod secret;
+
+pub use codec::{ClientCodec, MessageCodec, ServerCodec};
+pub use error::{CodecError, KeyError};
+pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, ServerMessage};
+pub use secret::{Password, SharedKey};
+
+/// Protocol version carried in the first message of each side; bumped on any wire change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest payload of file data one frame may carry (used by transfers).
+pub const MAX_CHUNK_LEN: usize = 1 << 20;
+
+/// Largest frame either side accepts: one chunk of data plus room for the message header.
+pub const MAX_FRAME_LEN: usize = MAX_CHUNK_LEN + 64 * 1024;
+
+/// Longest password either side accepts; longer ones are refused before any hashing.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Default TCP port of `ftpd`.
+pub const DEFAULT_PORT: u16 = 2121;

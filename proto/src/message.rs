@@ -1,0 +1,152 @@
+//! The two message enums: what a client may send and what a server may answer.
+//!
+//! Every variant is struct-like with named fields. `Hello` is the first variant of each enum and
+//! its fields never change, so peers of different protocol versions can always read each other's
+//! version and report a mismatch by name. Anything that would change the bytes of another variant
+//! bumps [`crate::PROTOCOL_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::handshake::{Nonce, Proof};
+use crate::secret::Password;
+
+/// Messages sent by the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// Answer to the server's hello: the client's version, its nonce, and its proof of the key.
+    Hello {
+        /// Protocol version the client speaks.
+        version: u32,
+        /// Fresh random nonce from the client.
+        nonce: Nonce,
+        /// HMAC-SHA256(key, "client" | server nonce | client nonce).
+        proof: Proof,
+    },
+    /// Log in as a stored user.
+    Login {
+        /// User name.
+        user: String,
+        /// Password, checked against the stored argon2id hash.
+        password: Password,
+    },
+    /// List a folder (or describe a single file) under the user's home.
+    List {
+        /// Remote path, relative to the home; "" or "/" is the home itself.
+        path: String,
+    },
+    /// End the session politely.
+    Quit {},
+}
+
+/// Messages sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// First message on every connection: the server's version and nonce.
+    Hello {
+        /// Protocol version the server speaks.
+        version: u32,
+        /// Fresh random nonce from the server.
+        nonce: Nonce,
+    },
+    /// The server's proof that it holds the key: HMAC-SHA256(key, "server" | client nonce | server nonce).
+    Proof {
+        /// The proof.
+        proof: Proof,
+    },
+    /// Login accepted.
+    Welcome {
+        /// The user now logged in.
+        user: String,
+        /// Whether this user may only list, stat and download.
+        read_only: bool,
+    },
+    /// One batch of a listing; `last` marks the final batch.
+    Listing {
+        /// Entries of this batch, sorted by name across the whole listing.
+        entries: Vec<DirEntry>,
+        /// True on the final batch.
+        last: bool,
+    },
+    /// The request failed; `kind` says how, `message` says why in words for a person.
+    Error {
+        /// Machine-readable class of the failure.
+        kind: ErrorKind,
+        /// Human-readable explanation.
+        message: String,
+    },
+}
+
+/// One name in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirEntry {
+    /// File name (one path component).
+    pub name: String,
+    /// File, folder or symbolic link.
+    pub kind: EntryKind,
+    /// Size in bytes (0 for folders).
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub modified: i64,
+}
+
+/// What a listed name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A folder.
+    Dir,
+    /// A symbolic link (not followed).
+    Symlink,
+}
+
+/// Class of a failure reported by the server; the client maps each to its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The peer broke the protocol (bad frame, message out of order).
+    Protocol,
+    /// The peers speak different protocol versions.
+    Version,
+    /// The client's shared-key proof was wrong.
+    BadKey,
+    /// Unknown user or wrong password (deliberately not told apart).
+    LoginFailed,
+    /// Too many failed logins on this connection or from this address.
+    TooManyAttempts,
+    /// The remote path is not acceptable (escapes the home, bad characters, too long).
+    InvalidPath,
+    /// The remote path does not exist.
+    NotFound,
+    /// The user may not do this (read-only user, wrong kind of file).
+    Denied,
+    /// The resource is in use, or the server is at capacity.
+    Busy,
+    /// The target already exists.
+    Exists,
+    /// A checksum did not match.
+    Integrity,
+    /// The server failed on its side.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whether this failure is about authentication (key, user or password).
+    pub fn is_authentication(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::BadKey | ErrorKind::LoginFailed | ErrorKind::TooManyAttempts
+        )
+    }
+
+    /// Whether this failure is about the remote path (rejected, missing, busy, already exists).
+    pub fn is_remote_path(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::InvalidPath
+                | ErrorKind::NotFound
+                | ErrorKind::Denied
+                | ErrorKind::Busy
+                | ErrorKind::Exists
+        )
+    }
+}

@@ -1,0 +1,132 @@
+//! The maintenance commands: `ftpd user add|del|list|passwd` and `ftpd keygen`.
+//!
+//! Passwords come from a hidden prompt typed twice on a terminal, or from the first line of
+//! standard input with `--password-stdin`; they are hashed at once and never printed. These
+//! commands are synchronous: they run before (or instead of) the async runtime.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+
+use ftp_proto::{Password, SharedKey};
+
+use crate::cli::UserCommand;
+use crate::config::Config;
+use crate::users::{self, Users, UsersError};
+
+/// Runs one `ftpd user …` command; returns what to print on success.
+pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError> {
+    let path = &config.users;
+    let mut users = Users::load(path)?.unwrap_or_default();
+    let message = match command {
+        UserCommand::Add {
+            name,
+            password_stdin,
+            home,
+            read_only,
+        } => {
+            users::validate_name(&name).map_err(UsersError::Refused)?;
+            if users.users.contains_key(&name) {
+                return Err(UsersError::Refused(format!(
+                    "user {name:?} already exists (change the password with `ftpd user passwd {name}`)"
+                )));
+            }
+            let password = read_new_password(&name, password_stdin)?;
+            let entry = users.add(&name, &password, home, read_only)?;
+            let account = entry.account(&name).map_err(UsersError::Refused)?;
+            users.store(path)?;
+            format!(
+                "added user {name} (home {}/{}{}) to {}",
+                config.root.display(),
+                account.home.display(),
+                if read_only { ", read-only" } else { "" },
+                path.display()
+            )
+        }
+        UserCommand::Del { name } => {
+            users.remove(&name)?;
+            users.store(path)?;
+            format!("removed user {name}; their files stay in place")
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            if !users.users.contains_key(&name) {
+                return Err(UsersError::Refused(format!("no user named {name:?}")));
+            }
+            let password = read_new_password(&name, password_stdin)?;
+            users.set_password(&name, &password)?;
+            users.store(path)?;
+            format!("changed the password of {name}")
+        }
+        UserCommand::List => list(&users),
+    };
+    Ok(message)
+}
+
+/// The `user list` table.
+fn list(users: &Users) -> String {
+    if users.users.is_empty() {
+        return "no users (add one with `ftpd user add NAME`)".into();
+    }
+    let width = users
+        .users
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!("{:width$}  {:<10}  HOME", "USER", "ACCESS");
+    for (name, entry) in &users.users {
+        let access = if entry.read_only {
+            "read-only"
+        } else {
+            "read-write"
+        };
+        let home = entry.home.as_deref().unwrap_or(name);
+        out.push_str(&format!("\n{name:width$}  {access:<10}  {home}"));
+    }
+    out
+}
+
+/// Gets a new password: typed twice at a hidden prompt, or one line of standard input.
+fn read_new_password(name: &str, from_stdin: bool) -> Result<Password, UsersError> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            UsersError::Refused(format!("cannot read the password from standard input: {e}"))
+        })?;
+        let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
+        Password::new(trimmed)
+    } else if std::io::stdin().is_terminal() {
+        let prompt = |text: &str| {
+            rpassword::prompt_password(text)
+                .map(Password::new)
+                .map_err(|e| UsersError::Refused(format!("cannot read the password: {e}")))
+        };
+        let first = prompt(&format!("New password for {name}: "))?;
+        let second = prompt("Type it again: ")?;
+        if first != second {
+            return Err(UsersError::Refused(
+                "the two passwords differ; nothing changed".into(),
+            ));
+        }
+        first
+    } else {
+        return Err(UsersError::Refused(
+            "no terminal to ask for a password: pipe it in with --password-stdin".into(),
+        ));
+    };
+    users::validate_password(&password).map_err(UsersError::Refused)?;
+    Ok(password)
+}
+
+/// `ftpd keygen`: writes a new shared key (mode 0600).
+pub fn keygen(out: &Path, force: bool) -> Result<String, ftp_proto::KeyError> {
+    let key = SharedKey::generate()?;
+    key.store(out, force)?;
+    Ok(format!(
+        "wrote a new shared key to {} (mode 0600); give each client a copy (ftp --secret-file)",
+        out.display()
+    ))
+}

@@ -1,0 +1,282 @@
+//! Server configuration: embedded defaults, then the TOML config file, then environment
+//! variables and flags (clap merges those two), then validation.
+//!
+//! Every limit is a named value here with a default, documented in `config/ftpd.toml`.
+//! Relative paths are taken from the current directory. This module reads no secret.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::SettingsArgs;
+
+/// Config file read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_FILE: &str = "config/ftpd.toml";
+
+/// The server's settings, complete and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the listener binds.
+    pub listen: SocketAddr,
+    /// Folder holding every home; created when missing.
+    pub root: PathBuf,
+    /// Users file (TOML, argon2id hashes, mode 0600).
+    pub users: PathBuf,
+    /// Shared client key file (mode 0600), generated when missing.
+    pub secret_file: PathBuf,
+    /// Time a new connection has to prove the key and log in.
+    pub handshake_timeout: Duration,
+    /// Time a logged-in connection may stay silent before it is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more are answered "busy" and closed.
+    pub max_connections: usize,
+    /// Failed logins allowed on one connection before it is closed.
+    pub max_login_attempts: u32,
+    /// Password verifications (argon2, CPU and memory heavy) running at once.
+    pub max_parallel_logins: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], ftp_proto::DEFAULT_PORT)),
+            root: PathBuf::from("uploads"),
+            users: PathBuf::from("ftpd-users.toml"),
+            secret_file: PathBuf::from("ftpd.key"),
+            handshake_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 256,
+            max_login_attempts: 3,
+            max_parallel_logins: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// The config file's keys; every one optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    root: Option<PathBuf>,
+    users: Option<PathBuf>,
+    secret_file: Option<PathBuf>,
+    #[serde(default, with = "humantime_serde")]
+    handshake_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    idle_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    max_login_attempts: Option<u32>,
+    max_parallel_logins: Option<usize>,
+}
+
+/// A configuration the user can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys.
+    #[error("config file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, with the line.
+        message: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting's name.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Builds the configuration from defaults, the config file, then environment and flags.
+    pub fn load(args: &SettingsArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                read_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut config = Config::default();
+        let listen = args.listen.clone().or(file.listen);
+        if let Some(listen) = listen {
+            config.listen = parse_listen(&listen)?;
+        }
+        if let Some(root) = args.root.clone().or(file.root) {
+            config.root = root;
+        }
+        if let Some(users) = args.users.clone().or(file.users) {
+            config.users = users;
+        }
+        if let Some(secret) = args.secret_file.clone().or(file.secret_file) {
+            config.secret_file = secret;
+        }
+        if let Some(t) = file.handshake_timeout {
+            config.handshake_timeout = t;
+        }
+        if let Some(t) = file.idle_timeout {
+            config.idle_timeout = t;
+        }
+        if let Some(n) = file.max_connections {
+            config.max_connections = n;
+        }
+        if let Some(n) = file.max_login_attempts {
+            config.max_login_attempts = n;
+        }
+        if let Some(n) = file.max_parallel_logins {
+            config.max_parallel_logins = n;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges that the types alone do not.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |key, value: usize| {
+            if value == 0 {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: "must be at least 1".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("max_connections", self.max_connections)?;
+        positive("max_login_attempts", self.max_login_attempts as usize)?;
+        positive("max_parallel_logins", self.max_parallel_logins)?;
+        for (key, value) in [
+            ("handshake_timeout", self.handshake_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be longer than 0s".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads and parses one config file.
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Parses a listen address such as `127.0.0.1:2121`, `[::1]:0` or `0.0.0.0:2121`.
+fn parse_listen(text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| ConfigError::Invalid {
+        key: "listen",
+        message: format!("{text:?} is not an IP address and port such as 127.0.0.1:2121"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ftpd.toml");
+        std::fs::write(
+            &file,
+            "root = \"/srv/files\"\nlisten = \"127.0.0.1:9000\"\nhandshake_timeout = \"2s\"\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(file),
+            listen: Some("[::1]:0".into()),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.root, PathBuf::from("/srv/files"));
+        assert_eq!(config.listen, "[::1]:0".parse().unwrap());
+        assert_eq!(config.handshake_timeout, Duration::from_secs(2));
+        assert_eq!(config.users, PathBuf::from("ftpd-users.toml"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ftpd.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(&SettingsArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(load("rooot = \"x\"\n").contains("rooot"));
+        assert!(load("max_connections = 0\n").contains("max_connections"));
+        assert!(load("listen = \"localhost\"\n").contains("listen"));
+        assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
+    }
+
+    /// The shipped example, with every `# key = value` line uncommented.
+    fn example_with_every_key_set() -> String {
+        let text = include_str!("../../config/ftpd.toml");
+        text.lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| {
+                line.split_once(" = ")
+                    .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn the_example_config_documents_every_key_with_its_default() {
+        let example = example_with_every_key_set();
+        let file: FileConfig = toml::from_str(&example).unwrap();
+        let defaults = Config::default();
+        assert_eq!(file.listen.as_deref(), Some("127.0.0.1:2121"));
+        assert_eq!(file.root, Some(defaults.root));
+        assert_eq!(file.users, Some(defaults.users));
+        assert_eq!(file.secret_file, Some(defaults.secret_file));
+        assert_eq!(file.handshake_timeout, Some(defaults.handshake_timeout));
+        assert_eq!(file.idle_timeout, Some(defaults.idle_timeout));
+        assert_eq!(file.max_connections, Some(defaults.max_connections));
+        assert_eq!(file.max_login_attempts, Some(defaults.max_login_attempts));
+        assert!(file.max_parallel_logins.is_some());
+        // With everything commented out, as shipped, the file changes nothing.
+        let shipped: FileConfig = toml::from_str(include_str!("../../config/ftpd.toml")).unwrap();
+        assert!(shipped.listen.is_none() && shipped.root.is_none());
+    }
+
+    #[test]
+    fn a_missing_named_config_file_is_an_error() {
+        let args = SettingsArgs {
+            config: Some(PathBuf::from("/nonexistent/ftpd.toml")),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Read { .. })));
+    }
+}

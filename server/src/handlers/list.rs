@@ -1,0 +1,124 @@
+//! `List`: the entries of a folder, or the one entry of a file, beneath the home.
+//!
+//! Entries are sorted by name and sent in batches so a large folder never needs one huge frame.
+//! Symbolic links are shown as links and never followed. The internal folder is never shown.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use ftp_proto::{DirEntry, EntryKind, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Session;
+use crate::error::{Refusal, SessionError};
+use crate::jail::{self, INTERNAL_DIR, RemotePath};
+use crate::session::{Connection, send, send_error};
+
+/// Entries per `Listing` frame: 1,000 names of at most 255 bytes stay far below the frame limit.
+const BATCH: usize = 1000;
+
+/// Answers one `List` request.
+pub async fn handle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    path: &str,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let entries = match RemotePath::parse(path) {
+        Ok(path) => {
+            let home = Arc::clone(&session.home);
+            tokio::task::spawn_blocking(move || list(&home, &path))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::internal("listing", e)))
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(refusal) => return send_error(conn, refusal).await,
+    };
+    let mut batches = entries.chunks(BATCH).peekable();
+    if batches.peek().is_none() {
+        return send(
+            conn,
+            ServerMessage::Listing {
+                entries: Vec::new(),
+                last: true,
+            },
+        )
+        .await;
+    }
+    while let Some(batch) = batches.next() {
+        let last = batches.peek().is_none();
+        send(
+            conn,
+            ServerMessage::Listing {
+                entries: batch.to_vec(),
+                last,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads the listing from disk; blocking.
+fn list(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Vec<DirEntry>, Refusal> {
+    let relative = path.relative();
+    let meta = home
+        .symlink_metadata(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    if !meta.is_dir() {
+        let name = relative
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(vec![entry(name, &meta)]);
+    }
+    let mut entries = Vec::new();
+    for item in home
+        .read_dir(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?
+    {
+        let item = item.map_err(|e| jail::refusal_for(&e, path))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name == INTERNAL_DIR {
+            continue;
+        }
+        // An entry removed while listing is simply skipped.
+        if let Ok(meta) = item.metadata() {
+            entries.push(entry(name, &meta));
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+/// One listing entry from file metadata (not following links).
+fn entry(name: String, meta: &cap_std::fs::Metadata) -> DirEntry {
+    let kind = if meta.is_symlink() {
+        EntryKind::Symlink
+    } else if meta.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    };
+    let modified = meta
+        .modified()
+        .ok()
+        .map(|t| t.into_std())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    DirEntry {
+        name,
+        kind,
+        size: if kind == EntryKind::Dir {
+            0
+        } else {
+            meta.len()
+        },
+        modified,
+    }
+}

@@ -1,0 +1,23 @@
+//! `ftpd`: the server as a library, so tests can run it in-process.
+//!
+//! Layout: [`config`] (settings), [`startup`] (key, users, root), [`server`] (accept loop),
+//! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
+//! [`auth`] and [`users`] (logins, argon2id), [`jail`] (paths beneath a home), [`admin`]
+//! (the `user` and `keygen` commands), [`error`] (refusals and their wire kinds).
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod jail;
+pub mod server;
+pub mod session;
+pub mod startup;
+pub mod state;
+pub mod users;
+
+pub use config::Config;
+pub use server::run;
+pub use startup::prepare;

@@ -1,0 +1,140 @@
+//! `ftpd` entry point: parse the command line, run the server or a maintenance command, and
+//! turn the outcome into an exit code (0 success, 2 usage, 1 anything else).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use ftpd::cli::{Cli, Command};
+use ftpd::config::Config;
+use ftpd::startup::FirstRun;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ftpd: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` picks the level (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// Dispatches to the command asked for.
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.settings)?;
+    match cli.command {
+        Some(Command::User(command)) => println!("{}", ftpd::admin::user(command, &config)?),
+        Some(Command::Keygen { out, force }) => {
+            let out = out.unwrap_or_else(|| config.secret_file.clone());
+            println!("{}", ftpd::admin::keygen(&out, force)?);
+        }
+        None => serve(config)?,
+    }
+    Ok(())
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let (state, first_run) = ftpd::prepare(config).await?;
+        announce(&state.config, &first_run, address)?;
+        ftpd::run(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Tells the person (or the test) where the server listens and how to connect. The
+/// `listening on` line on stdout is stable: scripts wait for it.
+fn announce(
+    config: &Config,
+    first_run: &FirstRun,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    if first_run.generated_key {
+        tracing::info!(path = %config.secret_file.display(), "generated a new shared key; every client needs a copy");
+    }
+    let user = match &first_run.initial_user {
+        Some((name, password)) => {
+            deliver_initial_password(config, name, password)?;
+            name.clone()
+        }
+        None => "NAME".to_owned(),
+    };
+    tracing::info!(root = %config.root.display(), users = %config.users.display(), "serving");
+    println!("ftpd listening on {address}");
+    println!(
+        "connect with: ftp --server {address} --secret-file {} --user {user} ls",
+        absolute(&config.secret_file).display()
+    );
+    Ok(())
+}
+
+/// Shows the first user's random password once: on the terminal when there is one, otherwise in
+/// a mode-0600 file next to the users file (never in the log).
+fn deliver_initial_password(
+    config: &Config,
+    name: &str,
+    password: &ftp_proto::Password,
+) -> anyhow::Result<()> {
+    let text = String::from_utf8_lossy(password.expose()).into_owned();
+    if std::io::stdout().is_terminal() {
+        println!();
+        println!("  First start: created user '{name}' with password  {text}");
+        println!("  It is shown only this once and stored only as a hash.");
+        println!("  Change it with: ftpd user passwd {name}");
+        println!();
+    } else {
+        let folder = config.users.parent().filter(|p| !p.as_os_str().is_empty());
+        let path = folder
+            .unwrap_or(std::path::Path::new("."))
+            .join("ftpd-initial-password");
+        ftp_proto::private_file::write_private_file(&path, format!("{text}\n").as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::warn!(user = name, file = %path.display(), "first start: created a user; its password is in the file (mode 0600): read it, then delete the file");
+    }
+    Ok(())
+}
+
+/// `path` made absolute against the current folder, for a command a person can paste anywhere.
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let ctrl_c = tokio::signal::ctrl_c();
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}

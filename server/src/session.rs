@@ -1,0 +1,216 @@
+//! One connection's state machine: hello and mutual key proof, then login, then commands.
+//!
+//! Generic over any `AsyncRead + AsyncWrite` so TLS can wrap the socket later. Handshake and
+//! login together must finish within `handshake_timeout`; afterwards each request must arrive
+//! within `idle_timeout`. Any protocol violation gets an error frame and the connection closes.
+//! No password is read before the client proved the key, and none is ever logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ftp_proto::handshake::{self, Nonce};
+use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, timeout_at};
+use tokio_util::codec::Framed;
+
+use crate::auth::LoginError;
+use crate::error::{Refusal, SessionError};
+use crate::handlers;
+use crate::state::ServerState;
+use crate::users::Account;
+
+/// A framed connection as the server sees it.
+pub type Connection<S> = Framed<S, ServerCodec>;
+
+/// Serves one connection to its end; every outcome is logged, none is returned.
+pub async fn serve<S>(stream: S, peer: SocketAddr, state: Arc<ServerState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut conn = Framed::new(stream, ServerCodec::default());
+    let result = run(&mut conn, peer, &state).await;
+    match &result {
+        Ok(()) => tracing::debug!(%peer, "session ended"),
+        Err(SessionError::Closed) => tracing::debug!(%peer, "peer closed the connection"),
+        Err(error) => tracing::info!(%peer, %error, "closing connection"),
+    }
+    if let Err(error) = result
+        && let Some(refusal) = error.reply()
+    {
+        let _ = send_error(&mut conn, refusal).await;
+    }
+    let _ = conn.close().await;
+}
+
+/// The session proper; an `Err` closes the connection after its reply (if any) is sent.
+async fn run<S>(
+    conn: &mut Connection<S>,
+    peer: SocketAddr,
+    state: &ServerState,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + state.config.handshake_timeout;
+    let account = timeout_at(deadline, async {
+        prove_key(conn, state).await?;
+        tracing::debug!(%peer, "client proved the key");
+        log_in(conn, peer, state).await
+    })
+    .await
+    .map_err(|_| SessionError::HandshakeTimeout)??;
+    tracing::info!(%peer, user = %account.name, "logged in");
+    let home = handlers::open_home(state, &account)
+        .await
+        .map_err(SessionError::Fatal)?;
+    let session = handlers::Session {
+        account,
+        home: Arc::new(home),
+    };
+    loop {
+        let message = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn))
+            .await
+            .map_err(|_| SessionError::IdleTimeout)??;
+        match message {
+            ClientMessage::List { path } => handlers::list::handle(conn, &session, &path).await?,
+            ClientMessage::Quit {} => return Ok(()),
+            ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
+                return Err(out_of_order("a second hello or login"));
+            }
+        }
+    }
+}
+
+/// Hello exchange: send our nonce, check the client's proof, prove the key in return.
+async fn prove_key<S>(conn: &mut Connection<S>, state: &ServerState) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let server_nonce: Nonce = handshake::new_nonce()
+        .map_err(|e| SessionError::Fatal(Refusal::internal("random generator", e)))?;
+    send(
+        conn,
+        ServerMessage::Hello {
+            version: PROTOCOL_VERSION,
+            nonce: server_nonce,
+        },
+    )
+    .await?;
+    let (version, client_nonce, proof) = match receive(conn).await? {
+        ClientMessage::Hello {
+            version,
+            nonce,
+            proof,
+        } => (version, nonce, proof),
+        _ => return Err(out_of_order("expected the client's hello")),
+    };
+    if version != PROTOCOL_VERSION {
+        return Err(SessionError::Fatal(Refusal::new(
+            ErrorKind::Version,
+            format!(
+                "protocol version mismatch: client speaks version {version}, server speaks version {PROTOCOL_VERSION}"
+            ),
+        )));
+    }
+    if !handshake::verify_client_proof(&state.key, &server_nonce, &client_nonce, &proof) {
+        return Err(SessionError::Fatal(Refusal::new(
+            ErrorKind::BadKey,
+            "client key rejected: this client does not hold the server's shared key",
+        )));
+    }
+    let proof = handshake::server_proof(&state.key, &client_nonce, &server_nonce);
+    send(conn, ServerMessage::Proof { proof }).await
+}
+
+/// Login attempts, at most `max_login_attempts` on this connection.
+async fn log_in<S>(
+    conn: &mut Connection<S>,
+    peer: SocketAddr,
+    state: &ServerState,
+) -> Result<Account, SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let max = state.config.max_login_attempts;
+    for attempt in 1..=max {
+        let (user, password) = match receive(conn).await? {
+            ClientMessage::Login { user, password } => (user, password),
+            _ => return Err(out_of_order("expected a login")),
+        };
+        let why = match state.auth.login(&user, password).await {
+            Ok(account) => {
+                send(
+                    conn,
+                    ServerMessage::Welcome {
+                        user: account.name.clone(),
+                        read_only: account.read_only,
+                    },
+                )
+                .await?;
+                return Ok(account);
+            }
+            Err(LoginError::Unavailable(why)) => {
+                return Err(SessionError::Fatal(Refusal::new(ErrorKind::Internal, why)));
+            }
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(%peer, user = ?user, attempt, "login failed: {why}");
+        if attempt == max {
+            return Err(SessionError::Fatal(Refusal::new(
+                ErrorKind::TooManyAttempts,
+                format!("login failed: {why}; too many attempts, closing"),
+            )));
+        }
+        send_error(
+            conn,
+            Refusal::new(ErrorKind::LoginFailed, format!("login failed: {why}")),
+        )
+        .await?;
+    }
+    Err(out_of_order("login attempts exhausted"))
+}
+
+/// A protocol violation that ends the session.
+fn out_of_order(what: &str) -> SessionError {
+    SessionError::Fatal(Refusal::new(
+        ErrorKind::Protocol,
+        format!("message out of order: {what}"),
+    ))
+}
+
+/// Reads the next message; the end of the stream is [`SessionError::Closed`].
+pub async fn receive<S>(conn: &mut Connection<S>) -> Result<ClientMessage, SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match conn.next().await {
+        Some(Ok(message)) => Ok(message),
+        Some(Err(error)) => Err(SessionError::Codec(error)),
+        None => Err(SessionError::Closed),
+    }
+}
+
+/// Sends one message and flushes it.
+pub async fn send<S>(conn: &mut Connection<S>, message: ServerMessage) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.send(message).await.map_err(SessionError::Codec)
+}
+
+/// Sends an error frame.
+pub async fn send_error<S>(conn: &mut Connection<S>, refusal: Refusal) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    send(
+        conn,
+        ServerMessage::Error {
+            kind: refusal.kind,
+            message: refusal.message,
+        },
+    )
+    .await
+}

@@ -1,0 +1,148 @@
+//! Getting a server ready: the shared key (generated on first start), the users file (an
+//! initial user on first start), the root folder, and the authenticator.
+//!
+//! Everything the user can fix is a [`StartupError`] naming the file and the fix. This module
+//! prints nothing; it reports what it created so `main` can tell the person at the terminal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ftp_proto::{KeyError, Password, SharedKey};
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::state::ServerState;
+use crate::users::{Users, UsersError};
+
+/// Name of the user created on first start.
+pub const INITIAL_USER: &str = "admin";
+
+/// A reason the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The shared key file is unusable.
+    #[error("shared key: {0}")]
+    Key(#[from] KeyError),
+    /// The users file is unusable.
+    #[error("{0}")]
+    Users(#[from] UsersError),
+    /// The root folder cannot be created or opened.
+    #[error("root folder {}: {source}", path.display())]
+    Root {
+        /// The root.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// What start-up created, for `main` to announce.
+#[derive(Debug, Default)]
+pub struct FirstRun {
+    /// A new shared key was written to the configured file.
+    pub generated_key: bool,
+    /// A first user was created, with this random password (shown once, stored hashed).
+    pub initial_user: Option<(String, Password)>,
+}
+
+/// Prepares the shared state; creates the key, users file and root when missing.
+pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
+    let mut first_run = FirstRun::default();
+    let key = if config.secret_file.exists() {
+        SharedKey::load(&config.secret_file)?
+    } else {
+        let key = SharedKey::generate()?;
+        key.store(&config.secret_file, false)?;
+        first_run.generated_key = true;
+        key
+    };
+    let users_path = config.users.clone();
+    first_run.initial_user = tokio::task::spawn_blocking(move || ensure_users(&users_path))
+        .await
+        .map_err(|e| UsersError::Hash(e.to_string()))??;
+    let root = open_root(&config.root)?;
+    let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins).await?;
+    let state = ServerState {
+        config,
+        key,
+        auth,
+        root: Arc::new(root),
+    };
+    Ok((Arc::new(state), first_run))
+}
+
+/// Checks the users file; when it does not exist, creates it with one user and a random
+/// password, which is returned. Blocking (argon2).
+fn ensure_users(path: &std::path::Path) -> Result<Option<(String, Password)>, UsersError> {
+    if Users::load(path)?.is_some() {
+        return Ok(None);
+    }
+    let password = random_password().map_err(|e| UsersError::Hash(e.to_string()))?;
+    let mut users = Users::default();
+    users.add(INITIAL_USER, &password, None, false)?;
+    users.store(path)?;
+    Ok(Some((INITIAL_USER.to_owned(), password)))
+}
+
+/// A random password of 20 characters that are easy to read aloud (~113 bits).
+fn random_password() -> Result<Password, KeyError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut password = String::with_capacity(20);
+    while password.len() < 20 {
+        let bytes = ftp_proto::handshake::new_nonce()?;
+        // Rejection sampling keeps every character equally likely.
+        let limit = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+        for byte in bytes.into_iter().filter(|b| *b < limit) {
+            if password.len() == 20 {
+                break;
+            }
+            password.push(ALPHABET[byte as usize % ALPHABET.len()] as char);
+        }
+    }
+    Ok(Password::new(password))
+}
+
+/// Creates (when missing) and opens the root folder.
+fn open_root(path: &std::path::Path) -> Result<cap_std::fs::Dir, StartupError> {
+    let error = |source| StartupError::Root {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(error)?;
+    cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_passwords_are_long_and_differ() {
+        let a = random_password().unwrap();
+        let b = random_password().unwrap();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a.expose(), b.expose());
+    }
+
+    #[tokio::test]
+    async fn first_start_creates_key_users_and_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            root: dir.path().join("root"),
+            users: dir.path().join("users.toml"),
+            secret_file: dir.path().join("key"),
+            ..Config::default()
+        };
+        let (_, first) = prepare(config.clone()).await.unwrap();
+        assert!(first.generated_key);
+        let (name, password) = first.initial_user.unwrap();
+        let users = Users::load(&config.users).unwrap().unwrap();
+        assert!(crate::users::verify_password(
+            &password,
+            &users.users[&name].password
+        ));
+        assert!(config.root.is_dir());
+        let (_, second) = prepare(config).await.unwrap();
+        assert!(!second.generated_key && second.initial_user.is_none());
+    }
+}

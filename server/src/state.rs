@@ -1,0 +1,21 @@
+//! What every session shares: the settings, the shared key, the authenticator and the root.
+
+use std::sync::Arc;
+
+use ftp_proto::SharedKey;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+
+/// Read-only state shared by all sessions.
+#[derive(Debug)]
+pub struct ServerState {
+    /// The settings in force.
+    pub config: Config,
+    /// The key clients must prove they hold.
+    pub key: SharedKey,
+    /// Checks logins against the users file.
+    pub auth: Authenticator,
+    /// Capability handle on the root: homes are opened beneath it and nowhere else.
+    pub root: Arc<cap_std::fs::Dir>,
+}

@@ -1,0 +1,346 @@
+//! The users file: who may log in, their argon2id password hashes, homes and permissions.
+//!
+//! TOML, one `[users.NAME]` table per user, mode 0600, always rewritten whole through a
+//! temporary file and a rename. Only argon2id PHC strings are ever stored: this module hashes
+//! every password it is given and never writes or logs one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use ftp_proto::Password;
+use ftp_proto::private_file::{PrivacyError, check_private, write_private_file};
+use serde::{Deserialize, Serialize};
+
+use crate::jail;
+
+/// Longest user name accepted.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Header written at the top of every users file.
+const HEADER: &str = "# ftpd users: managed by `ftpd user add|del|passwd`. Passwords are argon2id hashes.\n\
+# Keep this file mode 0600: the server refuses to start otherwise.\n\n";
+
+/// One user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// argon2id PHC string (`$argon2id$v=19$m=…`).
+    pub password: String,
+    /// Home folder relative to the root; the user name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+    /// May only list, stat and download.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// The whole users file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Users {
+    /// Users by name.
+    #[serde(default)]
+    pub users: BTreeMap<String, UserEntry>,
+}
+
+/// A logged-in user: what the session needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// User name.
+    pub name: String,
+    /// Home folder relative to the root.
+    pub home: PathBuf,
+    /// May only list, stat and download.
+    pub read_only: bool,
+}
+
+/// A users file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    /// The file could not be read or written.
+    #[error("users file {}: {source}", path.display())]
+    Io {
+        /// The users file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Group or others can read the file.
+    #[error("users file {} can be read by group or others (mode {mode:04o}); run `chmod 600 {}`", path.display(), path.display())]
+    Exposed {
+        /// The users file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is not valid.
+    #[error("users file {}: {message}", path.display())]
+    Invalid {
+        /// The users file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A request about users that cannot be carried out.
+    #[error("{0}")]
+    Refused(String),
+    /// Hashing failed (out of memory, RNG failure).
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+}
+
+impl UserEntry {
+    /// The account this entry describes.
+    pub fn account(&self, name: &str) -> Result<Account, String> {
+        let home = jail::parse_home(self.home.as_deref().unwrap_or(name))?;
+        Ok(Account {
+            name: name.to_owned(),
+            home,
+            read_only: self.read_only,
+        })
+    }
+}
+
+impl Users {
+    /// Reads the users file, refusing one that group or others can read. A missing file is
+    /// reported as `Ok(None)`.
+    pub fn load(path: &Path) -> Result<Option<Users>, UsersError> {
+        match check_private(path) {
+            Err(PrivacyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(PrivacyError::Io(source)) => {
+                return Err(UsersError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+            Err(PrivacyError::Exposed(mode)) => {
+                return Err(UsersError::Exposed {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+            Ok(()) => {}
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| UsersError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let users: Users = toml::from_str(&text).map_err(|e| UsersError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        for (name, entry) in &users.users {
+            let invalid = |message: String| UsersError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("user {name:?}: {message}"),
+            };
+            validate_name(name).map_err(invalid)?;
+            entry.account(name).map_err(invalid)?;
+            if !entry.password.starts_with("$argon2id$") {
+                return Err(invalid("password is not an argon2id hash".into()));
+            }
+        }
+        Ok(Some(users))
+    }
+
+    /// Writes the users file atomically with mode 0600.
+    pub fn store(&self, path: &Path) -> Result<(), UsersError> {
+        let body = toml::to_string(self).map_err(|e| UsersError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_private_file(path, format!("{HEADER}{body}").as_bytes()).map_err(|source| {
+            UsersError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+    }
+
+    /// Adds a new user with a freshly hashed password.
+    pub fn add(
+        &mut self,
+        name: &str,
+        password: &Password,
+        home: Option<String>,
+        read_only: bool,
+    ) -> Result<&UserEntry, UsersError> {
+        validate_name(name).map_err(UsersError::Refused)?;
+        if self.users.contains_key(name) {
+            return Err(UsersError::Refused(format!(
+                "user {name:?} already exists (change the password with `ftpd user passwd {name}`)"
+            )));
+        }
+        let entry = UserEntry {
+            password: hash_password(password)?,
+            home,
+            read_only,
+        };
+        entry.account(name).map_err(UsersError::Refused)?;
+        Ok(self.users.entry(name.to_owned()).or_insert(entry))
+    }
+
+    /// Replaces a user's password hash.
+    pub fn set_password(&mut self, name: &str, password: &Password) -> Result<(), UsersError> {
+        let hash = hash_password(password)?;
+        let entry = self
+            .users
+            .get_mut(name)
+            .ok_or_else(|| UsersError::Refused(format!("no user named {name:?}")))?;
+        entry.password = hash;
+        Ok(())
+    }
+
+    /// Removes a user; their files stay where they are.
+    pub fn remove(&mut self, name: &str) -> Result<UserEntry, UsersError> {
+        self.users
+            .remove(name)
+            .ok_or_else(|| UsersError::Refused(format!("no user named {name:?}")))
+    }
+}
+
+/// Checks a user name: 1 to 64 bytes of ASCII letters, digits, `.`, `_`, `-`, not starting
+/// with `.` or `-`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "user name must be 1 to {MAX_NAME_LEN} characters long"
+        ));
+    }
+    if !name.chars().all(allowed) || name.starts_with(['.', '-']) {
+        return Err(format!(
+            "user name {name:?} refused: use letters, digits, '.', '_' or '-', not starting with '.' or '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a new password's length.
+pub fn validate_password(password: &Password) -> Result<(), String> {
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    if password.len() > ftp_proto::MAX_PASSWORD_LEN {
+        return Err(format!(
+            "the password is longer than {} bytes",
+            ftp_proto::MAX_PASSWORD_LEN
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id (the crate's default parameters and a random salt). Slow by
+/// design: call it off the async runtime.
+pub fn hash_password(password: &Password) -> Result<String, UsersError> {
+    validate_password(password).map_err(UsersError::Refused)?;
+    Argon2::default()
+        .hash_password(password.expose())
+        .map(|hash| hash.to_string())
+        .map_err(|e| UsersError::Hash(e.to_string()))
+}
+
+/// Checks a password against a PHC string in constant time. Slow by design: call it off the
+/// async runtime. Any malformed hash simply fails.
+pub fn verify_password(password: &Password, hash: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.expose(), hash)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn pw(text: &str) -> Password {
+        Password::new(text.into())
+    }
+
+    #[test]
+    fn users_file_round_trips_with_hashes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        let mut users = Users::default();
+        users.add("alice", &pw("s3cret-pass"), None, false).unwrap();
+        users
+            .add("bob", &pw("other-pass"), Some("team/bob".into()), true)
+            .unwrap();
+        users.store(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("s3cret-pass") && !text.contains("other-pass"));
+        assert_eq!(text.matches("$argon2id$").count(), 2);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = Users::load(&path).unwrap().unwrap();
+        assert_eq!(loaded, users);
+        let bob = loaded.users["bob"].account("bob").unwrap();
+        assert_eq!(bob.home, PathBuf::from("team/bob"));
+        assert!(bob.read_only);
+        assert!(verify_password(
+            &pw("s3cret-pass"),
+            &loaded.users["alice"].password
+        ));
+        assert!(!verify_password(
+            &pw("s3cret-pasS"),
+            &loaded.users["alice"].password
+        ));
+    }
+
+    #[test]
+    fn bad_names_homes_and_passwords_are_refused() {
+        let mut users = Users::default();
+        for name in ["", ".hidden", "-x", "a/b", "a b", "é", &"a".repeat(65)] {
+            assert!(users.add(name, &pw("pw"), None, false).is_err(), "{name:?}");
+        }
+        assert!(
+            users
+                .add("eve", &pw("pw"), Some("../x".into()), false)
+                .is_err()
+        );
+        assert!(users.add("eve", &pw(""), None, false).is_err());
+        assert!(
+            users
+                .add("eve", &pw(&"x".repeat(1025)), None, false)
+                .is_err()
+        );
+        assert!(users.users.is_empty());
+        users.add("eve", &pw("pw"), None, false).unwrap();
+        assert!(users.add("eve", &pw("pw"), None, false).is_err());
+    }
+
+    #[test]
+    fn the_example_users_file_has_the_real_format() {
+        let users: Users = toml::from_str(include_str!("../../config/users.toml")).unwrap();
+        let auditor = users.users["auditor"].account("auditor").unwrap();
+        assert!(auditor.read_only);
+        assert_eq!(auditor.home, PathBuf::from("shared/reports"));
+        // The placeholder hash matches no password.
+        assert!(!verify_password(&pw(""), &users.users["alice"].password));
+        assert!(!verify_password(
+            &pw("alice"),
+            &users.users["alice"].password
+        ));
+    }
+
+    #[test]
+    fn exposed_or_plaintext_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        assert!(Users::load(&path).unwrap().is_none());
+        std::fs::write(&path, "[users.alice]\npassword = \"hunter2\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            Users::load(&path),
+            Err(UsersError::Invalid { .. })
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(
+            Users::load(&path),
+            Err(UsersError::Exposed { .. })
+        ));
+    }
+}

@@ -1,0 +1,294 @@
+//! Test support for the end-to-end suite: builds and finds the real `ftpd` and `ftp` binaries,
+//! starts a server on port 0 in a temporary folder (reading its bound address from its stdout,
+//! never sleeping), and runs the client against it. The server is killed when dropped.
+//!
+//! This is test-support code: a panic here is how a test reports a broken set-up.
+#![allow(clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+/// Folder holding the binaries cargo built for this test run.
+fn bin_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable path");
+            // target/<profile>/deps/<test> -> target/<profile>
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("test executable lives in target/<profile>/deps")
+                .to_path_buf();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "-p", "ftpd", "-p", "ftp", "--bins"]);
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "cargo build of ftpd and ftp failed");
+            dir
+        })
+        .clone()
+}
+
+/// Path of the `ftpd` binary.
+pub fn ftpd_bin() -> PathBuf {
+    bin_dir().join("ftpd")
+}
+
+/// Path of the `ftp` binary.
+pub fn ftp_bin() -> PathBuf {
+    bin_dir().join("ftp")
+}
+
+/// Variables of ours that must not leak from the developer's shell into a test.
+const OUR_VARIABLES: &[&str] = &[
+    "FTP_SERVER",
+    "FTP_USER",
+    "FTP_PASSWORD",
+    "FTP_PASSWORD_FILE",
+    "FTP_SECRET_FILE",
+    "FTPD_CONFIG",
+    "FTPD_ROOT",
+    "FTPD_LISTEN",
+    "FTPD_USERS",
+    "FTPD_SECRET_FILE",
+];
+
+/// A command for one of our binaries with a clean environment of ours.
+pub fn command(binary: &Path) -> Command {
+    let mut command = Command::new(binary);
+    for variable in OUR_VARIABLES {
+        command.env_remove(variable);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Longest a single client command may run before the test calls it hung.
+const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a command to completion, feeding `stdin`; panics (after killing it) if it hangs.
+pub fn run(mut command: Command, stdin: Option<&str>) -> Output {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().expect("spawn command");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(COMMAND_DEADLINE) {
+        Ok(output) => output.expect("wait for command"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{command:?} did not finish within {COMMAND_DEADLINE:?}");
+        }
+    }
+}
+
+/// Exit code of a finished command (-1 when killed by a signal).
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A folder laid out for one server: config, users file, key, root.
+pub struct Site {
+    /// Owns the temporary folder.
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// A new site whose config file adds `extra` TOML lines to the paths and `listen = port 0`.
+    pub fn new(extra: &str) -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let site = Site { dir };
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\nroot = {:?}\nusers = {:?}\nsecret_file = {:?}\n{extra}\n",
+            site.root(),
+            site.users_file(),
+            site.key_file()
+        );
+        std::fs::write(site.config_file(), config).expect("write config");
+        site
+    }
+
+    /// The config file.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("ftpd.toml")
+    }
+
+    /// The root folder served.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// The users file.
+    pub fn users_file(&self) -> PathBuf {
+        self.dir.path().join("users.toml")
+    }
+
+    /// The shared key file.
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.path().join("ftpd.key")
+    }
+
+    /// `ftpd --config <site> ARGS…`
+    pub fn ftpd(&self, args: &[&str]) -> Command {
+        let mut command = command(&ftpd_bin());
+        command.arg("--config").arg(self.config_file()).args(args);
+        command.current_dir(self.dir.path());
+        command
+    }
+
+    /// Adds a user through `ftpd user add --password-stdin`, with extra flags.
+    pub fn add_user(&self, name: &str, password: &str, flags: &[&str]) {
+        let mut args = vec!["user", "add", name, "--password-stdin"];
+        args.extend_from_slice(flags);
+        let output = run(self.ftpd(&args), Some(&format!("{password}\n")));
+        assert_eq!(code(&output), 0, "user add failed: {}", stderr(&output));
+    }
+
+    /// Starts the server; returns once it listens.
+    pub fn start(&self) -> Server {
+        let mut command = self.ftpd(&[]);
+        command
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn ftpd");
+        let log: Arc<Log> = Arc::default();
+        let mut stderr = child.stderr.take().expect("stderr piped");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&chunk[..n]).into_owned();
+                sink.text.lock().expect("log lock").push_str(&text);
+                sink.grew.notify_all();
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let mut line = String::new();
+        let address = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("read ftpd stdout");
+            if read == 0 {
+                let status = child.wait().expect("wait ftpd");
+                panic!(
+                    "ftpd exited ({status}) before listening:\n{}",
+                    log.text.lock().expect("log lock")
+                );
+            }
+            if let Some(address) = line.trim().strip_prefix("ftpd listening on ") {
+                break address.parse().expect("listen address");
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Server {
+            child,
+            address,
+            log,
+            key: self.key_file(),
+        }
+    }
+}
+
+/// A server's stderr, collected by a reader thread that signals each addition.
+#[derive(Default)]
+struct Log {
+    /// The text so far.
+    text: Mutex<String>,
+    /// Notified whenever `text` grows.
+    grew: Condvar,
+}
+
+/// A running `ftpd`, killed when dropped.
+pub struct Server {
+    /// The process.
+    child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Everything it wrote to stderr so far.
+    log: Arc<Log>,
+    /// Its shared key file.
+    pub key: PathBuf,
+}
+
+impl Server {
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        self.log.text.lock().expect("log lock").clone()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// `ftp --server … --secret-file … --user USER` with FTP_PASSWORD set.
+    pub fn ftp(&self, user: &str, password: &str) -> Command {
+        let mut command = command(&ftp_bin());
+        command
+            .arg("--server")
+            .arg(self.address.to_string())
+            .arg("--secret-file")
+            .arg(&self.key)
+            .arg("--user")
+            .arg(user)
+            .env("FTP_PASSWORD", password);
+        command
+    }
+
+    /// Runs `ftp` with `args` as `user`.
+    pub fn run_ftp(&self, user: &str, password: &str, args: &[&str]) -> Output {
+        let mut command = self.ftp(user, password);
+        command.args(args);
+        run(command, None)
+    }
+
+    /// Waits until the log contains `needle` (the server logs each event once it happened).
+    pub fn wait_for_log(&self, needle: &str) {
+        let text = self.log.text.lock().expect("log lock");
+        let (text, timeout) = self
+            .log
+            .grew
+            .wait_timeout_while(text, COMMAND_DEADLINE, |text| !text.contains(needle))
+            .expect("log lock");
+        assert!(
+            !timeout.timed_out(),
+            "server log never showed {needle:?}:\n{text}"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,226 @@
+//! Administration through the real `ftpd`: users, keys, file modes, first start.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::PermissionsExt;
+
+use e2e::{Site, code, run, stderr, stdout};
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn users_and_key_files_are_private_and_hold_hashes_only() {
+    let site = Site::new("");
+    site.add_user("alice", "alice-secret-1", &[]);
+    site.add_user(
+        "bob",
+        "bob-secret-2",
+        &["--read-only", "--home", "team/bob"],
+    );
+    let _server = site.start();
+
+    assert_eq!(mode(&site.users_file()), 0o600);
+    assert_eq!(mode(&site.key_file()), 0o600);
+    let text = std::fs::read_to_string(site.users_file()).unwrap();
+    assert!(!text.contains("alice-secret-1") && !text.contains("bob-secret-2"));
+    let hashes: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("password = "))
+        .collect();
+    assert_eq!(hashes.len(), 2, "{text}");
+    for hash in hashes {
+        assert!(hash.starts_with("\"$argon2id$"), "{hash}");
+    }
+
+    let list = run(site.ftpd(&["user", "list"]), None);
+    assert_eq!(code(&list), 0);
+    let list = stdout(&list);
+    assert!(
+        list.contains("alice") && list.contains("read-write"),
+        "{list}"
+    );
+    assert!(
+        list.contains("bob") && list.contains("read-only") && list.contains("team/bob"),
+        "{list}"
+    );
+}
+
+#[test]
+fn the_server_refuses_to_start_with_readable_secrets() {
+    for file in ["users", "key"] {
+        let site = Site::new("");
+        site.add_user("alice", "pw", &[]);
+        let keygen = run(site.ftpd(&["keygen"]), None);
+        assert_eq!(code(&keygen), 0, "{}", stderr(&keygen));
+        let path = if file == "users" {
+            site.users_file()
+        } else {
+            site.key_file()
+        };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let output = run(site.ftpd(&[]), None);
+        assert_eq!(code(&output), 1, "{file}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("chmod 600"), "{message}");
+        assert!(message.contains(path.to_str().unwrap()), "{message}");
+    }
+}
+
+#[test]
+fn passwd_and_del_take_effect_without_a_restart() {
+    let site = Site::new("");
+    site.add_user("alice", "old-password", &[]);
+    let server = site.start();
+    assert_eq!(code(&server.run_ftp("alice", "old-password", &["ls"])), 0);
+
+    let passwd = run(
+        site.ftpd(&["user", "passwd", "alice", "--password-stdin"]),
+        Some("new-password\n"),
+    );
+    assert_eq!(code(&passwd), 0, "{}", stderr(&passwd));
+    assert_eq!(code(&server.run_ftp("alice", "old-password", &["ls"])), 3);
+    assert_eq!(code(&server.run_ftp("alice", "new-password", &["ls"])), 0);
+
+    let del = run(site.ftpd(&["user", "del", "alice"]), None);
+    assert_eq!(code(&del), 0, "{}", stderr(&del));
+    assert_eq!(code(&server.run_ftp("alice", "new-password", &["ls"])), 3);
+}
+
+#[test]
+fn user_add_refuses_bad_input_and_changes_nothing() {
+    let site = Site::new("");
+    site.add_user("alice", "pw", &[]);
+    let before = std::fs::read(site.users_file()).unwrap();
+    let cases: &[(&[&str], Option<&str>, &str)] = &[
+        (&["user", "add", "bob"], None, "--password-stdin"),
+        (
+            &["user", "add", "alice", "--password-stdin"],
+            Some("x\n"),
+            "already exists",
+        ),
+        (
+            &["user", "add", "../evil", "--password-stdin"],
+            Some("x\n"),
+            "user name",
+        ),
+        (
+            &["user", "add", "bob", "--password-stdin", "--home", "../x"],
+            Some("x\n"),
+            "..",
+        ),
+        (
+            &["user", "add", "bob", "--password-stdin"],
+            Some("\n"),
+            "empty",
+        ),
+        (&["user", "del", "nobody"], None, "no user named"),
+    ];
+    for (args, stdin, expected) in cases {
+        let output = run(site.ftpd(args), *stdin);
+        assert_ne!(code(&output), 0, "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            std::fs::read(site.users_file()).unwrap(),
+            before,
+            "{args:?} changed the file"
+        );
+    }
+    let long = format!("{}\n", "x".repeat(1025));
+    let output = run(
+        site.ftpd(&["user", "add", "bob", "--password-stdin"]),
+        Some(&long),
+    );
+    assert!(stderr(&output).contains("1024"), "{}", stderr(&output));
+}
+
+#[test]
+fn keygen_writes_0600_and_never_overwrites_silently() {
+    let site = Site::new("");
+    let first = run(site.ftpd(&["keygen"]), None);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(mode(&site.key_file()), 0o600);
+    let key = std::fs::read(site.key_file()).unwrap();
+    assert_eq!(key.len(), 65, "64 hex digits and a newline");
+
+    let again = run(site.ftpd(&["keygen"]), None);
+    assert_eq!(code(&again), 1);
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert_eq!(std::fs::read(site.key_file()).unwrap(), key);
+
+    let forced = run(site.ftpd(&["keygen", "--force"]), None);
+    assert_eq!(code(&forced), 0);
+    assert_ne!(std::fs::read(site.key_file()).unwrap(), key);
+}
+
+#[test]
+fn first_start_creates_a_user_a_newcomer_can_log_in_as() {
+    let site = Site::new("");
+    let server = site.start();
+    assert_eq!(mode(&site.users_file()), 0o600);
+    assert_eq!(mode(&site.key_file()), 0o600);
+    // Not on a terminal: the password goes to a private file, never to the log.
+    let file = site.dir.path().join("ftpd-initial-password");
+    assert_eq!(mode(&file), 0o600);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert_eq!(password.len(), 20);
+    assert!(!server.log().contains(&password));
+    assert!(server.log().contains("ftpd-initial-password"));
+
+    let output = server.run_ftp("admin", &password, &["ls"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        site.root().join("admin").is_dir(),
+        "home created on first login"
+    );
+}
+
+#[test]
+fn ipv6_loopback_works() {
+    let site = Site::new("");
+    site.add_user("alice", "pw", &[]);
+    let config = std::fs::read_to_string(site.config_file()).unwrap();
+    std::fs::write(site.config_file(), config.replace("127.0.0.1:0", "[::1]:0")).unwrap();
+    let server = site.start();
+    assert!(server.address.is_ipv6());
+    assert_eq!(code(&server.run_ftp("alice", "pw", &["ls"])), 0);
+}
+
+#[test]
+fn flags_and_environment_override_the_config_file() {
+    let site = Site::new("");
+    site.add_user("alice", "pw", &[]);
+    let other_root = site.dir.path().join("elsewhere");
+    let mut command = site.ftpd(&["user", "list"]);
+    command.env("FTPD_USERS", site.dir.path().join("none.toml"));
+    let output = run(command, None);
+    assert!(stdout(&output).contains("no users"), "{}", stdout(&output));
+
+    let mut command = site.ftpd(&["--root", other_root.to_str().unwrap()]);
+    command.env("FTPD_ROOT", "/nonexistent/should-be-overridden");
+    command.env("RUST_LOG", "info");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.starts_with("ftpd listening on 127.0.0.1:"), "{first}");
+    assert!(
+        other_root.is_dir(),
+        "the --root flag won over FTPD_ROOT and the file"
+    );
+}

@@ -1,0 +1,174 @@
+//! Login through the real binaries: the key handshake, passwords, and where passwords come from.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use e2e::{Site, code, run, stderr, stdout};
+
+const ALICE_PASSWORD: &str = "correct horse battery staple";
+
+fn site_with_alice() -> Site {
+    let site = Site::new("");
+    site.add_user("alice", ALICE_PASSWORD, &[]);
+    site
+}
+
+#[test]
+fn right_key_user_and_password_list_the_home() {
+    let site = site_with_alice();
+    let server = site.start();
+    std::fs::create_dir_all(site.root().join("alice/docs")).unwrap();
+    std::fs::write(site.root().join("alice/report.txt"), b"12345").unwrap();
+
+    let output = server.run_ftp("alice", ALICE_PASSWORD, &["ls"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let listing = stdout(&output);
+    assert!(listing.contains("docs/"), "{listing}");
+    assert!(
+        listing.contains(" 5  ") && listing.contains("report.txt"),
+        "{listing}"
+    );
+
+    let output = server.run_ftp("alice", ALICE_PASSWORD, &["--json", "ls", "/"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["op"], "ls");
+    let entries = json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["name"], "docs");
+    assert_eq!(entries[0]["type"], "dir");
+    assert_eq!(entries[1]["name"], "report.txt");
+    assert_eq!(entries[1]["size"], 5);
+    assert!(entries[1]["mtime"].as_i64().unwrap() > 1_600_000_000);
+}
+
+#[test]
+fn wrong_password_and_unknown_user_look_the_same() {
+    let site = site_with_alice();
+    let server = site.start();
+
+    let wrong = server.run_ftp("alice", "not the password", &["ls"]);
+    assert_eq!(code(&wrong), 3, "{}", stderr(&wrong));
+    let unknown = server.run_ftp("zelda", "not the password", &["ls"]);
+    assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));
+
+    assert!(stdout(&wrong).is_empty() && stdout(&unknown).is_empty());
+    assert_eq!(
+        stderr(&wrong).replace("alice", "NAME"),
+        stderr(&unknown).replace("zelda", "NAME")
+    );
+    assert!(
+        stderr(&wrong).contains("login failed"),
+        "{}",
+        stderr(&wrong)
+    );
+}
+
+#[test]
+fn a_wrong_client_key_is_refused_before_any_password_is_checked() {
+    let site = site_with_alice();
+    let server = site.start();
+    let other_key = site.dir.path().join("other.key");
+    let keygen = run(
+        site.ftpd(&["keygen", "--out", other_key.to_str().unwrap()]),
+        None,
+    );
+    assert_eq!(code(&keygen), 0, "{}", stderr(&keygen));
+
+    let mut command = e2e::command(&e2e::ftp_bin());
+    command
+        .arg("--server")
+        .arg(server.address.to_string())
+        .arg("--secret-file")
+        .arg(&other_key)
+        .args(["--user", "alice", "ls"])
+        .env("FTP_PASSWORD", ALICE_PASSWORD);
+    let output = run(command, None);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    assert!(stderr(&output).contains("key"), "{}", stderr(&output));
+
+    server.wait_for_log("client key rejected");
+    let log = server.log();
+    assert!(!log.contains("checking a password"), "{log}");
+    assert!(!log.contains("logged in"), "{log}");
+}
+
+#[test]
+fn no_password_and_no_terminal_fails_at_once() {
+    let site = site_with_alice();
+    let _server = site.start();
+    // A listener that accepts nothing: a client that tried to connect would hang here.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut command = e2e::command(&e2e::ftp_bin());
+    command
+        .arg("--server")
+        .arg(silent.local_addr().unwrap().to_string())
+        .arg("--secret-file")
+        .arg(site.key_file())
+        .args(["--user", "alice", "ls"]);
+    let output = run(command, None);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("FTP_PASSWORD"), "{message}");
+    assert!(message.contains("--password-file"), "{message}");
+}
+
+#[test]
+fn password_file_and_environment_both_work() {
+    let site = site_with_alice();
+    let server = site.start();
+    let file = site.dir.path().join("password.txt");
+    std::fs::write(&file, format!("{ALICE_PASSWORD}\n")).unwrap();
+
+    let mut command = server.ftp("alice", "");
+    command
+        .env_remove("FTP_PASSWORD")
+        .arg("--password-file")
+        .arg(&file)
+        .arg("ls");
+    let output = run(command, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    let mut command = server.ftp("alice", "");
+    command
+        .env_remove("FTP_PASSWORD")
+        .env("FTP_PASSWORD_FILE", &file)
+        .arg("ls");
+    assert_eq!(code(&run(command, None)), 0);
+
+    let mut command = e2e::command(&e2e::ftp_bin());
+    command
+        .env("FTP_SERVER", server.address.to_string())
+        .env("FTP_SECRET_FILE", &server.key)
+        .env("FTP_USER", "alice")
+        .env("FTP_PASSWORD", ALICE_PASSWORD)
+        .arg("ls");
+    assert_eq!(code(&run(command, None)), 0);
+}
+
+#[test]
+fn no_secret_reaches_the_server_log() {
+    let site = site_with_alice();
+    let server = site.start();
+    assert_eq!(code(&server.run_ftp("alice", ALICE_PASSWORD, &["ls"])), 0);
+    assert_eq!(
+        code(&server.run_ftp("alice", "WrongPassword77", &["ls"])),
+        3
+    );
+    assert_eq!(code(&server.run_ftp("nobody", "OtherSecret99", &["ls"])), 3);
+    server.wait_for_log("user=\"nobody\"");
+    let log = server.log();
+    let key = std::fs::read_to_string(&server.key).unwrap();
+    for secret in [
+        ALICE_PASSWORD,
+        "WrongPassword77",
+        "OtherSecret99",
+        key.trim(),
+    ] {
+        assert!(
+            !log.contains(secret),
+            "secret {secret:?} in the log:\n{log}"
+        );
+    }
+    assert!(log.contains("logged in"), "{log}");
+}
