@@ -51,8 +51,38 @@ pub struct GlobalArgs {
 pub enum Command {
     /// List a remote folder (or show one file): type, size, modification time, name.
     Ls {
-        /// Remote path, relative to your home [default: your home].
+        /// Remote path, relative to your home ("/" is your home).
         #[arg(default_value = "/")]
         path: String,
     },
+    /// Upload files: chunked, verified with SHA-256, resumed after any interruption.
+    #[command(
+        after_help = "Examples:\n  ftp put photo.png\n  ftp put big.iso backups/2026/big.iso --retries 10\n  ftp put *.log --to logs/ --limit-rate 10M"
+    )]
+    Put(PutArgs),
+}
+
+/// `ftp put` options.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// LOCAL [REMOTE], or LOCAL... with --to DIR. REMOTE defaults to the local file's name in
+    /// your home; a REMOTE ending in '/' is a folder. Missing remote folders are created.
+    #[arg(required = true, value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+
+    /// Remote folder for every LOCAL file.
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<String>,
+
+    /// Replace remote files that already exist (identical content is never re-sent).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Times to reconnect and resume after a lost connection (exponential backoff).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+
+    /// Most bytes per second to send, e.g. 500K, 10M, 1G.
+    #[arg(long, value_name = "RATE", value_parser = crate::rate::parse_rate)]
+    pub limit_rate: Option<u64>,
 }

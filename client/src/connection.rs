@@ -156,13 +156,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Ok(())
     }
 
+    /// Sends a message during a transfer; if the server has closed the connection, its last
+    /// error frame (the reason) is reported instead of the broken pipe.
+    pub(crate) async fn send_or_explain(
+        &mut self,
+        message: ClientMessage,
+    ) -> Result<(), ClientError> {
+        match self.send(message).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let pending = tokio::time::timeout(Duration::from_secs(1), self.conn.next()).await;
+                match pending {
+                    Ok(Some(Ok(ServerMessage::Error { kind, message }))) => {
+                        Err(ClientError::Remote { kind, message })
+                    }
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
     /// Sends one message.
-    async fn send(&mut self, message: ClientMessage) -> Result<(), ClientError> {
+    pub(crate) async fn send(&mut self, message: ClientMessage) -> Result<(), ClientError> {
         self.conn.send(message).await.map_err(ClientError::from)
     }
 
     /// Receives one message; an error frame becomes [`ClientError::Remote`].
-    async fn receive(&mut self) -> Result<ServerMessage, ClientError> {
+    pub(crate) async fn receive(&mut self) -> Result<ServerMessage, ClientError> {
         let next = tokio::time::timeout(REPLY_TIMEOUT, self.conn.next())
             .await
             .map_err(|_| {
@@ -185,13 +205,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 }
 
 /// A message that does not fit where it arrived.
-fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
+pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
     let name = match got {
         ServerMessage::Hello { .. } => "hello",
         ServerMessage::Proof { .. } => "proof",
         ServerMessage::Welcome { .. } => "welcome",
         ServerMessage::Listing { .. } => "listing",
         ServerMessage::Error { .. } => "error",
+        ServerMessage::PutReady { .. } => "put-ready",
+        ServerMessage::PutExisting { .. } => "put-existing",
+        ServerMessage::PutDone { .. } => "put-done",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
 }

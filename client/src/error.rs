@@ -50,6 +50,16 @@ pub enum ClientError {
     /// The server answered with something that does not fit the protocol.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// Some files of a multi-file command failed (each was reported as it happened).
+    #[error("{failed} of {total} transfers failed")]
+    Several {
+        /// How many failed.
+        failed: usize,
+        /// How many there were.
+        total: usize,
+        /// Exit code of the first failure.
+        code: u8,
+    },
     /// The server refused the request.
     #[error("{message}")]
     Remote {
@@ -65,6 +75,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Usage(_) => 2,
+            ClientError::Several { code, .. } => *code,
             ClientError::ServerNotVerified => 3,
             ClientError::Remote { kind, .. } if kind.is_authentication() => 3,
             ClientError::Remote { kind, .. } if kind.is_remote_path() => 4,

@@ -1,15 +1,22 @@
 //! `ftp`: the client as a library, reused by its binary and by tests.
 //!
-//! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`connection`] (the
-//! async [`Client`]: handshake, login, requests), [`commands`] (one function per command),
+//! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`connector`]
+//! (connect and log in, again after a loss), [`connection`] (the async [`Client`]: handshake,
+//! login, requests), [`upload`] (one upload attempt), [`transfer`] (retries and backoff),
+//! [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command),
 //! [`output`] (tables and JSON), [`error`] (errors and exit codes).
 
 pub mod cli;
 pub mod commands;
 pub mod connection;
+pub mod connector;
 pub mod credentials;
 pub mod error;
 pub mod output;
+pub mod progress;
+pub mod rate;
+pub mod transfer;
+pub mod upload;
 
 pub use connection::{Client, Welcome};
 pub use error::ClientError;

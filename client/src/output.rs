@@ -3,7 +3,10 @@
 //! drive the terminal.
 
 use ftp_proto::{DirEntry, EntryKind};
+use indicatif::HumanBytes;
 use serde_json::json;
+
+use crate::transfer::{PutJob, PutOutcome};
 
 /// The latest time an RFC 3339 formatter handles (9999-12-31T23:59:59Z).
 const MAX_RFC3339: i64 = 253_402_300_799;
@@ -79,6 +82,44 @@ pub fn listing_json(path: &str, entries: &[DirEntry]) -> serde_json::Value {
         })
         .collect();
     json!({ "op": "ls", "path": path, "entries": entries })
+}
+
+/// `put --json`: `{"op":"put","local","remote","size","sent","resumed_from","sha256","result"}`.
+pub fn put_json(job: &PutJob, outcome: &PutOutcome) -> serde_json::Value {
+    json!({
+        "op": "put",
+        "local": job.local.display().to_string(),
+        "remote": remote_shown(&job.remote),
+        "size": outcome.size,
+        "sent": outcome.sent,
+        "resumed_from": outcome.resumed_from,
+        "sha256": hex::encode(outcome.sha256),
+        "result": if outcome.identical { "identical" } else { "uploaded" },
+    })
+}
+
+/// One line for a person after an upload.
+pub fn put_summary(job: &PutJob, outcome: &PutOutcome) -> String {
+    let remote = printable(&remote_shown(&job.remote));
+    let local = printable(&job.local.display().to_string());
+    let sha = hex::encode(&outcome.sha256[..8]);
+    if outcome.identical {
+        return format!("{local}: identical content already at {remote} (sha256 {sha}…)");
+    }
+    let resumed = if outcome.resumed_from > 0 {
+        format!(", resumed from {}", HumanBytes(outcome.resumed_from))
+    } else {
+        String::new()
+    };
+    format!(
+        "{local} -> {remote}: {} verified (sha256 {sha}…){resumed}",
+        HumanBytes(outcome.size)
+    )
+}
+
+/// A remote path as the server shows it: from the home, with a leading `/`.
+pub fn remote_shown(remote: &str) -> String {
+    format!("/{}", remote.trim_start_matches('/'))
 }
 
 #[cfg(test)]

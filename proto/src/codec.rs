@@ -33,6 +33,8 @@ pub struct MessageCodec<In, Out> {
     frames: LengthDelimitedCodec,
     /// Largest frame accepted or produced.
     max_frame_len: usize,
+    /// The inner codec has consumed a frame's length and waits for its body.
+    awaiting_body: bool,
     /// The message types; `fn` keeps the codec `Send` and `Sync` whatever they are.
     messages: PhantomData<fn(Out) -> In>,
 }
@@ -49,6 +51,7 @@ impl<In, Out> MessageCodec<In, Out> {
         MessageCodec {
             frames,
             max_frame_len,
+            awaiting_body: false,
             messages: PhantomData,
         }
     }
@@ -112,7 +115,10 @@ impl<In: DeserializeOwned, Out> Decoder for MessageCodec<In, Out> {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, CodecError> {
-        if src.len() >= LENGTH_PREFIX {
+        // Read the length ourselves while it is still in the buffer, to report it; once the
+        // inner codec has taken it, the buffer starts with the body.
+        let has_head = !self.awaiting_body && src.len() >= LENGTH_PREFIX;
+        if has_head {
             let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
             if len > self.max_frame_len {
                 return Err(CodecError::FrameTooLarge {
@@ -122,8 +128,14 @@ impl<In: DeserializeOwned, Out> Decoder for MessageCodec<In, Out> {
             }
         }
         match self.frames.decode(src)? {
-            Some(payload) => decode_payload(&payload).map(Some),
-            None => Ok(None),
+            Some(payload) => {
+                self.awaiting_body = false;
+                decode_payload(&payload).map(Some)
+            }
+            None => {
+                self.awaiting_body |= has_head;
+                Ok(None)
+            }
         }
     }
 }
@@ -132,18 +144,29 @@ impl<In, Out: Serialize> Encoder<Out> for MessageCodec<In, Out> {
     type Error = CodecError;
 
     fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), CodecError> {
-        let payload = encode_payload(&message)?;
-        if payload.len() > self.max_frame_len {
-            return Err(CodecError::Encode(format!(
-                "message of {} bytes exceeds the frame limit of {} bytes",
-                payload.len(),
-                self.max_frame_len
-            )));
-        }
-        dst.reserve(LENGTH_PREFIX + payload.len());
+        // Encode in place after a placeholder length, then patch it: one copy of the payload.
+        let start = dst.len();
+        dst.put_u32(0);
+        let mut writer = dst.writer();
+        let encoded =
+            bincode::serde::encode_into_std_write(&message, &mut writer, config::<MAX_FRAME_LEN>());
+        let dst = writer.into_inner();
+        let len = match encoded {
+            Ok(len) if len <= self.max_frame_len => len,
+            Ok(len) => {
+                dst.truncate(start);
+                return Err(CodecError::Encode(format!(
+                    "message of {len} bytes exceeds the frame limit of {} bytes",
+                    self.max_frame_len
+                )));
+            }
+            Err(e) => {
+                dst.truncate(start);
+                return Err(CodecError::Encode(e.to_string()));
+            }
+        };
         // The length fits: it was just checked against a limit below u32::MAX.
-        dst.put_u32(payload.len() as u32);
-        dst.extend_from_slice(&payload);
+        dst[start..start + LENGTH_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
         Ok(())
     }
 }
@@ -204,6 +227,12 @@ mod tests {
                 kind: ErrorKind::Busy,
                 message: "in use".into(),
             },
+            ServerMessage::PutReady { offset: 7 },
+            ServerMessage::PutExisting { sha256: [1; 32] },
+            ServerMessage::PutDone {
+                size: 0,
+                sha256: [2; 32],
+            },
         ]
     }
 
@@ -260,6 +289,28 @@ mod tests {
     }
 
     #[test]
+    fn a_full_chunk_fits_in_a_frame_and_a_larger_one_does_not() {
+        let mut codec = MessageCodec::<ClientMessage, ClientMessage>::default();
+        let mut buf = BytesMut::new();
+        let full = ClientMessage::Chunk {
+            offset: u64::MAX,
+            data: bytes::Bytes::from(vec![1; crate::MAX_CHUNK_LEN]),
+        };
+        codec.encode(full, &mut buf).unwrap();
+        let too_big = ClientMessage::Chunk {
+            offset: 0,
+            data: bytes::Bytes::from(vec![1; MAX_FRAME_LEN]),
+        };
+        let before = buf.len();
+        assert!(codec.encode(too_big, &mut buf).is_err());
+        assert_eq!(
+            buf.len(),
+            before,
+            "a refused message leaves no bytes behind"
+        );
+    }
+
+    #[test]
     fn trailing_bytes_are_refused() {
         let mut payload = encode_payload(&ClientMessage::Quit {}).unwrap();
         payload.push(0);
@@ -277,7 +328,53 @@ mod tests {
         assert!(codec.decode(&mut half).unwrap().is_none());
     }
 
+    #[test]
+    fn frames_arriving_byte_by_byte_decode_whole() {
+        let mut writer = MessageCodec::<ClientMessage, ClientMessage>::default();
+        let mut wire = BytesMut::new();
+        let messages = every_client_message();
+        for message in messages.clone() {
+            writer.encode(message, &mut wire).unwrap();
+        }
+        let mut reader = MessageCodec::<ClientMessage, ClientMessage>::default();
+        let mut buffer = BytesMut::new();
+        let mut decoded = Vec::new();
+        for byte in wire.iter() {
+            buffer.put_u8(*byte);
+            while let Some(message) = reader.decode(&mut buffer).unwrap() {
+                decoded.push(message);
+            }
+        }
+        assert_eq!(decoded, messages);
+    }
+
     proptest! {
+        #[test]
+        fn any_split_of_a_stream_decodes_the_same(cuts in proptest::collection::vec(1usize..70_000, 1..40)) {
+            let mut writer = MessageCodec::<ClientMessage, ClientMessage>::default();
+            let mut wire = BytesMut::new();
+            let messages = every_client_message();
+            for message in messages.clone() {
+                writer.encode(message, &mut wire).unwrap();
+            }
+            let mut reader = MessageCodec::<ClientMessage, ClientMessage>::default();
+            let mut buffer = BytesMut::new();
+            let mut decoded = Vec::new();
+            let mut rest = &wire[..];
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, tail) = rest.split_at((*cut).min(rest.len()));
+                buffer.extend_from_slice(piece);
+                rest = tail;
+                while let Some(message) = reader.decode(&mut buffer).unwrap() {
+                    decoded.push(message);
+                }
+            }
+            prop_assert_eq!(decoded, messages);
+        }
+
         #[test]
         fn any_bytes_decode_to_a_value_or_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let mut server = ServerCodec::default();

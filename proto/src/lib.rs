@@ -17,10 +17,11 @@ pub mod handshake;
 pub mod message;
 pub mod private_file;
 pub mod secret;
+pub mod units;
 
 pub use codec::{ClientCodec, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};
-pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, ServerMessage};
+pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, ServerMessage};
 pub use secret::{Password, SharedKey};
 
 /// Protocol version carried in the first message of each side; bumped on any wire change.

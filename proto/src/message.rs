@@ -5,6 +5,7 @@
 //! version and report a mismatch by name. Anything that would change the bytes of another variant
 //! bumps [`crate::PROTOCOL_VERSION`].
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::handshake::{Nonce, Proof};
@@ -36,6 +37,43 @@ pub enum ClientMessage {
     },
     /// End the session politely.
     Quit {},
+    /// Start (or resume) an upload. The server answers `PutReady`, `PutExisting` or an error.
+    Put {
+        /// Remote path of the file; missing parent folders are created.
+        path: String,
+        /// Identity of the local file; with the user and path it names the partial upload.
+        file: FileIdentity,
+        /// Replace an existing file.
+        force: bool,
+        /// Random per-command id: a reconnecting retry of the same command may take over a
+        /// lock its own dead connection still holds; anyone else gets "busy".
+        upload_id: [u8; 16],
+    },
+    /// File data at `offset`; chunks follow `PutReady` back to back, unanswered.
+    Chunk {
+        /// Position of the first byte; must equal the bytes received so far.
+        offset: u64,
+        /// The bytes (at most [`crate::MAX_CHUNK_LEN`]).
+        data: Bytes,
+    },
+    /// All data sent: the SHA-256 of the whole local file.
+    PutFinish {
+        /// SHA-256 of the whole file.
+        sha256: [u8; 32],
+    },
+    /// Abandon the upload in progress (after `PutExisting`); the partial is kept.
+    PutCancel {},
+}
+
+/// What identifies a local file for resuming: its size and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub modified_secs: i64,
+    /// Nanoseconds within that second.
+    pub modified_nanos: u32,
 }
 
 /// Messages sent by the server.
@@ -73,6 +111,24 @@ pub enum ServerMessage {
         kind: ErrorKind,
         /// Human-readable explanation.
         message: String,
+    },
+    /// Send chunks from `offset`: the bytes before it are already on the server.
+    PutReady {
+        /// Bytes already held for this user, path and file identity.
+        offset: u64,
+    },
+    /// A file of the same size is already there (and `force` was not asked): its SHA-256, so
+    /// the client can tell identical content (done) from a conflict. Answer with `PutCancel`.
+    PutExisting {
+        /// SHA-256 of the file in place.
+        sha256: [u8; 32],
+    },
+    /// The upload is verified and visible under its final name.
+    PutDone {
+        /// Its size.
+        size: u64,
+        /// Its SHA-256, as computed by the server.
+        sha256: [u8; 32],
     },
 }
 

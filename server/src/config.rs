@@ -36,6 +36,12 @@ pub struct Config {
     pub max_login_attempts: u32,
     /// Password verifications (argon2, CPU and memory heavy) running at once.
     pub max_parallel_logins: usize,
+    /// fsync an upload's data and folder before it becomes visible (durable against power loss).
+    pub fsync: bool,
+    /// Partial uploads untouched this long are deleted.
+    pub partial_ttl: Duration,
+    /// Largest file a client may upload, in bytes.
+    pub max_file_size: u64,
 }
 
 impl Default for Config {
@@ -52,6 +58,9 @@ impl Default for Config {
             max_parallel_logins: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            fsync: true,
+            partial_ttl: Duration::from_secs(24 * 3600),
+            max_file_size: 16 << 40,
         }
     }
 }
@@ -71,6 +80,10 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_login_attempts: Option<u32>,
     max_parallel_logins: Option<usize>,
+    fsync: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    partial_ttl: Option<Duration>,
+    max_file_size: Option<String>,
 }
 
 /// A configuration the user can fix.
@@ -141,6 +154,19 @@ impl Config {
         if let Some(n) = file.max_parallel_logins {
             config.max_parallel_logins = n;
         }
+        if let Some(fsync) = file.fsync {
+            config.fsync = fsync;
+        }
+        if let Some(ttl) = file.partial_ttl {
+            config.partial_ttl = ttl;
+        }
+        if let Some(size) = file.max_file_size {
+            config.max_file_size =
+                ftp_proto::units::parse_bytes(&size).map_err(|message| ConfigError::Invalid {
+                    key: "max_file_size",
+                    message,
+                })?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -163,6 +189,7 @@ impl Config {
         for (key, value) in [
             ("handshake_timeout", self.handshake_timeout),
             ("idle_timeout", self.idle_timeout),
+            ("partial_ttl", self.partial_ttl),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::Invalid {
@@ -237,6 +264,7 @@ mod tests {
         assert!(load("max_connections = 0\n").contains("max_connections"));
         assert!(load("listen = \"localhost\"\n").contains("listen"));
         assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
+        assert!(load("max_file_size = \"lots\"\n").contains("max_file_size"));
     }
 
     /// The shipped example, with every `# key = value` line uncommented.
@@ -266,6 +294,10 @@ mod tests {
         assert_eq!(file.max_connections, Some(defaults.max_connections));
         assert_eq!(file.max_login_attempts, Some(defaults.max_login_attempts));
         assert!(file.max_parallel_logins.is_some());
+        assert_eq!(file.fsync, Some(defaults.fsync));
+        assert_eq!(file.partial_ttl, Some(defaults.partial_ttl));
+        let max = ftp_proto::units::parse_bytes(&file.max_file_size.unwrap()).unwrap();
+        assert_eq!(max, defaults.max_file_size);
         // With everything commented out, as shipped, the file changes nothing.
         let shipped: FileConfig = toml::from_str(include_str!("../../config/ftpd.toml")).unwrap();
         assert!(shipped.listen.is_none() && shipped.root.is_none());

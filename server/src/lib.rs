@@ -3,7 +3,8 @@
 //! Layout: [`config`] (settings), [`startup`] (key, users, root), [`server`] (accept loop),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`] and [`users`] (logins, argon2id), [`jail`] (paths beneath a home), [`admin`]
-//! (the `user` and `keygen` commands), [`error`] (refusals and their wire kinds).
+//! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
+//! [`error`] (refusals and their wire kinds).
 
 pub mod admin;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod server;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod uploads;
 pub mod users;
 
 pub use config::Config;

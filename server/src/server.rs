@@ -27,6 +27,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(state.config.max_connections));
+    let expiry = tokio::spawn(expire_partials(Arc::clone(&state)));
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -74,6 +75,23 @@ pub async fn run(
         }
     }
     tracing::info!("shutting down");
+    expiry.abort();
     sessions.shutdown().await;
     Ok(())
+}
+
+/// Deletes stale partial uploads now and then, for as long as the server runs.
+async fn expire_partials(state: Arc<ServerState>) {
+    let ttl = state.config.partial_ttl;
+    let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        let partials = Arc::clone(&state.partials);
+        match tokio::task::spawn_blocking(move || crate::uploads::expire(&partials, ttl)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "expired stale partial uploads"),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot expire partial uploads"),
+            Err(error) => tracing::warn!(%error, "partial expiry task failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }

@@ -75,9 +75,28 @@ where
             .map_err(|_| SessionError::IdleTimeout)??;
         match message {
             ClientMessage::List { path } => handlers::list::handle(conn, &session, &path).await?,
+            ClientMessage::Put {
+                path,
+                file,
+                force,
+                upload_id,
+            } => {
+                let request = handlers::put::PutRequest {
+                    path,
+                    file,
+                    force,
+                    upload_id,
+                };
+                handlers::put::handle(conn, &session, state, request).await?;
+            }
             ClientMessage::Quit {} => return Ok(()),
             ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
                 return Err(out_of_order("a second hello or login"));
+            }
+            ClientMessage::Chunk { .. }
+            | ClientMessage::PutFinish { .. }
+            | ClientMessage::PutCancel {} => {
+                return Err(out_of_order("upload data with no upload in progress"));
             }
         }
     }

@@ -61,12 +61,18 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         .await
         .map_err(|e| UsersError::Hash(e.to_string()))??;
     let root = open_root(&config.root)?;
+    let partials = crate::uploads::open_partials(&root).map_err(|source| StartupError::Root {
+        path: config.root.clone(),
+        source,
+    })?;
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins).await?;
     let state = ServerState {
         config,
         key,
         auth,
         root: Arc::new(root),
+        partials: Arc::new(partials),
+        locks: Arc::default(),
     };
     Ok((Arc::new(state), first_run))
 }

@@ -6,6 +6,7 @@ use ftp_proto::SharedKey;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::uploads::PathLocks;
 
 /// Read-only state shared by all sessions.
 #[derive(Debug)]
@@ -18,4 +19,8 @@ pub struct ServerState {
     pub auth: Authenticator,
     /// Capability handle on the root: homes are opened beneath it and nowhere else.
     pub root: Arc<cap_std::fs::Dir>,
+    /// Capability handle on the partial uploads folder (inside the root's internal folder).
+    pub partials: Arc<cap_std::fs::Dir>,
+    /// Destinations being uploaded to right now.
+    pub locks: Arc<PathLocks>,
 }

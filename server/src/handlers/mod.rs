@@ -3,6 +3,7 @@
 //! threads, and answer refusals with an error frame while the session goes on.
 
 pub mod list;
+pub mod put;
 
 use std::sync::Arc;
 

@@ -1,0 +1,30 @@
+//! One module per command. Each turns parsed options into work on a [`crate::Client`] and
+//! prints the result; connecting lives in [`crate::connector`], retries in [`crate::transfer`].
+
+pub mod ls;
+pub mod put;
+
+use std::io::Write;
+
+use crate::cli::{Command, GlobalArgs};
+use crate::error::ClientError;
+
+/// Runs a parsed command line.
+pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), ClientError> {
+    match command {
+        Command::Ls { path } => ls::run(global, &path).await,
+        Command::Put(args) => put::run(global, args).await,
+    }
+}
+
+/// Writes `text` to stdout and flushes it.
+pub fn print(text: &str) -> Result<(), ClientError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| ClientError::Local {
+            context: "cannot write to standard output".into(),
+            source,
+        })
+}

@@ -1,0 +1,158 @@
+//! `ftp put LOCAL [REMOTE]` and `ftp put LOCAL... --to DIR`.
+//!
+//! Every local file is checked before anything is sent. Files go one after another over one
+//! connection; a failure of one file is reported and the others still go, unless the
+//! connection is lost for good. The exit code is the first failure's.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{GlobalArgs, PutArgs};
+use crate::connector::Connector;
+use crate::error::ClientError;
+use crate::output;
+use crate::progress::Progress;
+use crate::transfer::{self, PutJob, TransferOptions};
+use crate::upload;
+
+/// Runs `ftp put`.
+pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
+    let jobs = plan(&args.paths, args.to.as_deref())?;
+    let options = TransferOptions {
+        force: args.force,
+        retries: args.retries,
+        limit_rate: args.limit_rate,
+        upload_id: transfer::new_upload_id()?,
+    };
+    let mut connector = Connector::new(global)?;
+    let total: u64 = jobs.iter().map(|job| job.size).sum();
+    let progress = Progress::new(global.quiet, jobs.len(), total);
+    let mut client = None;
+    let mut failures: Vec<ClientError> = Vec::new();
+    for job in &jobs {
+        match transfer::put_with_retries(&mut connector, &mut client, job, &options, &progress)
+            .await
+        {
+            Ok(outcome) => {
+                let line = if global.json {
+                    output::put_json(job, &outcome).to_string()
+                } else {
+                    output::put_summary(job, &outcome)
+                };
+                if global.json || !global.quiet {
+                    super::print(&format!("{line}\n"))?;
+                }
+            }
+            Err(error) => {
+                let fatal = transfer::is_retryable(&error);
+                if jobs.len() == 1 {
+                    return Err(error);
+                }
+                eprintln!("ftp: error: {}: {error}", job.local.display());
+                failures.push(error);
+                if fatal {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(client) = client {
+        let _ = client.quit().await;
+    }
+    match failures.len() {
+        0 => Ok(()),
+        failed => Err(ClientError::Several {
+            failed,
+            total: jobs.len(),
+            code: failures[0].exit_code(),
+        }),
+    }
+}
+
+/// Works out each file's remote path and size; fails before any transfer if a local file
+/// cannot be read.
+fn plan(paths: &[PathBuf], to: Option<&str>) -> Result<Vec<PutJob>, ClientError> {
+    let (locals, remote): (&[PathBuf], Option<String>) = match (to, paths) {
+        (Some(_), _) => (paths, None),
+        (None, [local]) => (std::slice::from_ref(local), None),
+        (None, [local, remote]) => (std::slice::from_ref(local), Some(utf8(remote)?)),
+        (None, _) => {
+            return Err(ClientError::Usage(
+                "several files need --to DIR (ftp put LOCAL... --to DIR)".into(),
+            ));
+        }
+    };
+    locals
+        .iter()
+        .map(|local| {
+            let (_, identity) = upload::open_local(local)?;
+            let name = local.file_name().map(Path::new).ok_or_else(|| {
+                ClientError::Usage(format!("{} has no file name", local.display()))
+            })?;
+            let name = utf8(name)?;
+            let remote = match (to, &remote) {
+                (Some(dir), _) => join(dir, &name),
+                (None, Some(remote)) if remote.ends_with('/') => join(remote, &name),
+                (None, Some(remote)) => remote.clone(),
+                (None, None) => name,
+            };
+            Ok(PutJob {
+                local: local.clone(),
+                remote,
+                size: identity.size,
+            })
+        })
+        .collect()
+}
+
+/// `dir/name` with exactly one slash between.
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+/// A path as UTF-8 text (remote names are UTF-8).
+fn utf8(path: &Path) -> Result<String, ClientError> {
+    path.to_str().map(str::to_owned).ok_or_else(|| {
+        ClientError::Usage(format!(
+            "{} is not valid UTF-8; remote names must be",
+            path.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_names_follow_scp() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.txt");
+        let b = dir.path().join("b.bin");
+        std::fs::write(&a, "aa").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        let remotes = |paths: &[PathBuf], to| {
+            plan(paths, to)
+                .unwrap()
+                .into_iter()
+                .map(|j| j.remote)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(remotes(std::slice::from_ref(&a), None), ["a.txt"]);
+        assert_eq!(remotes(&[a.clone(), "x/y.txt".into()], None), ["x/y.txt"]);
+        assert_eq!(remotes(&[a.clone(), "x/".into()], None), ["x/a.txt"]);
+        assert_eq!(
+            remotes(&[a.clone(), b.clone()], Some("d/")),
+            ["d/a.txt", "d/b.bin"]
+        );
+        assert!(matches!(
+            plan(&[a.clone(), b.clone(), a.clone()], None),
+            Err(ClientError::Usage(_))
+        ));
+        assert!(plan(&[dir.path().join("missing")], None).is_err());
+        assert!(matches!(
+            plan(&[dir.path().to_path_buf()], None),
+            Err(ClientError::Usage(_))
+        ));
+        assert_eq!(plan(&[a], None).unwrap()[0].size, 2);
+    }
+}

@@ -1,0 +1,75 @@
+//! Connecting and logging in as the options say, again and again if a transfer needs to
+//! reconnect. Everything is gathered and checked before the first byte goes out, so a missing
+//! password or key fails at once. A password typed at the prompt is kept for reconnects.
+
+use ftp_proto::{ErrorKind, Password, SharedKey};
+
+use crate::cli::GlobalArgs;
+use crate::connection::Client;
+use crate::credentials::{self, PasswordSource};
+use crate::error::ClientError;
+
+/// Attempts at the password prompt before giving up, as ssh does.
+const PROMPT_ATTEMPTS: u32 = 3;
+
+/// Knows how to reach and log in to the server.
+#[derive(Debug)]
+pub struct Connector {
+    /// Server address.
+    server: String,
+    /// User name.
+    user: String,
+    /// Shared key.
+    key: SharedKey,
+    /// Where the password comes from (a prompted one is remembered after it worked).
+    password: PasswordSource,
+}
+
+impl Connector {
+    /// Gathers server, user, key and password source from the options.
+    pub fn new(global: &GlobalArgs) -> Result<Self, ClientError> {
+        Ok(Connector {
+            server: global
+                .server
+                .clone()
+                .unwrap_or_else(|| format!("127.0.0.1:{}", ftp_proto::DEFAULT_PORT)),
+            user: credentials::user_name(global.user.as_deref())?,
+            key: credentials::load_key(global.secret_file.as_deref())?,
+            password: credentials::password_source(global.password_file.as_deref())?,
+        })
+    }
+
+    /// Connects and logs in; a password typed at the prompt may be retried.
+    pub async fn connect(&mut self) -> Result<Client, ClientError> {
+        let mut attempt = 1;
+        loop {
+            let password = match &self.password {
+                PasswordSource::Given(password) => password.clone(),
+                PasswordSource::Prompt => credentials::prompt(&self.user, &self.server)?,
+            };
+            let mut client = Client::connect(&self.server, &self.key).await?;
+            match client.login(&self.user, password.clone()).await {
+                Ok(_) => {
+                    self.remember(password);
+                    return Ok(client);
+                }
+                Err(ClientError::Remote { kind, message })
+                    if kind == ErrorKind::LoginFailed
+                        && matches!(self.password, PasswordSource::Prompt)
+                        && attempt < PROMPT_ATTEMPTS =>
+                {
+                    eprintln!("{message}; try again.");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Keeps a password that worked, so a reconnect does not ask again.
+    fn remember(&mut self, password: Password) {
+        if matches!(self.password, PasswordSource::Prompt) {
+            self.password = PasswordSource::Given(password);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Progress on stderr, only on a terminal and never with `--quiet`: one bar per file (bytes,
+//! rate, ETA) and a total bar when several files go. A resumed transfer starts its bar where
+//! the server already is and says so.
+
+use std::io::IsTerminal;
+
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The progress display of one command.
+#[derive(Debug)]
+pub struct Progress {
+    /// Holds the bars; hidden when there is no terminal or `--quiet` was given.
+    multi: MultiProgress,
+    /// Bar for all files together, when there are several.
+    total: Option<ProgressBar>,
+    /// Whether notes are printed at all.
+    notes: bool,
+}
+
+impl Progress {
+    /// A display for `files` transfers of `total_bytes` together. Bars show only on a terminal
+    /// and without `quiet`; notes (such as "resuming") show unless `quiet`.
+    pub fn new(quiet: bool, files: usize, total_bytes: u64) -> Self {
+        let visible = !quiet && std::io::stderr().is_terminal();
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let multi = MultiProgress::with_draw_target(target);
+        let total = (files > 1).then(|| {
+            let bar = multi.add(ProgressBar::new(total_bytes));
+            bar.set_style(style(
+                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            ));
+            bar.set_message(format!("{files} files"));
+            bar
+        });
+        Progress {
+            multi,
+            total,
+            notes: !quiet,
+        }
+    }
+
+    /// A bar for one file of `size` bytes.
+    pub fn file(&self, name: &str, size: u64) -> FileProgress {
+        let bar = self.multi.add(ProgressBar::new(size));
+        bar.set_style(style(
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        ));
+        bar.set_message(short(name));
+        FileProgress {
+            bar,
+            total: self.total.clone(),
+            multi: self.multi.clone(),
+            notes: self.notes,
+            name: name.to_owned(),
+            size,
+        }
+    }
+
+    /// Prints a line above the bars (or plainly on stderr when there are none).
+    pub fn note(&self, text: &str) {
+        if !self.notes {
+            return;
+        }
+        if self.multi.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.multi.println(text);
+        }
+    }
+}
+
+/// One file's bar.
+#[derive(Debug)]
+pub struct FileProgress {
+    /// The file's bar.
+    bar: ProgressBar,
+    /// The total bar, if any.
+    total: Option<ProgressBar>,
+    /// Where notes go.
+    multi: MultiProgress,
+    /// Whether notes are printed.
+    notes: bool,
+    /// The file's name, for notes.
+    name: String,
+    /// The file's size, for notes.
+    size: u64,
+}
+
+impl FileProgress {
+    /// Starts (or restarts, after a reconnect) at `offset`, already on the `place` side, and
+    /// says so when that is a resume.
+    pub fn start_at(&self, offset: u64, place: &str) {
+        if offset > 0 && self.notes {
+            let text = resume_note(&self.name, offset, self.size, place);
+            if self.multi.is_hidden() {
+                eprintln!("{text}");
+            } else {
+                let _ = self.multi.println(text);
+            }
+        }
+        let before = self.bar.position();
+        self.bar.set_position(offset);
+        self.bar.reset_eta();
+        if let Some(total) = &self.total {
+            total.set_position(total.position() - before.min(total.position()) + offset);
+        }
+    }
+
+    /// Counts `bytes` more as moved.
+    pub fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+        if let Some(total) = &self.total {
+            total.inc(bytes);
+        }
+    }
+
+    /// Removes the bar once the file is done (the summary line replaces it).
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// "resuming at 94 %, 1.2 GiB already on the server"
+pub fn resume_note(name: &str, offset: u64, size: u64, place: &str) -> String {
+    let percent = (u128::from(offset) * 100)
+        .checked_div(u128::from(size))
+        .unwrap_or(100);
+    format!(
+        "{name}: resuming at {percent} %, {} already on the {place}",
+        HumanBytes(offset)
+    )
+}
+
+/// A bar style (the templates are constants, so parsing cannot fail in practice).
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// A file name cut to fit the bar's label.
+fn short(name: &str) -> String {
+    const WIDTH: usize = 24;
+    let count = name.chars().count();
+    if count <= WIDTH {
+        name.to_owned()
+    } else {
+        let tail: String = name.chars().skip(count - (WIDTH - 1)).collect();
+        format!("…{tail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_notes_and_labels() {
+        assert_eq!(
+            resume_note("big.iso", 94, 100, "server"),
+            "big.iso: resuming at 94 %, 94 B already on the server"
+        );
+        assert_eq!(short("a.txt"), "a.txt");
+        assert_eq!(short(&"x".repeat(40)).chars().count(), 24);
+    }
+}

@@ -1,0 +1,174 @@
+//! Transfers with retries: a lost connection is reconnected, logged in again and resumed, with
+//! exponential backoff, up to `--retries` times per file. Failures that retrying cannot fix
+//! (refusals, integrity, local errors) stop at once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::connection::Client;
+use crate::connector::Connector;
+use crate::error::ClientError;
+use crate::progress::Progress;
+use crate::rate::RateLimiter;
+use crate::upload::{PutPlan, Tally};
+
+/// First pause before a retry; doubled each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Longest pause between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// One file to upload.
+#[derive(Debug, Clone)]
+pub struct PutJob {
+    /// Local file.
+    pub local: PathBuf,
+    /// Remote path.
+    pub remote: String,
+    /// Its size (for the progress total).
+    pub size: u64,
+}
+
+/// Settings shared by every file of a command.
+#[derive(Debug, Clone)]
+pub struct TransferOptions {
+    /// Replace existing remote files.
+    pub force: bool,
+    /// Reconnects allowed per file.
+    pub retries: u32,
+    /// Bytes per second, if limited.
+    pub limit_rate: Option<u64>,
+    /// The command's id (lets a reconnect take over its own lock).
+    pub upload_id: [u8; 16],
+}
+
+/// A finished upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// File size.
+    pub size: u64,
+    /// Bytes sent by this command.
+    pub sent: u64,
+    /// Offset the command started at.
+    pub resumed_from: u64,
+    /// SHA-256 of the file.
+    pub sha256: [u8; 32],
+    /// The same content was already in place.
+    pub identical: bool,
+}
+
+/// Whether reconnecting may fix this error.
+pub fn is_retryable(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::Connect { .. } | ClientError::Connection(_)
+    )
+}
+
+/// The pause before retry number `attempt` (1-based).
+pub fn backoff(attempt: u32) -> Duration {
+    FIRST_BACKOFF
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(MAX_BACKOFF)
+}
+
+/// A fresh random id for one command.
+pub fn new_upload_id() -> Result<[u8; 16], ClientError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id)
+        .map_err(|e| ClientError::Protocol(format!("cannot get random bytes: {e}")))?;
+    Ok(id)
+}
+
+/// Uploads one file, reconnecting as needed. `client` is the open connection, if any; it is
+/// left open (or `None` after a connection failure) for the next file.
+pub async fn put_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    job: &PutJob,
+    options: &TransferOptions,
+    progress: &Progress,
+) -> Result<PutOutcome, ClientError> {
+    let name = job.local.display().to_string();
+    let bar = progress.file(&name, job.size);
+    let plan = PutPlan {
+        local: &job.local,
+        remote: &job.remote,
+        force: options.force,
+        upload_id: options.upload_id,
+    };
+    let mut tally = Tally::default();
+    let mut failures = 0;
+    loop {
+        let attempt = async {
+            if client.is_none() {
+                *client = Some(connector.connect().await?);
+            }
+            match client.as_mut() {
+                Some(open) => {
+                    let limiter = options.limit_rate.map(RateLimiter::new);
+                    open.put(&plan, limiter, &bar, &mut tally).await
+                }
+                None => Err(ClientError::Connection("not connected".into())),
+            }
+        }
+        .await;
+        match attempt {
+            Ok(report) => {
+                bar.finish();
+                return Ok(PutOutcome {
+                    size: report.size,
+                    sent: tally.sent,
+                    resumed_from: tally.resumed_from.unwrap_or(report.offset),
+                    sha256: report.sha256,
+                    identical: report.identical,
+                });
+            }
+            Err(error) if is_retryable(&error) && failures < options.retries => {
+                *client = None;
+                failures += 1;
+                let pause = backoff(failures);
+                progress.note(&format!(
+                    "{name}: {error}; reconnecting in {:.1} s (retry {failures} of {})",
+                    pause.as_secs_f64(),
+                    options.retries
+                ));
+                tokio::time::sleep(pause).await;
+            }
+            Err(error) => {
+                if is_retryable(&error) {
+                    *client = None;
+                }
+                bar.finish();
+                return Err(error);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(2));
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn only_connection_failures_are_retried() {
+        assert!(is_retryable(&ClientError::Connection("reset".into())));
+        assert!(is_retryable(&ClientError::Connect {
+            server: "x".into(),
+            reason: "refused".into()
+        }));
+        assert!(!is_retryable(&ClientError::Remote {
+            kind: ftp_proto::ErrorKind::Busy,
+            message: String::new()
+        }));
+        assert!(!is_retryable(&ClientError::Protocol(String::new())));
+    }
+}

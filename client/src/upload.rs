@@ -1,0 +1,289 @@
+//! One upload attempt on an open, logged-in connection.
+//!
+//! The local file is read and hashed on a blocking thread (the bytes before the server's offset
+//! are hashed without being sent) and streamed in chunks with no per-chunk reply: TCP flow
+//! control is the back-pressure, and a bounded queue keeps memory flat whatever the file size.
+//! The SHA-256 of the whole file goes last; the server answers only once the file is visible.
+
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use bytes::{Bytes, BytesMut};
+use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, ServerMessage};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::connection::Client;
+use crate::error::ClientError;
+use crate::progress::FileProgress;
+use crate::rate::RateLimiter;
+
+/// Chunks read ahead of the network.
+const READ_AHEAD: usize = 4;
+
+/// What one upload asks for.
+#[derive(Debug, Clone)]
+pub struct PutPlan<'a> {
+    /// Local file.
+    pub local: &'a Path,
+    /// Remote path.
+    pub remote: &'a str,
+    /// Replace an existing remote file.
+    pub force: bool,
+    /// The command's id (the same across reconnects).
+    pub upload_id: [u8; 16],
+}
+
+/// What the attempts of one transfer add up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Bytes handed to the connection by this command, over all attempts.
+    pub sent: u64,
+    /// Offset the first attempt started at.
+    pub resumed_from: Option<u64>,
+}
+
+/// What one successful attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReport {
+    /// File size.
+    pub size: u64,
+    /// Offset the server resumed this attempt from.
+    pub offset: u64,
+    /// SHA-256 of the file, as both sides computed it.
+    pub sha256: [u8; 32],
+    /// The same content was already there; nothing was sent.
+    pub identical: bool,
+}
+
+/// The identity (size, modification time) of an open local file.
+pub fn identity(meta: &std::fs::Metadata) -> FileIdentity {
+    let (modified_secs, modified_nanos) = match meta.modified() {
+        Ok(time) => match time.duration_since(UNIX_EPOCH) {
+            Ok(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
+            Err(e) => {
+                let d = e.duration();
+                (
+                    -i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                    d.subsec_nanos(),
+                )
+            }
+        },
+        Err(_) => (0, 0),
+    };
+    FileIdentity {
+        size: meta.len(),
+        modified_secs,
+        modified_nanos,
+    }
+}
+
+/// Opens a local file for upload; it must be a regular file.
+pub fn open_local(path: &Path) -> Result<(std::fs::File, FileIdentity), ClientError> {
+    let local_error = |source| ClientError::Local {
+        context: format!("cannot read {}", path.display()),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(local_error)?;
+    let meta = file.metadata().map_err(local_error)?;
+    if !meta.is_file() {
+        return Err(ClientError::Usage(format!(
+            "{} is not a regular file (folders are not uploaded recursively)",
+            path.display()
+        )));
+    }
+    Ok((file, identity(&meta)))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Uploads one file. `tally` counts every byte handed to the connection and the offset of
+    /// the first attempt, across the attempts of one command.
+    pub async fn put(
+        &mut self,
+        plan: &PutPlan<'_>,
+        mut limiter: Option<RateLimiter>,
+        progress: &FileProgress,
+        tally: &mut Tally,
+    ) -> Result<PutReport, ClientError> {
+        let (file, file_id) = open_local(plan.local)?;
+        self.send(ClientMessage::Put {
+            path: plan.remote.to_owned(),
+            file: file_id,
+            force: plan.force,
+            upload_id: plan.upload_id,
+        })
+        .await?;
+        let offset = match self.receive().await? {
+            ServerMessage::PutReady { offset } if offset <= file_id.size => offset,
+            ServerMessage::PutReady { offset } => {
+                return Err(ClientError::Protocol(format!(
+                    "server resumes at {offset}, past the file's {} bytes",
+                    file_id.size
+                )));
+            }
+            ServerMessage::PutExisting { sha256 } => {
+                tally.resumed_from.get_or_insert(file_id.size);
+                return self.settle_existing(plan, file, file_id.size, sha256).await;
+            }
+            other => return Err(crate::connection::unexpected("an upload answer", &other)),
+        };
+        progress.start_at(offset, "server");
+        tally.resumed_from.get_or_insert(offset);
+        let chunk_len = limiter
+            .as_ref()
+            .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
+        let (chunks, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let size = file_id.size;
+        let reader = tokio::task::spawn_blocking(move || {
+            read_and_hash(&file, offset, size, chunk_len, &chunks)
+        });
+        let mut position = offset;
+        while let Some(data) = incoming.recv().await {
+            let len = data.len() as u64;
+            if let Some(limiter) = limiter.as_mut() {
+                limiter.take(len).await;
+            }
+            self.send_or_explain(ClientMessage::Chunk {
+                offset: position,
+                data,
+            })
+            .await?;
+            position += len;
+            tally.sent += len;
+            progress.advance(len);
+        }
+        let sha256 = reader
+            .await
+            .map_err(|e| ClientError::Protocol(format!("reader thread failed: {e}")))?
+            .map_err(|source| ClientError::Local {
+                context: format!("cannot read {}", plan.local.display()),
+                source,
+            })?;
+        self.send_or_explain(ClientMessage::PutFinish { sha256 })
+            .await?;
+        match self.receive().await? {
+            ServerMessage::PutDone {
+                size: done_size,
+                sha256: server_sha,
+            } if done_size == size && server_sha == sha256 => Ok(PutReport {
+                size,
+                offset,
+                sha256,
+                identical: false,
+            }),
+            ServerMessage::PutDone { .. } => Err(ClientError::Remote {
+                kind: ErrorKind::Integrity,
+                message: "the server reports a different size or SHA-256 for the stored file"
+                    .into(),
+            }),
+            other => Err(crate::connection::unexpected("the upload's result", &other)),
+        }
+    }
+
+    /// After `PutExisting`: identical content is success, anything else a conflict.
+    async fn settle_existing(
+        &mut self,
+        plan: &PutPlan<'_>,
+        file: std::fs::File,
+        size: u64,
+        remote_sha: [u8; 32],
+    ) -> Result<PutReport, ClientError> {
+        let local_sha = tokio::task::spawn_blocking(move || hash_whole(file))
+            .await
+            .map_err(|e| ClientError::Protocol(format!("hash thread failed: {e}")))?
+            .map_err(|source| ClientError::Local {
+                context: format!("cannot read {}", plan.local.display()),
+                source,
+            })?;
+        self.send(ClientMessage::PutCancel {}).await?;
+        if local_sha == remote_sha {
+            Ok(PutReport {
+                size,
+                offset: size,
+                sha256: local_sha,
+                identical: true,
+            })
+        } else {
+            Err(ClientError::Remote {
+                kind: ErrorKind::Exists,
+                message: format!(
+                    "{} already exists on the server with different content; use --force to replace it",
+                    plan.remote
+                ),
+            })
+        }
+    }
+}
+
+/// Reads the file from `offset` in chunks of `chunk_len`, hashing everything from byte 0, and
+/// queues the chunks; returns the SHA-256 of the whole file. Blocking.
+fn read_and_hash(
+    file: &std::fs::File,
+    offset: u64,
+    size: u64,
+    chunk_len: usize,
+    chunks: &tokio::sync::mpsc::Sender<Bytes>,
+) -> std::io::Result<[u8; 32]> {
+    let mut hash = Sha256::new();
+    let mut position = 0u64;
+    let mut prefix = vec![0u8; ftp_proto::MAX_CHUNK_LEN];
+    while position < offset {
+        let want = (offset - position).min(prefix.len() as u64) as usize;
+        let n = file.read_at(&mut prefix[..want], position)?;
+        if n == 0 {
+            return Err(changed());
+        }
+        hash.update(&prefix[..n]);
+        position += n as u64;
+    }
+    drop(prefix);
+    while position < size {
+        let want = (size - position).min(chunk_len as u64) as usize;
+        let mut buffer = BytesMut::zeroed(want);
+        let mut filled = 0;
+        while filled < want {
+            let n = file.read_at(&mut buffer[filled..], position + filled as u64)?;
+            if n == 0 {
+                return Err(changed());
+            }
+            filled += n;
+        }
+        hash.update(&buffer);
+        position += want as u64;
+        if chunks.blocking_send(buffer.freeze()).is_err() {
+            // The sender gave up (connection lost): its error is the one to report.
+            return Err(std::io::Error::other("upload interrupted"));
+        }
+    }
+    // More data than announced means the file changed under us too.
+    let mut probe = [0u8; 1];
+    if file.read_at(&mut probe, size)? != 0 {
+        return Err(changed());
+    }
+    Ok(hash.finalize().into())
+}
+
+/// SHA-256 of a whole file. Blocking.
+pub fn hash_whole(mut file: std::fs::File) -> std::io::Result<[u8; 32]> {
+    let mut hash = Sha256::new();
+    let mut buffer = vec![0u8; ftp_proto::MAX_CHUNK_LEN];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(hash.finalize().into());
+        }
+        hash.update(&buffer[..n]);
+    }
+}
+
+/// The local file changed size while being read.
+fn changed() -> std::io::Error {
+    std::io::Error::other(
+        "the file changed size while it was being uploaded; run the command again",
+    )
+}

@@ -1,0 +1,61 @@
+//! Byte quantities as people write them: `500`, `64K`, `1.5M`, `10G`, `2T` (binary multiples,
+//! as curl's `--limit-rate` reads them). Used by the client's `--limit-rate` and the server's
+//! `max_file_size`.
+
+/// Parses a byte quantity with an optional K, M, G or T suffix (powers of 1024; a trailing `B`
+/// or `iB` is allowed, case does not matter).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let lower = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (number, multiplier) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1u64 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        _ => (lower, 1),
+    };
+    let bad = || format!("{trimmed:?} is not a size such as 500, 64K, 1.5M or 10G");
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad());
+    }
+    let bytes = value * multiplier as f64;
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("{trimmed:?} is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_people_write() {
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("500"), Ok(500));
+        assert_eq!(parse_bytes("64K"), Ok(65536));
+        assert_eq!(parse_bytes("64k"), Ok(65536));
+        assert_eq!(parse_bytes("1.5M"), Ok(1_572_864));
+        assert_eq!(parse_bytes("10G"), Ok(10 << 30));
+        assert_eq!(parse_bytes("2TiB"), Ok(2 << 40));
+        assert_eq!(parse_bytes(" 8 MB "), Ok(8 << 20));
+        for bad in [
+            "",
+            "K",
+            "-1",
+            "1.2.3",
+            "ten",
+            "1X",
+            "nan",
+            "inf",
+            "99999999999T",
+        ] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+}

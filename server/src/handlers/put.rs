@@ -1,0 +1,315 @@
+//! `Put`: receive a file in chunks into a partial, verify its SHA-256, then make it visible.
+//!
+//! Order of checks: permission, path, size limit, the destination's lock ("busy"), then the
+//! destination itself (a folder, or an existing file without `force`, is refused; a file of the
+//! same size is answered with its hash so identical content completes at once). Chunks must
+//! arrive in order and stay within the declared size; anything else closes the connection. On
+//! every exit the writer is drained first, so the partial on disk is whole up to its length.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, MAX_CHUNK_LEN, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, timeout_at};
+
+use super::Session;
+use crate::error::{Refusal, SessionError};
+use crate::jail::{self, RemotePath};
+use crate::session::{Connection, receive, send, send_error};
+use crate::state::ServerState;
+use crate::uploads::{self, PartialWriter};
+
+/// A `Put` request as received.
+#[derive(Debug)]
+pub struct PutRequest {
+    /// Remote path as sent.
+    pub path: String,
+    /// The local file's identity.
+    pub file: FileIdentity,
+    /// Replace an existing file.
+    pub force: bool,
+    /// The command's id, for taking over after a reconnect.
+    pub upload_id: [u8; 16],
+}
+
+/// Where the destination stands before any data moves.
+enum Prepared {
+    /// A file of the same size is there and `force` was not given: its hash.
+    Existing([u8; 32]),
+    /// Ready to receive from `offset` into the open partial.
+    Ready(std::fs::File, u64),
+}
+
+/// Everything about one accepted upload.
+struct Upload {
+    /// Destination relative to the home.
+    destination: PathBuf,
+    /// Printable remote path.
+    shown: String,
+    /// Name of the partial.
+    partial: String,
+    /// Declared size.
+    size: u64,
+}
+
+/// Answers one `Put` request, through to `PutDone` or a refusal.
+pub async fn handle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    state: &ServerState,
+    request: PutRequest,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let path = match check(session, state, &request) {
+        Ok(path) => path,
+        Err(refusal) => return send_error(conn, refusal).await,
+    };
+    let destination = path.relative();
+    let lock_key = session.account.home.join(&destination);
+    let lock = match state.locks.lock(lock_key, request.upload_id).await {
+        Ok(lock) => lock,
+        Err(refusal) => return send_error(conn, refusal).await,
+    };
+    let upload = Upload {
+        partial: uploads::partial_name(&session.account.name, &destination, &request.file),
+        destination,
+        shown: path.to_string(),
+        size: request.file.size,
+    };
+    let prepared = {
+        let home = Arc::clone(&session.home);
+        let partials = Arc::clone(&state.partials);
+        let (destination, partial, force) = (
+            upload.destination.clone(),
+            upload.partial.clone(),
+            request.force,
+        );
+        let size = upload.size;
+        tokio::task::spawn_blocking(move || {
+            prepare(&home, &partials, &path, &destination, &partial, size, force)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Refusal::internal("preparing an upload", e)))
+    };
+    match prepared {
+        Err(refusal) => send_error(conn, refusal).await,
+        Ok(Prepared::Existing(sha256)) => {
+            send(conn, ServerMessage::PutExisting { sha256 }).await?;
+            match receive(conn).await? {
+                ClientMessage::PutCancel {} => Ok(()),
+                _ => Err(protocol("expected PutCancel after PutExisting")),
+            }
+        }
+        Ok(Prepared::Ready(file, offset)) => {
+            send(conn, ServerMessage::PutReady { offset }).await?;
+            if offset > 0 {
+                tracing::info!(user = %session.account.name, path = %upload.shown, offset, "resuming upload");
+            }
+            let writer = PartialWriter::start(file, offset);
+            let received = tokio::select! {
+                result = receive_chunks(conn, state, &writer, offset, upload.size) => result,
+                () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
+                    ErrorKind::Busy,
+                    "upload taken over by a newer connection of the same command",
+                ))),
+            };
+            // Drain the writer before anything else: the partial must be whole to its length.
+            let written = writer.finish().await;
+            let expected = received?;
+            complete(conn, session, state, &upload, written, expected).await
+        }
+    }
+}
+
+/// Permission, path and size checks that need no disk access.
+fn check(
+    session: &Session,
+    state: &ServerState,
+    request: &PutRequest,
+) -> Result<RemotePath, Refusal> {
+    if session.account.read_only {
+        return Err(Refusal::new(
+            ErrorKind::Denied,
+            format!("upload refused: user {} is read-only", session.account.name),
+        ));
+    }
+    let path = RemotePath::parse(&request.path)?;
+    if path.is_home() {
+        return Err(Refusal::new(
+            ErrorKind::InvalidPath,
+            "upload refused: the remote path names your home folder, not a file",
+        ));
+    }
+    if request.file.size > state.config.max_file_size {
+        return Err(Refusal::new(
+            ErrorKind::Denied,
+            format!(
+                "upload refused: {} bytes is over the server's limit of {} bytes",
+                request.file.size, state.config.max_file_size
+            ),
+        ));
+    }
+    Ok(path)
+}
+
+/// Creates parent folders, checks the destination, opens the partial. Blocking.
+fn prepare(
+    home: &cap_std::fs::Dir,
+    partials: &cap_std::fs::Dir,
+    path: &RemotePath,
+    destination: &std::path::Path,
+    partial: &str,
+    size: u64,
+    force: bool,
+) -> Result<Prepared, Refusal> {
+    if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+        home.create_dir_all(parent)
+            .map_err(|e| jail::refusal_for(&e, path))?;
+    }
+    match home.symlink_metadata(destination) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(Refusal::new(
+                ErrorKind::Exists,
+                format!("upload refused: {path} is a folder"),
+            ));
+        }
+        Ok(meta) if !force && meta.is_file() && meta.len() == size => {
+            let sha256 =
+                uploads::hash_file(home, destination).map_err(|e| jail::refusal_for(&e, path))?;
+            return Ok(Prepared::Existing(sha256));
+        }
+        Ok(meta) if !force => {
+            return Err(Refusal::new(
+                ErrorKind::Exists,
+                format!(
+                    "upload refused: {path} already exists ({} bytes); use --force to replace it",
+                    meta.len()
+                ),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(jail::refusal_for(&e, path)),
+    }
+    let (file, offset) = uploads::open_partial(partials, partial, size)
+        .map_err(|e| Refusal::internal("opening a partial upload", e))?;
+    Ok(Prepared::Ready(file, offset))
+}
+
+/// Receives chunks until `PutFinish`; returns the client's SHA-256.
+async fn receive_chunks<S>(
+    conn: &mut Connection<S>,
+    state: &ServerState,
+    writer: &PartialWriter,
+    offset: u64,
+    size: u64,
+) -> Result<[u8; 32], SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut position = offset;
+    loop {
+        let message = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn))
+            .await
+            .map_err(|_| SessionError::IdleTimeout)??;
+        match message {
+            ClientMessage::Chunk { offset, data } => {
+                if offset != position {
+                    return Err(protocol(&format!(
+                        "chunk at offset {offset}, expected {position}"
+                    )));
+                }
+                let len = data.len() as u64;
+                if data.len() > MAX_CHUNK_LEN
+                    || position.checked_add(len).is_none_or(|end| end > size)
+                {
+                    return Err(protocol(&format!(
+                        "chunk of {len} bytes at {position} goes past the declared size of {size} bytes"
+                    )));
+                }
+                if !writer.write(data).await {
+                    // The writer failed; `finish` reports why.
+                    return Err(SessionError::Fatal(Refusal::new(
+                        ErrorKind::Internal,
+                        "the server could not store the data",
+                    )));
+                }
+                position += len;
+            }
+            ClientMessage::PutFinish { sha256 } if position == size => return Ok(sha256),
+            ClientMessage::PutFinish { .. } => {
+                return Err(protocol(&format!(
+                    "upload finished at {position} of {size} bytes"
+                )));
+            }
+            _ => return Err(protocol("expected a chunk or PutFinish during an upload")),
+        }
+    }
+}
+
+/// Verifies the whole file and makes it visible, or discards it on a mismatch.
+async fn complete<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    state: &ServerState,
+    upload: &Upload,
+    written: std::io::Result<(std::fs::File, [u8; 32])>,
+    expected: [u8; 32],
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (file, actual) = match written {
+        Ok(written) => written,
+        Err(error) => {
+            return Err(SessionError::Fatal(Refusal::internal(
+                "storing an upload",
+                error,
+            )));
+        }
+    };
+    let home = Arc::clone(&session.home);
+    let partials = Arc::clone(&state.partials);
+    let (partial, destination) = (upload.partial.clone(), upload.destination.clone());
+    if actual != expected {
+        tracing::warn!(user = %session.account.name, path = %upload.shown, "SHA-256 mismatch; partial discarded");
+        let _ = tokio::task::spawn_blocking(move || partials.remove_file(&partial)).await;
+        return send_error(
+            conn,
+            Refusal::new(
+                ErrorKind::Integrity,
+                format!(
+                    "integrity check failed for {}: the server's SHA-256 differs from the client's; the partial upload was discarded, run the command again",
+                    upload.shown
+                ),
+            ),
+        )
+        .await;
+    }
+    let durable = state.config.fsync;
+    let finished = tokio::task::spawn_blocking(move || {
+        uploads::finish(&partials, &partial, file, &home, &destination, durable)
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+    if let Err(error) = finished {
+        return send_error(conn, Refusal::internal("finishing an upload", error)).await;
+    }
+    tracing::info!(user = %session.account.name, path = %upload.shown, size = upload.size, "upload complete");
+    send(
+        conn,
+        ServerMessage::PutDone {
+            size: upload.size,
+            sha256: actual,
+        },
+    )
+    .await
+}
+
+/// A protocol violation during an upload.
+fn protocol(what: &str) -> SessionError {
+    SessionError::Fatal(Refusal::new(ErrorKind::Protocol, what.to_owned()))
+}

@@ -1,0 +1,386 @@
+//! Partial uploads: where they live, how they resume, and how they become visible.
+//!
+//! Partials live in `<root>/.ftpd-internal/partials/`, on the root's file system but outside
+//! every home and unreachable by any remote path (the jail refuses the folder's name). A
+//! partial is named by a hash of user, remote path, size and local modification time, so the
+//! same command resumes and a changed local file starts afresh. A file becomes visible only
+//! through [`finish`]: fsync, atomic rename into the home, fsync of the folder.
+//!
+//! [`PathLocks`] gives one upload per destination at a time; a second gets "busy", except a
+//! reconnecting retry of the same command (same upload id), which takes the lock over once the
+//! dead connection's writer has stopped.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use ftp_proto::{ErrorKind, FileIdentity};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Refusal;
+use crate::jail::INTERNAL_DIR;
+
+/// Folder of partial uploads, inside the internal folder.
+const PARTIALS: &str = "partials";
+
+/// How long a takeover waits for the previous holder to let go.
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Buffer for hashing files already on disk.
+const HASH_BUFFER: usize = 1 << 20;
+
+/// Opens (creating when missing) the partials folder beneath the root.
+pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
+    let path = Path::new(INTERNAL_DIR).join(PARTIALS);
+    root.create_dir_all(&path)?;
+    root.open_dir(&path)
+}
+
+/// Name of the partial for this user, destination and local file.
+pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> String {
+    let mut hash = Sha256::new();
+    hash.update(user.as_bytes());
+    hash.update([0]);
+    hash.update(destination.as_os_str().as_encoded_bytes());
+    hash.update([0]);
+    hash.update(file.size.to_be_bytes());
+    hash.update(file.modified_secs.to_be_bytes());
+    hash.update(file.modified_nanos.to_be_bytes());
+    format!("{}.part", hex::encode(hash.finalize()))
+}
+
+/// Opens a partial for appending; returns it with the offset to resume from. A partial longer
+/// than the declared size cannot be right and is emptied. Blocking.
+pub fn open_partial(
+    partials: &cap_std::fs::Dir,
+    name: &str,
+    size: u64,
+) -> std::io::Result<(std::fs::File, u64)> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    let mut file = partials.open_with(name, &options)?.into_std();
+    // A resumed partial is in use again: keep expiry from taking it.
+    file.set_modified(SystemTime::now())?;
+    let mut offset = file.metadata()?.len();
+    if offset > size {
+        file.set_len(0)?;
+        offset = 0;
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    Ok((file, offset))
+}
+
+/// SHA-256 of the first `len` bytes of `file` (from its start). Blocking.
+pub fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<Sha256> {
+    let mut hash = Sha256::new();
+    let mut buffer = vec![0u8; HASH_BUFFER];
+    let mut remaining = len;
+    let mut position = 0;
+    while remaining > 0 {
+        let want = remaining.min(buffer.len() as u64) as usize;
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buffer[..want], position)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "partial upload shorter than expected",
+            ));
+        }
+        hash.update(&buffer[..n]);
+        remaining -= n as u64;
+        position += n as u64;
+    }
+    Ok(hash)
+}
+
+/// SHA-256 of a whole file in a home. Blocking.
+pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut file = home.open(path)?.into_std();
+    let mut hash = Sha256::new();
+    let mut buffer = vec![0u8; HASH_BUFFER];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(hash.finalize().into());
+        }
+        hash.update(&buffer[..n]);
+    }
+}
+
+/// Makes a verified partial visible under its final name: fsync the data (when `durable`),
+/// rename into the home (atomically replacing any file there), fsync the folder. Blocking.
+pub fn finish(
+    partials: &cap_std::fs::Dir,
+    name: &str,
+    file: std::fs::File,
+    home: &cap_std::fs::Dir,
+    destination: &Path,
+    durable: bool,
+) -> std::io::Result<()> {
+    if durable {
+        file.sync_data()?;
+    }
+    drop(file);
+    partials.rename(name, home, destination)?;
+    if durable {
+        let parent = match destination.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        // A plain read-only open: a directory handle from `open_dir` may be O_PATH, which
+        // cannot be synced.
+        home.open(parent)?.into_std().sync_all()?;
+    }
+    Ok(())
+}
+
+/// Removes partials not written to for `ttl`; returns how many. Blocking.
+pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usize> {
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in partials.entries()? {
+        let entry = entry?;
+        let modified = entry.metadata()?.modified()?.into_std();
+        let age = now.duration_since(modified).unwrap_or_default();
+        if age > ttl && partials.remove_file(entry.file_name()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Writes incoming chunks to a partial and hashes them, on a blocking thread, so network
+/// receive, disk writes and hashing overlap. Memory is bounded by the channel's capacity.
+pub struct PartialWriter {
+    /// Chunks to write, in order.
+    chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    /// The thread; yields the file and the hash of everything in it.
+    thread: tokio::task::JoinHandle<std::io::Result<(std::fs::File, Sha256)>>,
+}
+
+/// Chunks buffered between the connection and the writer thread.
+const WRITER_QUEUE: usize = 4;
+
+impl PartialWriter {
+    /// Starts the writer: it first hashes the `offset` bytes already in the partial.
+    pub fn start(mut file: std::fs::File, offset: u64) -> PartialWriter {
+        let (chunks, mut incoming) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITER_QUEUE);
+        let thread = tokio::task::spawn_blocking(move || {
+            let mut hash = hash_prefix(&mut file, offset)?;
+            while let Some(chunk) = incoming.blocking_recv() {
+                file.write_all(&chunk)?;
+                hash.update(&chunk);
+            }
+            Ok((file, hash))
+        });
+        PartialWriter { chunks, thread }
+    }
+
+    /// Queues a chunk; `false` when the writer has stopped (call [`Self::finish`] for why).
+    pub async fn write(&self, chunk: bytes::Bytes) -> bool {
+        self.chunks.send(chunk).await.is_ok()
+    }
+
+    /// Waits for every queued chunk to be written; returns the file and the whole hash.
+    pub async fn finish(self) -> std::io::Result<(std::fs::File, [u8; 32])> {
+        drop(self.chunks);
+        let (file, hash) = self
+            .thread
+            .await
+            .map_err(|e| std::io::Error::other(format!("writer thread failed: {e}")))??;
+        Ok((file, hash.finalize().into()))
+    }
+}
+
+/// Who holds a destination.
+struct Holder {
+    /// The holder's upload id.
+    upload_id: [u8; 16],
+    /// Distinguishes successive holders of the same path.
+    generation: u64,
+    /// Cancelled when a retry of the same command takes over.
+    cancel: CancellationToken,
+    /// Closes when the holder lets go.
+    released: watch::Receiver<()>,
+}
+
+/// The destinations being uploaded to right now.
+#[derive(Default)]
+pub struct PathLocks {
+    /// Holders by destination (relative to the root).
+    held: Mutex<HashMap<PathBuf, Holder>>,
+    /// Source of generations.
+    next: Mutex<u64>,
+}
+
+impl std::fmt::Debug for PathLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PathLocks").finish_non_exhaustive()
+    }
+}
+
+/// Held while uploading to a destination; dropping it lets go.
+pub struct PathLock {
+    /// The registry.
+    locks: Arc<PathLocks>,
+    /// The destination.
+    key: PathBuf,
+    /// This holder's generation.
+    generation: u64,
+    /// Cancelled when a retry of the same command takes over.
+    pub cancel: CancellationToken,
+    /// Dropped with the lock, which wakes a waiting takeover.
+    _release: watch::Sender<()>,
+}
+
+impl PathLocks {
+    /// Takes the lock on `key` for `upload_id`, taking it over from a dead connection of the
+    /// same command; anyone else holding it means "busy".
+    pub async fn lock(
+        self: &Arc<Self>,
+        key: PathBuf,
+        upload_id: [u8; 16],
+    ) -> Result<PathLock, Refusal> {
+        let busy = || {
+            Refusal::new(
+                ErrorKind::Busy,
+                format!(
+                    "/{} is busy: another upload to it is in progress",
+                    key.display()
+                ),
+            )
+        };
+        loop {
+            let mut released = {
+                let mut held = self
+                    .held
+                    .lock()
+                    .map_err(|_| Refusal::internal("path locks", "poisoned"))?;
+                match held.get(&key) {
+                    None => {
+                        let generation = {
+                            let mut next = self
+                                .next
+                                .lock()
+                                .map_err(|_| Refusal::internal("path locks", "poisoned"))?;
+                            *next += 1;
+                            *next
+                        };
+                        let (release, released) = watch::channel(());
+                        let cancel = CancellationToken::new();
+                        held.insert(
+                            key.clone(),
+                            Holder {
+                                upload_id,
+                                generation,
+                                cancel: cancel.clone(),
+                                released,
+                            },
+                        );
+                        return Ok(PathLock {
+                            locks: Arc::clone(self),
+                            key,
+                            generation,
+                            cancel,
+                            _release: release,
+                        });
+                    }
+                    Some(holder) if holder.upload_id == upload_id => {
+                        holder.cancel.cancel();
+                        holder.released.clone()
+                    }
+                    Some(_) => return Err(busy()),
+                }
+            };
+            // `changed` fails once the holder's sender is dropped: it has let go.
+            match tokio::time::timeout(TAKEOVER_TIMEOUT, released.changed()).await {
+                Ok(Err(_)) | Ok(Ok(())) => continue,
+                Err(_) => return Err(busy()),
+            }
+        }
+    }
+}
+
+impl Drop for PathLock {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.locks.held.lock()
+            && held
+                .get(&self.key)
+                .is_some_and(|h| h.generation == self.generation)
+        {
+            held.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(size: u64, secs: i64) -> FileIdentity {
+        FileIdentity {
+            size,
+            modified_secs: secs,
+            modified_nanos: 0,
+        }
+    }
+
+    #[test]
+    fn partial_names_change_with_every_part_of_the_key() {
+        let base = partial_name("alice", Path::new("a/b"), &identity(10, 1));
+        for other in [
+            partial_name("bob", Path::new("a/b"), &identity(10, 1)),
+            partial_name("alice", Path::new("a/c"), &identity(10, 1)),
+            partial_name("alice", Path::new("a/b"), &identity(11, 1)),
+            partial_name("alice", Path::new("a/b"), &identity(10, 2)),
+        ] {
+            assert_ne!(base, other);
+        }
+        assert_eq!(
+            base,
+            partial_name("alice", Path::new("a/b"), &identity(10, 1))
+        );
+    }
+
+    #[tokio::test]
+    async fn second_uploader_is_busy_but_a_retry_takes_over() {
+        let locks = Arc::new(PathLocks::default());
+        let first = locks.lock("a".into(), [1; 16]).await.unwrap();
+        let other = locks.lock("a".into(), [2; 16]).await.err().unwrap();
+        assert_eq!(other.kind, ErrorKind::Busy);
+        let cancel = first.cancel.clone();
+        let retry = tokio::spawn({
+            let locks = Arc::clone(&locks);
+            async move { locks.lock("a".into(), [1; 16]).await.map(|_| ()) }
+        });
+        cancel.cancelled().await;
+        drop(first);
+        retry.await.unwrap().unwrap();
+        // Released again after the retry's lock dropped.
+        locks.lock("a".into(), [2; 16]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn writer_resumes_with_the_hash_of_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let partials =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        let (file, offset) = open_partial(&partials, "p", 6).unwrap();
+        assert_eq!(offset, 0);
+        let writer = PartialWriter::start(file, 0);
+        assert!(writer.write(bytes::Bytes::from_static(b"abc")).await);
+        writer.finish().await.unwrap();
+        let (file, offset) = open_partial(&partials, "p", 6).unwrap();
+        assert_eq!(offset, 3);
+        let writer = PartialWriter::start(file, offset);
+        assert!(writer.write(bytes::Bytes::from_static(b"def")).await);
+        let (_, hash) = writer.finish().await.unwrap();
+        assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(b"abcdef")));
+        // Longer than declared: emptied.
+        let (_, offset) = open_partial(&partials, "p", 2).unwrap();
+        assert_eq!(offset, 0);
+    }
+}
