@@ -240,6 +240,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         self.log.text.lock().expect("log lock").clone()
@@ -252,10 +258,15 @@ impl Server {
 
     /// `ftp --server … --secret-file … --user USER` with FTP_PASSWORD set.
     pub fn ftp(&self, user: &str, password: &str) -> Command {
+        self.ftp_via(self.address, user, password)
+    }
+
+    /// Like [`Server::ftp`], but connecting to `address` (a proxy in front of this server).
+    pub fn ftp_via(&self, address: SocketAddr, user: &str, password: &str) -> Command {
         let mut command = command(&ftp_bin());
         command
             .arg("--server")
-            .arg(self.address.to_string())
+            .arg(address.to_string())
             .arg("--secret-file")
             .arg(&self.key)
             .arg("--user")
@@ -290,5 +301,129 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Writes `len` bytes of reproducible pseudo-random data (xorshift, from `seed`) to `path`.
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut data = Vec::with_capacity(len + 8);
+    while data.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        data.extend_from_slice(&state.to_le_bytes());
+    }
+    data.truncate(len);
+    std::fs::write(path, data).expect("write test file");
+}
+
+/// Whether two files have the same bytes (with a readable failure message otherwise).
+pub fn same_content(a: &Path, b: &Path) -> bool {
+    match (std::fs::read(a), std::fs::read(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Total bytes of the partial uploads under a root.
+pub fn partial_bytes(root: &Path) -> u64 {
+    let folder = root.join(".ftpd-internal/partials");
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Paths of the partial uploads under a root.
+pub fn partials(root: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(root.join(".ftpd-internal/partials"))
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Waits (polling the file system, bounded) until `condition` holds.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + COMMAND_DEADLINE;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A TCP proxy on 127.0.0.1:0 that cuts each of its first `cuts` connections (both ways)
+/// once `cut_after` bytes went from client to server; later connections pass untouched.
+pub struct CutProxy {
+    /// Where clients connect.
+    pub address: SocketAddr,
+    /// Connections cut so far.
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CutProxy {
+    /// Starts the proxy in front of `target`.
+    pub fn start(target: SocketAddr, cut_after: u64, cuts: usize) -> CutProxy {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let cut = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&cut);
+        std::thread::spawn(move || {
+            for (index, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let limit = (index < cuts).then_some(cut_after);
+                let counter = Arc::clone(&counter);
+                let (client_read, server_write) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                let (server_read, client_write) = (server, client);
+                std::thread::spawn(move || {
+                    std::io::copy(&mut &server_read, &mut &client_write).ok();
+                    let _ = client_write.shutdown(std::net::Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let mut passed = 0u64;
+                    let mut chunk = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match (&client_read).read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let n = match limit {
+                            Some(limit) => n.min((limit - passed) as usize),
+                            None => n,
+                        };
+                        if (&server_write).write_all(&chunk[..n]).is_err() {
+                            break;
+                        }
+                        passed += n as u64;
+                        if limit == Some(passed) {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                    let _ = server_write.shutdown(std::net::Shutdown::Both);
+                    let _ = client_read.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        CutProxy { address, cut }
+    }
+
+    /// How many connections were cut.
+    pub fn cuts(&self) -> usize {
+        self.cut.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

@@ -91,7 +91,7 @@ fn plan(paths: &[PathBuf], to: Option<&str>) -> Result<Vec<PutJob>, ClientError>
             let name = utf8(name)?;
             let remote = match (to, &remote) {
                 (Some(dir), _) => join(dir, &name),
-                (None, Some(remote)) if remote.ends_with('/') => join(remote, &name),
+                (None, Some(remote)) if names_folder(remote) => join(remote, &name),
                 (None, Some(remote)) => remote.clone(),
                 (None, None) => name,
             };
@@ -102,6 +102,11 @@ fn plan(paths: &[PathBuf], to: Option<&str>) -> Result<Vec<PutJob>, ClientError>
             })
         })
         .collect()
+}
+
+/// Whether a REMOTE names a folder to put into: it ends with `/`, or is `.` or ends with `/.`.
+fn names_folder(remote: &str) -> bool {
+    remote.ends_with('/') || remote == "." || remote.ends_with("/.")
 }
 
 /// `dir/name` with exactly one slash between.
@@ -140,6 +145,8 @@ mod tests {
         assert_eq!(remotes(std::slice::from_ref(&a), None), ["a.txt"]);
         assert_eq!(remotes(&[a.clone(), "x/y.txt".into()], None), ["x/y.txt"]);
         assert_eq!(remotes(&[a.clone(), "x/".into()], None), ["x/a.txt"]);
+        assert_eq!(remotes(&[a.clone(), ".".into()], None), ["./a.txt"]);
+        assert_eq!(remotes(&[a.clone(), "/".into()], None), ["/a.txt"]);
         assert_eq!(
             remotes(&[a.clone(), b.clone()], Some("d/")),
             ["d/a.txt", "d/b.bin"]

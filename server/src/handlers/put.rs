@@ -107,6 +107,8 @@ where
             send(conn, ServerMessage::PutReady { offset }).await?;
             if offset > 0 {
                 tracing::info!(user = %session.account.name, path = %upload.shown, offset, "resuming upload");
+            } else {
+                tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
             }
             let writer = PartialWriter::start(file, offset);
             let received = tokio::select! {
@@ -173,7 +175,9 @@ fn prepare(
         Ok(meta) if meta.is_dir() => {
             return Err(Refusal::new(
                 ErrorKind::Exists,
-                format!("upload refused: {path} is a folder"),
+                format!(
+                    "upload refused: {path} is a folder (to put a file inside it, end the remote path with /)"
+                ),
             ));
         }
         Ok(meta) if !force && meta.is_file() && meta.len() == size => {

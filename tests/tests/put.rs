@@ -1,0 +1,367 @@
+//! `ftp put` through the real binaries: sizes, interruptions of every kind, integrity, busy
+//! destinations and concurrency.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use e2e::{
+    CutProxy, Server, Site, code, random_file, run, same_content, stderr, stdout, wait_until,
+};
+
+const PASSWORD: &str = "uploader-password";
+const MIB: usize = 1 << 20;
+
+fn site() -> Site {
+    let site = Site::new("");
+    site.add_user("alice", PASSWORD, &[]);
+    site
+}
+
+fn home(site: &Site) -> PathBuf {
+    site.root().join("alice")
+}
+
+/// Runs `ftp --json put ARGS…` and returns the exit code and the parsed JSON lines.
+fn put_json(server: &Server, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut all = vec!["--json", "put"];
+    all.extend_from_slice(args);
+    let output = server.run_ftp("alice", PASSWORD, &all);
+    let objects = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    (code(&output), objects, stderr(&output))
+}
+
+/// Starts `ftp put` in the background (to be killed); its output is discarded.
+fn spawn_put(server: &Server, local: &Path, remote: &str, rate: &str) -> std::process::Child {
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args(["put", "--limit-rate", rate, "--retries", "0"])
+        .arg(local)
+        .arg(remote)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command.spawn().expect("spawn ftp put")
+}
+
+#[test]
+fn files_of_every_boundary_size_land_byte_identical() {
+    let site = site();
+    let server = site.start();
+    let sizes = [0, 1, MIB - 1, MIB, MIB + 1, 100 * MIB];
+    for (seed, size) in sizes.into_iter().enumerate() {
+        let local = site.dir.path().join(format!("f{size}.bin"));
+        random_file(&local, size, seed as u64);
+        let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+        assert_eq!(status, 0, "{size} bytes: {err}");
+        let result = &json[0];
+        assert_eq!(result["op"], "put");
+        assert_eq!(result["size"], size);
+        assert_eq!(result["sent"], size);
+        assert_eq!(result["resumed_from"], 0);
+        assert_eq!(result["remote"], format!("/f{size}.bin"));
+        assert_eq!(result["sha256"].as_str().unwrap().len(), 64);
+        assert!(
+            same_content(&local, &home(&site).join(format!("f{size}.bin"))),
+            "{size} bytes differ"
+        );
+    }
+    assert!(
+        e2e::partials(&site.root()).is_empty(),
+        "no partial left behind"
+    );
+    // ls hides the internal folder and sees every file.
+    let listing = stdout(&server.run_ftp("alice", PASSWORD, &["ls"]));
+    assert_eq!(listing.lines().count(), sizes.len(), "{listing}");
+}
+
+#[test]
+fn a_killed_client_resumes_where_it_stopped() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    let size = 8 * MIB;
+    random_file(&local, size, 1);
+    let final_path = home(&site).join("big.bin");
+
+    let mut client = spawn_put(&server, &local, "big.bin", "2M");
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) >= MIB as u64
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+    assert!(
+        !final_path.exists(),
+        "nothing under the final name after a kill"
+    );
+
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    let resumed = json[0]["resumed_from"].as_u64().unwrap();
+    let sent = json[0]["sent"].as_u64().unwrap();
+    assert!(resumed > 0, "{json:?}");
+    assert!(sent < size as u64, "{json:?}");
+    assert_eq!(resumed + sent, size as u64);
+    assert!(same_content(&local, &final_path));
+}
+
+#[test]
+fn a_killed_server_is_resumed_after_restart() {
+    let site = site();
+    let mut server = site.start();
+    let local = site.dir.path().join("big.bin");
+    let size = 8 * MIB;
+    random_file(&local, size, 2);
+
+    let mut client = spawn_put(&server, &local, "deep/big.bin", "2M");
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) >= MIB as u64
+    });
+    server.kill();
+    client.wait().unwrap();
+    assert!(!home(&site).join("deep/big.bin").exists());
+
+    let server = site.start();
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap(), "deep/big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(json[0]["resumed_from"].as_u64().unwrap() > 0, "{json:?}");
+    assert!(same_content(&local, &home(&site).join("deep/big.bin")));
+}
+
+#[test]
+fn retries_survive_two_cut_connections() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    let size = 6 * MIB;
+    random_file(&local, size, 3);
+    // Each of the first two connections is cut after 2.5 MiB from the client.
+    let proxy = CutProxy::start(server.address, 5 * MIB as u64 / 2, 2);
+    let mut command = server.ftp_via(proxy.address, "alice", PASSWORD);
+    command
+        .args(["--json", "put", "--retries", "3"])
+        .arg(&local);
+    let output = run(command, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(proxy.cuts(), 2, "both cuts happened");
+    let json: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(json["resumed_from"], 0);
+    assert!(json["sent"].as_u64().unwrap() >= size as u64);
+    assert!(
+        stderr(&output).contains("reconnecting"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(same_content(&local, &home(&site).join("big.bin")));
+}
+
+#[test]
+fn a_rewritten_local_file_lands_as_the_new_content_never_a_mix() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("doc.bin");
+    let size = 8 * MIB;
+    random_file(&local, size, 4);
+    let mut client = spawn_put(&server, &local, "doc.bin", "2M");
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) >= MIB as u64
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+
+    // Same size, new content, new modification time.
+    random_file(&local, size, 40);
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["resumed_from"], 0, "a changed file starts afresh");
+    assert!(same_content(&local, &home(&site).join("doc.bin")));
+}
+
+#[test]
+fn a_rewrite_that_keeps_the_timestamp_is_caught_by_the_checksum() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("doc.bin");
+    let size = 8 * MIB;
+    random_file(&local, size, 5);
+    let stamp = std::fs::metadata(&local).unwrap().modified().unwrap();
+    let mut client = spawn_put(&server, &local, "doc.bin", "2M");
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) >= MIB as u64
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+
+    random_file(&local, size, 50);
+    std::fs::File::options()
+        .write(true)
+        .open(&local)
+        .unwrap()
+        .set_modified(stamp)
+        .unwrap();
+    let (status, _, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 6, "a mix of old and new must fail the check: {err}");
+    assert!(
+        !home(&site).join("doc.bin").exists(),
+        "nothing under the final name"
+    );
+
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["resumed_from"], 0, "the bad partial was discarded");
+    assert!(same_content(&local, &home(&site).join("doc.bin")));
+}
+
+#[test]
+fn a_tampered_partial_fails_the_integrity_check() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("data.bin");
+    random_file(&local, 8 * MIB, 6);
+    let mut client = spawn_put(&server, &local, "data.bin", "2M");
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) >= MIB as u64
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+
+    let partial = e2e::partials(&site.root()).pop().unwrap();
+    let mut bytes = std::fs::read(&partial).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&partial, bytes).unwrap();
+
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 6, "{err}");
+    assert!(json.is_empty());
+    assert!(err.contains("integrity"), "{err}");
+    assert!(!home(&site).join("data.bin").exists());
+}
+
+#[test]
+fn two_clients_on_one_path_one_is_busy_the_other_lands_whole() {
+    let site = site();
+    let server = site.start();
+    let first = site.dir.path().join("first.bin");
+    let second = site.dir.path().join("second.bin");
+    random_file(&first, 4 * MIB, 7);
+    random_file(&second, 4 * MIB, 8);
+
+    let mut slow = server.ftp("alice", PASSWORD);
+    slow.args(["put", "--limit-rate", "4M"])
+        .arg(&first)
+        .arg("shared.bin");
+    let slow = std::thread::spawn(move || run(slow, None));
+    server.wait_for_log("receiving upload");
+
+    let output = server.run_ftp(
+        "alice",
+        PASSWORD,
+        &["put", second.to_str().unwrap(), "shared.bin"],
+    );
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(stderr(&output).contains("busy"), "{}", stderr(&output));
+
+    let output = slow.join().unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(same_content(&first, &home(&site).join("shared.bin")));
+}
+
+#[test]
+fn twenty_concurrent_uploads_all_land() {
+    let site = site();
+    let server = site.start();
+    let locals: Vec<PathBuf> = (0..20)
+        .map(|i| {
+            let path = site.dir.path().join(format!("c{i}.bin"));
+            random_file(&path, MIB + i * 4099, 100 + i as u64);
+            path
+        })
+        .collect();
+    let runs: Vec<_> = locals
+        .iter()
+        .map(|local| {
+            let mut command = server.ftp("alice", PASSWORD);
+            command.args(["put"]).arg(local).arg("many/");
+            std::thread::spawn(move || run(command, None))
+        })
+        .collect();
+    for output in runs {
+        let output = output.join().unwrap();
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    }
+    for local in &locals {
+        let name = local.file_name().unwrap();
+        assert!(
+            same_content(local, &home(&site).join("many").join(name)),
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
+fn existing_files_need_force_and_identical_content_completes_at_once() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("a.bin");
+    random_file(&local, 3 * MIB, 9);
+    let path = local.to_str().unwrap();
+    assert_eq!(put_json(&server, &[path]).0, 0);
+
+    let (status, json, _) = put_json(&server, &[path]);
+    assert_eq!(status, 0);
+    assert_eq!(json[0]["result"], "identical");
+    assert_eq!(json[0]["sent"], 0);
+
+    random_file(&local, 3 * MIB, 90);
+    let (status, _, err) = put_json(&server, &[path]);
+    assert_eq!(status, 4, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    let other = site.dir.path().join("b.bin");
+    random_file(&other, 10, 91);
+    let (status, _, err) = put_json(&server, &[other.to_str().unwrap(), "a.bin"]);
+    assert_eq!(status, 4, "a different size is refused too: {err}");
+
+    let (status, json, err) = put_json(&server, &["--force", path]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "uploaded");
+    assert!(same_content(&local, &home(&site).join("a.bin")));
+}
+
+#[test]
+fn several_files_go_to_one_folder_and_bad_requests_are_refused() {
+    let site = Site::new("max_file_size = \"1M\"\n");
+    site.add_user("alice", PASSWORD, &[]);
+    site.add_user("reader", "reader-pw", &["--read-only"]);
+    let server = site.start();
+    let a = site.dir.path().join("a.txt");
+    let b = site.dir.path().join("b.txt");
+    random_file(&a, 100, 10);
+    random_file(&b, 200, 11);
+    let (status, json, err) = put_json(
+        &server,
+        &[a.to_str().unwrap(), b.to_str().unwrap(), "--to", "in/box"],
+    );
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json.len(), 2);
+    assert_eq!(json[1]["remote"], "/in/box/b.txt");
+    assert!(same_content(&b, &home(&site).join("in/box/b.txt")));
+
+    let big = site.dir.path().join("big.bin");
+    random_file(&big, MIB + 1, 12);
+    let (status, _, err) = put_json(&server, &[big.to_str().unwrap()]);
+    assert_eq!(status, 4, "over max_file_size: {err}");
+
+    for remote in ["../escape.txt", "in", "in\\x.txt"] {
+        let (status, _, err) = put_json(&server, &[a.to_str().unwrap(), remote]);
+        assert_eq!(status, 4, "{remote}: {err}");
+    }
+    let output = server.run_ftp("reader", "reader-pw", &["put", a.to_str().unwrap()]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(stderr(&output).contains("read-only"), "{}", stderr(&output));
+    assert!(!site.root().join("reader/a.txt").exists());
+    assert!(!site.dir.path().join("escape.txt").exists());
+}
