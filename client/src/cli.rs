@@ -7,7 +7,16 @@ use clap::{Args, Parser, Subcommand};
 
 /// ftp: put and get files on an ftpd server, verified and resumable.
 #[derive(Debug, Parser)]
-#[command(name = "ftp", version, about, long_about = None)]
+#[command(
+    name = "ftp",
+    version,
+    about,
+    long_about = None,
+    after_help = "Environment: FTP_SERVER, FTP_USER, FTP_PASSWORD (the password itself), \
+FTP_PASSWORD_FILE, FTP_SECRET_FILE. With no password given, ftp asks on the terminal.\n\
+Exit codes: 0 success, 2 usage, 3 authentication failed, 4 remote path rejected, missing, \
+busy or already there, 5 connection failed or lost, 6 integrity check failed, 1 other."
+)]
 pub struct Cli {
     /// Connection and output options.
     #[command(flatten)]
@@ -25,7 +34,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "FTP_SERVER", global = true, value_name = "ADDR")]
     pub server: Option<String>,
 
-    /// User name [default: your login name].
+    /// User name [default: $USER].
     #[arg(long, env = "FTP_USER", global = true, value_name = "NAME")]
     pub user: Option<String>,
 

@@ -21,6 +21,8 @@ pub struct Connector {
     user: String,
     /// Shared key.
     key: SharedKey,
+    /// The file the key came from, for messages.
+    key_file: std::path::PathBuf,
     /// Where the password comes from (a prompted one is remembered after it worked).
     password: PasswordSource,
 }
@@ -28,13 +30,15 @@ pub struct Connector {
 impl Connector {
     /// Gathers server, user, key and password source from the options.
     pub fn new(global: &GlobalArgs) -> Result<Self, ClientError> {
+        let (key, key_file) = credentials::load_key(global.secret_file.as_deref())?;
         Ok(Connector {
             server: global
                 .server
                 .clone()
                 .unwrap_or_else(|| format!("127.0.0.1:{}", ftp_proto::DEFAULT_PORT)),
             user: credentials::user_name(global.user.as_deref())?,
-            key: credentials::load_key(global.secret_file.as_deref())?,
+            key,
+            key_file,
             password: credentials::password_source(global.password_file.as_deref())?,
         })
     }
@@ -47,7 +51,9 @@ impl Connector {
                 PasswordSource::Given(password) => password.clone(),
                 PasswordSource::Prompt => credentials::prompt(&self.user, &self.server)?,
             };
-            let mut client = Client::connect(&self.server, &self.key).await?;
+            let mut client = Client::connect(&self.server, &self.key)
+                .await
+                .map_err(|error| self.explain_key(error))?;
             match client.login(&self.user, password.clone()).await {
                 Ok(_) => {
                     self.remember(password);
@@ -63,6 +69,23 @@ impl Connector {
                 }
                 Err(error) => return Err(error),
             }
+        }
+    }
+
+    /// Adds to a key refusal which key file was used and how to fix it.
+    fn explain_key(&self, error: ClientError) -> ClientError {
+        match error {
+            ClientError::Remote {
+                kind: ErrorKind::BadKey,
+                message,
+            } => ClientError::Remote {
+                kind: ErrorKind::BadKey,
+                message: format!(
+                    "{message} (key file {}): give this client a copy of the server's key file with --secret-file or FTP_SECRET_FILE",
+                    self.key_file.display()
+                ),
+            },
+            other => other,
         }
     }
 

@@ -27,17 +27,18 @@ pub enum PasswordSource {
 }
 
 /// Finds and reads the shared key: `--secret-file`, else `./ftpd.key`, else the user's
-/// config folder (`$XDG_CONFIG_HOME/ftp/secret.key` or `~/.config/ftp/secret.key`).
-pub fn load_key(named: Option<&Path>) -> Result<SharedKey, ClientError> {
+/// config folder (`$XDG_CONFIG_HOME/ftp/secret.key` or `~/.config/ftp/secret.key`). Returns
+/// the key and the file it came from.
+pub fn load_key(named: Option<&Path>) -> Result<(SharedKey, PathBuf), ClientError> {
     if let Some(path) = named {
-        return Ok(SharedKey::load(path)?);
+        return Ok((SharedKey::load(path)?, path.to_path_buf()));
     }
     let mut candidates = vec![PathBuf::from(LOCAL_KEY_FILE)];
     if let Some(config) = config_dir() {
         candidates.push(config.join("ftp").join("secret.key"));
     }
     match candidates.iter().find(|p| p.exists()) {
-        Some(path) => Ok(SharedKey::load(path)?),
+        Some(path) => Ok((SharedKey::load(path)?, path.clone())),
         None => Err(ClientError::Usage(format!(
             "no shared key: give the server's key file with --secret-file or FTP_SECRET_FILE (looked for {})",
             candidates
@@ -90,16 +91,28 @@ pub fn password_source(file: Option<&Path>) -> Result<PasswordSource, ClientErro
 /// Asks for the password on the terminal without echo.
 pub fn prompt(user: &str, server: &str) -> Result<Password, ClientError> {
     let password = rpassword::prompt_password(format!("Password for {user}@{server}: ")).map_err(
-        |source| ClientError::Local {
-            context: "cannot read the password from the terminal".into(),
-            source,
+        |source| {
+            // The prompt left the cursor on its line (Ctrl-D, Ctrl-C): end it first.
+            eprintln!();
+            match source.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    ClientError::Usage("no password entered".into())
+                }
+                _ => ClientError::Local {
+                    context: "cannot read the password from the terminal".into(),
+                    source,
+                },
+            }
         },
     )?;
     checked(Password::new(password))
 }
 
-/// Refuses a password the server would refuse anyway.
+/// Refuses a password the server would refuse anyway (empty, or over 1 KiB).
 fn checked(password: Password) -> Result<Password, ClientError> {
+    if password.is_empty() {
+        return Err(ClientError::Usage("the password is empty".into()));
+    }
     if password.len() > ftp_proto::MAX_PASSWORD_LEN {
         return Err(ClientError::Usage(format!(
             "the password is longer than {} bytes",

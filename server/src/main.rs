@@ -16,10 +16,43 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("ftpd: error: {error:#}");
-            ExitCode::FAILURE
+            eprintln!("ftpd: error: {}", describe(&error));
+            if is_usage(&error) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// The error and its causes, each cause added only if the text so far does not already say it.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Whether the error is a mistake in what was asked (bad setting, bad name, no way to read a
+/// password): exit code 2, as for a command-line error.
+fn is_usage(error: &anyhow::Error) -> bool {
+    use ftpd::config::ConfigError;
+    use ftpd::users::UsersError;
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ConfigError>(),
+            Some(ConfigError::Invalid { .. })
+        ) || matches!(
+            cause.downcast_ref::<UsersError>(),
+            Some(UsersError::Refused(_))
+        )
+    })
 }
 
 /// Logs to stderr; `RUST_LOG` picks the level (default `info`).
@@ -83,6 +116,16 @@ fn announce(
         None => "NAME".to_owned(),
     };
     tracing::info!(root = %config.root.display(), users = %config.users.display(), "serving");
+    if first_run.initial_user.is_none()
+        && ftpd::users::Users::load(&config.users)
+            .ok()
+            .flatten()
+            .is_some_and(|users| users.users.is_empty())
+    {
+        tracing::warn!(
+            "the users file has no users: nobody can log in (add one with `ftpd user add NAME`)"
+        );
+    }
     println!("ftpd listening on {address}");
     println!(
         "connect with: ftp --server {address} --secret-file {} --user {user} ls",

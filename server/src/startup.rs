@@ -114,7 +114,18 @@ fn open_root(path: &std::path::Path) -> Result<cap_std::fs::Dir, StartupError> {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(path).map_err(error)?;
+    // Only the root itself is created: a mistyped parent is an error, not a new tree.
+    match std::fs::create_dir(path) {
+        Ok(()) => tracing::info!(path = %path.display(), "created the root folder"),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(error(std::io::Error::new(
+                e.kind(),
+                "its parent folder does not exist (create it first)",
+            )));
+        }
+        Err(e) => return Err(error(e)),
+    }
     cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(error)
 }
 

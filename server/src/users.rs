@@ -174,12 +174,22 @@ impl Users {
                 "user {name:?} already exists (change the password with `ftpd user passwd {name}`)"
             )));
         }
+        // Store the home as it will be used (`/srv/x` and `srv//x/` both become `srv/x`).
+        let home = match home {
+            Some(home) => Some(
+                jail::parse_home(&home)
+                    .map_err(UsersError::Refused)?
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            None => None,
+        };
+        jail::parse_home(home.as_deref().unwrap_or(name)).map_err(UsersError::Refused)?;
         let entry = UserEntry {
             password: hash_password(password)?,
             home,
             read_only,
         };
-        entry.account(name).map_err(UsersError::Refused)?;
         Ok(self.users.entry(name.to_owned()).or_insert(entry))
     }
 
@@ -277,6 +287,10 @@ mod tests {
         assert_eq!(mode, 0o600);
         let loaded = Users::load(&path).unwrap().unwrap();
         assert_eq!(loaded, users);
+        users
+            .add("carol", &pw("pw"), Some("/etc//x/".into()), false)
+            .unwrap();
+        assert_eq!(users.users["carol"].home.as_deref(), Some("etc/x"));
         let bob = loaded.users["bob"].account("bob").unwrap();
         assert_eq!(bob.home, PathBuf::from("team/bob"));
         assert!(bob.read_only);

@@ -64,7 +64,11 @@ fn the_server_refuses_to_start_with_readable_secrets() {
         let output = run(site.ftpd(&[]), None);
         assert_eq!(code(&output), 1, "{file}: {}", stderr(&output));
         let message = stderr(&output);
-        assert!(message.contains("chmod 600"), "{message}");
+        assert_eq!(
+            message.matches("chmod 600").count(),
+            1,
+            "said once: {message}"
+        );
         assert!(message.contains(path.to_str().unwrap()), "{message}");
     }
 }
@@ -120,7 +124,7 @@ fn user_add_refuses_bad_input_and_changes_nothing() {
     ];
     for (args, stdin, expected) in cases {
         let output = run(site.ftpd(args), *stdin);
-        assert_ne!(code(&output), 0, "{args:?} succeeded");
+        assert_eq!(code(&output), 2, "{args:?}: a usage mistake");
         assert!(
             stderr(&output).contains(expected),
             "{args:?}: {}",
@@ -223,4 +227,19 @@ fn flags_and_environment_override_the_config_file() {
         other_root.is_dir(),
         "the --root flag won over FTPD_ROOT and the file"
     );
+}
+
+#[test]
+fn a_root_whose_parent_is_missing_is_refused_not_created() {
+    let site = Site::new("");
+    site.add_user("alice", "pw", &[]);
+    let root = site.dir.path().join("missing/parent/root");
+    let output = run(site.ftpd(&["--root", root.to_str().unwrap()]), None);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("parent folder does not exist"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!site.dir.path().join("missing").exists());
 }

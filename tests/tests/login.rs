@@ -85,7 +85,9 @@ fn a_wrong_client_key_is_refused_before_any_password_is_checked() {
         .env("FTP_PASSWORD", ALICE_PASSWORD);
     let output = run(command, None);
     assert_eq!(code(&output), 3, "{}", stderr(&output));
-    assert!(stderr(&output).contains("key"), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains(other_key.to_str().unwrap()), "names the key file: {message}");
+    assert!(message.contains("--secret-file"), "says how to fix it: {message}");
 
     server.wait_for_log("client key rejected");
     let log = server.log();
@@ -171,4 +173,14 @@ fn no_secret_reaches_the_server_log() {
         );
     }
     assert!(log.contains("logged in"), "{log}");
+}
+
+#[test]
+fn an_empty_password_is_refused_before_connecting() {
+    let site = site_with_alice();
+    let server = site.start();
+    let output = server.run_ftp("alice", "", &["ls"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("empty"), "{}", stderr(&output));
+    assert!(!server.log().contains("checking a password"));
 }

@@ -10,7 +10,10 @@ pub async fn run(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
     let mut client = Connector::new(global)?.connect().await?;
     let entries = client.list(path).await?;
     let text = if global.json {
-        format!("{}\n", output::listing_json(path, &entries))
+        format!(
+            "{}\n",
+            output::listing_json(&output::remote_shown(path), &entries)
+        )
     } else {
         output::listing_table(&entries)
     };
