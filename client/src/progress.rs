@@ -60,6 +60,19 @@ impl Progress {
         }
     }
 
+    /// Runs `print` (which writes to stdout) with the bars out of the way, so lines and bars
+    /// never mix on a shared terminal.
+    pub fn suspend<T>(&self, print: impl FnOnce() -> T) -> T {
+        self.multi.suspend(print)
+    }
+
+    /// Clears the total bar once every file is done.
+    pub fn finish(&self) {
+        if let Some(total) = &self.total {
+            total.finish_and_clear();
+        }
+    }
+
     /// Prints a line above the bars (or plainly on stderr when there are none).
     pub fn note(&self, text: &str) {
         if !self.notes {
@@ -118,8 +131,18 @@ impl FileProgress {
         }
     }
 
-    /// Removes the bar once the file is done (the summary line replaces it).
-    pub fn finish(&self) {
+    /// The file is complete (sent, resumed or already there): fills its share of the total
+    /// and removes its bar (the summary line replaces it).
+    pub fn done(&self) {
+        let remaining = self.size.saturating_sub(self.bar.position());
+        if let Some(total) = &self.total {
+            total.inc(remaining);
+        }
+        self.bar.finish_and_clear();
+    }
+
+    /// The file failed: removes its bar.
+    pub fn abandon(&self) {
         self.bar.finish_and_clear();
     }
 }

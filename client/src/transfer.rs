@@ -115,7 +115,7 @@ pub async fn put_with_retries(
         .await;
         match attempt {
             Ok(report) => {
-                bar.finish();
+                bar.done();
                 return Ok(PutOutcome {
                     size: report.size,
                     sent: tally.sent,
@@ -139,7 +139,7 @@ pub async fn put_with_retries(
                 if is_retryable(&error) {
                     *client = None;
                 }
-                bar.finish();
+                bar.abandon();
                 return Err(error);
             }
         }

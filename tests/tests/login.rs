@@ -86,8 +86,14 @@ fn a_wrong_client_key_is_refused_before_any_password_is_checked() {
     let output = run(command, None);
     assert_eq!(code(&output), 3, "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains(other_key.to_str().unwrap()), "names the key file: {message}");
-    assert!(message.contains("--secret-file"), "says how to fix it: {message}");
+    assert!(
+        message.contains(other_key.to_str().unwrap()),
+        "names the key file: {message}"
+    );
+    assert!(
+        message.contains("--secret-file"),
+        "says how to fix it: {message}"
+    );
 
     server.wait_for_log("client key rejected");
     let log = server.log();

@@ -365,3 +365,22 @@ fn several_files_go_to_one_folder_and_bad_requests_are_refused() {
     assert!(!site.root().join("reader/a.txt").exists());
     assert!(!site.dir.path().join("escape.txt").exists());
 }
+
+#[test]
+fn stale_partials_expire() {
+    let site = Site::new("partial_ttl = \"1s\"\n");
+    site.add_user("alice", PASSWORD, &[]);
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    random_file(&local, 8 * MIB, 13);
+    let mut client = spawn_put(&server, &local, "big.bin", "2M");
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) > 0
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+    wait_until("the stale partial to expire", || {
+        e2e::partials(&site.root()).is_empty()
+    });
+    server.wait_for_log("expired stale partial uploads");
+}

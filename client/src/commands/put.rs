@@ -39,7 +39,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                     output::put_summary(job, &outcome)
                 };
                 if global.json || !global.quiet {
-                    super::print(&format!("{line}\n"))?;
+                    progress.suspend(|| super::print(&format!("{line}\n")))?;
                 }
             }
             Err(error) => {
@@ -47,7 +47,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                 if jobs.len() == 1 {
                     return Err(error);
                 }
-                eprintln!("ftp: error: {}: {error}", job.local.display());
+                progress.suspend(|| eprintln!("ftp: error: {}: {error}", job.local.display()));
                 failures.push(error);
                 if fatal {
                     break;
@@ -55,6 +55,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
             }
         }
     }
+    progress.finish();
     if let Some(client) = client {
         let _ = client.quit().await;
     }
