@@ -5,23 +5,17 @@
 //! control is the back-pressure, and a bounded queue keeps memory flat whatever the file size.
 //! The SHA-256 of the whole file goes last; the server answers only once the file is visible.
 
-use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use bytes::{Bytes, BytesMut};
+use ftp_proto::filestream;
 use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, ServerMessage};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::Client;
 use crate::error::ClientError;
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
-
-/// Chunks read ahead of the network.
-const READ_AHEAD: usize = 4;
 
 /// What one upload asks for.
 #[derive(Debug, Clone)]
@@ -137,11 +131,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let chunk_len = limiter
             .as_ref()
             .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
-        let (chunks, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
         let size = file_id.size;
-        let reader = tokio::task::spawn_blocking(move || {
-            read_and_hash(&file, offset, size, chunk_len, &chunks)
-        });
+        let (mut incoming, reader) = filestream::spawn_reader(file, offset, size, chunk_len);
         let mut position = offset;
         while let Some(data) = incoming.recv().await {
             let len = data.len() as u64;
@@ -193,7 +184,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         size: u64,
         remote_sha: [u8; 32],
     ) -> Result<PutReport, ClientError> {
-        let local_sha = tokio::task::spawn_blocking(move || hash_whole(file))
+        let local_sha = tokio::task::spawn_blocking(move || filestream::hash_file(&file))
             .await
             .map_err(|e| ClientError::Protocol(format!("hash thread failed: {e}")))?
             .map_err(|source| ClientError::Local {
@@ -218,72 +209,4 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             })
         }
     }
-}
-
-/// Reads the file from `offset` in chunks of `chunk_len`, hashing everything from byte 0, and
-/// queues the chunks; returns the SHA-256 of the whole file. Blocking.
-fn read_and_hash(
-    file: &std::fs::File,
-    offset: u64,
-    size: u64,
-    chunk_len: usize,
-    chunks: &tokio::sync::mpsc::Sender<Bytes>,
-) -> std::io::Result<[u8; 32]> {
-    let mut hash = Sha256::new();
-    let mut position = 0u64;
-    let mut prefix = vec![0u8; ftp_proto::MAX_CHUNK_LEN];
-    while position < offset {
-        let want = (offset - position).min(prefix.len() as u64) as usize;
-        let n = file.read_at(&mut prefix[..want], position)?;
-        if n == 0 {
-            return Err(changed());
-        }
-        hash.update(&prefix[..n]);
-        position += n as u64;
-    }
-    drop(prefix);
-    while position < size {
-        let want = (size - position).min(chunk_len as u64) as usize;
-        let mut buffer = BytesMut::zeroed(want);
-        let mut filled = 0;
-        while filled < want {
-            let n = file.read_at(&mut buffer[filled..], position + filled as u64)?;
-            if n == 0 {
-                return Err(changed());
-            }
-            filled += n;
-        }
-        hash.update(&buffer);
-        position += want as u64;
-        if chunks.blocking_send(buffer.freeze()).is_err() {
-            // The sender gave up (connection lost): its error is the one to report.
-            return Err(std::io::Error::other("upload interrupted"));
-        }
-    }
-    // More data than announced means the file changed under us too.
-    let mut probe = [0u8; 1];
-    if file.read_at(&mut probe, size)? != 0 {
-        return Err(changed());
-    }
-    Ok(hash.finalize().into())
-}
-
-/// SHA-256 of a whole file. Blocking.
-pub fn hash_whole(mut file: std::fs::File) -> std::io::Result<[u8; 32]> {
-    let mut hash = Sha256::new();
-    let mut buffer = vec![0u8; ftp_proto::MAX_CHUNK_LEN];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(hash.finalize().into());
-        }
-        hash.update(&buffer[..n]);
-    }
-}
-
-/// The local file changed size while being read.
-fn changed() -> std::io::Error {
-    std::io::Error::other(
-        "the file changed size while it was being uploaded; run the command again",
-    )
 }

@@ -6,6 +6,7 @@
 //! - [`message`]: the two message enums, [`ClientMessage`] and [`ServerMessage`].
 //! - [`handshake`]: nonces and the mutual HMAC-SHA256 proofs that run before any login.
 //! - [`secret`]: the shared key and passwords, in types that never print their contents.
+//! - [`filestream`]: the hashing file reader and writer threads both sides stream through.
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
 //!
 //! This crate does no socket I/O of its own: the codec plugs into `tokio_util::codec::Framed` over
@@ -13,6 +14,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod filestream;
 pub mod handshake;
 pub mod message;
 pub mod private_file;

@@ -11,7 +11,7 @@
 //! dead connection's writer has stopped.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -29,9 +29,6 @@ const PARTIALS: &str = "partials";
 
 /// How long a takeover waits for the previous holder to let go.
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Buffer for hashing files already on disk.
-const HASH_BUFFER: usize = 1 << 20;
 
 /// Opens (creating when missing) the partials folder beneath the root.
 pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
@@ -74,40 +71,9 @@ pub fn open_partial(
     Ok((file, offset))
 }
 
-/// SHA-256 of the first `len` bytes of `file` (from its start). Blocking.
-pub fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<Sha256> {
-    let mut hash = Sha256::new();
-    let mut buffer = vec![0u8; HASH_BUFFER];
-    let mut remaining = len;
-    let mut position = 0;
-    while remaining > 0 {
-        let want = remaining.min(buffer.len() as u64) as usize;
-        let n = std::os::unix::fs::FileExt::read_at(file, &mut buffer[..want], position)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "partial upload shorter than expected",
-            ));
-        }
-        hash.update(&buffer[..n]);
-        remaining -= n as u64;
-        position += n as u64;
-    }
-    Ok(hash)
-}
-
 /// SHA-256 of a whole file in a home. Blocking.
 pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 32]> {
-    let mut file = home.open(path)?.into_std();
-    let mut hash = Sha256::new();
-    let mut buffer = vec![0u8; HASH_BUFFER];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(hash.finalize().into());
-        }
-        hash.update(&buffer[..n]);
-    }
+    ftp_proto::filestream::hash_file(&home.open(path)?.into_std())
 }
 
 /// Makes a verified partial visible under its final name: fsync the data (when `durable`),
@@ -150,49 +116,6 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
         }
     }
     Ok(removed)
-}
-
-/// Writes incoming chunks to a partial and hashes them, on a blocking thread, so network
-/// receive, disk writes and hashing overlap. Memory is bounded by the channel's capacity.
-pub struct PartialWriter {
-    /// Chunks to write, in order.
-    chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    /// The thread; yields the file and the hash of everything in it.
-    thread: tokio::task::JoinHandle<std::io::Result<(std::fs::File, Sha256)>>,
-}
-
-/// Chunks buffered between the connection and the writer thread.
-const WRITER_QUEUE: usize = 4;
-
-impl PartialWriter {
-    /// Starts the writer: it first hashes the `offset` bytes already in the partial.
-    pub fn start(mut file: std::fs::File, offset: u64) -> PartialWriter {
-        let (chunks, mut incoming) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITER_QUEUE);
-        let thread = tokio::task::spawn_blocking(move || {
-            let mut hash = hash_prefix(&mut file, offset)?;
-            while let Some(chunk) = incoming.blocking_recv() {
-                file.write_all(&chunk)?;
-                hash.update(&chunk);
-            }
-            Ok((file, hash))
-        });
-        PartialWriter { chunks, thread }
-    }
-
-    /// Queues a chunk; `false` when the writer has stopped (call [`Self::finish`] for why).
-    pub async fn write(&self, chunk: bytes::Bytes) -> bool {
-        self.chunks.send(chunk).await.is_ok()
-    }
-
-    /// Waits for every queued chunk to be written; returns the file and the whole hash.
-    pub async fn finish(self) -> std::io::Result<(std::fs::File, [u8; 32])> {
-        drop(self.chunks);
-        let (file, hash) = self
-            .thread
-            .await
-            .map_err(|e| std::io::Error::other(format!("writer thread failed: {e}")))??;
-        Ok((file, hash.finalize().into()))
-    }
 }
 
 /// Who holds a destination.
@@ -319,6 +242,7 @@ impl Drop for PathLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn identity(size: u64, secs: i64) -> FileIdentity {
         FileIdentity {
@@ -363,24 +287,17 @@ mod tests {
         locks.lock("a".into(), [2; 16]).await.unwrap();
     }
 
-    #[tokio::test]
-    async fn writer_resumes_with_the_hash_of_the_prefix() {
+    #[test]
+    fn partials_resume_from_their_length_and_too_long_ones_restart() {
         let dir = tempfile::tempdir().unwrap();
         let partials =
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
-        let (file, offset) = open_partial(&partials, "p", 6).unwrap();
+        let (mut file, offset) = open_partial(&partials, "p", 6).unwrap();
         assert_eq!(offset, 0);
-        let writer = PartialWriter::start(file, 0);
-        assert!(writer.write(bytes::Bytes::from_static(b"abc")).await);
-        writer.finish().await.unwrap();
-        let (file, offset) = open_partial(&partials, "p", 6).unwrap();
+        file.write_all(b"abc").unwrap();
+        let (_, offset) = open_partial(&partials, "p", 6).unwrap();
         assert_eq!(offset, 3);
-        let writer = PartialWriter::start(file, offset);
-        assert!(writer.write(bytes::Bytes::from_static(b"def")).await);
-        let (_, hash) = writer.finish().await.unwrap();
-        assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(b"abcdef")));
-        // Longer than declared: emptied.
         let (_, offset) = open_partial(&partials, "p", 2).unwrap();
-        assert_eq!(offset, 0);
+        assert_eq!(offset, 0, "longer than declared: emptied");
     }
 }

@@ -18,7 +18,8 @@ use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, receive, send, send_error};
 use crate::state::ServerState;
-use crate::uploads::{self, PartialWriter};
+use crate::uploads;
+use ftp_proto::filestream::HashingWriter;
 
 /// A `Put` request as received.
 #[derive(Debug)]
@@ -110,7 +111,7 @@ where
             } else {
                 tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
             }
-            let writer = PartialWriter::start(file, offset);
+            let writer = HashingWriter::start(file, offset);
             let received = tokio::select! {
                 result = receive_chunks(conn, state, &writer, offset, upload.size) => result,
                 () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
@@ -207,7 +208,7 @@ fn prepare(
 async fn receive_chunks<S>(
     conn: &mut Connection<S>,
     state: &ServerState,
-    writer: &PartialWriter,
+    writer: &HashingWriter,
     offset: u64,
     size: u64,
 ) -> Result<[u8; 32], SessionError>
