@@ -69,6 +69,49 @@ pub enum Command {
         after_help = "Examples:\n  ftp put photo.png\n  ftp put big.iso backups/2026/big.iso --retries 10\n  ftp put *.log --to logs/ --limit-rate 10M"
     )]
     Put(PutArgs),
+    /// Download a file: written to LOCAL.part, resumed after any interruption, verified with
+    /// SHA-256, then renamed to LOCAL.
+    #[command(
+        after_help = "Examples:\n  ftp get photo.png\n  ftp get backups/big.iso /tmp/ --retries 10"
+    )]
+    Get(GetArgs),
+    /// Show a remote path's type, size, modification time and (for a file) SHA-256.
+    Stat {
+        /// Remote path.
+        path: String,
+    },
+    /// Remove a remote file, link or empty folder.
+    Rm {
+        /// Remote path.
+        path: String,
+    },
+    /// Create a remote folder and any missing parents (a folder already there is fine).
+    Mkdir {
+        /// Remote path.
+        path: String,
+    },
+}
+
+/// `ftp get` options.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Remote file.
+    pub remote: String,
+
+    /// Local file or folder [default: the remote file's name, here].
+    pub local: Option<PathBuf>,
+
+    /// Replace a local file that already exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Times to reconnect and resume after a lost connection (exponential backoff).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+
+    /// Most bytes per second to receive, e.g. 500K, 10M, 1G.
+    #[arg(long, value_name = "RATE", value_parser = crate::rate::parse_rate)]
+    pub limit_rate: Option<u64>,
 }
 
 /// `ftp put` options.

@@ -215,6 +215,11 @@ pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
         ServerMessage::PutReady { .. } => "put-ready",
         ServerMessage::PutExisting { .. } => "put-existing",
         ServerMessage::PutDone { .. } => "put-done",
+        ServerMessage::GetReady { .. } => "get-ready",
+        ServerMessage::Data { .. } => "data",
+        ServerMessage::GetDone { .. } => "get-done",
+        ServerMessage::StatInfo { .. } => "stat",
+        ServerMessage::Done { .. } => "done",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
 }

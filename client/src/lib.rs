@@ -2,7 +2,7 @@
 //!
 //! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`connector`]
 //! (connect and log in, again after a loss), [`connection`] (the async [`Client`]: handshake,
-//! login, requests), [`upload`] (one upload attempt), [`transfer`] (retries and backoff),
+//! login, list), [`requests`] (stat, rm, mkdir), [`upload`] and [`download`] (one attempt each), [`transfer`] (retries and backoff),
 //! [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command),
 //! [`output`] (tables and JSON), [`error`] (errors and exit codes).
 
@@ -11,10 +11,12 @@ pub mod commands;
 pub mod connection;
 pub mod connector;
 pub mod credentials;
+pub mod download;
 pub mod error;
 pub mod output;
 pub mod progress;
 pub mod rate;
+pub mod requests;
 pub mod transfer;
 pub mod upload;
 

@@ -6,7 +6,7 @@ use ftp_proto::{DirEntry, EntryKind};
 use indicatif::HumanBytes;
 use serde_json::json;
 
-use crate::transfer::{PutJob, PutOutcome};
+use crate::transfer::{GetJob, Outcome, PutJob};
 
 /// The latest time an RFC 3339 formatter handles (9999-12-31T23:59:59Z).
 const MAX_RFC3339: i64 = 253_402_300_799;
@@ -85,7 +85,7 @@ pub fn listing_json(path: &str, entries: &[DirEntry]) -> serde_json::Value {
 }
 
 /// `put --json`: `{"op":"put","local","remote","size","sent","resumed_from","sha256","result"}`.
-pub fn put_json(job: &PutJob, outcome: &PutOutcome) -> serde_json::Value {
+pub fn put_json(job: &PutJob, outcome: &Outcome) -> serde_json::Value {
     json!({
         "op": "put",
         "local": job.local.display().to_string(),
@@ -99,7 +99,7 @@ pub fn put_json(job: &PutJob, outcome: &PutOutcome) -> serde_json::Value {
 }
 
 /// One line for a person after an upload.
-pub fn put_summary(job: &PutJob, outcome: &PutOutcome) -> String {
+pub fn put_summary(job: &PutJob, outcome: &Outcome) -> String {
     let remote = printable(&remote_shown(&job.remote));
     let local = printable(&job.local.display().to_string());
     let sha = hex::encode(&outcome.sha256[..8]);
@@ -115,6 +115,64 @@ pub fn put_summary(job: &PutJob, outcome: &PutOutcome) -> String {
         "{local} -> {remote}: {} verified (sha256 {sha}…){resumed}",
         HumanBytes(outcome.size)
     )
+}
+
+/// `get --json`: `{"op":"get","remote","local","size","sent","resumed_from","sha256"}`.
+pub fn get_json(job: &GetJob, outcome: &Outcome) -> serde_json::Value {
+    json!({
+        "op": "get",
+        "remote": remote_shown(&job.remote),
+        "local": job.local.display().to_string(),
+        "size": outcome.size,
+        "sent": outcome.sent,
+        "resumed_from": outcome.resumed_from,
+        "sha256": hex::encode(outcome.sha256),
+    })
+}
+
+/// One line for a person after a download.
+pub fn get_summary(job: &GetJob, outcome: &Outcome) -> String {
+    let resumed = if outcome.resumed_from > 0 {
+        format!(", resumed from {}", HumanBytes(outcome.resumed_from))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} -> {}: {} verified (sha256 {}…){resumed}",
+        printable(&remote_shown(&job.remote)),
+        printable(&job.local.display().to_string()),
+        HumanBytes(outcome.size),
+        hex::encode(&outcome.sha256[..8])
+    )
+}
+
+/// `stat --json`.
+pub fn stat_json(path: &str, entry: &DirEntry, sha256: Option<&[u8; 32]>) -> serde_json::Value {
+    json!({
+        "op": "stat",
+        "path": path,
+        "type": kind_name(entry.kind),
+        "size": entry.size,
+        "modified": timestamp(entry.modified),
+        "mtime": entry.modified,
+        "sha256": sha256.map(hex::encode),
+    })
+}
+
+/// `stat` for a person.
+pub fn stat_text(path: &str, entry: &DirEntry, sha256: Option<&[u8; 32]>) -> String {
+    let mut text = format!(
+        "{}\n  type      {}\n  size      {} ({})\n  modified  {}\n",
+        printable(path),
+        kind_name(entry.kind),
+        entry.size,
+        HumanBytes(entry.size),
+        timestamp(entry.modified)
+    );
+    if let Some(sha256) = sha256 {
+        text.push_str(&format!("  sha256    {}\n", hex::encode(sha256)));
+    }
+    text
 }
 
 /// A remote path as the server shows it: from the home, with a leading `/`.

@@ -107,8 +107,20 @@ impl FileProgress {
     /// Starts (or restarts, after a reconnect) at `offset`, already on the `place` side, and
     /// says so when that is a resume.
     pub fn start_at(&self, offset: u64, place: &str) {
+        self.start_sized(offset, self.bar.length().unwrap_or(self.size), place);
+    }
+
+    /// Like [`Self::start_at`], for a file whose size was learnt just now (a download).
+    pub fn start_sized(&self, offset: u64, size: u64, place: &str) {
+        if self.bar.length() != Some(size) {
+            self.bar.set_length(size);
+            if let Some(total) = &self.total {
+                let known = total.length().unwrap_or(0);
+                total.set_length(known + size);
+            }
+        }
         if offset > 0 && self.notes {
-            let text = resume_note(&self.name, offset, self.size, place);
+            let text = resume_note(&self.name, offset, size, place);
             if self.multi.is_hidden() {
                 eprintln!("{text}");
             } else {
@@ -134,7 +146,8 @@ impl FileProgress {
     /// The file is complete (sent, resumed or already there): fills its share of the total
     /// and removes its bar (the summary line replaces it).
     pub fn done(&self) {
-        let remaining = self.size.saturating_sub(self.bar.position());
+        let size = self.bar.length().unwrap_or(self.size);
+        let remaining = size.saturating_sub(self.bar.position());
         if let Some(total) = &self.total {
             total.inc(remaining);
         }

@@ -1,12 +1,13 @@
 //! Transfers with retries: a lost connection is reconnected, logged in again and resumed, with
-//! exponential backoff, up to `--retries` times per file. Failures that retrying cannot fix
-//! (refusals, integrity, local errors) stop at once.
+//! exponential backoff, up to `--retries` times per file, for uploads and downloads alike.
+//! Failures that retrying cannot fix (refusals, integrity, local errors) stop at once.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::connection::Client;
 use crate::connector::Connector;
+use crate::download::GetPlan;
 use crate::error::ClientError;
 use crate::progress::Progress;
 use crate::rate::RateLimiter;
@@ -32,7 +33,7 @@ pub struct PutJob {
 /// Settings shared by every file of a command.
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
-    /// Replace existing remote files.
+    /// Replace existing files on the receiving side.
     pub force: bool,
     /// Reconnects allowed per file.
     pub retries: u32,
@@ -42,12 +43,21 @@ pub struct TransferOptions {
     pub upload_id: [u8; 16],
 }
 
-/// A finished upload.
+/// One file to download.
+#[derive(Debug, Clone)]
+pub struct GetJob {
+    /// Remote path.
+    pub remote: String,
+    /// Final local path (data goes to its `.part` first).
+    pub local: PathBuf,
+}
+
+/// A finished transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PutOutcome {
+pub struct Outcome {
     /// File size.
     pub size: u64,
-    /// Bytes sent by this command.
+    /// Bytes moved by this command (sent for a put, received for a get).
     pub sent: u64,
     /// Offset the command started at.
     pub resumed_from: u64,
@@ -80,15 +90,56 @@ pub fn new_upload_id() -> Result<[u8; 16], ClientError> {
     Ok(id)
 }
 
-/// Uploads one file, reconnecting as needed. `client` is the open connection, if any; it is
-/// left open (or `None` after a connection failure) for the next file.
+/// Runs `attempt` on the open connection (connecting first if there is none), reconnecting
+/// and trying again after a lost connection, up to `retries` times with backoff. `client` is
+/// left open for the next transfer, or `None` after a connection failure.
+pub async fn with_retries<T>(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    retries: u32,
+    progress: &Progress,
+    name: &str,
+    mut attempt: impl AsyncFnMut(&mut Client) -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let mut failures = 0;
+    loop {
+        let result = match client {
+            Some(open) => attempt(open).await,
+            None => match connector.connect().await {
+                Ok(open) => attempt(client.insert(open)).await,
+                Err(error) => Err(error),
+            },
+        };
+        match result {
+            Ok(value) => return Ok(value),
+            Err(error) if is_retryable(&error) && failures < retries => {
+                *client = None;
+                failures += 1;
+                let pause = backoff(failures);
+                progress.note(&format!(
+                    "{name}: {error}; reconnecting in {:.1} s (retry {failures} of {retries})",
+                    pause.as_secs_f64(),
+                ));
+                tokio::time::sleep(pause).await;
+            }
+            Err(error) => {
+                if is_retryable(&error) {
+                    *client = None;
+                }
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Uploads one file, reconnecting as needed.
 pub async fn put_with_retries(
     connector: &mut Connector,
     client: &mut Option<Client>,
     job: &PutJob,
     options: &TransferOptions,
     progress: &Progress,
-) -> Result<PutOutcome, ClientError> {
+) -> Result<Outcome, ClientError> {
     let name = job.local.display().to_string();
     let bar = progress.file(&name, job.size);
     let plan = PutPlan {
@@ -98,50 +149,78 @@ pub async fn put_with_retries(
         upload_id: options.upload_id,
     };
     let mut tally = Tally::default();
-    let mut failures = 0;
-    loop {
-        let attempt = async {
-            if client.is_none() {
-                *client = Some(connector.connect().await?);
-            }
-            match client.as_mut() {
-                Some(open) => {
-                    let limiter = options.limit_rate.map(RateLimiter::new);
-                    open.put(&plan, limiter, &bar, &mut tally).await
-                }
-                None => Err(ClientError::Connection("not connected".into())),
-            }
+    let result = with_retries(
+        connector,
+        client,
+        options.retries,
+        progress,
+        &name,
+        async |open: &mut Client| {
+            let limiter = options.limit_rate.map(RateLimiter::new);
+            open.put(&plan, limiter, &bar, &mut tally).await
+        },
+    )
+    .await;
+    match result {
+        Ok(report) => {
+            bar.done();
+            Ok(Outcome {
+                size: report.size,
+                sent: tally.sent,
+                resumed_from: tally.resumed_from.unwrap_or(report.offset),
+                sha256: report.sha256,
+                identical: report.identical,
+            })
         }
-        .await;
-        match attempt {
-            Ok(report) => {
-                bar.done();
-                return Ok(PutOutcome {
-                    size: report.size,
-                    sent: tally.sent,
-                    resumed_from: tally.resumed_from.unwrap_or(report.offset),
-                    sha256: report.sha256,
-                    identical: report.identical,
-                });
-            }
-            Err(error) if is_retryable(&error) && failures < options.retries => {
-                *client = None;
-                failures += 1;
-                let pause = backoff(failures);
-                progress.note(&format!(
-                    "{name}: {error}; reconnecting in {:.1} s (retry {failures} of {})",
-                    pause.as_secs_f64(),
-                    options.retries
-                ));
-                tokio::time::sleep(pause).await;
-            }
-            Err(error) => {
-                if is_retryable(&error) {
-                    *client = None;
-                }
-                bar.abandon();
-                return Err(error);
-            }
+        Err(error) => {
+            bar.abandon();
+            Err(error)
+        }
+    }
+}
+
+/// Downloads one file, reconnecting as needed.
+pub async fn get_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    job: &GetJob,
+    options: &TransferOptions,
+    progress: &Progress,
+) -> Result<Outcome, ClientError> {
+    let name = job.remote.clone();
+    let plan = GetPlan {
+        remote: &job.remote,
+        local: &job.local,
+    };
+    // The size is known only once the server answers; the bar learns it then.
+    let bar = progress.file(&name, 0);
+    let mut tally = Tally::default();
+    let result = with_retries(
+        connector,
+        client,
+        options.retries,
+        progress,
+        &name,
+        async |open: &mut Client| {
+            let limiter = options.limit_rate.map(RateLimiter::new);
+            open.get(&plan, limiter, &bar, &mut tally).await
+        },
+    )
+    .await;
+    match result {
+        Ok(report) => {
+            bar.done();
+            Ok(Outcome {
+                size: report.size,
+                sent: tally.sent,
+                resumed_from: tally.resumed_from.unwrap_or(report.offset),
+                sha256: report.sha256,
+                identical: false,
+            })
+        }
+        Err(error) => {
+            bar.abandon();
+            Err(error)
         }
     }
 }

@@ -218,7 +218,7 @@ mod tests {
                     entry.clone(),
                     DirEntry {
                         kind: EntryKind::Dir,
-                        ..entry
+                        ..entry.clone()
                     },
                 ],
                 last: false,
@@ -233,6 +233,25 @@ mod tests {
                 size: 0,
                 sha256: [2; 32],
             },
+            ServerMessage::GetReady {
+                size: 10,
+                modified: 5,
+                offset: 3,
+            },
+            ServerMessage::Data {
+                offset: 3,
+                data: bytes::Bytes::from_static(b"0123456"),
+            },
+            ServerMessage::GetDone { sha256: [8; 32] },
+            ServerMessage::StatInfo {
+                entry: entry.clone(),
+                sha256: Some([6; 32]),
+            },
+            ServerMessage::StatInfo {
+                entry: entry.clone(),
+                sha256: None,
+            },
+            ServerMessage::Done { changed: false },
         ]
     }
 

@@ -63,6 +63,28 @@ pub enum ClientMessage {
     },
     /// Abandon the upload in progress (after `PutExisting`); the partial is kept.
     PutCancel {},
+    /// Download a file, resuming after the `offset` bytes the client already holds.
+    Get {
+        /// Remote path of the file.
+        path: String,
+        /// Bytes the client already has (the length of its `.part` file).
+        offset: u64,
+    },
+    /// Describe one path: type, size, modification time, and SHA-256 for a file.
+    Stat {
+        /// Remote path.
+        path: String,
+    },
+    /// Remove a file, a symbolic link or an empty folder.
+    Remove {
+        /// Remote path.
+        path: String,
+    },
+    /// Create a folder and any missing parents.
+    MakeDir {
+        /// Remote path.
+        path: String,
+    },
 }
 
 /// What identifies a local file for resuming: its size and modification time.
@@ -129,6 +151,39 @@ pub enum ServerMessage {
         size: u64,
         /// Its SHA-256, as computed by the server.
         sha256: [u8; 32],
+    },
+    /// A download starts: `Data` frames from `offset` follow, then `GetDone`.
+    GetReady {
+        /// Size of the file.
+        size: u64,
+        /// Its modification time, seconds since the Unix epoch.
+        modified: i64,
+        /// Where the data starts: the client's offset, or 0 if that was past the end.
+        offset: u64,
+    },
+    /// File data at `offset`, sent back to back.
+    Data {
+        /// Position of the first byte.
+        offset: u64,
+        /// The bytes (at most [`crate::MAX_CHUNK_LEN`]).
+        data: Bytes,
+    },
+    /// All data sent: the SHA-256 of the whole file (including the bytes before `offset`).
+    GetDone {
+        /// SHA-256 of the whole file.
+        sha256: [u8; 32],
+    },
+    /// Answer to `Stat`.
+    StatInfo {
+        /// The path's entry (its name is the last component, or "" for the home).
+        entry: DirEntry,
+        /// SHA-256 of the content, for a regular file.
+        sha256: Option<[u8; 32]>,
+    },
+    /// A `Remove` or `MakeDir` succeeded.
+    Done {
+        /// False when `MakeDir` found the folder already there.
+        changed: bool,
     },
 }
 

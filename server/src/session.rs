@@ -89,6 +89,16 @@ where
                 };
                 handlers::put::handle(conn, &session, state, request).await?;
             }
+            ClientMessage::Get { path, offset } => {
+                handlers::get::handle(conn, &session, &path, offset).await?;
+            }
+            ClientMessage::Stat { path } => handlers::stat::handle(conn, &session, &path).await?,
+            ClientMessage::Remove { path } => {
+                handlers::remove::handle(conn, &session, &path).await?;
+            }
+            ClientMessage::MakeDir { path } => {
+                handlers::mkdir::handle(conn, &session, &path).await?;
+            }
             ClientMessage::Quit {} => return Ok(()),
             ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
                 return Err(out_of_order("a second hello or login"));

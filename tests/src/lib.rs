@@ -360,7 +360,8 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// A TCP proxy on 127.0.0.1:0 that cuts each of its first `cuts` connections (both ways)
-/// once `cut_after` bytes went from client to server; later connections pass untouched.
+/// once `cut_after` bytes have crossed it in either direction together; later connections
+/// pass untouched.
 pub struct CutProxy {
     /// Where clients connect.
     pub address: SocketAddr,
@@ -368,13 +369,49 @@ pub struct CutProxy {
     cut: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Copies `from` to `to`, adding to `crossed`; stops (cutting both sockets of both pairs)
+/// once `limit` is reached.
+fn pump(
+    from: std::net::TcpStream,
+    to: std::net::TcpStream,
+    crossed: Arc<std::sync::atomic::AtomicU64>,
+    limit: Option<u64>,
+    was_cut: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match (&from).read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let before = crossed.fetch_add(n as u64, Ordering::SeqCst);
+        let n = match limit {
+            Some(limit) if before >= limit => 0,
+            Some(limit) => n.min((limit - before) as usize),
+            None => n,
+        };
+        if n > 0 && (&to).write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        if limit.is_some_and(|limit| before + n as u64 >= limit) {
+            if !was_cut.swap(true, Ordering::SeqCst) {
+                cut.fetch_add(1, Ordering::SeqCst);
+            }
+            break;
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
 impl CutProxy {
     /// Starts the proxy in front of `target`.
     pub fn start(target: SocketAddr, cut_after: u64, cuts: usize) -> CutProxy {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let address = listener.local_addr().expect("proxy address");
-        let cut = Arc::new(AtomicUsize::new(0));
+        let cut = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&cut);
         std::thread::spawn(move || {
             for (index, client) in listener.incoming().enumerate() {
@@ -383,39 +420,22 @@ impl CutProxy {
                     continue;
                 };
                 let limit = (index < cuts).then_some(cut_after);
-                let counter = Arc::clone(&counter);
-                let (client_read, server_write) = (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
+                let crossed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                let was_cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (up_crossed, up_flag, up_cut) = (
+                    Arc::clone(&crossed),
+                    Arc::clone(&was_cut),
+                    Arc::clone(&counter),
                 );
-                let (server_read, client_write) = (server, client);
                 std::thread::spawn(move || {
-                    std::io::copy(&mut &server_read, &mut &client_write).ok();
-                    let _ = client_write.shutdown(std::net::Shutdown::Both);
+                    pump(client, server, up_crossed, limit, up_flag, up_cut)
                 });
+                let down_cut = Arc::clone(&counter);
                 std::thread::spawn(move || {
-                    let mut passed = 0u64;
-                    let mut chunk = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match (&client_read).read(&mut chunk) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let n = match limit {
-                            Some(limit) => n.min((limit - passed) as usize),
-                            None => n,
-                        };
-                        if (&server_write).write_all(&chunk[..n]).is_err() {
-                            break;
-                        }
-                        passed += n as u64;
-                        if limit == Some(passed) {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            break;
-                        }
-                    }
-                    let _ = server_write.shutdown(std::net::Shutdown::Both);
-                    let _ = client_read.shutdown(std::net::Shutdown::Both);
+                    pump(server2, client2, crossed, limit, was_cut, down_cut)
                 });
             }
         });
@@ -426,4 +446,49 @@ impl CutProxy {
     pub fn cuts(&self) -> usize {
         self.cut.load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+/// SHA-256 of a file as `sha256sum` prints it.
+pub fn sha256sum(path: &Path) -> String {
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `.part` file a download of `local` writes first.
+pub fn part_of(local: &Path) -> PathBuf {
+    let mut name = local.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// Every path under `folder` with its size (0 for folders), sorted: a snapshot to compare.
+pub fn tree(folder: &Path) -> Vec<(PathBuf, u64)> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(path.clone());
+                found.push((path, 0));
+            } else {
+                found.push((path, meta.len()));
+            }
+        }
+    }
+    found.sort();
+    found
 }

@@ -175,3 +175,25 @@ async fn a_server_with_another_key_is_not_trusted() {
         .unwrap_err();
     assert_eq!(remote_kind(error), ErrorKind::BadKey);
 }
+
+#[tokio::test]
+async fn paths_with_nul_or_control_characters_are_refused() {
+    let site = site();
+    let server = site.start();
+    let key = SharedKey::load(&server.key).unwrap();
+    let mut client = Client::connect(&server.address.to_string(), &key)
+        .await
+        .unwrap();
+    client
+        .login("alice", Password::new("right-password".into()))
+        .await
+        .unwrap();
+    for path in ["../x\0", "a\0b", "a\nb", "\u{1b}[2J"] {
+        let error = client.list(path).await.unwrap_err();
+        assert_eq!(remote_kind(error), ErrorKind::InvalidPath, "{path:?}");
+        let error = client.stat(path).await.unwrap_err();
+        assert_eq!(remote_kind(error), ErrorKind::InvalidPath, "{path:?}");
+    }
+    // The session is still usable after refusals.
+    assert!(client.list("/").await.is_ok());
+}

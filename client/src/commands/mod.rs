@@ -1,8 +1,10 @@
 //! One module per command. Each turns parsed options into work on a [`crate::Client`] and
 //! prints the result; connecting lives in [`crate::connector`], retries in [`crate::transfer`].
 
+pub mod get;
 pub mod ls;
 pub mod put;
+pub mod simple;
 
 use std::io::Write;
 
@@ -14,6 +16,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), ClientErro
     match command {
         Command::Ls { path } => ls::run(global, &path).await,
         Command::Put(args) => put::run(global, args).await,
+        Command::Get(args) => get::run(global, args).await,
+        Command::Stat { path } => simple::stat(global, &path).await,
+        Command::Rm { path } => simple::rm(global, &path).await,
+        Command::Mkdir { path } => simple::mkdir(global, &path).await,
     }
 }
 

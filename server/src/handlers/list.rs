@@ -4,12 +4,11 @@
 //! Symbolic links are shown as links and never followed. The internal folder is never shown.
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
-use ftp_proto::{DirEntry, EntryKind, ServerMessage};
+use ftp_proto::{DirEntry, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::Session;
+use super::{Session, entry};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, INTERNAL_DIR, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -94,31 +93,4 @@ fn list(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Vec<DirEntry>, Ref
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
-}
-
-/// One listing entry from file metadata (not following links).
-fn entry(name: String, meta: &cap_std::fs::Metadata) -> DirEntry {
-    let kind = if meta.is_symlink() {
-        EntryKind::Symlink
-    } else if meta.is_dir() {
-        EntryKind::Dir
-    } else {
-        EntryKind::File
-    };
-    let modified = meta
-        .modified()
-        .ok()
-        .map(|t| t.into_std())
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    DirEntry {
-        name,
-        kind,
-        size: if kind == EntryKind::Dir {
-            0
-        } else {
-            meta.len()
-        },
-        modified,
-    }
 }

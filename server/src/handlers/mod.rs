@@ -2,10 +2,17 @@
 //! [`Session`]; they touch the disk only through the home's capability handle, on blocking
 //! threads, and answer refusals with an error frame while the session goes on.
 
+pub mod get;
 pub mod list;
+pub mod mkdir;
 pub mod put;
+pub mod remove;
+pub mod stat;
 
 use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use ftp_proto::{DirEntry, EntryKind, ErrorKind};
 
 use crate::error::Refusal;
 use crate::jail;
@@ -32,4 +39,48 @@ pub async fn open_home(
         .await
         .map_err(|e| Refusal::internal("opening the home folder", e))?
         .map_err(|e| Refusal::internal("opening the home folder", e))
+}
+
+/// Refuses a change (upload, remove, mkdir) for a read-only user, saying what and why.
+pub fn require_write(session: &Session, action: &str) -> Result<(), Refusal> {
+    if session.account.read_only {
+        return Err(Refusal::new(
+            ErrorKind::Denied,
+            format!(
+                "{action} refused: user {} is read-only (may list, stat and download only)",
+                session.account.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Modification time in seconds since the epoch (0 when unknown).
+pub fn modified_secs(meta: &cap_std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .map(|t| t.into_std())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A listing entry from file metadata (not following links).
+pub fn entry(name: String, meta: &cap_std::fs::Metadata) -> DirEntry {
+    let kind = if meta.is_symlink() {
+        EntryKind::Symlink
+    } else if meta.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    };
+    DirEntry {
+        name,
+        kind,
+        size: if kind == EntryKind::Dir {
+            0
+        } else {
+            meta.len()
+        },
+        modified: modified_secs(meta),
+    }
 }

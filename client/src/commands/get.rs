@@ -1,0 +1,138 @@
+//! `ftp get REMOTE [LOCAL]`.
+//!
+//! The local name comes from the user (LOCAL) or from the last component of REMOTE, checked
+//! like any name from outside: never empty, `.`, `..`, with a separator or a control
+//! character, so a download lands only in the folder the user named. An existing LOCAL is not
+//! replaced without `--force` (exit 4), and that is checked before connecting.
+
+use std::path::{Path, PathBuf};
+
+use ftp_proto::ErrorKind;
+
+use crate::cli::{GetArgs, GlobalArgs};
+use crate::connector::Connector;
+use crate::error::ClientError;
+use crate::output;
+use crate::progress::Progress;
+use crate::transfer::{self, GetJob, TransferOptions};
+
+/// Runs `ftp get`.
+pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
+    let job = GetJob {
+        local: local_target(&args.remote, args.local.as_deref(), args.force)?,
+        remote: args.remote.clone(),
+    };
+    let options = TransferOptions {
+        force: args.force,
+        retries: args.retries,
+        limit_rate: args.limit_rate,
+        upload_id: transfer::new_upload_id()?,
+    };
+    let mut connector = Connector::new(global)?;
+    let progress = Progress::new(global.quiet, 1, 0);
+    let mut client = None;
+    let outcome =
+        transfer::get_with_retries(&mut connector, &mut client, &job, &options, &progress).await?;
+    if global.json {
+        super::print(&format!("{}\n", output::get_json(&job, &outcome)))?;
+    } else if !global.quiet {
+        super::print(&format!("{}\n", output::get_summary(&job, &outcome)))?;
+    }
+    if let Some(client) = client {
+        let _ = client.quit().await;
+    }
+    Ok(())
+}
+
+/// The last component of a remote path, if it is a safe local file name.
+pub fn remote_file_name(remote: &str) -> Result<&str, ClientError> {
+    let name = remote
+        .rsplit('/')
+        .find(|part| !part.is_empty())
+        .unwrap_or("");
+    let safe = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains('\\')
+        && !name.chars().any(char::is_control);
+    if safe {
+        Ok(name)
+    } else {
+        Err(ClientError::Usage(format!(
+            "{remote:?} does not end in a usable file name; give LOCAL"
+        )))
+    }
+}
+
+/// Where the download goes: LOCAL, LOCAL/NAME when LOCAL is a folder, or ./NAME.
+fn local_target(remote: &str, local: Option<&Path>, force: bool) -> Result<PathBuf, ClientError> {
+    let target = match local {
+        Some(path) if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') => {
+            path.join(remote_file_name(remote)?)
+        }
+        Some(path) => path.to_path_buf(),
+        None => PathBuf::from(remote_file_name(remote)?),
+    };
+    if target.is_dir() {
+        return Err(ClientError::Usage(format!(
+            "{} is a folder",
+            target.display()
+        )));
+    }
+    let folder = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(ClientError::Usage(format!(
+            "local folder {} does not exist",
+            folder.display()
+        )));
+    }
+    if !force && target.exists() {
+        return Err(ClientError::Remote {
+            kind: ErrorKind::Exists,
+            message: format!(
+                "{} already exists; use --force to replace it",
+                target.display()
+            ),
+        });
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_remote_paths_stay_in_the_folder() {
+        assert_eq!(remote_file_name("a/b/c.txt").unwrap(), "c.txt");
+        assert_eq!(remote_file_name("/c.txt/").unwrap(), "c.txt");
+        for bad in ["", "/", "a/..", "..", ".", "a/b\\..", "x/\u{1b}[2J"] {
+            assert!(remote_file_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn targets_and_existing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("in");
+        std::fs::create_dir(&folder).unwrap();
+        assert_eq!(
+            local_target("x/y.bin", Some(&folder), false).unwrap(),
+            folder.join("y.bin")
+        );
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        assert!(matches!(
+            local_target("y", Some(&file), false),
+            Err(ClientError::Remote {
+                kind: ErrorKind::Exists,
+                ..
+            })
+        ));
+        assert_eq!(local_target("y", Some(&file), true).unwrap(), file);
+        assert!(local_target("y", Some(&dir.path().join("no/such/f")), false).is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! `Get`: stream a file from an offset, then the SHA-256 of the whole file.
+//!
+//! The file is opened through the home's capability handle (a symbolic link may not lead out
+//! of the home), read and hashed on a blocking thread, and sent in `Data` frames with no
+//! per-frame reply. If the file changes size while it is read, the client gets an error
+//! instead of `GetDone`, and its `.part` stays for a later run.
+
+use std::sync::Arc;
+
+use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Session, modified_secs};
+use crate::error::{Refusal, SessionError};
+use crate::jail::{self, RemotePath};
+use crate::session::{Connection, send, send_error};
+
+/// Answers one `Get` request.
+pub async fn handle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    path: &str,
+    offset: u64,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let opened = match RemotePath::parse(path) {
+        Ok(path) => {
+            let home = Arc::clone(&session.home);
+            tokio::task::spawn_blocking(move || open(&home, &path))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::internal("opening a download", e)))
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let (file, meta) = match opened {
+        Ok(opened) => opened,
+        Err(refusal) => return send_error(conn, refusal).await,
+    };
+    let size = meta.len();
+    let offset = if offset > size { 0 } else { offset };
+    send(
+        conn,
+        ServerMessage::GetReady {
+            size,
+            modified: modified_secs(&meta),
+            offset,
+        },
+    )
+    .await?;
+    let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN);
+    let mut position = offset;
+    while let Some(data) = chunks.recv().await {
+        let len = data.len() as u64;
+        send(
+            conn,
+            ServerMessage::Data {
+                offset: position,
+                data,
+            },
+        )
+        .await?;
+        position += len;
+    }
+    match reader.await {
+        Ok(Ok(sha256)) => send(conn, ServerMessage::GetDone { sha256 }).await,
+        Ok(Err(error)) => {
+            tracing::warn!(user = %session.account.name, path, %error, "download failed");
+            Err(SessionError::Fatal(Refusal::new(
+                ErrorKind::Internal,
+                format!("download of {path} failed on the server: {error}"),
+            )))
+        }
+        Err(error) => Err(SessionError::Fatal(Refusal::internal("download", error))),
+    }
+}
+
+/// Opens a regular file beneath the home. Blocking.
+fn open(
+    home: &cap_std::fs::Dir,
+    path: &RemotePath,
+) -> Result<(std::fs::File, cap_std::fs::Metadata), Refusal> {
+    if path.is_home() {
+        return Err(Refusal::new(
+            ErrorKind::InvalidPath,
+            "download refused: the remote path names your home folder, not a file",
+        ));
+    }
+    let file = home
+        .open(path.relative())
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    let meta = file.metadata().map_err(|e| jail::refusal_for(&e, path))?;
+    if !meta.is_file() {
+        return Err(Refusal::new(
+            ErrorKind::Denied,
+            format!("download refused: {path} is not a regular file"),
+        ));
+    }
+    Ok((file.into_std(), meta))
+}

@@ -1,0 +1,56 @@
+//! `MakeDir`: create a folder and any missing parents (like `mkdir -p`). A folder already
+//! there is not an error (`changed: false`); a file in the way is. Read-only users are refused.
+
+use std::sync::Arc;
+
+use ftp_proto::{ErrorKind, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Session, require_write};
+use crate::error::{Refusal, SessionError};
+use crate::jail::{self, RemotePath};
+use crate::session::{Connection, send, send_error};
+
+/// Answers one `MakeDir` request.
+pub async fn handle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    path: &str,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let result =
+        match require_write(session, "creating folders").and_then(|()| RemotePath::parse(path)) {
+            Ok(path) => {
+                let home = Arc::clone(&session.home);
+                tokio::task::spawn_blocking(move || make(&home, &path))
+                    .await
+                    .unwrap_or_else(|e| Err(Refusal::internal("mkdir", e)))
+            }
+            Err(refusal) => Err(refusal),
+        };
+    match result {
+        Ok(changed) => send(conn, ServerMessage::Done { changed }).await,
+        Err(refusal) => send_error(conn, refusal).await,
+    }
+}
+
+/// Creates the folder; `false` if it was already there. Blocking.
+fn make(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<bool, Refusal> {
+    let relative = path.relative();
+    match home.symlink_metadata(&relative) {
+        Ok(meta) if meta.is_dir() => return Ok(false),
+        Ok(_) => {
+            return Err(Refusal::new(
+                ErrorKind::Exists,
+                format!("mkdir refused: {path} already exists and is not a folder"),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(jail::refusal_for(&e, path)),
+    }
+    home.create_dir_all(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    Ok(true)
+}

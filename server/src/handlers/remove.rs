@@ -1,0 +1,65 @@
+//! `Remove`: delete a file, a symbolic link (never what it points to) or an empty folder.
+//! Read-only users are refused; the home itself cannot be removed.
+
+use std::sync::Arc;
+
+use ftp_proto::{ErrorKind, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Session, require_write};
+use crate::error::{Refusal, SessionError};
+use crate::jail::{self, RemotePath};
+use crate::session::{Connection, send, send_error};
+
+/// Answers one `Remove` request.
+pub async fn handle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    path: &str,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let result = match require_write(session, "removing").and_then(|()| RemotePath::parse(path)) {
+        Ok(path) => {
+            let home = Arc::clone(&session.home);
+            tokio::task::spawn_blocking(move || remove(&home, &path))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::internal("remove", e)))
+        }
+        Err(refusal) => Err(refusal),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(user = %session.account.name, path, "removed");
+            send(conn, ServerMessage::Done { changed: true }).await
+        }
+        Err(refusal) => send_error(conn, refusal).await,
+    }
+}
+
+/// Removes the path. Blocking.
+fn remove(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<(), Refusal> {
+    if path.is_home() {
+        return Err(Refusal::new(
+            ErrorKind::InvalidPath,
+            "remove refused: that is your home folder",
+        ));
+    }
+    let relative = path.relative();
+    let meta = home
+        .symlink_metadata(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    let removed = if meta.is_dir() {
+        home.remove_dir(&relative)
+    } else {
+        home.remove_file(&relative)
+    };
+    removed.map_err(|e| match e.kind() {
+        std::io::ErrorKind::DirectoryNotEmpty => Refusal::new(
+            ErrorKind::Denied,
+            format!("remove refused: {path} is a folder that is not empty"),
+        ),
+        _ => jail::refusal_for(&e, path),
+    })
+}

@@ -1,0 +1,272 @@
+//! `ftp get`, `stat`, `rm` and `mkdir` through the real binaries, and what a read-only user
+//! may do.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use e2e::{
+    CutProxy, Server, Site, code, random_file, run, same_content, stderr, stdout, wait_until,
+};
+
+const PASSWORD: &str = "downloader-password";
+const MIB: usize = 1 << 20;
+
+fn site() -> Site {
+    let site = Site::new("");
+    site.add_user("alice", PASSWORD, &[]);
+    site.add_user(
+        "reader",
+        "reader-password",
+        &["--read-only", "--home", "alice"],
+    );
+    site
+}
+
+fn home(site: &Site) -> PathBuf {
+    site.root().join("alice")
+}
+
+/// Runs `ftp --json ARGS…` as alice in `folder`; returns exit code, JSON lines and stderr.
+fn json_in(server: &Server, folder: &Path, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut command = server.ftp("alice", PASSWORD);
+    command.arg("--json").args(args).current_dir(folder);
+    let output = run(command, None);
+    let objects = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
+    (code(&output), objects, stderr(&output))
+}
+
+fn download_folder(site: &Site) -> PathBuf {
+    let folder = site.dir.path().join("downloads");
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+#[test]
+fn put_then_get_round_trips_byte_identical() {
+    let site = site();
+    let server = site.start();
+    let folder = download_folder(&site);
+    for (seed, size) in [0, MIB + 1, 100 * MIB].into_iter().enumerate() {
+        let local = site.dir.path().join(format!("up{size}.bin"));
+        random_file(&local, size, seed as u64 + 20);
+        let (status, _, err) = json_in(
+            &server,
+            site.dir.path(),
+            &["put", local.to_str().unwrap(), "files/"],
+        );
+        assert_eq!(status, 0, "{err}");
+        let remote = format!("files/up{size}.bin");
+        let (status, json, err) = json_in(&server, &folder, &["get", &remote]);
+        assert_eq!(status, 0, "{size}: {err}");
+        assert_eq!(json[0]["op"], "get");
+        assert_eq!(json[0]["size"], size);
+        assert_eq!(json[0]["sent"], size);
+        assert_eq!(json[0]["resumed_from"], 0);
+        assert_eq!(json[0]["sha256"], e2e::sha256sum(&local));
+        let got = folder.join(format!("up{size}.bin"));
+        assert!(same_content(&local, &got), "{size} bytes differ");
+        assert!(!e2e::part_of(&got).exists(), "the .part is gone");
+    }
+}
+
+#[test]
+fn a_killed_download_resumes_and_never_shows_a_partial_file() {
+    let site = site();
+    let server = site.start();
+    let source = home(&site).join("big.bin");
+    std::fs::create_dir_all(home(&site)).unwrap();
+    random_file(&source, 8 * MIB, 21);
+    let folder = download_folder(&site);
+    let target = folder.join("big.bin");
+
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args(["get", "big.bin", "--limit-rate", "2M", "--retries", "0"])
+        .current_dir(&folder)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut client = command.spawn().unwrap();
+    let part = e2e::part_of(&target);
+    wait_until("part of the download on disk", || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() >= MIB as u64)
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+    assert!(
+        !target.exists(),
+        "no file under the final name after a kill"
+    );
+
+    let (status, json, err) = json_in(&server, &folder, &["get", "big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    let resumed = json[0]["resumed_from"].as_u64().unwrap();
+    assert!(resumed > 0, "{json:?}");
+    assert_eq!(resumed + json[0]["sent"].as_u64().unwrap(), 8 * MIB as u64);
+    assert!(same_content(&source, &target));
+}
+
+#[test]
+fn retries_survive_cut_connections_while_downloading() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    let source = home(&site).join("big.bin");
+    random_file(&source, 6 * MIB, 22);
+    let folder = download_folder(&site);
+    let proxy = CutProxy::start(server.address, 5 * MIB as u64 / 2, 2);
+    let mut command = server.ftp_via(proxy.address, "alice", PASSWORD);
+    command
+        .args(["--json", "get", "big.bin", "--retries", "3"])
+        .current_dir(&folder);
+    let output = run(command, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(proxy.cuts(), 2);
+    assert!(same_content(&source, &folder.join("big.bin")));
+}
+
+#[test]
+fn a_missing_remote_file_creates_nothing_locally() {
+    let site = site();
+    let server = site.start();
+    let folder = download_folder(&site);
+    let (status, _, err) = json_in(&server, &folder, &["get", "nope.bin"]);
+    assert_eq!(status, 4, "{err}");
+    assert!(err.contains("no such file"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        0,
+        "nothing created"
+    );
+}
+
+#[test]
+fn an_existing_local_file_needs_force() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    random_file(&home(&site).join("f.bin"), 1000, 23);
+    let folder = download_folder(&site);
+    std::fs::write(folder.join("f.bin"), b"keep me").unwrap();
+    let (status, _, err) = json_in(&server, &folder, &["get", "f.bin"]);
+    assert_eq!(status, 4, "{err}");
+    assert_eq!(std::fs::read(folder.join("f.bin")).unwrap(), b"keep me");
+    let (status, _, err) = json_in(&server, &folder, &["get", "f.bin", "--force"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(same_content(
+        &home(&site).join("f.bin"),
+        &folder.join("f.bin")
+    ));
+}
+
+#[test]
+fn a_corrupted_local_part_fails_the_check_and_is_discarded() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    random_file(&home(&site).join("f.bin"), 3 * MIB, 24);
+    let folder = download_folder(&site);
+    // A .part whose bytes are not the file's.
+    std::fs::write(folder.join("f.bin.part"), vec![0u8; MIB]).unwrap();
+    let (status, _, err) = json_in(&server, &folder, &["get", "f.bin"]);
+    assert_eq!(status, 6, "{err}");
+    assert!(!folder.join("f.bin").exists());
+    assert!(
+        !folder.join("f.bin.part").exists(),
+        "the bad part is discarded"
+    );
+    let (status, json, err) = json_in(&server, &folder, &["get", "f.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["resumed_from"], 0);
+}
+
+#[test]
+fn mkdir_stat_and_rm_do_what_they_say() {
+    let site = site();
+    let server = site.start();
+    let here = site.dir.path();
+    let (status, json, err) = json_in(&server, here, &["mkdir", "a/b/c"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["created"], true);
+    assert!(home(&site).join("a/b/c").is_dir());
+    let (status, json, _) = json_in(&server, here, &["mkdir", "a/b/c"]);
+    assert_eq!((status, json[0]["created"].clone()), (0, false.into()));
+
+    let local = here.join("s.bin");
+    random_file(&local, MIB + 7, 25);
+    assert_eq!(
+        json_in(&server, here, &["put", local.to_str().unwrap(), "a/s.bin"]).0,
+        0
+    );
+    let (status, json, err) = json_in(&server, here, &["stat", "a/s.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["type"], "file");
+    assert_eq!(json[0]["size"], MIB + 7);
+    assert_eq!(
+        json[0]["sha256"],
+        e2e::sha256sum(&home(&site).join("a/s.bin"))
+    );
+    let (_, json, _) = json_in(&server, here, &["stat", "a"]);
+    assert_eq!(json[0]["type"], "dir");
+    assert!(json[0]["sha256"].is_null());
+    let text = stdout(&server.run_ftp("alice", PASSWORD, &["stat", "a/s.bin"]));
+    assert!(text.contains(&e2e::sha256sum(&local)), "{text}");
+
+    let (status, _, err) = json_in(&server, here, &["mkdir", "a/s.bin"]);
+    assert_eq!(status, 4, "a file is in the way: {err}");
+    let (status, _, err) = json_in(&server, here, &["rm", "a"]);
+    assert_eq!(status, 4, "not empty: {err}");
+    let (status, _, err) = json_in(&server, here, &["rm", "a/s.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(!home(&site).join("a/s.bin").exists(), "gone on disk");
+    let (status, _, _) = json_in(&server, here, &["rm", "a/s.bin"]);
+    assert_eq!(status, 4, "already gone");
+    assert_eq!(json_in(&server, here, &["rm", "a/b/c"]).0, 0);
+    assert!(!home(&site).join("a/b/c").exists());
+    assert_eq!(json_in(&server, here, &["rm", "/"]).0, 4, "the home itself");
+}
+
+#[test]
+fn a_read_only_user_may_look_and_download_only() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site).join("docs")).unwrap();
+    random_file(&home(&site).join("docs/r.bin"), 5000, 26);
+    let before = e2e::tree(&home(&site));
+    let folder = download_folder(&site);
+    let reader = |args: &[&str]| {
+        let mut command = server.ftp("reader", "reader-password");
+        command.args(args).current_dir(&folder);
+        run(command, None)
+    };
+    assert_eq!(code(&reader(&["ls", "docs"])), 0);
+    assert_eq!(code(&reader(&["stat", "docs/r.bin"])), 0);
+    assert_eq!(code(&reader(&["get", "docs/r.bin"])), 0);
+    assert!(same_content(
+        &home(&site).join("docs/r.bin"),
+        &folder.join("r.bin")
+    ));
+
+    let local = site.dir.path().join("new.bin");
+    random_file(&local, 100, 27);
+    for args in [
+        vec!["put", local.to_str().unwrap()],
+        vec!["rm", "docs/r.bin"],
+        vec!["rm", "docs"],
+        vec!["mkdir", "x"],
+    ] {
+        let output = reader(&args);
+        assert_eq!(code(&output), 4, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("read-only"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(e2e::tree(&home(&site)), before, "nothing changed");
+}

@@ -1,0 +1,190 @@
+//! Each user is jailed to their home: bob can neither list, get, stat nor remove alice's files,
+//! whether through `..`, absolute paths, backslashes, or a symbolic link an administrator put
+//! in his home. Every attempt is checked against the disk afterwards.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::symlink;
+use std::path::PathBuf;
+
+use e2e::{Server, Site, code, run, stderr, stdout};
+
+const SECRET: &str = "alice's secret content";
+
+struct Homes {
+    site: Site,
+    server: Server,
+    alice: PathBuf,
+    bob: PathBuf,
+}
+
+fn homes() -> Homes {
+    let site = Site::new("");
+    site.add_user("alice", "alice-pw", &[]);
+    site.add_user("bob", "bob-pw", &[]);
+    let alice = site.root().join("alice");
+    let bob = site.root().join("bob");
+    std::fs::create_dir_all(alice.join("private")).unwrap();
+    std::fs::create_dir_all(&bob).unwrap();
+    std::fs::write(alice.join("secret.txt"), SECRET).unwrap();
+    std::fs::write(alice.join("private/deep.txt"), SECRET).unwrap();
+    // What an administrator might leave in bob's home.
+    symlink("../alice", bob.join("to-alice")).unwrap();
+    symlink(alice.join("secret.txt"), bob.join("absolute-secret")).unwrap();
+    symlink("/", bob.join("to-root")).unwrap();
+    symlink("..", bob.join("up")).unwrap();
+    let server = site.start();
+    Homes {
+        site,
+        server,
+        alice,
+        bob,
+    }
+}
+
+/// Paths that try to reach alice's files from bob's home.
+const ESCAPES: &[&str] = &[
+    "../alice/secret.txt",
+    "/../alice/secret.txt",
+    "../../alice/secret.txt",
+    "a/../../alice/secret.txt",
+    "..\\alice\\secret.txt",
+    "\\..\\alice\\secret.txt",
+    "to-alice/secret.txt",
+    "to-alice/private/deep.txt",
+    "up/alice/secret.txt",
+    "absolute-secret",
+    "to-root/etc/passwd",
+    "//../alice/secret.txt",
+    "./../alice/secret.txt",
+];
+
+#[test]
+fn bob_cannot_get_or_stat_alices_files() {
+    let h = homes();
+    let folder = h.site.dir.path().join("loot");
+    std::fs::create_dir_all(&folder).unwrap();
+    for path in ESCAPES {
+        for verb in ["get", "stat"] {
+            let mut command = h.server.ftp("bob", "bob-pw");
+            command.args([verb, path]).current_dir(&folder);
+            let output = run(command, None);
+            let out = stdout(&output);
+            assert!(!out.contains(SECRET), "{verb} {path:?} leaked: {out}");
+            if verb == "get" {
+                assert_ne!(
+                    code(&output),
+                    0,
+                    "get {path:?} succeeded: {}",
+                    stderr(&output)
+                );
+            }
+            if verb == "stat" && code(&output) == 0 {
+                // Only a link itself may be described, never what it points to.
+                assert!(out.contains("symlink"), "stat {path:?}: {out}");
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        0,
+        "nothing was downloaded"
+    );
+}
+
+#[test]
+fn bob_cannot_list_alices_folders() {
+    let h = homes();
+    for path in [
+        "..",
+        "../alice",
+        "/..",
+        "to-alice",
+        "to-alice/",
+        "to-alice/private",
+        "up",
+        "up/alice",
+        "to-root/",
+        "..\\alice",
+    ] {
+        let output = h.server.run_ftp("bob", "bob-pw", &["ls", path]);
+        let out = stdout(&output);
+        assert!(
+            !out.contains("secret.txt") && !out.contains("private"),
+            "ls {path:?}: {out}"
+        );
+        assert!(
+            !out.contains("etc") && !out.contains("bin/"),
+            "ls {path:?}: {out}"
+        );
+    }
+    let own = stdout(&h.server.run_ftp("bob", "bob-pw", &["ls", "/"]));
+    assert!(
+        own.contains("to-alice@"),
+        "his own links are listed as links: {own}"
+    );
+}
+
+#[test]
+fn bob_cannot_remove_or_write_through_escapes() {
+    let h = homes();
+    let local = h.site.dir.path().join("payload.txt");
+    std::fs::write(&local, "overwritten").unwrap();
+    // Writes first, while every link is still in place.
+    for path in ESCAPES {
+        let output = h.server.run_ftp(
+            "bob",
+            "bob-pw",
+            &["put", "--force", local.to_str().unwrap(), path],
+        );
+        // Replacing `absolute-secret` replaces bob's own link with a file; it never writes
+        // through the link (checked below).
+        if code(&output) == 0 {
+            assert_eq!(*path, "absolute-secret", "put {path:?} succeeded");
+        }
+        let output = h
+            .server
+            .run_ftp("bob", "bob-pw", &["mkdir", &format!("{path}/sub")]);
+        assert_ne!(code(&output), 0, "mkdir {path:?}: {}", stderr(&output));
+    }
+    let replaced = h.bob.join("absolute-secret");
+    assert!(
+        replaced.symlink_metadata().unwrap().is_file(),
+        "bob's link became his own file"
+    );
+    assert_eq!(std::fs::read_to_string(&replaced).unwrap(), "overwritten");
+    for path in ESCAPES {
+        let output = h.server.run_ftp("bob", "bob-pw", &["rm", path]);
+        if code(&output) == 0 {
+            assert_eq!(*path, "absolute-secret", "rm {path:?} succeeded");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(h.alice.join("secret.txt")).unwrap(),
+        SECRET
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.alice.join("private/deep.txt")).unwrap(),
+        SECRET
+    );
+    let alice_entries = e2e::tree(&h.alice);
+    assert_eq!(
+        alice_entries.len(),
+        3,
+        "alice's home is untouched: {alice_entries:?}"
+    );
+    assert!(!h.site.root().join("payload.txt").exists());
+    assert!(h.bob.join("to-alice").symlink_metadata().is_ok());
+}
+
+#[test]
+fn a_user_without_a_home_folder_gets_one_on_first_login() {
+    let h = homes();
+    h.site.add_user("carol", "carol-pw", &[]);
+    assert!(!h.site.root().join("carol").exists());
+    let output = h.server.run_ftp("carol", "carol-pw", &["ls"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(h.site.root().join("carol").is_dir());
+    assert!(stdout(&output).is_empty(), "a new home is empty");
+}
