@@ -15,7 +15,7 @@ use crate::connection::Client;
 use crate::error::ClientError;
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
-use crate::upload::Tally;
+use crate::transfer::{Report, Tally};
 
 /// What one download asks for.
 #[derive(Debug, Clone)]
@@ -24,17 +24,6 @@ pub struct GetPlan<'a> {
     pub remote: &'a str,
     /// Final local path.
     pub local: &'a Path,
-}
-
-/// What one successful attempt did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GetReport {
-    /// File size.
-    pub size: u64,
-    /// Offset this attempt resumed from.
-    pub offset: u64,
-    /// SHA-256 of the file, as both sides computed it.
-    pub sha256: [u8; 32],
 }
 
 /// The `.part` file next to `local`.
@@ -58,7 +47,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         mut limiter: Option<RateLimiter>,
         progress: &FileProgress,
         tally: &mut Tally,
-    ) -> Result<GetReport, ClientError> {
+    ) -> Result<Report, ClientError> {
         let part = part_path(plan.local);
         let have = match std::fs::metadata(&part) {
             Ok(meta) => meta.len(),
@@ -114,10 +103,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         finish(file, &part, plan.local)
             .map_err(local(format!("cannot finish {}", plan.local.display())))?;
-        Ok(GetReport {
+        Ok(Report {
             size,
             offset,
             sha256,
+            identical: false,
         })
     }
 

@@ -9,9 +9,10 @@ use crate::connection::Client;
 use crate::connector::Connector;
 use crate::download::GetPlan;
 use crate::error::ClientError;
+use crate::progress::FileProgress;
 use crate::progress::Progress;
 use crate::rate::RateLimiter;
-use crate::upload::{PutPlan, Tally};
+use crate::upload::PutPlan;
 
 /// First pause before a retry; doubled each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -65,6 +66,52 @@ pub struct Outcome {
     pub sha256: [u8; 32],
     /// The same content was already in place.
     pub identical: bool,
+}
+
+/// What the attempts of one transfer add up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Bytes moved by this command over all attempts (sent for a put, received for a get).
+    pub sent: u64,
+    /// Offset the first attempt started at.
+    pub resumed_from: Option<u64>,
+}
+
+/// What one successful attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// File size.
+    pub size: u64,
+    /// Offset this attempt resumed from.
+    pub offset: u64,
+    /// SHA-256 of the file, as both sides computed it.
+    pub sha256: [u8; 32],
+    /// The same content was already in place; nothing was sent.
+    pub identical: bool,
+}
+
+/// Closes a file's bar and turns the last attempt's report and the tally into the outcome.
+fn conclude(
+    bar: &FileProgress,
+    result: Result<Report, ClientError>,
+    tally: &Tally,
+) -> Result<Outcome, ClientError> {
+    match result {
+        Ok(report) => {
+            bar.done();
+            Ok(Outcome {
+                size: report.size,
+                sent: tally.sent,
+                resumed_from: tally.resumed_from.unwrap_or(report.offset),
+                sha256: report.sha256,
+                identical: report.identical,
+            })
+        }
+        Err(error) => {
+            bar.abandon();
+            Err(error)
+        }
+    }
 }
 
 /// Whether reconnecting may fix this error.
@@ -161,22 +208,7 @@ pub async fn put_with_retries(
         },
     )
     .await;
-    match result {
-        Ok(report) => {
-            bar.done();
-            Ok(Outcome {
-                size: report.size,
-                sent: tally.sent,
-                resumed_from: tally.resumed_from.unwrap_or(report.offset),
-                sha256: report.sha256,
-                identical: report.identical,
-            })
-        }
-        Err(error) => {
-            bar.abandon();
-            Err(error)
-        }
-    }
+    conclude(&bar, result, &tally)
 }
 
 /// Downloads one file, reconnecting as needed.
@@ -207,22 +239,7 @@ pub async fn get_with_retries(
         },
     )
     .await;
-    match result {
-        Ok(report) => {
-            bar.done();
-            Ok(Outcome {
-                size: report.size,
-                sent: tally.sent,
-                resumed_from: tally.resumed_from.unwrap_or(report.offset),
-                sha256: report.sha256,
-                identical: false,
-            })
-        }
-        Err(error) => {
-            bar.abandon();
-            Err(error)
-        }
-    }
+    conclude(&bar, result, &tally)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::connection::Client;
 use crate::error::ClientError;
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
+use crate::transfer::{Report, Tally};
 
 /// What one upload asks for.
 #[derive(Debug, Clone)]
@@ -28,28 +29,6 @@ pub struct PutPlan<'a> {
     pub force: bool,
     /// The command's id (the same across reconnects).
     pub upload_id: [u8; 16],
-}
-
-/// What the attempts of one transfer add up to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Bytes handed to the connection by this command, over all attempts.
-    pub sent: u64,
-    /// Offset the first attempt started at.
-    pub resumed_from: Option<u64>,
-}
-
-/// What one successful attempt did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PutReport {
-    /// File size.
-    pub size: u64,
-    /// Offset the server resumed this attempt from.
-    pub offset: u64,
-    /// SHA-256 of the file, as both sides computed it.
-    pub sha256: [u8; 32],
-    /// The same content was already there; nothing was sent.
-    pub identical: bool,
 }
 
 /// The identity (size, modification time) of an open local file.
@@ -103,7 +82,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         mut limiter: Option<RateLimiter>,
         progress: &FileProgress,
         tally: &mut Tally,
-    ) -> Result<PutReport, ClientError> {
+    ) -> Result<Report, ClientError> {
         let (file, file_id) = open_local(plan.local)?;
         self.send(ClientMessage::Put {
             path: plan.remote.to_owned(),
@@ -161,7 +140,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             ServerMessage::PutDone {
                 size: done_size,
                 sha256: server_sha,
-            } if done_size == size && server_sha == sha256 => Ok(PutReport {
+            } if done_size == size && server_sha == sha256 => Ok(Report {
                 size,
                 offset,
                 sha256,
@@ -183,7 +162,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         file: std::fs::File,
         size: u64,
         remote_sha: [u8; 32],
-    ) -> Result<PutReport, ClientError> {
+    ) -> Result<Report, ClientError> {
         let local_sha = tokio::task::spawn_blocking(move || filestream::hash_file(&file))
             .await
             .map_err(|e| ClientError::Protocol(format!("hash thread failed: {e}")))?
@@ -193,7 +172,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             })?;
         self.send(ClientMessage::PutCancel {}).await?;
         if local_sha == remote_sha {
-            Ok(PutReport {
+            Ok(Report {
                 size,
                 offset: size,
                 sha256: local_sha,

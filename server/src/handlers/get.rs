@@ -5,12 +5,10 @@
 //! per-frame reply. If the file changes size while it is read, the client gets an error
 //! instead of `GetDone`, and its `.part` stays for a later run.
 
-use std::sync::Arc;
-
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, modified_secs};
+use super::{Session, modified_secs, on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -25,16 +23,7 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let opened = match RemotePath::parse(path) {
-        Ok(path) => {
-            let home = Arc::clone(&session.home);
-            tokio::task::spawn_blocking(move || open(&home, &path))
-                .await
-                .unwrap_or_else(|e| Err(Refusal::internal("opening a download", e)))
-        }
-        Err(refusal) => Err(refusal),
-    };
-    let (file, meta) = match opened {
+    let (file, meta) = match on_home(session, path, "opening a download", open).await {
         Ok(opened) => opened,
         Err(refusal) => return send_error(conn, refusal).await,
     };

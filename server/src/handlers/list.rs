@@ -3,12 +3,10 @@
 //! Entries are sorted by name and sent in batches so a large folder never needs one huge frame.
 //! Symbolic links are shown as links and never followed. The internal folder is never shown.
 
-use std::sync::Arc;
-
 use ftp_proto::{DirEntry, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, entry};
+use super::{Session, entry, on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, INTERNAL_DIR, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -25,16 +23,7 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let entries = match RemotePath::parse(path) {
-        Ok(path) => {
-            let home = Arc::clone(&session.home);
-            tokio::task::spawn_blocking(move || list(&home, &path))
-                .await
-                .unwrap_or_else(|e| Err(Refusal::internal("listing", e)))
-        }
-        Err(refusal) => Err(refusal),
-    };
-    let entries = match entries {
+    let entries = match on_home(session, path, "listing", list).await {
         Ok(entries) => entries,
         Err(refusal) => return send_error(conn, refusal).await,
     };

@@ -1,12 +1,10 @@
 //! `MakeDir`: create a folder and any missing parents (like `mkdir -p`). A folder already
 //! there is not an error (`changed: false`); a file in the way is. Read-only users are refused.
 
-use std::sync::Arc;
-
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, require_write};
+use super::{Session, on_home, require_write};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -20,16 +18,10 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let result =
-        match require_write(session, "creating folders").and_then(|()| RemotePath::parse(path)) {
-            Ok(path) => {
-                let home = Arc::clone(&session.home);
-                tokio::task::spawn_blocking(move || make(&home, &path))
-                    .await
-                    .unwrap_or_else(|e| Err(Refusal::internal("mkdir", e)))
-            }
-            Err(refusal) => Err(refusal),
-        };
+    let result = match require_write(session, "creating folders") {
+        Ok(()) => on_home(session, path, "mkdir", make).await,
+        Err(refusal) => Err(refusal),
+    };
     match result {
         Ok(changed) => send(conn, ServerMessage::Done { changed }).await,
         Err(refusal) => send_error(conn, refusal).await,

@@ -15,7 +15,7 @@ use std::time::UNIX_EPOCH;
 use ftp_proto::{DirEntry, EntryKind, ErrorKind};
 
 use crate::error::Refusal;
-use crate::jail;
+use crate::jail::{self, RemotePath};
 use crate::state::ServerState;
 use crate::users::Account;
 
@@ -39,6 +39,21 @@ pub async fn open_home(
         .await
         .map_err(|e| Refusal::internal("opening the home folder", e))?
         .map_err(|e| Refusal::internal("opening the home folder", e))
+}
+
+/// Checks `path` and runs `work` on it beneath the user's home, on a blocking thread: the
+/// shape every file-system handler shares.
+pub async fn on_home<T: Send + 'static>(
+    session: &Session,
+    path: &str,
+    what: &'static str,
+    work: impl FnOnce(&cap_std::fs::Dir, &RemotePath) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    let path = RemotePath::parse(path)?;
+    let home = Arc::clone(&session.home);
+    tokio::task::spawn_blocking(move || work(&home, &path))
+        .await
+        .unwrap_or_else(|e| Err(Refusal::internal(what, e)))
 }
 
 /// Refuses a change (upload, remove, mkdir) for a read-only user, saying what and why.

@@ -1,12 +1,10 @@
 //! `Remove`: delete a file, a symbolic link (never what it points to) or an empty folder.
 //! Read-only users are refused; the home itself cannot be removed.
 
-use std::sync::Arc;
-
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, require_write};
+use super::{Session, on_home, require_write};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -20,13 +18,8 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let result = match require_write(session, "removing").and_then(|()| RemotePath::parse(path)) {
-        Ok(path) => {
-            let home = Arc::clone(&session.home);
-            tokio::task::spawn_blocking(move || remove(&home, &path))
-                .await
-                .unwrap_or_else(|e| Err(Refusal::internal("remove", e)))
-        }
+    let result = match require_write(session, "removing") {
+        Ok(()) => on_home(session, path, "remove", remove).await,
         Err(refusal) => Err(refusal),
     };
     match result {

@@ -1,12 +1,10 @@
 //! `Stat`: type, size and modification time of one path (a link is described, not followed),
 //! and the SHA-256 of a regular file's content.
 
-use std::sync::Arc;
-
 use ftp_proto::{EntryKind, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, entry};
+use super::{Session, entry, on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -20,16 +18,7 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let result = match RemotePath::parse(path) {
-        Ok(path) => {
-            let home = Arc::clone(&session.home);
-            tokio::task::spawn_blocking(move || stat(&home, &path))
-                .await
-                .unwrap_or_else(|e| Err(Refusal::internal("stat", e)))
-        }
-        Err(refusal) => Err(refusal),
-    };
-    match result {
+    match on_home(session, path, "stat", stat).await {
         Ok(message) => send(conn, message).await,
         Err(refusal) => send_error(conn, refusal).await,
     }
