@@ -130,5 +130,7 @@ mod tests {
         assert_eq!(remote(ErrorKind::Integrity).exit_code(), 6);
         assert_eq!(remote(ErrorKind::Internal).exit_code(), 1);
         assert_eq!(remote(ErrorKind::Protocol).exit_code(), 1);
+        assert_eq!(remote(ErrorKind::NoSpace).exit_code(), 1);
+        assert_eq!(remote(ErrorKind::Unavailable).exit_code(), 1);
     }
 }

@@ -116,10 +116,11 @@ fn conclude(
 
 /// Whether reconnecting may fix this error.
 pub fn is_retryable(error: &ClientError) -> bool {
-    matches!(
-        error,
-        ClientError::Connect { .. } | ClientError::Connection(_)
-    )
+    match error {
+        ClientError::Connect { .. } | ClientError::Connection(_) => true,
+        ClientError::Remote { kind, .. } => kind.is_transient(),
+        _ => false,
+    }
 }
 
 /// The pause before retry number `attempt` (1-based).
@@ -266,5 +267,13 @@ mod tests {
             message: String::new()
         }));
         assert!(!is_retryable(&ClientError::Protocol(String::new())));
+        assert!(is_retryable(&ClientError::Remote {
+            kind: ftp_proto::ErrorKind::Unavailable,
+            message: String::new()
+        }));
+        assert!(!is_retryable(&ClientError::Remote {
+            kind: ftp_proto::ErrorKind::NoSpace,
+            message: String::new()
+        }));
     }
 }

@@ -238,6 +238,10 @@ pub enum ErrorKind {
     Integrity,
     /// The server failed on its side.
     Internal,
+    /// The server is shutting down or cannot serve now; trying again later may work.
+    Unavailable,
+    /// The server's disk is full; what was received is kept for a later resume.
+    NoSpace,
 }
 
 impl ErrorKind {
@@ -247,6 +251,11 @@ impl ErrorKind {
             self,
             ErrorKind::BadKey | ErrorKind::LoginFailed | ErrorKind::TooManyAttempts
         )
+    }
+
+    /// Whether reconnecting later may succeed (the server is going away or restarting).
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorKind::Unavailable)
     }
 
     /// Whether this failure is about the remote path (rejected, missing, busy, already exists).

@@ -42,6 +42,22 @@ pub struct Config {
     pub partial_ttl: Duration,
     /// Largest file a client may upload, in bytes.
     pub max_file_size: u64,
+    /// Slowest average transfer, in bytes per second over `transfer_rate_window`, before a
+    /// transfer is cut (0: no floor, only `idle_timeout`).
+    pub min_transfer_rate: u64,
+    /// Window over which `min_transfer_rate` is averaged.
+    pub transfer_rate_window: Duration,
+    /// Delay added to the answer of each failed login, times the failures so far from that
+    /// address.
+    pub login_failure_delay: Duration,
+    /// Failed logins from one address before it is refused for `login_lockout`.
+    pub login_failures_before_lockout: u32,
+    /// How long an address that failed too often is refused.
+    pub login_lockout: Duration,
+    /// Unfinished uploads one user may keep at once.
+    pub max_partials_per_user: usize,
+    /// On SIGINT/SIGTERM: time given to sessions to finish what they are doing.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -61,6 +77,13 @@ impl Default for Config {
             fsync: true,
             partial_ttl: Duration::from_secs(24 * 3600),
             max_file_size: 16 << 40,
+            min_transfer_rate: 1024,
+            transfer_rate_window: Duration::from_secs(30),
+            login_failure_delay: Duration::from_millis(500),
+            login_failures_before_lockout: 10,
+            login_lockout: Duration::from_secs(300),
+            max_partials_per_user: 32,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -84,6 +107,17 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde")]
     partial_ttl: Option<Duration>,
     max_file_size: Option<String>,
+    min_transfer_rate: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    transfer_rate_window: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    login_failure_delay: Option<Duration>,
+    login_failures_before_lockout: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    login_lockout: Option<Duration>,
+    max_partials_per_user: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    shutdown_grace: Option<Duration>,
 }
 
 /// A configuration the user can fix.
@@ -167,6 +201,31 @@ impl Config {
                     message,
                 })?;
         }
+        if let Some(rate) = file.min_transfer_rate {
+            config.min_transfer_rate =
+                ftp_proto::units::parse_bytes(&rate).map_err(|message| ConfigError::Invalid {
+                    key: "min_transfer_rate",
+                    message,
+                })?;
+        }
+        if let Some(window) = file.transfer_rate_window {
+            config.transfer_rate_window = window;
+        }
+        if let Some(delay) = file.login_failure_delay {
+            config.login_failure_delay = delay;
+        }
+        if let Some(n) = file.login_failures_before_lockout {
+            config.login_failures_before_lockout = n;
+        }
+        if let Some(lockout) = file.login_lockout {
+            config.login_lockout = lockout;
+        }
+        if let Some(n) = file.max_partials_per_user {
+            config.max_partials_per_user = n;
+        }
+        if let Some(grace) = file.shutdown_grace {
+            config.shutdown_grace = grace;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -186,10 +245,16 @@ impl Config {
         positive("max_connections", self.max_connections)?;
         positive("max_login_attempts", self.max_login_attempts as usize)?;
         positive("max_parallel_logins", self.max_parallel_logins)?;
+        positive(
+            "login_failures_before_lockout",
+            self.login_failures_before_lockout as usize,
+        )?;
+        positive("max_partials_per_user", self.max_partials_per_user)?;
         for (key, value) in [
             ("handshake_timeout", self.handshake_timeout),
             ("idle_timeout", self.idle_timeout),
             ("partial_ttl", self.partial_ttl),
+            ("transfer_rate_window", self.transfer_rate_window),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::Invalid {
@@ -298,6 +363,23 @@ mod tests {
         assert_eq!(file.partial_ttl, Some(defaults.partial_ttl));
         let max = ftp_proto::units::parse_bytes(&file.max_file_size.unwrap()).unwrap();
         assert_eq!(max, defaults.max_file_size);
+        let floor = ftp_proto::units::parse_bytes(&file.min_transfer_rate.unwrap()).unwrap();
+        assert_eq!(floor, defaults.min_transfer_rate);
+        assert_eq!(
+            file.transfer_rate_window,
+            Some(defaults.transfer_rate_window)
+        );
+        assert_eq!(file.login_failure_delay, Some(defaults.login_failure_delay));
+        assert_eq!(
+            file.login_failures_before_lockout,
+            Some(defaults.login_failures_before_lockout)
+        );
+        assert_eq!(file.login_lockout, Some(defaults.login_lockout));
+        assert_eq!(
+            file.max_partials_per_user,
+            Some(defaults.max_partials_per_user)
+        );
+        assert_eq!(file.shutdown_grace, Some(defaults.shutdown_grace));
         // With everything commented out, as shipped, the file changes nothing.
         let shipped: FileConfig = toml::from_str(include_str!("../../config/ftpd.toml")).unwrap();
         assert!(shipped.listen.is_none() && shipped.root.is_none());

@@ -2,7 +2,8 @@
 //!
 //! Layout: [`config`] (settings), [`startup`] (key, users, root), [`server`] (accept loop),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
-//! [`auth`] and [`users`] (logins, argon2id), [`jail`] (paths beneath a home), [`admin`]
+//! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
+//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
 //! [`error`] (refusals and their wire kinds).
 
@@ -13,10 +14,12 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod jail;
+pub mod rate_floor;
 pub mod server;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 pub mod uploads;
 pub mod users;
 

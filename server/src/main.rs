@@ -80,7 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the server until Ctrl-C or SIGTERM.
+/// Runs the server until Ctrl-C or SIGTERM, then stops gracefully (exit 0).
 fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,7 +93,16 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         let (state, first_run) = ftpd::prepare(config).await?;
         announce(&state.config, &first_run, address)?;
-        ftpd::run(listener, state, shutdown_signal()).await?;
+        let first_signal = async {
+            shutdown_signal().await;
+            tracing::info!("signal received: stopping gracefully (a second signal stops at once)");
+            tokio::spawn(async {
+                shutdown_signal().await;
+                eprintln!("ftpd: second signal: exiting at once");
+                std::process::exit(130);
+            });
+        };
+        ftpd::run(listener, state, first_signal).await?;
         Ok(())
     })
 }

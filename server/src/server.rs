@@ -1,7 +1,9 @@
 //! The accept loop: one task per connection, a cap on connections, and shutdown.
 //!
 //! A connection over `max_connections` gets a "busy" error frame and is closed at once. A
-//! session that fails (or even panics) ends alone: the loop keeps serving everyone else.
+//! session that fails (or even panics) ends alone: the loop keeps serving everyone else. When
+//! `shutdown` completes, the listener closes, sessions are told to stop (see
+//! [`crate::state::ServerState::shutdown`]) and get `shutdown_grace` to finish.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -74,9 +76,35 @@ pub async fn run(
             }
         }
     }
-    tracing::info!("shutting down");
+    // Graceful shutdown: no new connections, sessions told to stop (uploads keep what they
+    // received, in-flight chunks land), then a bounded wait.
+    drop(listener);
+    let grace = state.config.shutdown_grace;
+    tracing::info!(
+        sessions = sessions.len(),
+        "shutting down: no new connections; waiting up to {} s for sessions",
+        grace.as_secs_f64()
+    );
+    state.shutdown.cancel();
     expiry.abort();
-    sessions.shutdown().await;
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(finished) = sessions.join_next().await {
+            if let Err(error) = finished
+                && error.is_panic()
+            {
+                tracing::error!(%error, "a session task failed");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            sessions = sessions.len(),
+            "grace period over; closing the remaining sessions"
+        );
+        sessions.shutdown().await;
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -54,13 +54,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = Instant::now() + state.config.handshake_timeout;
-    let account = timeout_at(deadline, async {
+    let handshake = timeout_at(deadline, async {
         prove_key(conn, state).await?;
         tracing::debug!(%peer, "client proved the key");
         log_in(conn, peer, state).await
-    })
-    .await
-    .map_err(|_| SessionError::HandshakeTimeout)??;
+    });
+    let account = tokio::select! {
+        result = handshake => result.map_err(|_| SessionError::HandshakeTimeout)??,
+        () = state.shutdown.cancelled() => return Err(shutting_down()),
+    };
     tracing::info!(%peer, user = %account.name, "logged in");
     let home = handlers::open_home(state, &account)
         .await
@@ -70,9 +72,11 @@ where
         home: Arc::new(home),
     };
     loop {
-        let message = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn))
-            .await
-            .map_err(|_| SessionError::IdleTimeout)??;
+        let next = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn));
+        let message = tokio::select! {
+            message = next => message.map_err(|_| SessionError::IdleTimeout)??,
+            () = state.shutdown.cancelled() => return Err(shutting_down()),
+        };
         match message {
             ClientMessage::List { path } => handlers::list::handle(conn, &session, &path).await?,
             ClientMessage::Put {
@@ -90,7 +94,7 @@ where
                 handlers::put::handle(conn, &session, state, request).await?;
             }
             ClientMessage::Get { path, offset } => {
-                handlers::get::handle(conn, &session, &path, offset).await?;
+                handlers::get::handle(conn, &session, state, &path, offset).await?;
             }
             ClientMessage::Stat { path } => handlers::stat::handle(conn, &session, &path).await?,
             ClientMessage::Remove { path } => {
@@ -168,8 +172,20 @@ where
             ClientMessage::Login { user, password } => (user, password),
             _ => return Err(out_of_order("expected a login")),
         };
+        if let Err(remaining) = state.throttle.check(peer.ip(), std::time::Instant::now()) {
+            tracing::warn!(%peer, user = ?user, "login refused: address locked out");
+            return Err(SessionError::Fatal(Refusal::new(
+                ErrorKind::TooManyAttempts,
+                format!(
+                    "login refused: too many failed logins from {}; try again in {} s",
+                    peer.ip(),
+                    remaining.as_secs().max(1)
+                ),
+            )));
+        }
         let why = match state.auth.login(&user, password).await {
             Ok(account) => {
+                state.throttle.success(peer.ip());
                 send(
                     conn,
                     ServerMessage::Welcome {
@@ -185,7 +201,9 @@ where
             }
             Err(error) => error.to_string(),
         };
-        tracing::warn!(%peer, user = ?user, attempt, "login failed: {why}");
+        let delay = state.throttle.failure(peer.ip(), std::time::Instant::now());
+        tracing::warn!(%peer, user = ?user, attempt, delay_ms = delay.as_millis() as u64, "login failed: {why}");
+        tokio::time::sleep(delay).await;
         if attempt == max {
             return Err(SessionError::Fatal(Refusal::new(
                 ErrorKind::TooManyAttempts,
@@ -199,6 +217,14 @@ where
         .await?;
     }
     Err(out_of_order("login attempts exhausted"))
+}
+
+/// The session ends because the server is shutting down.
+pub fn shutting_down() -> SessionError {
+    SessionError::Fatal(Refusal::new(
+        ErrorKind::Unavailable,
+        "the server is shutting down; run the command again to resume",
+    ))
 }
 
 /// A protocol violation that ends the session.

@@ -66,7 +66,14 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         source,
     })?;
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins).await?;
+    let throttle = crate::throttle::LoginThrottle::new(
+        config.login_failure_delay,
+        config.login_failures_before_lockout,
+        config.login_lockout,
+    );
     let state = ServerState {
+        throttle,
+        shutdown: tokio_util::sync::CancellationToken::new(),
         config,
         key,
         auth,

@@ -1,4 +1,5 @@
-//! What every session shares: the settings, the shared key, the authenticator and the root.
+//! What every session shares: the settings, the shared key, the authenticator, the root,
+//! the upload locks, the login throttle and the shutdown signal.
 
 use std::sync::Arc;
 
@@ -6,7 +7,9 @@ use ftp_proto::SharedKey;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::throttle::LoginThrottle;
 use crate::uploads::PathLocks;
+use tokio_util::sync::CancellationToken;
 
 /// Read-only state shared by all sessions.
 #[derive(Debug)]
@@ -23,4 +26,8 @@ pub struct ServerState {
     pub partials: Arc<cap_std::fs::Dir>,
     /// Destinations being uploaded to right now.
     pub locks: Arc<PathLocks>,
+    /// Failed logins by client address.
+    pub throttle: LoginThrottle,
+    /// Cancelled when the server begins a graceful shutdown.
+    pub shutdown: CancellationToken,
 }

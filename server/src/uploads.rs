@@ -37,7 +37,8 @@ pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Di
     root.open_dir(&path)
 }
 
-/// Name of the partial for this user, destination and local file.
+/// Name of the partial for this user, destination and local file: `USER~HASH.part` (user
+/// names cannot contain `~`), so a user's partials can be counted.
 pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> String {
     let mut hash = Sha256::new();
     hash.update(user.as_bytes());
@@ -47,7 +48,19 @@ pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> Stri
     hash.update(file.size.to_be_bytes());
     hash.update(file.modified_secs.to_be_bytes());
     hash.update(file.modified_nanos.to_be_bytes());
-    format!("{}.part", hex::encode(hash.finalize()))
+    format!("{user}~{}.part", hex::encode(hash.finalize()))
+}
+
+/// How many partials `user` has. Blocking.
+pub fn count_partials(partials: &cap_std::fs::Dir, user: &str) -> std::io::Result<usize> {
+    let prefix = format!("{user}~");
+    let mut count = 0;
+    for entry in partials.entries()? {
+        if entry?.file_name().to_string_lossy().starts_with(&prefix) {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// Opens a partial for appending; returns it with the offset to resume from. A partial longer

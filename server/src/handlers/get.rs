@@ -7,16 +7,19 @@
 
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 
 use super::{Session, modified_secs, on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
+use crate::session::{Connection, send, send_error, shutting_down};
+use crate::state::ServerState;
 
 /// Answers one `Get` request.
 pub async fn handle<S>(
     conn: &mut Connection<S>,
     session: &Session,
+    state: &ServerState,
     path: &str,
     offset: u64,
 ) -> Result<(), SessionError>
@@ -39,17 +42,33 @@ where
     )
     .await?;
     let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN);
+    let mut floor = super::rate_floor(state);
     let mut position = offset;
     while let Some(data) = chunks.recv().await {
         let len = data.len() as u64;
-        send(
+        let sending = send(
             conn,
             ServerMessage::Data {
                 offset: position,
                 data,
             },
-        )
-        .await?;
+        );
+        tokio::pin!(sending);
+        // A reader that stops reading blocks the send: the floor's deadline still ends it.
+        loop {
+            tokio::select! {
+                sent = &mut sending => {
+                    sent?;
+                    break;
+                }
+                () = tokio::time::sleep_until(floor.deadline()) => {
+                    floor.check(Instant::now()).map_err(SessionError::Fatal)?;
+                }
+                () = state.shutdown.cancelled() => return Err(shutting_down()),
+            }
+        }
+        floor.record(len);
+        floor.check(Instant::now()).map_err(SessionError::Fatal)?;
         position += len;
     }
     match reader.await {

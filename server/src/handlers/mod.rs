@@ -56,6 +56,17 @@ pub async fn on_home<T: Send + 'static>(
         .unwrap_or_else(|e| Err(Refusal::internal(what, e)))
 }
 
+/// The minimum-rate check for one transfer, as configured (with no rate, silence for
+/// `idle_timeout` is what ends a transfer).
+pub fn rate_floor(state: &crate::state::ServerState) -> crate::rate_floor::RateFloor {
+    let config = &state.config;
+    if config.min_transfer_rate == 0 {
+        crate::rate_floor::RateFloor::new(0, config.idle_timeout)
+    } else {
+        crate::rate_floor::RateFloor::new(config.min_transfer_rate, config.transfer_rate_window)
+    }
+}
+
 /// Refuses a change (upload, remove, mkdir) for a read-only user, saying what and why.
 pub fn require_write(session: &Session, action: &str) -> Result<(), Refusal> {
     if session.account.read_only {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, MAX_CHUNK_LEN, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{Instant, timeout_at};
+use tokio::time::Instant;
 
 use super::Session;
 use crate::error::{Refusal, SessionError};
@@ -43,7 +43,10 @@ enum Prepared {
 }
 
 /// Everything about one accepted upload.
+#[derive(Debug, Clone)]
 struct Upload {
+    /// The uploading user.
+    user: String,
     /// Destination relative to the home.
     destination: PathBuf,
     /// Printable remote path.
@@ -76,6 +79,7 @@ where
     };
     let upload = Upload {
         partial: uploads::partial_name(&session.account.name, &destination, &request.file),
+        user: session.account.name.clone(),
         destination,
         shown: path.to_string(),
         size: request.file.size,
@@ -83,14 +87,10 @@ where
     let prepared = {
         let home = Arc::clone(&session.home);
         let partials = Arc::clone(&state.partials);
-        let (destination, partial, force) = (
-            upload.destination.clone(),
-            upload.partial.clone(),
-            request.force,
-        );
-        let size = upload.size;
+        let (target, force) = (upload.clone(), request.force);
+        let max_partials = state.config.max_partials_per_user;
         tokio::task::spawn_blocking(move || {
-            prepare(&home, &partials, &path, &destination, &partial, size, force)
+            prepare(&home, &partials, &path, &target, force, max_partials)
         })
         .await
         .unwrap_or_else(|e| Err(Refusal::internal("preparing an upload", e)))
@@ -120,9 +120,13 @@ where
                 ))),
             };
             // Drain the writer before anything else: the partial must be whole to its length.
-            let written = writer.finish().await;
+            // If the writer failed, that failure (a full disk, say) is what ended the upload.
+            let (file, actual) = match writer.finish().await {
+                Ok(written) => written,
+                Err(error) => return Err(SessionError::Fatal(storage_refusal(&error, &upload))),
+            };
             let expected = received?;
-            complete(conn, session, state, &upload, written, expected).await
+            complete(conn, session, state, &upload, file, actual, expected).await
         }
     }
 }
@@ -158,16 +162,17 @@ fn check(
     Ok(path)
 }
 
-/// Creates parent folders, checks the destination, opens the partial. Blocking.
+/// Creates parent folders, checks the destination, opens the partial (refusing a new one past
+/// the user's limit of unfinished uploads). Blocking.
 fn prepare(
     home: &cap_std::fs::Dir,
     partials: &cap_std::fs::Dir,
     path: &RemotePath,
-    destination: &std::path::Path,
-    partial: &str,
-    size: u64,
+    upload: &Upload,
     force: bool,
+    max_partials: usize,
 ) -> Result<Prepared, Refusal> {
+    let destination = upload.destination.as_path();
     if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
         home.create_dir_all(parent)
             .map_err(|e| jail::refusal_for(&e, path))?;
@@ -181,7 +186,7 @@ fn prepare(
                 ),
             ));
         }
-        Ok(meta) if !force && meta.is_file() && meta.len() == size => {
+        Ok(meta) if !force && meta.is_file() && meta.len() == upload.size => {
             let sha256 =
                 uploads::hash_file(home, destination).map_err(|e| jail::refusal_for(&e, path))?;
             return Ok(Prepared::Existing(sha256));
@@ -199,7 +204,19 @@ fn prepare(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(jail::refusal_for(&e, path)),
     }
-    let (file, offset) = uploads::open_partial(partials, partial, size)
+    if partials.symlink_metadata(&upload.partial).is_err() {
+        let held = uploads::count_partials(partials, &upload.user)
+            .map_err(|e| Refusal::internal("counting partial uploads", e))?;
+        if held >= max_partials {
+            return Err(Refusal::new(
+                ErrorKind::Denied,
+                format!(
+                    "upload refused: you already have {held} unfinished uploads, the server's limit; finish them or let them expire"
+                ),
+            ));
+        }
+    }
+    let (file, offset) = uploads::open_partial(partials, &upload.partial, upload.size)
         .map_err(|e| Refusal::internal("opening a partial upload", e))?;
     Ok(Prepared::Ready(file, offset))
 }
@@ -215,11 +232,20 @@ async fn receive_chunks<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut floor = super::rate_floor(state);
     let mut position = offset;
     loop {
-        let message = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn))
-            .await
-            .map_err(|_| SessionError::IdleTimeout)??;
+        let message = tokio::select! {
+            message = receive(conn) => message?,
+            () = tokio::time::sleep_until(floor.deadline()) => {
+                floor.check(Instant::now()).map_err(SessionError::Fatal)?;
+                continue;
+            }
+            () = state.shutdown.cancelled() => return Err(SessionError::Fatal(Refusal::new(
+                ErrorKind::Unavailable,
+                format!("the server is shutting down; the {} bytes received are kept, run the command again to resume", position),
+            ))),
+        };
         match message {
             ClientMessage::Chunk { offset, data } => {
                 if offset != position {
@@ -236,13 +262,15 @@ where
                     )));
                 }
                 if !writer.write(data).await {
-                    // The writer failed; `finish` reports why.
+                    // The writer failed; its error, from `finish`, is what the client is told.
                     return Err(SessionError::Fatal(Refusal::new(
                         ErrorKind::Internal,
                         "the server could not store the data",
                     )));
                 }
                 position += len;
+                floor.record(len);
+                floor.check(Instant::now()).map_err(SessionError::Fatal)?;
             }
             ClientMessage::PutFinish { sha256 } if position == size => return Ok(sha256),
             ClientMessage::PutFinish { .. } => {
@@ -255,27 +283,41 @@ where
     }
 }
 
+/// What the client is told when the partial could not be written: a full disk keeps what was
+/// received for a later resume; anything else is a server error.
+fn storage_refusal(error: &std::io::Error, upload: &Upload) -> Refusal {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    let full = matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
+        || error.kind() == std::io::ErrorKind::StorageFull
+        || error.kind() == std::io::ErrorKind::QuotaExceeded;
+    if full {
+        tracing::warn!(path = %upload.shown, %error, "disk full; partial kept");
+        Refusal::new(
+            ErrorKind::NoSpace,
+            format!(
+                "the server's disk is full: what was received of {} is kept; run the command again to resume once space is free",
+                upload.shown
+            ),
+        )
+    } else {
+        Refusal::internal("storing an upload", error)
+    }
+}
+
 /// Verifies the whole file and makes it visible, or discards it on a mismatch.
 async fn complete<S>(
     conn: &mut Connection<S>,
     session: &Session,
     state: &ServerState,
     upload: &Upload,
-    written: std::io::Result<(std::fs::File, [u8; 32])>,
+    file: std::fs::File,
+    actual: [u8; 32],
     expected: [u8; 32],
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (file, actual) = match written {
-        Ok(written) => written,
-        Err(error) => {
-            return Err(SessionError::Fatal(Refusal::internal(
-                "storing an upload",
-                error,
-            )));
-        }
-    };
     let home = Arc::clone(&session.home);
     let partials = Arc::clone(&state.partials);
     let (partial, destination) = (upload.partial.clone(), upload.destination.clone());
