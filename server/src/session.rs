@@ -36,13 +36,22 @@ where
         Err(SessionError::Closed) => tracing::debug!(%peer, "peer closed the connection"),
         Err(error) => tracing::info!(%peer, %error, "closing connection"),
     }
-    if let Err(error) = result
-        && let Some(refusal) = error.reply()
-    {
-        let _ = send_error(&mut conn, refusal).await;
+    // The last word is bounded: a peer that stops reading must not hold the session open.
+    let farewell = async {
+        if let Err(error) = result
+            && let Some(refusal) = error.reply()
+        {
+            let _ = send_error(&mut conn, refusal).await;
+        }
+        let _ = conn.close().await;
+    };
+    if tokio::time::timeout(CLOSE_TIMEOUT, farewell).await.is_err() {
+        tracing::debug!(%peer, "peer did not take the closing frame; dropping the connection");
     }
-    let _ = conn.close().await;
 }
+
+/// Longest wait to deliver the closing error frame of a session.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The session proper; an `Err` closes the connection after its reply (if any) is sent.
 async fn run<S>(

@@ -240,6 +240,36 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (bounded) for the server to exit; returns its exit code (-1 for a signal).
+    pub fn wait_exit(&mut self) -> i32 {
+        let deadline = std::time::Instant::now() + COMMAND_DEADLINE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status.code().unwrap_or(-1),
+                Ok(None) => {
+                    assert!(std::time::Instant::now() < deadline, "ftpd did not exit");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(error) => panic!("waiting for ftpd: {error}"),
+            }
+        }
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -491,4 +521,64 @@ pub fn tree(folder: &Path) -> Vec<(PathBuf, u64)> {
     }
     found.sort();
     found
+}
+
+/// An async connection that has passed the handshake and logged in, for tests that speak
+/// the protocol directly (optionally from a chosen local address such as 127.0.0.2).
+pub async fn raw_session(
+    server: SocketAddr,
+    from: Option<std::net::IpAddr>,
+    key_file: &Path,
+    user: &str,
+    password: &str,
+) -> Result<
+    tokio_util::codec::Framed<tokio::net::TcpStream, ftp_proto::ClientCodec>,
+    ftp_proto::ServerMessage,
+> {
+    use ftp_proto::{ClientMessage, ServerMessage, handshake};
+    use futures::{SinkExt, StreamExt};
+    let key = ftp_proto::SharedKey::load(key_file).expect("key");
+    let socket = if server.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .expect("socket");
+    if let Some(ip) = from {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .expect("bind local address");
+    }
+    let stream = socket.connect(server).await.expect("connect");
+    let mut conn = tokio_util::codec::Framed::new(stream, ftp_proto::ClientCodec::default());
+    let server_nonce = match conn.next().await {
+        Some(Ok(ServerMessage::Hello { nonce, .. })) => nonce,
+        Some(Ok(other)) => return Err(other),
+        other => panic!("no hello: {other:?}"),
+    };
+    let nonce = handshake::new_nonce().expect("nonce");
+    let proof = handshake::client_proof(&key, &server_nonce, &nonce);
+    conn.send(ClientMessage::Hello {
+        version: ftp_proto::PROTOCOL_VERSION,
+        nonce,
+        proof,
+    })
+    .await
+    .expect("send hello");
+    match conn.next().await {
+        Some(Ok(ServerMessage::Proof { .. })) => {}
+        Some(Ok(other)) => return Err(other),
+        other => panic!("no proof: {other:?}"),
+    }
+    conn.send(ClientMessage::Login {
+        user: user.to_owned(),
+        password: ftp_proto::Password::new(password.to_owned()),
+    })
+    .await
+    .expect("send login");
+    match conn.next().await {
+        Some(Ok(ServerMessage::Welcome { .. })) => Ok(conn),
+        Some(Ok(other)) => Err(other),
+        other => panic!("no login answer: {other:?}"),
+    }
 }

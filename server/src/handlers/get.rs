@@ -15,6 +15,9 @@ use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send, send_error, shutting_down};
 use crate::state::ServerState;
 
+/// How long one send may wait before the log says the reader is slow.
+const SLOW_READER_NOTICE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Answers one `Get` request.
 pub async fn handle<S>(
     conn: &mut Connection<S>,
@@ -55,11 +58,18 @@ where
         );
         tokio::pin!(sending);
         // A reader that stops reading blocks the send: the floor's deadline still ends it.
+        let notice = tokio::time::sleep(SLOW_READER_NOTICE);
+        tokio::pin!(notice);
+        let mut noticed = false;
         loop {
             tokio::select! {
                 sent = &mut sending => {
                     sent?;
                     break;
+                }
+                () = &mut notice, if !noticed => {
+                    noticed = true;
+                    tracing::debug!(user = %session.account.name, path, position, "waiting for a slow reader");
                 }
                 () = tokio::time::sleep_until(floor.deadline()) => {
                     floor.check(Instant::now()).map_err(SessionError::Fatal)?;
