@@ -46,11 +46,9 @@ async fn expect_error_then_close(conn: &mut Conn, kind: ErrorKind) -> String {
             other => panic!("expected an error frame, got {other:?}"),
         }
     };
-    loop {
-        match conn.next().await {
-            None | Some(Err(_)) => return message,
-            Some(Ok(other)) => panic!("frame after a fatal error: {other:?}"),
-        }
+    match conn.next().await {
+        None | Some(Err(_)) => message,
+        Some(Ok(other)) => panic!("frame after a fatal error: {other:?}"),
     }
 }
 
