@@ -188,3 +188,212 @@ fn a_user_without_a_home_folder_gets_one_on_first_login() {
     assert!(h.site.root().join("carol").is_dir());
     assert!(stdout(&output).is_empty(), "a new home is empty");
 }
+
+/// The corpus: `..` in every position, absolute and `//` paths, backslashes and drive letters,
+/// NUL and control characters, over-long names and paths, `.` and empty names, the internal
+/// folder's name, and Unicode lookalikes of `/` and `..` (which must stay plain names).
+fn corpus() -> Vec<String> {
+    let mut paths: Vec<String> = [
+        "..",
+        "../",
+        "/..",
+        "../x",
+        "a/../x",
+        "a/..",
+        "a/../../x",
+        "./..",
+        "x/./../..",
+        "/",
+        "//",
+        "///x",
+        "/x/../../y",
+        "//etc/passwd",
+        "/etc/passwd",
+        "~",
+        "~root",
+        "\\",
+        "..\\x",
+        "a\\..\\..\\x",
+        "C:",
+        "C:\\x",
+        "C:/x",
+        "c:..\\x",
+        "\\\\server\\share",
+        "a\0b",
+        "\0",
+        "a\nb",
+        "\r",
+        "\t",
+        "\u{7f}",
+        "\u{1b}[2J",
+        "\u{85}",
+        ".",
+        "./",
+        "",
+        " ",
+        "a/./b",
+        ".ftpd-internal",
+        ".ftpd-internal/partials",
+        "x/.ftpd-internal",
+        "\u{2215}..\u{2215}x",
+        "\u{ff0e}\u{ff0e}/x",
+        "\u{2024}\u{2024}",
+        "..\u{2215}alice",
+        "\u{ff0f}etc",
+        "%2e%2e/x",
+        "..%2fx",
+        "....//x",
+        ".../x",
+        "to-alice",
+        "to-alice/",
+        "to-alice/x",
+        "up/alice",
+        "absolute-secret",
+        "to-root/tmp",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    paths.push("a".repeat(256));
+    paths.push(format!("{}/x", "b".repeat(255)));
+    paths.push("c/".repeat(2100));
+    paths.push(format!("ok/{}", "é".repeat(200)));
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
+    use ftp_proto::{ClientMessage, FileIdentity, ServerMessage};
+    use futures::{SinkExt, StreamExt};
+
+    let h = homes();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("bait"), SECRET).unwrap();
+    std::os::unix::fs::symlink(outside.path(), h.bob.join("to-outside")).unwrap();
+    let before_alice = e2e::tree(&h.alice);
+    let before_root: Vec<_> = std::fs::read_dir(h.site.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let mut conn = e2e::raw_session(h.server.address, None, &h.site.key_file(), "bob", "bob-pw")
+        .await
+        .expect("login");
+    let payload_sha = {
+        let payload = h.site.dir.path().join("payload");
+        std::fs::write(&payload, b"bob").unwrap();
+        ftp_proto::filestream::hash_file(&std::fs::File::open(&payload).unwrap()).unwrap()
+    };
+    let mut paths = corpus();
+    paths.extend(["to-outside", "to-outside/bait", "to-outside/new"].map(String::from));
+    for (i, path) in paths.iter().enumerate() {
+        let requests = [
+            ClientMessage::MakeDir {
+                path: format!("{path}/d{i}"),
+            },
+            ClientMessage::Stat { path: path.clone() },
+            ClientMessage::List { path: path.clone() },
+            ClientMessage::Get {
+                path: path.clone(),
+                offset: 0,
+            },
+        ];
+        for request in requests {
+            conn.send(request).await.unwrap();
+            // Read to the end of the answer: one frame, or a listing/download ending in its
+            // last frame. A download may only ever be bob's own content.
+            let mut downloaded = Vec::new();
+            loop {
+                match conn.next().await.expect("answer").expect("frame") {
+                    ServerMessage::Listing { entries, last } => {
+                        for entry in entries {
+                            assert!(
+                                entry.name != "bait" && entry.name != "secret.txt",
+                                "{path:?} listed {}",
+                                entry.name
+                            );
+                        }
+                        if last {
+                            break;
+                        }
+                    }
+                    ServerMessage::GetReady { .. } => {}
+                    ServerMessage::Data { data, .. } => downloaded.extend_from_slice(&data),
+                    ServerMessage::GetDone { .. } => {
+                        assert_eq!(downloaded, b"bob", "{path:?}: downloaded what is not bob's");
+                        break;
+                    }
+                    ServerMessage::StatInfo { sha256, .. } => {
+                        assert!(
+                            sha256.is_none() || !path.contains("bait"),
+                            "{path:?}: read the bait"
+                        );
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        // An upload: either refused, or it lands inside bob's home.
+        conn.send(ClientMessage::Put {
+            path: path.clone(),
+            file: FileIdentity {
+                size: 3,
+                modified_secs: i as i64,
+                modified_nanos: 0,
+            },
+            force: true,
+            upload_id: [i as u8; 16],
+        })
+        .await
+        .unwrap();
+        match conn.next().await.expect("answer").expect("frame") {
+            ServerMessage::PutReady { .. } => {
+                conn.send(ClientMessage::Chunk {
+                    offset: 0,
+                    data: bytes::Bytes::from_static(b"bob"),
+                })
+                .await
+                .unwrap();
+                conn.send(ClientMessage::PutFinish {
+                    sha256: payload_sha,
+                })
+                .await
+                .unwrap();
+                let answer = conn.next().await.expect("answer").expect("frame");
+                assert!(
+                    matches!(
+                        answer,
+                        ServerMessage::PutDone { .. } | ServerMessage::Error { .. }
+                    ),
+                    "{path:?}: {answer:?}"
+                );
+            }
+            ServerMessage::Error { .. } => {}
+            other => panic!("{path:?}: {other:?}"),
+        }
+    }
+    // Nothing outside bob's home changed, and nothing was read from outside.
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "nothing landed outside the root"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("bait")).unwrap(),
+        SECRET
+    );
+    assert_eq!(
+        e2e::tree(&h.alice),
+        before_alice,
+        "alice's home is untouched"
+    );
+    let after_root: Vec<_> = std::fs::read_dir(h.site.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        after_root.len(),
+        before_root.len(),
+        "nothing new at the root: {after_root:?}"
+    );
+}
