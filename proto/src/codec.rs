@@ -9,7 +9,7 @@
 use std::marker::PhantomData;
 
 use bincode::config::{Configuration, Limit, standard};
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
@@ -110,7 +110,58 @@ pub fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> 
         .map_err(|e| CodecError::Encode(e.to_string()))
 }
 
-impl<In: DeserializeOwned, Out> Decoder for MessageCodec<In, Out> {
+/// A message type the codec can decode from a whole frame. File data (`Chunk`, `Data`) takes a
+/// zero-copy path: the payload is sliced out of the received frame instead of being copied
+/// into a fresh allocation; everything else goes through bincode.
+pub trait FrameMessage: DeserializeOwned {
+    /// Decodes one frame's payload.
+    fn from_frame(frame: Bytes) -> Result<Self, CodecError>;
+}
+
+/// Variant index of `ClientMessage::Chunk` in the bincode encoding (checked by a test).
+const CHUNK_TAG: u8 = 5;
+
+/// Variant index of `ServerMessage::Data` in the bincode encoding (checked by a test).
+const DATA_TAG: u8 = 9;
+
+/// Reads a `{ offset: u64, data: bytes }` body laid out as bincode writes it (varint offset,
+/// varint length, raw bytes) and slices the data out of `frame` without copying. `None` when
+/// the layout does not match, so the caller can fall back to bincode (and its errors).
+fn file_data(frame: &Bytes, tag: u8) -> Option<(u64, Bytes)> {
+    if frame.first() != Some(&tag) {
+        return None;
+    }
+    let config = config::<16>();
+    let (offset, used) = bincode::decode_from_slice::<u64, _>(frame.get(1..)?, config).ok()?;
+    let start = 1 + used;
+    let (len, used) = bincode::decode_from_slice::<u64, _>(frame.get(start..)?, config).ok()?;
+    let start = start + used;
+    let len = usize::try_from(len).ok()?;
+    if frame.len().checked_sub(start)? != len {
+        return None;
+    }
+    Some((offset, frame.slice(start..)))
+}
+
+impl FrameMessage for ClientMessage {
+    fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
+        match file_data(&frame, CHUNK_TAG) {
+            Some((offset, data)) => Ok(ClientMessage::Chunk { offset, data }),
+            None => decode_payload(&frame),
+        }
+    }
+}
+
+impl FrameMessage for ServerMessage {
+    fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
+        match file_data(&frame, DATA_TAG) {
+            Some((offset, data)) => Ok(ServerMessage::Data { offset, data }),
+            None => decode_payload(&frame),
+        }
+    }
+}
+
+impl<In: FrameMessage, Out> Decoder for MessageCodec<In, Out> {
     type Item = In;
     type Error = CodecError;
 
@@ -130,7 +181,7 @@ impl<In: DeserializeOwned, Out> Decoder for MessageCodec<In, Out> {
         match self.frames.decode(src)? {
             Some(payload) => {
                 self.awaiting_body = false;
-                decode_payload(&payload).map(Some)
+                In::from_frame(payload.freeze()).map(Some)
             }
             None => {
                 self.awaiting_body |= has_head;
@@ -257,7 +308,7 @@ mod tests {
 
     fn round_trip<In, Out>(codec: &mut MessageCodec<In, Out>, message: Out) -> In
     where
-        In: DeserializeOwned,
+        In: FrameMessage,
         Out: Serialize,
     {
         let mut buf = BytesMut::new();
@@ -367,7 +418,43 @@ mod tests {
         assert_eq!(decoded, messages);
     }
 
+    #[test]
+    fn file_data_tags_match_the_bincode_encoding() {
+        let chunk = encode_payload(&ClientMessage::Chunk {
+            offset: 1,
+            data: Bytes::from_static(b"x"),
+        })
+        .unwrap();
+        assert_eq!(chunk[0], CHUNK_TAG);
+        let data = encode_payload(&ServerMessage::Data {
+            offset: 1,
+            data: Bytes::from_static(b"x"),
+        })
+        .unwrap();
+        assert_eq!(data[0], DATA_TAG);
+    }
+
     proptest! {
+        #[test]
+        fn the_zero_copy_path_agrees_with_bincode(offset in any::<u64>(), data in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let chunk = ClientMessage::Chunk { offset, data: Bytes::from(data.clone()) };
+            let payload = Bytes::from(encode_payload(&chunk).unwrap());
+            prop_assert_eq!(ClientMessage::from_frame(payload.clone()).unwrap(), decode_payload::<ClientMessage>(&payload).unwrap());
+            prop_assert!(file_data(&payload, CHUNK_TAG).is_some(), "the fast path was taken");
+            let reply = ServerMessage::Data { offset, data: Bytes::from(data) };
+            let payload = Bytes::from(encode_payload(&reply).unwrap());
+            prop_assert_eq!(ServerMessage::from_frame(payload.clone()).unwrap(), decode_payload::<ServerMessage>(&payload).unwrap());
+            prop_assert!(file_data(&payload, DATA_TAG).is_some(), "the fast path was taken");
+        }
+
+        #[test]
+        fn mangled_file_data_frames_decode_to_a_value_or_an_error(mut bytes in proptest::collection::vec(any::<u8>(), 1..64), tag in prop_oneof![Just(CHUNK_TAG), Just(DATA_TAG)]) {
+            bytes[0] = tag;
+            let frame = Bytes::from(bytes);
+            let _ = ClientMessage::from_frame(frame.clone());
+            let _ = ServerMessage::from_frame(frame);
+        }
+
         #[test]
         fn any_split_of_a_stream_decodes_the_same(cuts in proptest::collection::vec(1usize..70_000, 1..40)) {
             let mut writer = MessageCodec::<ClientMessage, ClientMessage>::default();

@@ -21,7 +21,7 @@ pub mod private_file;
 pub mod secret;
 pub mod units;
 
-pub use codec::{ClientCodec, MessageCodec, ServerCodec};
+pub use codec::{ClientCodec, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};
 pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, ServerMessage};
 pub use secret::{Password, SharedKey};
