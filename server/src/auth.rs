@@ -1,17 +1,21 @@
 //! Login: verifies a user name and password against the users file, off the async runtime.
 //!
 //! The users file is re-read at each attempt, so `ftpd user add|del|passwd` take effect without
-//! a restart. Verifications run on blocking threads, at most `max_parallel_logins` at once. An
-//! unknown user is checked against a dummy hash made with the same parameters, so both failures
-//! cost the same work and get the same answer. Passwords over 1 KiB are refused before hashing.
+//! a restart. Verifications run on blocking threads, at most `max_parallel_logins` at once, each
+//! in one of as many reusable argon2 work areas (so memory does not grow with the number of
+//! logins). An unknown user is checked against a dummy hash with the default parameters, so both
+//! failures cost the same work and get the same answer. Passwords over 1 KiB are refused before
+//! hashing.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use argon2::Block;
 
 use ftp_proto::Password;
 use tokio::sync::Semaphore;
 
-use crate::users::{self, Account, Users, UsersError};
+use crate::users::{self, Account, Users};
 
 /// Why a login was refused.
 #[derive(Debug, thiserror::Error)]
@@ -34,25 +38,25 @@ pub struct Authenticator {
     users_file: Arc<PathBuf>,
     /// Bounds the argon2 verifications running at once.
     permits: Arc<Semaphore>,
-    /// Hash checked for unknown users so they cost the same as known ones.
-    dummy_hash: Arc<String>,
+    /// argon2 work areas, one per verification that may run at once, reused.
+    work_areas: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
+/// Checked for unknown users, so they cost the same work as known ones: an argon2id hash with
+/// the default parameters of a random password that was thrown away.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$cWcTLcChQf1PXtHGXgoDAQ$LFh7cMXd7pKExgcZUOBtOo2xDhQK2wBcbR3LIBndvJ8";
+
+/// A work area larger than this many blocks (a hash with unusual parameters) is not kept.
+const MAX_KEPT_BLOCKS: usize = 4 * 19 * 1024;
+
 impl Authenticator {
-    /// Prepares an authenticator (computes the dummy hash on a blocking thread).
-    pub async fn new(users_file: PathBuf, max_parallel: usize) -> Result<Self, UsersError> {
-        let dummy_hash = tokio::task::spawn_blocking(|| {
-            let random =
-                ftp_proto::handshake::new_nonce().map_err(|e| UsersError::Hash(e.to_string()))?;
-            users::hash_password(&Password::new(hex::encode(random)))
-        })
-        .await
-        .map_err(|e| UsersError::Hash(e.to_string()))??;
-        Ok(Authenticator {
+    /// Prepares an authenticator; work areas are made on first use.
+    pub fn new(users_file: PathBuf, max_parallel: usize) -> Self {
+        Authenticator {
             users_file: Arc::new(users_file),
             permits: Arc::new(Semaphore::new(max_parallel)),
-            dummy_hash: Arc::new(dummy_hash),
-        })
+            work_areas: Arc::default(),
+        }
     }
 
     /// Verifies `user` and `password`; on success returns the account.
@@ -82,8 +86,19 @@ impl Authenticator {
             })?
             .unwrap_or_default();
         let entry = users.users.get(user);
-        let hash = entry.map_or(self.dummy_hash.as_str(), |e| e.password.as_str());
-        let verified = users::verify_password(password, hash);
+        let hash = entry.map_or(DUMMY_HASH, |e| e.password.as_str());
+        let mut work = self
+            .work_areas
+            .lock()
+            .ok()
+            .and_then(|mut areas| areas.pop())
+            .unwrap_or_default();
+        let verified = users::verify_password_in(password, hash, &mut work);
+        if work.len() <= MAX_KEPT_BLOCKS
+            && let Ok(mut areas) = self.work_areas.lock()
+        {
+            areas.push(work);
+        }
         match entry {
             Some(entry) if verified => entry.account(user).map_err(|e| {
                 tracing::error!(user, error = %e, "bad entry in the users file");
@@ -107,7 +122,7 @@ mod tests {
             .add("alice", &Password::new("right".into()), None, false)
             .unwrap();
         users.store(&path).unwrap();
-        let auth = Authenticator::new(path, 2).await.unwrap();
+        let auth = Authenticator::new(path, 2);
         let ok = auth.login("alice", Password::new("right".into())).await;
         assert_eq!(ok.unwrap().name, "alice");
         let wrong = auth.login("alice", Password::new("wrong".into())).await;
@@ -116,5 +131,22 @@ mod tests {
         assert!(matches!(unknown, Err(LoginError::Rejected)));
         let long = auth.login("alice", Password::new("x".repeat(1025))).await;
         assert!(matches!(long, Err(LoginError::TooLong)));
+        assert!(
+            auth.work_areas.lock().unwrap().len() <= 2,
+            "at most one area per permit"
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_default_argon2id_hash_matching_nothing() {
+        let parsed = argon2::PasswordHash::new(DUMMY_HASH).unwrap();
+        let params = argon2::Params::try_from(&parsed).unwrap();
+        assert_eq!(params.m_cost(), argon2::Params::DEFAULT_M_COST);
+        assert_eq!(params.t_cost(), argon2::Params::DEFAULT_T_COST);
+        assert_eq!(params.p_cost(), argon2::Params::DEFAULT_P_COST);
+        assert!(!users::verify_password(
+            &Password::new(String::new()),
+            DUMMY_HASH
+        ));
     }
 }

@@ -115,8 +115,9 @@ pub fn open_home(root: &cap_std::fs::Dir, home: &Path) -> std::io::Result<cap_st
     root.open_dir(home)
 }
 
-/// Turns a file system error on `path` into the refusal the client sees.
-pub fn refusal_for(error: &std::io::Error, path: &RemotePath) -> Refusal {
+/// Turns a file system error on `path` into the refusal the client sees. A symbolic link that
+/// leads out of the home shows up as `PermissionDenied` (the kernel or cap-std refused it).
+pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
     use std::io::ErrorKind as Io;
     match error.kind() {
         Io::NotFound => Refusal::new(
@@ -130,6 +131,10 @@ pub fn refusal_for(error: &std::io::Error, path: &RemotePath) -> Refusal {
         Io::NotADirectory => Refusal::new(
             ErrorKind::NotFound,
             format!("{path}: a parent of this path is not a folder"),
+        ),
+        Io::AlreadyExists => Refusal::new(
+            ErrorKind::Exists,
+            format!("{path}: something else is already there"),
         ),
         _ => {
             tracing::warn!(%path, %error, "file system error");

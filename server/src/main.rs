@@ -87,24 +87,31 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener =
+            listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let (state, first_run) = ftpd::prepare(config).await?;
         announce(&state.config, &first_run, address)?;
-        let first_signal = async {
-            shutdown_signal().await;
-            tracing::info!("signal received: stopping gracefully (a second signal stops at once)");
-            tokio::spawn(async {
-                shutdown_signal().await;
-                eprintln!("ftpd: second signal: exiting at once");
-                std::process::exit(130);
-            });
-        };
+        let first_signal = signals()?;
         ftpd::run(listener, state, first_signal).await?;
         Ok(())
     })
+}
+
+/// Connections the kernel queues before `accept` (std's default of 128 makes a burst of
+/// clients wait on SYN retries).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds the listening socket (address reuse on, so a restart need not wait out TIME_WAIT).
+fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Tells the person (or the test) where the server listens and how to connect. The
@@ -174,19 +181,28 @@ fn absolute(path: &std::path::Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+/// Listens for SIGINT and SIGTERM from now on (so none is missed): the returned future
+/// completes on the first, and the second exits the process at once with code 130.
+fn signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let ctrl_c = tokio::signal::ctrl_c();
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let (first, first_seen) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-        Err(_) => {
-            let _ = ctrl_c.await;
+        let _ = first.send(());
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
+        eprintln!("ftpd: second signal: exiting at once");
+        std::process::exit(130);
+    });
+    Ok(async {
+        let _ = first_seen.await;
+        tracing::info!("signal received: stopping gracefully (a second signal stops at once)");
+    })
 }

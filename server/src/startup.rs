@@ -65,7 +65,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         path: config.root.clone(),
         source,
     })?;
-    let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins).await?;
+    let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins);
     let throttle = crate::throttle::LoginThrottle::new(
         config.login_failure_delay,
         config.login_failures_before_lockout,

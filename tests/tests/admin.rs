@@ -174,8 +174,8 @@ fn first_start_creates_a_user_a_newcomer_can_log_in_as() {
     assert_eq!(mode(&file), 0o600);
     let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
     assert_eq!(password.len(), 20);
+    server.wait_for_log("ftpd-initial-password");
     assert!(!server.log().contains(&password));
-    assert!(server.log().contains("ftpd-initial-password"));
 
     let output = server.run_ftp("admin", &password, &["ls"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));

@@ -343,7 +343,8 @@ where
     .await
     .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
     if let Err(error) = finished {
-        return send_error(conn, Refusal::internal("finishing an upload", error)).await;
+        // The partial stays whole and verified: a rerun finishes it without resending.
+        return send_error(conn, jail::refusal_for(&error, &upload.shown)).await;
     }
     tracing::info!(user = %session.account.name, path = %upload.shown, size = upload.size, "upload complete");
     send(
