@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::KeyError;
-use crate::private_file::{PrivacyError, check_private, write_private_file};
+use crate::private_file::{
+    PrivacyError, check_private, write_private_file, write_private_file_new,
+};
 
 /// Length of the shared key in bytes.
 pub const KEY_LEN: usize = 32;
@@ -115,16 +117,20 @@ impl SharedKey {
             path: path.to_path_buf(),
             source,
         };
-        if !replace && path.exists() {
-            return Err(KeyError::Exists {
-                path: path.to_path_buf(),
-            });
-        }
         let mut text = hex::encode(self.0);
         text.push('\n');
-        let result = write_private_file(path, text.as_bytes()).map_err(io_error);
+        let result = if replace {
+            write_private_file(path, text.as_bytes())
+        } else {
+            write_private_file_new(path, text.as_bytes())
+        };
         text.zeroize();
-        result
+        result.map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyError::Exists {
+                path: path.to_path_buf(),
+            },
+            _ => io_error(source),
+        })
     }
 }
 

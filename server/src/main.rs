@@ -70,10 +70,10 @@ fn init_logging() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.settings)?;
     match cli.command {
-        Some(Command::User(command)) => println!("{}", ftpd::admin::user(command, &config)?),
+        Some(Command::User(command)) => say(&ftpd::admin::user(command, &config)?),
         Some(Command::Keygen { out, force }) => {
             let out = out.unwrap_or_else(|| config.secret_file.clone());
-            println!("{}", ftpd::admin::keygen(&out, force)?);
+            say(&ftpd::admin::keygen(&out, force)?);
         }
         None => serve(config)?,
     }
@@ -142,11 +142,11 @@ fn announce(
             "the users file has no users: nobody can log in (add one with `ftpd user add NAME`)"
         );
     }
-    println!("ftpd listening on {address}");
-    println!(
+    say(&format!("ftpd listening on {address}"));
+    say(&format!(
         "connect with: ftp --server {address} --secret-file {} --user {user} ls",
         absolute(&config.secret_file).display()
-    );
+    ));
     Ok(())
 }
 
@@ -159,11 +159,9 @@ fn deliver_initial_password(
 ) -> anyhow::Result<()> {
     let text = String::from_utf8_lossy(password.expose()).into_owned();
     if std::io::stdout().is_terminal() {
-        println!();
-        println!("  First start: created user '{name}' with password  {text}");
-        println!("  It is shown only this once and stored only as a hash.");
-        println!("  Change it with: ftpd user passwd {name}");
-        println!();
+        say(&format!(
+            "\n  First start: created user '{name}' with password  {text}\n  It is shown only this once and stored only as a hash.\n  Change it with: ftpd user passwd {name}\n"
+        ));
     } else {
         let folder = config.users.parent().filter(|p| !p.as_os_str().is_empty());
         let path = folder
@@ -174,6 +172,14 @@ fn deliver_initial_password(
         tracing::warn!(user = name, file = %path.display(), "first start: created a user; its password is in the file (mode 0600): read it, then delete the file");
     }
     Ok(())
+}
+
+/// Writes a line to stdout for the person or script watching. A closed or full stdout (nobody
+/// reading) must never stop the server, so errors are ignored (`println!` would panic).
+fn say(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 /// `path` made absolute against the current folder, for a command a person can paste anywhere.

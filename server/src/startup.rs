@@ -52,9 +52,15 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         SharedKey::load(&config.secret_file)?
     } else {
         let key = SharedKey::generate()?;
-        key.store(&config.secret_file, false)?;
-        first_run.generated_key = true;
-        key
+        match key.store(&config.secret_file, false) {
+            Ok(()) => {
+                first_run.generated_key = true;
+                key
+            }
+            // Another process created it first: use that one.
+            Err(KeyError::Exists { .. }) => SharedKey::load(&config.secret_file)?,
+            Err(error) => return Err(error.into()),
+        }
     };
     let users_path = config.users.clone();
     first_run.initial_user = tokio::task::spawn_blocking(move || ensure_users(&users_path))
@@ -93,8 +99,16 @@ fn ensure_users(path: &std::path::Path) -> Result<Option<(String, Password)>, Us
     let password = random_password().map_err(|e| UsersError::Hash(e.to_string()))?;
     let mut users = Users::default();
     users.add(INITIAL_USER, &password, None, false)?;
-    users.store(path)?;
-    Ok(Some((INITIAL_USER.to_owned(), password)))
+    match users.store_new(path) {
+        Ok(()) => Ok(Some((INITIAL_USER.to_owned(), password))),
+        // Another process created it first: that one stands.
+        Err(UsersError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            Users::load(path).map(|_| None)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// A random password of 20 characters that are easy to read aloud (~113 bits).

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use argon2::password_hash::phc::Output;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use ftp_proto::Password;
-use ftp_proto::private_file::{PrivacyError, check_private, write_private_file};
+use ftp_proto::private_file::{
+    PrivacyError, check_private, write_private_file, write_private_file_new,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::jail;
@@ -149,16 +151,29 @@ impl Users {
 
     /// Writes the users file atomically with mode 0600.
     pub fn store(&self, path: &Path) -> Result<(), UsersError> {
+        let text = self.render(path)?;
+        write_private_file(path, text.as_bytes()).map_err(|source| UsersError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes the users file only if it does not exist yet (first start).
+    pub fn store_new(&self, path: &Path) -> Result<(), UsersError> {
+        let text = self.render(path)?;
+        write_private_file_new(path, text.as_bytes()).map_err(|source| UsersError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The file's text: the header, then the TOML.
+    fn render(&self, path: &Path) -> Result<String, UsersError> {
         let body = toml::to_string(self).map_err(|e| UsersError::Invalid {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        write_private_file(path, format!("{HEADER}{body}").as_bytes()).map_err(|source| {
-            UsersError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        })
+        Ok(format!("{HEADER}{body}"))
     }
 
     /// Adds a new user with a freshly hashed password.

@@ -243,3 +243,59 @@ fn a_root_whose_parent_is_missing_is_refused_not_created() {
     );
     assert!(!site.dir.path().join("missing").exists());
 }
+
+#[test]
+fn two_servers_starting_at_once_agree_on_one_new_key() {
+    use std::io::BufRead;
+    let first = Site::new("");
+    first.add_user("alice", "pw", &[]);
+    let second = Site::new("");
+    second.add_user("alice", "pw", &[]);
+    // Both point at the first site's key file, which does not exist yet.
+    let shared_key = first.key_file();
+    let config = std::fs::read_to_string(second.config_file()).unwrap();
+    let config = config.replace(
+        &format!("{:?}", second.key_file()),
+        &format!("{shared_key:?}"),
+    );
+    std::fs::write(second.config_file(), config).unwrap();
+    let children: Vec<_> = [&first, &second]
+        .iter()
+        .map(|site| {
+            site.ftpd(&[])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut addresses = Vec::new();
+    let mut children = children;
+    for child in &mut children {
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("ftpd listening on ") {
+            line.clear();
+            assert_ne!(reader.read_line(&mut line).unwrap(), 0, "ftpd exited");
+        }
+        addresses.push(
+            line.trim()
+                .trim_start_matches("ftpd listening on ")
+                .to_owned(),
+        );
+    }
+    for address in &addresses {
+        let mut command = e2e::command(&e2e::ftp_bin());
+        command
+            .args(["--server", address, "--user", "alice", "--secret-file"])
+            .arg(&shared_key)
+            .arg("ls")
+            .env("FTP_PASSWORD", "pw");
+        let output = run(command, None);
+        assert_eq!(code(&output), 0, "{address}: {}", stderr(&output));
+    }
+    for mut child in children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

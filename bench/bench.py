@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of ftp/ftpd against the limits of the machine and against peers.
+
+Started by bench/run.sh (which installs the peers and builds the release binaries). Every
+server runs on 127.0.0.1 with a config from bench/config/. Each case runs ROUNDS times back to
+back after one warm-up; the table reports medians. Targets are fresh names each round, and the
+page cache is flushed to disk (sync) between runs, outside the timing, so no run pays for the
+previous one's writeback. Nothing here is asserted: it measures and reports.
+"""
+
+import argparse
+import csv
+import hashlib
+import os
+import pathlib
+import pwd
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+CONFIG = REPO / "bench" / "config"
+RELEASE = REPO / "target" / "release"
+BENCH_USER = "ftpbench"
+BENCH_PASSWORD = "bench-password-not-secret"
+PORTS = {"pure-ftpd": 22021, "sshd": 22022, "rsyncd": 22023, "ftpd-fsync": 22024,
+         "ftpd-nofsync": 22025, "raw": 22026}
+SSH_OPTIONS = ["-i", None, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "LogLevel=ERROR", "-c", "aes128-gcm@openssh.com"]
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(list(args), check=check, **kw)
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.01)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def template(name, work, port):
+    text = (CONFIG / name).read_text()
+    return text.replace("@WORK@", str(work)).replace("@PORT@", str(port))
+
+
+def rss_kib(pid):
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = pathlib.Path(args.work)
+        self.rounds = args.rounds
+        self.size = args.size_mib << 20
+        self.results = []  # (workload, tool, seconds list, amount, unit)
+        self.procs = []
+        self.memory = {}
+
+    # ---------------------------------------------------------------- set-up
+    def setup(self):
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        (self.work / "ssh").mkdir(parents=True)
+        (self.work / "rsync").mkdir()
+        try:
+            pwd.getpwnam(BENCH_USER)
+        except KeyError:
+            sh("useradd", "-m", "-s", "/bin/bash", BENCH_USER)
+        sh("chpasswd", input=f"{BENCH_USER}:{BENCH_PASSWORD}\n".encode())
+        self.home = pathlib.Path(pwd.getpwnam(BENCH_USER).pw_dir)
+        self.big = self.work / "big.bin"
+        print(f"writing a {self.args.size_mib} MiB test file and 1,000 files of 4 KiB ...", flush=True)
+        with open(self.big, "wb") as out:
+            left = self.size
+            while left:
+                n = min(left, 1 << 24)
+                out.write(os.urandom(n))
+                left -= n
+        os.chmod(self.big, 0o644)
+        self.small = self.work / "small"
+        self.small.mkdir()
+        for i in range(1000):
+            (self.small / f"f{i:04}.bin").write_bytes(os.urandom(4096))
+        sh("chmod", "-R", "a+rX", str(self.work))
+        self.start_servers()
+
+    def start_servers(self):
+        w = self.work
+        # pure-ftpd (daemonizes itself)
+        args = [a for a in template("pure-ftpd.args", w, PORTS["pure-ftpd"]).splitlines()
+                if a and not a.startswith("#")]
+        sh("/usr/sbin/pure-ftpd", *args)
+        # OpenSSH
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(w / "ssh" / "hostkey"))
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(w / "ssh" / "clientkey"))
+        shutil.copy(w / "ssh" / "clientkey.pub", w / "ssh" / "authorized_keys")
+        os.chmod(w / "ssh" / "authorized_keys", 0o644)
+        (w / "ssh" / "sshd_config").write_text(template("sshd_config", w, PORTS["sshd"]))
+        pathlib.Path("/run/sshd").mkdir(exist_ok=True)
+        sh("/usr/sbin/sshd", "-f", str(w / "ssh" / "sshd_config"))
+        SSH_OPTIONS[1] = str(w / "ssh" / "clientkey")
+        # rsync daemon
+        (w / "rsyncd.conf").write_text(template("rsyncd.conf", w, PORTS["rsyncd"]))
+        self.procs.append(subprocess.Popen(
+            ["rsync", "--daemon", "--no-detach", f"--config={w / 'rsyncd.conf'}",
+             f"--port={PORTS['rsyncd']}", "--address=127.0.0.1"]))
+        # ftpd, twice
+        ftpd = str(RELEASE / "ftpd")
+        users = w / "ftpd-users.toml"
+        sh(ftpd, "--users", str(users), "user", "add", "bench", "--password-stdin",
+           input=b"bench\n", stdout=subprocess.DEVNULL)
+        for name in ("ftpd-fsync", "ftpd-nofsync"):
+            (w / name).mkdir()
+            (w / f"{name}.toml").write_text(template(f"{name}.toml", w, PORTS[name]))
+            proc = subprocess.Popen([ftpd, "--config", str(w / f"{name}.toml")],
+                                    stdout=subprocess.DEVNULL, stderr=open(w / f"{name}.log", "w"))
+            self.procs.append(proc)
+            self.memory[name] = proc.pid
+        for port in PORTS.values():
+            if port != PORTS["raw"]:
+                wait_port(port)
+        time.sleep(0.2)
+        for name, pid in list(self.memory.items()):
+            self.memory[name] = rss_kib(pid)
+        for name, pattern in (("pure-ftpd", "pure-ftpd"), ("sshd", "sshd -f"), ("rsyncd", "rsync --daemon")):
+            pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+            self.memory[name] = rss_kib(int(pids[0])) if pids else None
+
+    def stop(self):
+        for proc in self.procs:
+            proc.terminate()
+        sh("pkill", "-f", "pure-ftpd", check=False)
+        pid_file = self.work / "ssh" / "sshd.pid"
+        if pid_file.exists():
+            sh("kill", pid_file.read_text().strip(), check=False)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    # ---------------------------------------------------------------- clients
+    def ftp(self, port, *args):
+        env = dict(os.environ, FTP_PASSWORD="bench")
+        return [str(RELEASE / "ftp"), "--server", f"127.0.0.1:{port}", "--secret-file",
+                str(self.work / "ftpd.key"), "--user", "bench", "--quiet", *args], env
+
+    def ssh_target(self, path):
+        return f"{BENCH_USER}@127.0.0.1:{path}"
+
+    # ---------------------------------------------------------------- timing
+    def measure(self, workload, tool, run, clean, amount, unit, rounds=None):
+        """`run(i)` does one timed run; `clean(i)` tidies after it (not timed)."""
+        times = []
+        total = (rounds or self.rounds) + 1
+        for i in range(total):
+            sh("sync")
+            start = time.perf_counter()
+            run(i)
+            elapsed = time.perf_counter() - start
+            clean(i)
+            if i > 0:  # the first run warms up
+                times.append(elapsed)
+        median = statistics.median(times)
+        rate = amount / median
+        label = f"{rate / 1e6:,.0f} MB/s" if unit == "B" else f"{rate:,.0f} files/s"
+        print(f"  {workload:28} {tool:36} {median:7.2f} s  {label}", flush=True)
+        self.results.append((workload, tool, times, amount, unit))
+
+    def remove(self, *paths):
+        for p in paths:
+            p = pathlib.Path(p)
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+
+    # ---------------------------------------------------------------- workloads
+    def raw_tcp(self, dest, receiver, sender):
+        listener = subprocess.Popen(
+            ["socat", "-u", f"TCP-LISTEN:{PORTS['raw']},reuseaddr,bind=127.0.0.1", receiver])
+        sh("bash", "-c", sender)
+        listener.wait()
+
+    def big_upload(self):
+        big, w, home = self.big, self.work, self.home
+        dest = lambda i: w / f"raw{i}.bin"
+        connect = f"TCP:127.0.0.1:{PORTS['raw']},retry=100,interval=0.005"
+        self.measure("1 GiB upload", "raw TCP into a new file (limit)",
+                     lambda i: self.raw_tcp(dest(i), f"CREATE:{dest(i)}",
+                                            f"socat -u FILE:{big} {connect}"),
+                     lambda i: self.remove(dest(i)), self.size, "B")
+        self.measure("1 GiB upload", "raw TCP, fsync before reply",
+                     lambda i: self.raw_tcp(dest(i), f"SYSTEM:'dd of={dest(i)} bs=1M conv=fsync status=none'",
+                                            f"socat -u FILE:{big} {connect}"),
+                     lambda i: self.remove(dest(i)), self.size, "B")
+        self.measure("1 GiB upload", "raw TCP, SHA-256 on both ends",
+                     lambda i: self.raw_tcp(
+                         dest(i), f"SYSTEM:'tee {dest(i)} | openssl dgst -sha256 >/dev/null'",
+                         f"tee >(openssl dgst -sha256 >/dev/null) < {big} | socat -u - {connect}"),
+                     lambda i: self.remove(dest(i)), self.size, "B")
+        ftp_url = f"ftp://{BENCH_USER}:{BENCH_PASSWORD}@127.0.0.1:{PORTS['pure-ftpd']}"
+        self.measure("1 GiB upload", "pure-ftpd + curl -T",
+                     lambda i: sh("curl", "-s", "-T", str(big), f"{ftp_url}/c{i}.bin"),
+                     lambda i: self.remove(home / f"c{i}.bin"), self.size, "B")
+        self.measure("1 GiB upload", "pure-ftpd + lftp put",
+                     lambda i: sh("lftp", "-u", f"{BENCH_USER},{BENCH_PASSWORD}", "-e",
+                                  f"put {big} -o l{i}.bin; bye", f"ftp://127.0.0.1:{PORTS['pure-ftpd']}"),
+                     lambda i: self.remove(home / f"l{i}.bin"), self.size, "B")
+        self.measure("1 GiB upload", "scp (aes128-gcm)",
+                     lambda i: sh("scp", *SSH_OPTIONS, "-P", str(PORTS["sshd"]), str(big),
+                                  self.ssh_target(f"s{i}.bin")),
+                     lambda i: self.remove(home / f"s{i}.bin"), self.size, "B")
+        self.measure("1 GiB upload", "sftp (aes128-gcm)",
+                     lambda i: sh("sftp", "-q", "-b", "-", *SSH_OPTIONS, "-P", str(PORTS["sshd"]),
+                                  f"{BENCH_USER}@127.0.0.1", input=f"put {big} f{i}.bin\n".encode(),
+                                  stdout=subprocess.DEVNULL),
+                     lambda i: self.remove(home / f"f{i}.bin"), self.size, "B")
+        self.measure("1 GiB upload", "rsync daemon",
+                     lambda i: sh("rsync", str(big), f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/r{i}.bin"),
+                     lambda i: self.remove(w / "rsync" / f"r{i}.bin"), self.size, "B")
+        for name, label in (("ftpd-fsync", "ftp put (fsync on, default)"),
+                            ("ftpd-nofsync", "ftp put (fsync off)")):
+            root = w / name / "root" / "bench"
+            self.measure("1 GiB upload", label,
+                         lambda i, name=name: sh(*self.ftp(PORTS[name], "put", str(big), f"p{i}.bin")[0],
+                                                 env=self.ftp(PORTS[name])[1]),
+                         lambda i, root=root: self.remove(root / f"p{i}.bin"), self.size, "B")
+        # Downloads: the file is on the server once; each round gets it to a new local name.
+        cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), "dl.bin")
+        sh(*cmd, env=env)
+        self.measure("1 GiB download", "ftp get (client fsyncs)",
+                     lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "get", "dl.bin", str(w / f"g{i}.bin"))[0],
+                                  env=env),
+                     lambda i: self.remove(w / f"g{i}.bin"), self.size, "B")
+        shutil.copy(big, w / "rsync" / "dl.bin")
+        self.measure("1 GiB download", "rsync daemon",
+                     lambda i: sh("rsync", f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/dl.bin",
+                                  str(w / f"rg{i}.bin")),
+                     lambda i: self.remove(w / f"rg{i}.bin"), self.size, "B")
+
+    def small_files(self):
+        w, small, home = self.work, self.small, self.home
+        files = sorted(str(p) for p in small.iterdir())
+        n = len(files)
+        connect = f"TCP:127.0.0.1:{PORTS['raw']},retry=100,interval=0.005"
+
+        def tar_limit(i):
+            out = w / f"tar{i}"
+            out.mkdir()
+            self.raw_tcp(out, f"SYSTEM:'tar -x -C {out}'", f"tar -c -C {small} . | socat -u - {connect}")
+
+        self.measure("1,000 × 4 KiB", "tar through one TCP stream (limit)", tar_limit,
+                     lambda i: self.remove(w / f"tar{i}"), n, "files")
+        self.measure("1,000 × 4 KiB", "rsync daemon",
+                     lambda i: sh("rsync", "-r", f"{small}/", f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/s{i}/"),
+                     lambda i: self.remove(w / "rsync" / f"s{i}"), n, "files")
+        self.measure("1,000 × 4 KiB", "lftp mirror -R --parallel=4",
+                     lambda i: sh("lftp", "-u", f"{BENCH_USER},{BENCH_PASSWORD}", "-e",
+                                  f"mirror -R --parallel=4 {small} m{i}; bye",
+                                  f"ftp://127.0.0.1:{PORTS['pure-ftpd']}", stdout=subprocess.DEVNULL),
+                     lambda i: self.remove(home / f"m{i}"), n, "files")
+        self.measure("1,000 × 4 KiB", "scp -r (aes128-gcm)",
+                     lambda i: sh("scp", "-r", *SSH_OPTIONS, "-P", str(PORTS["sshd"]), str(small),
+                                  self.ssh_target(f"sc{i}")),
+                     lambda i: self.remove(home / f"sc{i}"), n, "files")
+        for name, label in (("ftpd-fsync", "ftp put --to (fsync on)"), ("ftpd-nofsync", "ftp put --to (fsync off)")):
+            root = w / name / "root" / "bench"
+            self.measure("1,000 × 4 KiB", label,
+                         lambda i, name=name: sh(*self.ftp(PORTS[name], "put", *files, "--to", f"d{i}")[0],
+                                                 env=self.ftp(PORTS[name])[1]),
+                         lambda i, root=root: self.remove(root / f"d{i}"), n, "files")
+
+    def resume(self):
+        """1 GiB with 90 % already on the server: time to finish, for each tool that resumes."""
+        big, w, home = self.big, self.work, self.home
+        have = self.size * 9 // 10
+
+        def seed(path):
+            with open(big, "rb") as src, open(path, "wb") as out:
+                left = have
+                while left:
+                    chunk = src.read(min(left, 1 << 24))
+                    out.write(chunk)
+                    left -= len(chunk)
+            if str(path).startswith(str(home)):
+                shutil.chown(path, BENCH_USER, BENCH_USER)
+
+        def ftpd_partial(i):
+            # The server's partial for user "bench", this path, size and mtime (see uploads.rs).
+            st = os.stat(big)
+            key = (b"bench" + b"\0" + f"z{i}.bin".encode() + b"\0" + self.size.to_bytes(8, "big")
+                   + int(st.st_mtime_ns // 10**9).to_bytes(8, "big", signed=True)
+                   + int(st.st_mtime_ns % 10**9).to_bytes(4, "big"))
+            folder = w / "ftpd-nofsync" / "root" / ".ftpd-internal" / "partials"
+            return folder / f"bench~{hashlib.sha256(key).hexdigest()}.part"
+
+        ftp_url = f"ftp://{BENCH_USER}:{BENCH_PASSWORD}@127.0.0.1:{PORTS['pure-ftpd']}"
+        rounds = max(3, self.rounds // 2)
+
+        for tool, prepare, run, clean in (
+            ("full upload, for reference (ftp put, fsync off)",
+             lambda i: None,
+             lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "put", str(big), f"z{i}.bin")[0],
+                          env=self.ftp(PORTS["ftpd-nofsync"])[1]),
+             lambda i: self.remove(w / "ftpd-nofsync" / "root" / "bench" / f"z{i}.bin")),
+            ("ftp put, resumed (fsync off)",
+             lambda i: seed(ftpd_partial(i)),
+             lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "put", str(big), f"z{i}.bin")[0],
+                          env=self.ftp(PORTS["ftpd-nofsync"])[1]),
+             lambda i: self.remove(w / "ftpd-nofsync" / "root" / "bench" / f"z{i}.bin")),
+            ("rsync --append-verify",
+             lambda i: seed(w / "rsync" / f"a{i}.bin"),
+             lambda i: sh("rsync", "--append-verify", str(big), f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/a{i}.bin"),
+             lambda i: self.remove(w / "rsync" / f"a{i}.bin")),
+            ("curl -C - (pure-ftpd, checks nothing)",
+             lambda i: seed(home / f"cc{i}.bin"),
+             lambda i: sh("curl", "-s", "-C", "-", "-T", str(big), f"{ftp_url}/cc{i}.bin"),
+             lambda i: self.remove(home / f"cc{i}.bin")),
+            ("sftp reput",
+             lambda i: seed(home / f"rp{i}.bin"),
+             lambda i: sh("sftp", "-q", "-b", "-", *SSH_OPTIONS, "-P", str(PORTS["sshd"]),
+                          f"{BENCH_USER}@127.0.0.1", input=f"reput {big} rp{i}.bin\n".encode(),
+                          stdout=subprocess.DEVNULL),
+             lambda i: self.remove(home / f"rp{i}.bin")),
+        ):
+            times = []
+            for i in range(rounds + 1):
+                prepare(i)  # seeding the 90 % is set-up, not part of the timing
+                sh("sync")
+                start = time.perf_counter()
+                run(i)
+                elapsed = time.perf_counter() - start
+                clean(i)
+                if i > 0:
+                    times.append(elapsed)
+            median = statistics.median(times)
+            print(f"  {'1 GiB, 90 % already there':28} {tool:36} {median:7.2f} s", flush=True)
+            self.results.append(("1 GiB, resume from 90 %", tool, times, self.size - have, "B"))
+
+    # ---------------------------------------------------------------- report
+    def report(self):
+        out_dir = pathlib.Path(self.args.out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        limits = {}
+        for workload, tool, times, amount, unit in self.results:
+            if "(limit)" in tool:
+                limits[workload] = statistics.median(times)
+        rows = []
+        for workload, tool, times, amount, unit in self.results:
+            median = statistics.median(times)
+            limit = limits.get(workload) or limits.get(workload.replace("download", "upload"))
+            rate = amount / median
+            rows.append({
+                "workload": workload, "tool": tool, "median_s": f"{median:.3f}",
+                "min_s": f"{min(times):.3f}", "max_s": f"{max(times):.3f}",
+                "rate": f"{rate / 1e6:.0f} MB/s" if unit == "B" else f"{rate:.0f} files/s",
+                "x_limit": f"{median / limit:.2f}" if limit else "",
+                "rounds": len(times),
+            })
+        with open(out_dir / "results.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            writer.writeheader()
+            writer.writerows(rows)
+        lines = ["| workload | tool | median s | rate | × limit (time) |", "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {r['rate']} | {r['x_limit']} |")
+        lines.append("")
+        lines.append("| server | idle RSS |")
+        lines.append("|---|---|")
+        for name, kib in self.memory.items():
+            lines.append(f"| {name} | {kib / 1024:.1f} MiB |" if kib else f"| {name} | ? |")
+        table = "\n".join(lines)
+        (out_dir / "results.md").write_text(table + "\n")
+        print()
+        print(table)
+        self.chart(out_dir, rows)
+
+    def chart(self, out_dir, rows):
+        if not shutil.which("gnuplot"):
+            print("gnuplot not found: no chart")
+            return
+        data = out_dir / "upload.dat"
+        with open(data, "w") as f:
+            for r in rows:
+                if r["workload"] in ("1 GiB upload", "1 GiB download"):
+                    label = (r["tool"] if r["workload"] == "1 GiB upload" else "get: " + r["tool"])
+                    f.write(f"\"{label}\" {float(r['rate'].split()[0])}\n")
+        script = f"""
+set terminal pngcairo size 1100,600 font ',10'
+set output '{out_dir / "upload.png"}'
+set title '1 GiB over loopback, median of {self.rounds} rounds (MB/s, higher is better)'
+set style data histograms
+set style fill solid 0.8
+set boxwidth 0.8
+set xtics rotate by -35 left
+set ylabel 'MB/s'
+set grid ytics
+set key off
+plot '{data}' using 2:xtic(1) lc rgb '#3572a5'
+"""
+        subprocess.run(["gnuplot"], input=script.encode(), check=False)
+        print(f"chart: {out_dir / 'upload.png'}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--work", default="/var/tmp/ftpd-bench")
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--only", choices=["big", "small", "resume"], action="append")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench.py runs peers as system services and needs root")
+    bench = Bench(args)
+    try:
+        bench.setup()
+        parts = args.only or ["big", "small", "resume"]
+        if "big" in parts:
+            print("1 GiB transfers:", flush=True)
+            bench.big_upload()
+        if "small" in parts:
+            print("1,000 small files:", flush=True)
+            bench.small_files()
+        if "resume" in parts:
+            print("resume from 90 %:", flush=True)
+            bench.resume()
+        bench.report()
+    finally:
+        bench.stop()
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    main()

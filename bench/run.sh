@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Reproduces the benchmark table in the README: installs the peers (pure-ftpd, OpenSSH, rsync,
+# lftp, socat, gnuplot) from Debian's packages, builds the release binaries, and runs
+# bench/bench.py, which starts every server on 127.0.0.1 with the configs in bench/config/,
+# runs each case several rounds back to back, and writes bench/results/{results.md,
+# results.csv, upload.png}. Needs root (it adds a system user and runs sshd).
+#
+#   bash bench/run.sh                    # 5 rounds, 1 GiB
+#   bash bench/run.sh --rounds 7 --only big
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "bench/run.sh needs root (it installs packages, adds a user and runs sshd)" >&2
+  exit 1
+fi
+missing=()
+for pkg in pure-ftpd openssh-server openssh-client rsync lftp socat gnuplot-nox curl openssl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  # One at a time: Debian's FTP servers conflict with each other, and a combined install can
+  # refuse where single ones succeed.
+  for pkg in "${missing[@]}"; do
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  done
+fi
+cargo build --release -p ftpd -p ftp
+exec python3 bench/bench.py "$@"
