@@ -68,6 +68,7 @@ class Bench:
         self.work = pathlib.Path(args.work)
         self.rounds = args.rounds
         self.size = args.size_mib << 20
+        self.label = "1 GiB" if args.size_mib == 1024 else f"{args.size_mib} MiB"
         self.results = []  # (workload, tool, seconds list, amount, unit)
         self.procs = []
         self.memory = {}
@@ -194,7 +195,8 @@ class Bench:
     # ---------------------------------------------------------------- workloads
     def raw_tcp(self, dest, receiver, sender):
         listener = subprocess.Popen(
-            ["socat", "-u", f"TCP-LISTEN:{PORTS['raw']},reuseaddr,bind=127.0.0.1", receiver])
+            ["socat", "-u", "-b", str(1 << 20), f"TCP-LISTEN:{PORTS['raw']},reuseaddr,bind=127.0.0.1",
+             receiver])
         sh("bash", "-c", sender)
         listener.wait()
 
@@ -202,55 +204,55 @@ class Bench:
         big, w, home = self.big, self.work, self.home
         dest = lambda i: w / f"raw{i}.bin"
         connect = f"TCP:127.0.0.1:{PORTS['raw']},retry=100,interval=0.005"
-        self.measure("1 GiB upload", "raw TCP into a new file (limit)",
+        self.measure(f"{self.label} upload", "raw TCP into a new file (limit)",
                      lambda i: self.raw_tcp(dest(i), f"CREATE:{dest(i)}",
-                                            f"socat -u FILE:{big} {connect}"),
+                                            f"socat -u -b {1 << 20} FILE:{big} {connect}"),
                      lambda i: self.remove(dest(i)), self.size, "B")
-        self.measure("1 GiB upload", "raw TCP, fsync before reply",
+        self.measure(f"{self.label} upload", "raw TCP, fsync before reply",
                      lambda i: self.raw_tcp(dest(i), f"SYSTEM:'dd of={dest(i)} bs=1M conv=fsync status=none'",
-                                            f"socat -u FILE:{big} {connect}"),
+                                            f"socat -u -b {1 << 20} FILE:{big} {connect}"),
                      lambda i: self.remove(dest(i)), self.size, "B")
-        self.measure("1 GiB upload", "raw TCP, SHA-256 on both ends",
+        self.measure(f"{self.label} upload", "raw TCP, SHA-256 on both ends",
                      lambda i: self.raw_tcp(
                          dest(i), f"SYSTEM:'tee {dest(i)} | openssl dgst -sha256 >/dev/null'",
-                         f"tee >(openssl dgst -sha256 >/dev/null) < {big} | socat -u - {connect}"),
+                         f"tee >(openssl dgst -sha256 >/dev/null) < {big} | socat -u -b {1 << 20} - {connect}"),
                      lambda i: self.remove(dest(i)), self.size, "B")
         ftp_url = f"ftp://{BENCH_USER}:{BENCH_PASSWORD}@127.0.0.1:{PORTS['pure-ftpd']}"
-        self.measure("1 GiB upload", "pure-ftpd + curl -T",
+        self.measure(f"{self.label} upload", "pure-ftpd + curl -T",
                      lambda i: sh("curl", "-s", "-T", str(big), f"{ftp_url}/c{i}.bin"),
                      lambda i: self.remove(home / f"c{i}.bin"), self.size, "B")
-        self.measure("1 GiB upload", "pure-ftpd + lftp put",
+        self.measure(f"{self.label} upload", "pure-ftpd + lftp put",
                      lambda i: sh("lftp", "-u", f"{BENCH_USER},{BENCH_PASSWORD}", "-e",
                                   f"put {big} -o l{i}.bin; bye", f"ftp://127.0.0.1:{PORTS['pure-ftpd']}"),
                      lambda i: self.remove(home / f"l{i}.bin"), self.size, "B")
-        self.measure("1 GiB upload", "scp (aes128-gcm)",
+        self.measure(f"{self.label} upload", "scp (aes128-gcm)",
                      lambda i: sh("scp", *SSH_OPTIONS, "-P", str(PORTS["sshd"]), str(big),
                                   self.ssh_target(f"s{i}.bin")),
                      lambda i: self.remove(home / f"s{i}.bin"), self.size, "B")
-        self.measure("1 GiB upload", "sftp (aes128-gcm)",
+        self.measure(f"{self.label} upload", "sftp (aes128-gcm)",
                      lambda i: sh("sftp", "-q", "-b", "-", *SSH_OPTIONS, "-P", str(PORTS["sshd"]),
                                   f"{BENCH_USER}@127.0.0.1", input=f"put {big} f{i}.bin\n".encode(),
                                   stdout=subprocess.DEVNULL),
                      lambda i: self.remove(home / f"f{i}.bin"), self.size, "B")
-        self.measure("1 GiB upload", "rsync daemon",
+        self.measure(f"{self.label} upload", "rsync daemon",
                      lambda i: sh("rsync", str(big), f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/r{i}.bin"),
                      lambda i: self.remove(w / "rsync" / f"r{i}.bin"), self.size, "B")
         for name, label in (("ftpd-fsync", "ftp put (fsync on, default)"),
                             ("ftpd-nofsync", "ftp put (fsync off)")):
             root = w / name / "root" / "bench"
-            self.measure("1 GiB upload", label,
+            self.measure(f"{self.label} upload", label,
                          lambda i, name=name: sh(*self.ftp(PORTS[name], "put", str(big), f"p{i}.bin")[0],
                                                  env=self.ftp(PORTS[name])[1]),
                          lambda i, root=root: self.remove(root / f"p{i}.bin"), self.size, "B")
         # Downloads: the file is on the server once; each round gets it to a new local name.
         cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), "dl.bin")
         sh(*cmd, env=env)
-        self.measure("1 GiB download", "ftp get (client fsyncs)",
+        self.measure(f"{self.label} download", "ftp get (client fsyncs)",
                      lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "get", "dl.bin", str(w / f"g{i}.bin"))[0],
                                   env=env),
                      lambda i: self.remove(w / f"g{i}.bin"), self.size, "B")
         shutil.copy(big, w / "rsync" / "dl.bin")
-        self.measure("1 GiB download", "rsync daemon",
+        self.measure(f"{self.label} download", "rsync daemon",
                      lambda i: sh("rsync", f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/dl.bin",
                                   str(w / f"rg{i}.bin")),
                      lambda i: self.remove(w / f"rg{i}.bin"), self.size, "B")
@@ -264,7 +266,7 @@ class Bench:
         def tar_limit(i):
             out = w / f"tar{i}"
             out.mkdir()
-            self.raw_tcp(out, f"SYSTEM:'tar -x -C {out}'", f"tar -c -C {small} . | socat -u - {connect}")
+            self.raw_tcp(out, f"SYSTEM:'tar -x -C {out}'", f"tar -c -C {small} . | socat -u -b {1 << 20} - {connect}")
 
         self.measure("1,000 × 4 KiB", "tar through one TCP stream (limit)", tar_limit,
                      lambda i: self.remove(w / f"tar{i}"), n, "files")
@@ -288,7 +290,7 @@ class Bench:
                          lambda i, root=root: self.remove(root / f"d{i}"), n, "files")
 
     def resume(self):
-        """1 GiB with 90 % already on the server: time to finish, for each tool that resumes."""
+        """The big file with 90 % already on the server: time to finish, for each tool that resumes."""
         big, w, home = self.big, self.work, self.home
         have = self.size * 9 // 10
 
@@ -351,8 +353,8 @@ class Bench:
                 if i > 0:
                     times.append(elapsed)
             median = statistics.median(times)
-            print(f"  {'1 GiB, 90 % already there':28} {tool:36} {median:7.2f} s", flush=True)
-            self.results.append(("1 GiB, resume from 90 %", tool, times, self.size - have, "B"))
+            print(f"  {self.label + ', 90 % there':28} {tool:36} {median:7.2f} s", flush=True)
+            self.results.append((f"{self.label}, resume from 90 %", tool, times, self.size - have, "B"))
 
     # ---------------------------------------------------------------- report
     def report(self):
@@ -360,13 +362,16 @@ class Bench:
         out_dir.mkdir(parents=True, exist_ok=True)
         limits = {}
         for workload, tool, times, amount, unit in self.results:
-            if "(limit)" in tool:
+            # A resume is compared with a full upload of the same file.
+            if "(limit)" in tool or tool.startswith("full upload"):
                 limits[workload] = statistics.median(times)
         rows = []
         for workload, tool, times, amount, unit in self.results:
             median = statistics.median(times)
             limit = limits.get(workload) or limits.get(workload.replace("download", "upload"))
             rate = amount / median
+            if "resume" in workload:
+                rate = self.size / median  # as if the whole file had moved
             rows.append({
                 "workload": workload, "tool": tool, "median_s": f"{median:.3f}",
                 "min_s": f"{min(times):.3f}", "max_s": f"{max(times):.3f}",
@@ -399,18 +404,19 @@ class Bench:
         data = out_dir / "upload.dat"
         with open(data, "w") as f:
             for r in rows:
-                if r["workload"] in ("1 GiB upload", "1 GiB download"):
-                    label = (r["tool"] if r["workload"] == "1 GiB upload" else "get: " + r["tool"])
+                if r["workload"] in (f"{self.label} upload", f"{self.label} download"):
+                    label = (r["tool"] if r["workload"] == f"{self.label} upload" else "get: " + r["tool"])
                     f.write(f"\"{label}\" {float(r['rate'].split()[0])}\n")
         script = f"""
 set terminal pngcairo size 1100,600 font ',10'
 set output '{out_dir / "upload.png"}'
-set title '1 GiB over loopback, median of {self.rounds} rounds (MB/s, higher is better)'
+set title '{self.label} over loopback, median of {self.rounds} rounds (MB/s, higher is better)'
 set style data histograms
 set style fill solid 0.8
 set boxwidth 0.8
 set xtics rotate by -35 left
 set ylabel 'MB/s'
+set yrange [0:*]
 set grid ytics
 set key off
 plot '{data}' using 2:xtic(1) lc rgb '#3572a5'
@@ -434,7 +440,7 @@ def main():
         bench.setup()
         parts = args.only or ["big", "small", "resume"]
         if "big" in parts:
-            print("1 GiB transfers:", flush=True)
+            print(f"{bench.label} transfers:", flush=True)
             bench.big_upload()
         if "small" in parts:
             print("1,000 small files:", flush=True)
