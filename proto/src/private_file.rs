@@ -31,23 +31,18 @@ pub fn check_private(path: &Path) -> Result<(), PrivacyError> {
 /// Writes `contents` to `path` atomically with mode 0600: a temporary file in the same folder
 /// (created 0600), written and synced, renamed over `path`, then the folder synced.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(folder)?;
-    file.write_all(contents)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(folder)?.sync_all()
+    write_private(path, contents, true)
 }
 
 /// Like [`write_private_file`], but never replaces an existing file: the new file appears
 /// under `path` only if nothing was there (an error of kind `AlreadyExists` otherwise), so
 /// two processes creating the same secret at once cannot overwrite each other.
 pub fn write_private_file_new(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_private(path, contents, false)
+}
+
+/// The write behind both: temporary file, fsync, rename (replacing or not), folder fsync.
+fn write_private(path: &Path, contents: &[u8], replace: bool) -> std::io::Result<()> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -57,7 +52,12 @@ pub fn write_private_file_new(path: &Path, contents: &[u8]) -> std::io::Result<(
         .tempfile_in(folder)?;
     file.write_all(contents)?;
     file.as_file().sync_all()?;
-    file.persist_noclobber(path).map_err(|e| e.error)?;
+    let persisted = if replace {
+        file.persist(path)
+    } else {
+        file.persist_noclobber(path)
+    };
+    persisted.map_err(|e| e.error)?;
     std::fs::File::open(folder)?.sync_all()
 }
 
