@@ -78,11 +78,7 @@ impl Progress {
         if !self.notes {
             return;
         }
-        if self.multi.is_hidden() {
-            eprintln!("{text}");
-        } else {
-            let _ = self.multi.println(text);
-        }
+        print_note(&self.multi, text);
     }
 }
 
@@ -120,12 +116,7 @@ impl FileProgress {
             }
         }
         if offset > 0 && self.notes {
-            let text = resume_note(&self.name, offset, size, place);
-            if self.multi.is_hidden() {
-                eprintln!("{text}");
-            } else {
-                let _ = self.multi.println(text);
-            }
+            print_note(&self.multi, &resume_note(&self.name, offset, size, place));
         }
         let before = self.bar.position();
         self.bar.set_position(offset);
@@ -157,6 +148,15 @@ impl FileProgress {
     /// The file failed: removes its bar.
     pub fn abandon(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// Prints a line above the bars, or plainly on stderr when the bars are hidden.
+fn print_note(multi: &MultiProgress, text: &str) {
+    if multi.is_hidden() {
+        eprintln!("{text}");
+    } else {
+        let _ = multi.println(text);
     }
 }
 

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -149,7 +150,7 @@ pub struct PathLocks {
     /// Holders by destination (relative to the root).
     held: Mutex<HashMap<PathBuf, Holder>>,
     /// Source of generations.
-    next: Mutex<u64>,
+    next: AtomicU64,
 }
 
 impl std::fmt::Debug for PathLocks {
@@ -197,14 +198,7 @@ impl PathLocks {
                     .map_err(|_| Refusal::internal("path locks", "poisoned"))?;
                 match held.get(&key) {
                     None => {
-                        let generation = {
-                            let mut next = self
-                                .next
-                                .lock()
-                                .map_err(|_| Refusal::internal("path locks", "poisoned"))?;
-                            *next += 1;
-                            *next
-                        };
+                        let generation = self.next.fetch_add(1, Ordering::Relaxed);
                         let (release, released) = watch::channel(());
                         let cancel = CancellationToken::new();
                         held.insert(

@@ -4,7 +4,7 @@
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, on_home, require_write};
+use super::{Session, change_on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send, send_error};
@@ -18,10 +18,7 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let result = match require_write(session, "creating folders") {
-        Ok(()) => on_home(session, path, "mkdir", make).await,
-        Err(refusal) => Err(refusal),
-    };
+    let result = change_on_home(session, path, "creating folders", make).await;
     match result {
         Ok(changed) => send(conn, ServerMessage::Done { changed }).await,
         Err(refusal) => send_error(conn, refusal).await,

@@ -67,6 +67,17 @@ pub fn rate_floor(state: &crate::state::ServerState) -> crate::rate_floor::RateF
     }
 }
 
+/// [`on_home`] for a change: a read-only user is refused first, saying what `action` was.
+pub async fn change_on_home<T: Send + 'static>(
+    session: &Session,
+    path: &str,
+    action: &'static str,
+    work: impl FnOnce(&cap_std::fs::Dir, &RemotePath) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    require_write(session, action)?;
+    on_home(session, path, action, work).await
+}
+
 /// Refuses a change (upload, remove, mkdir) for a read-only user, saying what and why.
 pub fn require_write(session: &Session, action: &str) -> Result<(), Refusal> {
     if session.account.read_only {

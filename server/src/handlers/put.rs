@@ -137,12 +137,7 @@ fn check(
     state: &ServerState,
     request: &PutRequest,
 ) -> Result<RemotePath, Refusal> {
-    if session.account.read_only {
-        return Err(Refusal::new(
-            ErrorKind::Denied,
-            format!("upload refused: user {} is read-only", session.account.name),
-        ));
-    }
+    super::require_write(session, "upload")?;
     let path = RemotePath::parse(&request.path)?;
     if path.is_home() {
         return Err(Refusal::new(
