@@ -112,6 +112,11 @@ pub struct GetArgs {
     /// Most bytes per second to receive, e.g. 500K, 10M, 1G.
     #[arg(long, value_name = "RATE", value_parser = crate::rate::parse_rate)]
     pub limit_rate: Option<u64>,
+
+    /// Skip the fsync before the download is renamed into place: faster, but a power loss
+    /// right after may leave the file incomplete.
+    #[arg(long, env = "FTP_NO_FSYNC")]
+    pub no_fsync: bool,
 }
 
 /// `ftp put` options.

@@ -11,6 +11,7 @@ use ftp_proto::filestream::HashingWriter;
 use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
 use crate::progress::FileProgress;
@@ -24,6 +25,8 @@ pub struct GetPlan<'a> {
     pub remote: &'a str,
     /// Final local path.
     pub local: &'a Path,
+    /// Sync the data (writeback starts as it arrives) before the rename.
+    pub durable: bool,
 }
 
 /// The `.part` file next to `local`.
@@ -83,13 +86,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         tally.resumed_from.get_or_insert(offset);
         progress.start_sized(offset, size, "local .part file");
-        let writer = HashingWriter::start(file, offset);
+        let store = Store::for_download(&part, &file);
+        let hash_plan = checkpoints::plan(store.as_ref(), offset);
+        let writer = HashingWriter::start(file, offset, hash_plan, plan.durable);
         let received = self
             .receive_data(&writer, offset, size, &mut limiter, progress, tally)
             .await;
         let written = writer.finish().await;
         let server_sha = received?;
         let (file, sha256) = written.map_err(local(format!("cannot write {}", part.display())))?;
+        if let Some(store) = &store {
+            store.forget();
+        }
         if sha256 != server_sha {
             drop(file);
             let _ = std::fs::remove_file(&part);
@@ -101,7 +109,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 ),
             });
         }
-        finish(file, &part, plan.local)
+        finish(file, &part, plan.local, plan.durable)
             .map_err(local(format!("cannot finish {}", plan.local.display())))?;
         Ok(Report {
             size,
@@ -153,11 +161,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 }
 
-/// Makes a verified `.part` the final file: fsync, rename, fsync the folder. Blocking.
-fn finish(file: std::fs::File, part: &Path, local: &Path) -> std::io::Result<()> {
-    file.sync_all()?;
+/// Makes a verified `.part` the final file: fsync (when `durable`), rename, fsync the folder.
+/// Blocking.
+fn finish(file: std::fs::File, part: &Path, local: &Path, durable: bool) -> std::io::Result<()> {
+    if durable {
+        file.sync_all()?;
+    }
     drop(file);
     std::fs::rename(part, local)?;
+    if !durable {
+        return Ok(());
+    }
     let folder = match local.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

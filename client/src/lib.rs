@@ -3,9 +3,10 @@
 //! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`connector`]
 //! (connect and log in, again after a loss), [`connection`] (the async [`Client`]: handshake,
 //! login, list), [`requests`] (stat, rm, mkdir), [`upload`] and [`download`] (one attempt each), [`transfer`] (retries and backoff),
-//! [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command),
+//! [`checkpoints`] (saved hash states for cheap resumes), [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command),
 //! [`output`] (tables and JSON), [`error`] (errors and exit codes).
 
+pub mod checkpoints;
 pub mod cli;
 pub mod commands;
 pub mod connection;

@@ -51,6 +51,8 @@ pub struct GetJob {
     pub remote: String,
     /// Final local path (data goes to its `.part` first).
     pub local: PathBuf,
+    /// Sync the data to disk before it is renamed into place.
+    pub durable: bool,
 }
 
 /// A finished transfer.
@@ -224,6 +226,7 @@ pub async fn get_with_retries(
     let plan = GetPlan {
         remote: &job.remote,
         local: &job.local,
+        durable: job.durable,
     };
     // The size is known only once the server answers; the bar learns it then.
     let bar = progress.file(&name, 0);

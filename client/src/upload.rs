@@ -12,6 +12,7 @@ use ftp_proto::filestream;
 use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
 use crate::progress::FileProgress;
@@ -111,7 +112,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .as_ref()
             .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
         let size = file_id.size;
-        let (mut incoming, reader) = filestream::spawn_reader(file, offset, size, chunk_len);
+        let store = Store::for_upload(plan.local, &file);
+        let hash_plan = checkpoints::plan(store.as_ref(), offset);
+        let (mut incoming, reader) =
+            filestream::spawn_reader(file, offset, size, chunk_len, hash_plan);
         let mut position = offset;
         while let Some(data) = incoming.recv().await {
             let len = data.len() as u64;
@@ -140,12 +144,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             ServerMessage::PutDone {
                 size: done_size,
                 sha256: server_sha,
-            } if done_size == size && server_sha == sha256 => Ok(Report {
-                size,
-                offset,
-                sha256,
-                identical: false,
-            }),
+            } if done_size == size && server_sha == sha256 => {
+                if let Some(store) = &store {
+                    store.forget();
+                }
+                Ok(Report {
+                    size,
+                    offset,
+                    sha256,
+                    identical: false,
+                })
+            }
             ServerMessage::PutDone { .. } => Err(ClientError::Remote {
                 kind: ErrorKind::Integrity,
                 message: "the server reports a different size or SHA-256 for the stored file"

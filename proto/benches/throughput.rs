@@ -57,8 +57,13 @@ fn hashing(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 let file = std::fs::File::open(&path).unwrap();
-                let (mut chunks, thread) =
-                    filestream::spawn_reader(file, 0, FILE_LEN as u64, MAX_CHUNK_LEN);
+                let (mut chunks, thread) = filestream::spawn_reader(
+                    file,
+                    0,
+                    FILE_LEN as u64,
+                    MAX_CHUNK_LEN,
+                    Default::default(),
+                );
                 while chunks.recv().await.is_some() {}
                 thread.await.unwrap().unwrap()
             })

@@ -5,12 +5,14 @@
 //! flat whatever the file size. Nothing here knows about sockets or messages.
 
 use std::io::Write;
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 
 use bytes::{Bytes, BytesMut};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::checkpoint::{Checkpoint, CheckpointingHash, Ledger};
 
 /// Chunks queued between a file thread and the connection.
 pub const QUEUE: usize = 4;
@@ -18,29 +20,60 @@ pub const QUEUE: usize = 4;
 /// Buffer for hashing bytes that are not sent.
 const HASH_BUFFER: usize = 1 << 20;
 
-/// SHA-256 state over the first `len` bytes of `file`. Blocking.
-pub fn hash_prefix(file: &std::fs::File, len: u64) -> std::io::Result<Sha256> {
-    let mut hash = Sha256::new();
-    let mut buffer = vec![0u8; HASH_BUFFER];
-    let mut position = 0;
-    while position < len {
+/// With early writeback, how much written data may wait before its writeback is started.
+const WRITEBACK_WINDOW: u64 = 8 << 20;
+
+/// How a file thread hashes: the saved state it may start from, and where its checkpoints go.
+#[derive(Debug, Default)]
+pub struct HashPlan {
+    /// A checkpoint at or below the thread's offset; the bytes before it are not re-read.
+    pub resume_from: Option<Checkpoint>,
+    /// Where checkpoints are stored as they are taken (`None`: none are).
+    pub ledger: Option<Ledger>,
+}
+
+impl HashPlan {
+    /// Hashes `file` up to `len`, starting from the plan's checkpoint when it is not past
+    /// `len`. Blocking.
+    fn hash_to(self, file: &std::fs::File, len: u64) -> std::io::Result<CheckpointingHash> {
+        let start = self.resume_from.filter(|c| c.offset <= len);
+        let mut hash = CheckpointingHash::new(start, self.ledger);
+        hash_range(file, &mut hash, len)?;
+        Ok(hash)
+    }
+}
+
+/// Feeds `file` from the hash's position up to `len` into it. Blocking.
+fn hash_range(file: &std::fs::File, hash: &mut CheckpointingHash, len: u64) -> std::io::Result<()> {
+    let mut buffer = aligned_buffer(HASH_BUFFER);
+    while hash.position() < len {
+        let position = hash.position();
         let want = (len - position).min(buffer.len() as u64) as usize;
         let n = file.read_at(&mut buffer[..want], position)?;
         if n == 0 {
             return Err(shorter());
         }
         hash.update(&buffer[..n]);
-        position += n as u64;
     }
-    Ok(hash)
+    Ok(())
+}
+
+/// A zeroed buffer of `len` bytes that starts on a page boundary: reads from the page cache
+/// into a misaligned buffer are several times slower here.
+fn aligned_buffer(len: usize) -> BytesMut {
+    const PAGE: usize = 4096;
+    let mut buffer = BytesMut::zeroed(len + PAGE);
+    let pad = buffer.as_ptr().align_offset(PAGE).min(PAGE);
+    let mut aligned = buffer.split_off(pad);
+    aligned.truncate(len);
+    aligned
 }
 
 /// SHA-256 of a whole file. Blocking.
 pub fn hash_file(file: &std::fs::File) -> std::io::Result<[u8; 32]> {
     let len = file.metadata()?.len();
-    let hash = hash_prefix(file, len)?;
     // A file that grew while hashed is hashed to its length at the start.
-    Ok(hash.finalize().into())
+    Ok(HashPlan::default().hash_to(file, len)?.finalize())
 }
 
 /// The file is shorter than it was said to be.
@@ -57,20 +90,34 @@ pub struct HashingWriter {
     /// Chunks to append, in order.
     chunks: mpsc::Sender<Bytes>,
     /// The thread; yields the file and the hash of all its bytes.
-    thread: JoinHandle<std::io::Result<(std::fs::File, Sha256)>>,
+    thread: JoinHandle<std::io::Result<(std::fs::File, CheckpointingHash)>>,
 }
 
 impl HashingWriter {
     /// Starts the writer on `file`, positioned at `offset` (its current length): it first
-    /// hashes those `offset` bytes, then appends and hashes each chunk.
-    pub fn start(mut file: std::fs::File, offset: u64) -> HashingWriter {
+    /// hashes those `offset` bytes (from the plan's checkpoint on), then appends and hashes
+    /// each chunk. With `early_writeback`, writeback of what has been written starts as it
+    /// goes, so a final fsync has little left to do.
+    pub fn start(
+        mut file: std::fs::File,
+        offset: u64,
+        plan: HashPlan,
+        early_writeback: bool,
+    ) -> HashingWriter {
         let (chunks, mut incoming) = mpsc::channel::<Bytes>(QUEUE);
         let thread = tokio::task::spawn_blocking(move || {
-            let mut hash = hash_prefix(&file, offset)?;
+            let mut hash = plan.hash_to(&file, offset)?;
+            let mut flushed = offset;
             while let Some(chunk) = incoming.blocking_recv() {
                 file.write_all(&chunk)?;
                 hash.update(&chunk);
+                let written = hash.position();
+                if early_writeback && written - flushed >= WRITEBACK_WINDOW {
+                    start_writeback(&file, flushed, written - flushed);
+                    flushed = written;
+                }
             }
+            hash.seal(&file);
             Ok((file, hash))
         });
         HashingWriter { chunks, thread }
@@ -88,27 +135,40 @@ impl HashingWriter {
             .thread
             .await
             .map_err(|e| std::io::Error::other(format!("writer thread failed: {e}")))??;
-        Ok((file, hash.finalize().into()))
+        Ok((file, hash.finalize()))
     }
 }
 
+/// Starts writeback of `len` bytes at `offset` without waiting for it, and lets the kernel
+/// drop those pages from the cache once they are clean (`POSIX_FADV_DONTNEED`). Best effort:
+/// a failure only leaves more for the final fsync.
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    let _ = rustix::fs::fadvise(
+        file,
+        offset,
+        NonZeroU64::new(len),
+        rustix::fs::Advice::DontNeed,
+    );
+}
+
 /// Reads `file` from `offset` to `size` in chunks of `chunk_len` on a blocking thread, hashing
-/// from byte 0 (the prefix is hashed, not sent). Chunks arrive on the receiver; the thread
-/// yields the SHA-256 of the whole file, or an error if the file changed size. If the receiver
-/// is dropped the thread stops with an `Interrupted` error.
+/// from byte 0 (the prefix is hashed from the plan's checkpoint on, not sent). Chunks arrive on
+/// the receiver; the thread yields the SHA-256 of the whole file, or an error if the file
+/// changed size. If the receiver is dropped the thread stops with an `Interrupted` error.
 pub fn spawn_reader(
     file: std::fs::File,
     offset: u64,
     size: u64,
     chunk_len: usize,
+    plan: HashPlan,
 ) -> (mpsc::Receiver<Bytes>, JoinHandle<std::io::Result<[u8; 32]>>) {
     let (chunks, incoming) = mpsc::channel(QUEUE);
     let thread = tokio::task::spawn_blocking(move || {
-        let mut hash = hash_prefix(&file, offset)?;
+        let mut hash = plan.hash_to(&file, offset)?;
         let mut position = offset;
         while position < size {
             let want = (size - position).min(chunk_len.max(1) as u64) as usize;
-            let mut buffer = BytesMut::zeroed(want);
+            let mut buffer = aligned_buffer(want);
             let mut filled = 0;
             while filled < want {
                 let n = file.read_at(&mut buffer[filled..], position + filled as u64)?;
@@ -126,7 +186,7 @@ pub fn spawn_reader(
                 ));
             }
         }
-        Ok(hash.finalize().into())
+        Ok(hash.finalize())
     });
     (incoming, thread)
 }
@@ -134,6 +194,7 @@ pub fn spawn_reader(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn file_with(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -147,7 +208,8 @@ mod tests {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         let (_dir, path) = file_with(&data);
         let file = std::fs::File::open(&path).unwrap();
-        let (mut chunks, thread) = spawn_reader(file, 3000, data.len() as u64, 4096);
+        let (mut chunks, thread) =
+            spawn_reader(file, 3000, data.len() as u64, 4096, HashPlan::default());
         let mut sent = Vec::new();
         while let Some(chunk) = chunks.recv().await {
             assert!(chunk.len() <= 4096);
@@ -162,7 +224,7 @@ mod tests {
     async fn reader_reports_a_file_that_shrank() {
         let (_dir, path) = file_with(&[7; 100]);
         let file = std::fs::File::open(&path).unwrap();
-        let (mut chunks, thread) = spawn_reader(file, 0, 200, 64);
+        let (mut chunks, thread) = spawn_reader(file, 0, 200, 64, HashPlan::default());
         while chunks.recv().await.is_some() {}
         assert!(thread.await.unwrap().is_err());
     }
@@ -176,11 +238,36 @@ mod tests {
             .open(&path)
             .unwrap();
         file.flush().unwrap();
-        let writer = HashingWriter::start(file, 3);
+        let writer = HashingWriter::start(file, 3, HashPlan::default(), true);
         assert!(writer.write(Bytes::from_static(b"def")).await);
         let (_, hash) = writer.finish().await.unwrap();
         assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(b"abcdef")));
         assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
+    }
+
+    #[tokio::test]
+    async fn a_restored_checkpoint_means_the_prefix_is_not_read_again() {
+        use crate::checkpoint::{Checkpoint, INTERVAL};
+        let real: Vec<u8> = (0..INTERVAL as usize + 5000)
+            .map(|i| (i % 241) as u8)
+            .collect();
+        // On disk the prefix is zeros: only a hash that skips it can come out right.
+        let mut on_disk = vec![0u8; INTERVAL as usize];
+        on_disk.extend_from_slice(&real[INTERVAL as usize..]);
+        let (_dir, path) = file_with(&on_disk);
+        let plan = HashPlan {
+            resume_from: Some(Checkpoint {
+                offset: INTERVAL,
+                state: Sha256::new_with_prefix(&real[..INTERVAL as usize]),
+            }),
+            ledger: None,
+        };
+        let file = std::fs::File::open(&path).unwrap();
+        let offset = INTERVAL + 1000;
+        let (mut chunks, thread) = spawn_reader(file, offset, real.len() as u64, 4096, plan);
+        while chunks.recv().await.is_some() {}
+        let hash = thread.await.unwrap().unwrap();
+        assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(&real)));
     }
 
     #[test]

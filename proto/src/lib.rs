@@ -7,11 +7,13 @@
 //! - [`handshake`]: nonces and the mutual HMAC-SHA256 proofs that run before any login.
 //! - [`secret`]: the shared key and passwords, in types that never print their contents.
 //! - [`filestream`]: the hashing file reader and writer threads both sides stream through.
+//! - [`checkpoint`]: saved hash states, so a resume re-hashes at most one interval.
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
 //!
 //! This crate does no socket I/O of its own: the codec plugs into `tokio_util::codec::Framed` over
 //! any `AsyncRead + AsyncWrite`, so TLS can wrap the stream later without touching it.
 
+pub mod checkpoint;
 pub mod codec;
 pub mod error;
 pub mod filestream;

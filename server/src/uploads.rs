@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use ftp_proto::checkpoint::{self, Ledger};
+use ftp_proto::filestream::HashPlan;
 use ftp_proto::{ErrorKind, FileIdentity};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -57,7 +59,9 @@ pub fn count_partials(partials: &cap_std::fs::Dir, user: &str) -> std::io::Resul
     let prefix = format!("{user}~");
     let mut count = 0;
     for entry in partials.entries()? {
-        if entry?.file_name().to_string_lossy().starts_with(&prefix) {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".part") {
             count += 1;
         }
     }
@@ -74,8 +78,6 @@ pub fn open_partial(
     let mut options = cap_std::fs::OpenOptions::new();
     options.read(true).write(true).create(true);
     let mut file = partials.open_with(name, &options)?.into_std();
-    // A resumed partial is in use again: keep expiry from taking it.
-    file.set_modified(SystemTime::now())?;
     let mut offset = file.metadata()?.len();
     if offset > size {
         file.set_len(0)?;
@@ -83,6 +85,66 @@ pub fn open_partial(
     }
     file.seek(SeekFrom::Start(offset))?;
     Ok((file, offset))
+}
+
+/// Name of the checkpoint list kept beside a partial.
+fn checkpoint_name(partial: &str) -> String {
+    format!("{}.ckpt", partial.strip_suffix(".part").unwrap_or(partial))
+}
+
+/// How the writer of a partial opened at `offset` hashes: from the checkpoints sealed when it
+/// was last written (bound to its name, inode, length and modification time), sealing new ones
+/// beside it when it stops. A partial started afresh loses any old list. Then marks the partial
+/// as in use again, so expiry does not take it. Blocking.
+pub fn hash_plan(
+    partials: &Arc<cap_std::fs::Dir>,
+    partial: &str,
+    file: &std::fs::File,
+    offset: u64,
+) -> std::io::Result<HashPlan> {
+    use std::os::unix::fs::MetadataExt;
+    let list_name = checkpoint_name(partial);
+    let meta = file.metadata()?;
+    let mut binding = Sha256::new();
+    binding.update(b"ftpd partial\0");
+    binding.update(partial.as_bytes());
+    binding.update(meta.dev().to_be_bytes());
+    binding.update(meta.ino().to_be_bytes());
+    let binding: [u8; 32] = binding.finalize().into();
+    let resume_from = if offset == 0 {
+        let _ = partials.remove_file(&list_name);
+        None
+    } else {
+        let sealed = checkpoint::sealed_binding(&binding, &meta);
+        partials
+            .read(&list_name)
+            .ok()
+            .and_then(|bytes| checkpoint::best(&checkpoint::decode(&bytes, &sealed), offset))
+    };
+    file.set_modified(SystemTime::now())?;
+    let dir = Arc::clone(partials);
+    let save = move |bytes: &[u8]| {
+        let temporary = format!("{list_name}.tmp");
+        let saved = dir
+            .write(&temporary, bytes)
+            .and_then(|()| dir.rename(&temporary, &dir, &list_name));
+        if let Err(error) = saved {
+            tracing::debug!(%error, "cannot save upload checkpoints");
+        }
+    };
+    Ok(HashPlan {
+        resume_from,
+        ledger: Some(Ledger {
+            binding,
+            save: Box::new(save),
+            sealed: true,
+        }),
+    })
+}
+
+/// Removes the checkpoint list of a partial that is gone. Blocking.
+pub fn forget_checkpoints(partials: &cap_std::fs::Dir, partial: &str) {
+    let _ = partials.remove_file(checkpoint_name(partial));
 }
 
 /// SHA-256 of a whole file in a home. Blocking.
@@ -105,6 +167,7 @@ pub fn finish(
     }
     drop(file);
     partials.rename(name, home, destination)?;
+    forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,

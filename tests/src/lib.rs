@@ -286,6 +286,11 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The client's cache folder (its checkpoint lists live beneath), one per site.
+    pub fn client_cache(&self) -> PathBuf {
+        self.key.with_file_name("client-cache")
+    }
+
     /// `ftp --server … --secret-file … --user USER` with FTP_PASSWORD set.
     pub fn ftp(&self, user: &str, password: &str) -> Command {
         self.ftp_via(self.address, user, password)
@@ -301,7 +306,8 @@ impl Server {
             .arg(&self.key)
             .arg("--user")
             .arg(user)
-            .env("FTP_PASSWORD", password);
+            .env("FTP_PASSWORD", password)
+            .env("XDG_CACHE_HOME", self.client_cache());
         command
     }
 
@@ -363,6 +369,7 @@ pub fn partial_bytes(root: &Path) -> u64 {
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "part"))
                 .filter_map(|e| e.metadata().ok())
                 .map(|m| m.len())
                 .sum()
@@ -372,8 +379,25 @@ pub fn partial_bytes(root: &Path) -> u64 {
 
 /// Paths of the partial uploads under a root.
 pub fn partials(root: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(root.join(".ftpd-internal/partials"))
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+    files_ending(&root.join(".ftpd-internal/partials"), "part")
+}
+
+/// The checkpoint lists in a folder (the server's partials folder, or a client cache's
+/// `ftp/checkpoints`).
+pub fn checkpoint_lists(folder: &Path) -> Vec<PathBuf> {
+    files_ending(folder, "ckpt")
+}
+
+/// Files in `folder` with extension `extension`.
+fn files_ending(folder: &Path, extension: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == extension))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -216,18 +216,59 @@ fn a_rewrite_that_keeps_the_timestamp_is_caught_by_the_checksum() {
     assert!(same_content(&local, &home(&site).join("doc.bin")));
 }
 
-#[test]
-fn a_tampered_partial_fails_the_integrity_check() {
-    let site = site();
-    let server = site.start();
-    let local = site.dir.path().join("data.bin");
-    random_file(&local, 8 * MIB, 6);
-    let mut client = spawn_put(&server, &local, "data.bin", "2M");
+/// Where the server keeps partials and their checkpoint lists.
+fn partials_folder(site: &Site) -> PathBuf {
+    site.root().join(".ftpd-internal/partials")
+}
+
+/// Where the test client keeps its checkpoint lists.
+fn client_lists(server: &Server) -> PathBuf {
+    server.client_cache().join("ftp/checkpoints")
+}
+
+/// Starts a 40 MiB upload and kills the client once `at_least` bytes are on the server and
+/// the server has sealed its checkpoints for them.
+fn interrupted_upload(site: &Site, server: &Server, local: &Path, remote: &str, at_least: u64) {
+    random_file(local, 40 * MIB, 7);
+    let mut client = spawn_put(server, local, remote, "20M");
     wait_until("part of the upload on the server", || {
-        e2e::partial_bytes(&site.root()) >= MIB as u64
+        e2e::partial_bytes(&site.root()) >= at_least
     });
     client.kill().unwrap();
     client.wait().unwrap();
+    wait_until("the server's sealed checkpoint list", || {
+        !e2e::checkpoint_lists(&partials_folder(site)).is_empty()
+    });
+}
+
+#[test]
+fn a_resume_restores_saved_hash_states_instead_of_rereading() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    interrupted_upload(&site, &server, &local, "big.bin", 34 * MIB as u64);
+    assert_eq!(
+        e2e::checkpoint_lists(&client_lists(&server)).len(),
+        1,
+        "the client saved its states as it read"
+    );
+
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert!(json[0]["resumed_from"].as_u64().unwrap() >= 34 * MIB as u64);
+    assert!(same_content(&local, &home(&site).join("big.bin")));
+    // The server restored the state at 32 MiB (a checkpoint every 16 MiB) rather than 0.
+    server.wait_for_log(&format!("restored={}", 32 * MIB));
+    assert!(e2e::checkpoint_lists(&partials_folder(&site)).is_empty());
+    assert!(e2e::checkpoint_lists(&client_lists(&server)).is_empty());
+}
+
+#[test]
+fn a_tampered_partial_fails_the_integrity_check_even_with_saved_states() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("data.bin");
+    interrupted_upload(&site, &server, &local, "data.bin", 18 * MIB as u64);
 
     let partial = e2e::partials(&site.root()).pop().unwrap();
     let mut bytes = std::fs::read(&partial).unwrap();
@@ -239,6 +280,10 @@ fn a_tampered_partial_fails_the_integrity_check() {
     assert!(json.is_empty());
     assert!(err.contains("integrity"), "{err}");
     assert!(!home(&site).join("data.bin").exists());
+    assert!(
+        e2e::checkpoint_lists(&partials_folder(&site)).is_empty(),
+        "the discarded partial's list went with it"
+    );
 }
 
 #[test]

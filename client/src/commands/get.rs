@@ -21,6 +21,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
     let job = GetJob {
         local: local_target(&args.remote, args.local.as_deref(), args.force)?,
         remote: args.remote.clone(),
+        durable: !args.no_fsync,
     };
     let options = TransferOptions {
         force: args.force,

@@ -5,6 +5,7 @@
 //! per-frame reply. If the file changes size while it is read, the client gets an error
 //! instead of `GetDone`, and its `.part` stays for a later run.
 
+use ftp_proto::filestream::HashPlan;
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -44,7 +45,8 @@ where
         },
     )
     .await?;
-    let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN);
+    let (mut chunks, reader) =
+        filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN, HashPlan::default());
     let mut floor = super::rate_floor(state);
     let mut position = offset;
     while let Some(data) = chunks.recv().await {

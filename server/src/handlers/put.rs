@@ -19,7 +19,7 @@ use crate::jail::{self, RemotePath};
 use crate::session::{Connection, receive, send, send_error};
 use crate::state::ServerState;
 use crate::uploads;
-use ftp_proto::filestream::HashingWriter;
+use ftp_proto::filestream::{HashPlan, HashingWriter};
 
 /// A `Put` request as received.
 #[derive(Debug)]
@@ -38,8 +38,8 @@ pub struct PutRequest {
 enum Prepared {
     /// A file of the same size is there and `force` was not given: its hash.
     Existing([u8; 32]),
-    /// Ready to receive from `offset` into the open partial.
-    Ready(std::fs::File, u64),
+    /// Ready to receive from `offset` into the open partial, hashing as planned.
+    Ready(std::fs::File, u64, HashPlan),
 }
 
 /// Everything about one accepted upload.
@@ -104,14 +104,16 @@ where
                 _ => Err(protocol("expected PutCancel after PutExisting")),
             }
         }
-        Ok(Prepared::Ready(file, offset)) => {
+        Ok(Prepared::Ready(file, offset, plan)) => {
             send(conn, ServerMessage::PutReady { offset }).await?;
             if offset > 0 {
-                tracing::info!(user = %session.account.name, path = %upload.shown, offset, "resuming upload");
+                // Bytes below this are not re-read: their hash state was restored.
+                let restored = plan.resume_from.as_ref().map_or(0, |c| c.offset);
+                tracing::info!(user = %session.account.name, path = %upload.shown, offset, restored, "resuming upload");
             } else {
                 tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
             }
-            let writer = HashingWriter::start(file, offset);
+            let writer = HashingWriter::start(file, offset, plan, state.config.fsync);
             let received = tokio::select! {
                 result = receive_chunks(conn, state, &writer, offset, upload.size) => result,
                 () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
@@ -161,7 +163,7 @@ fn check(
 /// the user's limit of unfinished uploads). Blocking.
 fn prepare(
     home: &cap_std::fs::Dir,
-    partials: &cap_std::fs::Dir,
+    partials: &Arc<cap_std::fs::Dir>,
     path: &RemotePath,
     upload: &Upload,
     force: bool,
@@ -213,7 +215,9 @@ fn prepare(
     }
     let (file, offset) = uploads::open_partial(partials, &upload.partial, upload.size)
         .map_err(|e| Refusal::internal("opening a partial upload", e))?;
-    Ok(Prepared::Ready(file, offset))
+    let plan = uploads::hash_plan(partials, &upload.partial, &file, offset)
+        .map_err(|e| Refusal::internal("opening a partial upload", e))?;
+    Ok(Prepared::Ready(file, offset, plan))
 }
 
 /// Receives chunks until `PutFinish`; returns the client's SHA-256.
@@ -318,7 +322,11 @@ where
     let (partial, destination) = (upload.partial.clone(), upload.destination.clone());
     if actual != expected {
         tracing::warn!(user = %session.account.name, path = %upload.shown, "SHA-256 mismatch; partial discarded");
-        let _ = tokio::task::spawn_blocking(move || partials.remove_file(&partial)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            uploads::forget_checkpoints(&partials, &partial);
+            partials.remove_file(&partial)
+        })
+        .await;
         return send_error(
             conn,
             Refusal::new(

@@ -1,0 +1,198 @@
+//! Where the client keeps its hash checkpoints, so a resumed `put` or `get` re-reads at most
+//! one checkpoint interval of the local file instead of all it had already hashed.
+//!
+//! Lists live in `$XDG_CACHE_HOME/ftp/checkpoints/` (or `~/.cache/ftp/checkpoints/`), one per
+//! local file, named by a hash of what binds them to it: for an upload the file's path,
+//! device, inode, size, modification and change times (any edit changes the change time, so
+//! a list never describes other contents); for a download the `.part` file's path, device and
+//! inode, and, as the list is sealed when writing stops, its length and modification time then
+//! (see `ftp_proto::checkpoint::Ledger`). A list is removed when its transfer finishes; lists
+//! older than a week are swept away when a new transfer starts. Saving is best effort: without
+//! a cache folder, or when a save fails, a resume only hashes the prefix again.
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use ftp_proto::checkpoint::{self, Ledger};
+use ftp_proto::filestream::HashPlan;
+use sha2::{Digest, Sha256};
+
+/// Lists untouched for this long are stale.
+const STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The checkpoint list of one local file.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The list's file.
+    path: PathBuf,
+    /// What a saved list is bound to (before sealing, for a file being written).
+    binding: [u8; 32],
+    /// What a list must be bound to for use now.
+    current: [u8; 32],
+    /// The file is being written: its list is sealed when writing stops.
+    sealed: bool,
+}
+
+impl Store {
+    /// The list for uploading `local`, opened as `file`; `None` without a cache folder.
+    pub fn for_upload(local: &Path, file: &std::fs::File) -> Option<Store> {
+        let binding = upload_binding(local, file)?;
+        Store::at(binding, binding, false)
+    }
+
+    /// The list for the `.part` file `part` of a download, opened as `file`.
+    pub fn for_download(part: &Path, file: &std::fs::File) -> Option<Store> {
+        let meta = file.metadata().ok()?;
+        let mut binding = Sha256::new();
+        binding.update(b"ftp download\0");
+        binding.update(
+            std::fs::canonicalize(part)
+                .ok()?
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
+        for value in [meta.dev(), meta.ino()] {
+            binding.update(value.to_be_bytes());
+        }
+        let binding = binding.finalize().into();
+        let current = checkpoint::sealed_binding(&binding, &meta);
+        Store::at(binding, current, true)
+    }
+
+    /// The store for `binding` in the cache folder.
+    fn at(binding: [u8; 32], current: [u8; 32], sealed: bool) -> Option<Store> {
+        let folder = cache_dir()?;
+        let name = format!("{}.ckpt", hex::encode(&binding[..16]));
+        Some(Store {
+            path: folder.join(name),
+            binding,
+            current,
+            sealed,
+        })
+    }
+
+    /// How to hash a file whose first `offset` bytes are already transferred: from the best
+    /// saved checkpoint, saving new ones here. At offset 0 any old list is dropped.
+    pub fn plan(&self, offset: u64) -> HashPlan {
+        let resume_from = if offset == 0 {
+            self.forget();
+            sweep_stale(self.path.parent());
+            None
+        } else {
+            std::fs::read(&self.path).ok().and_then(|bytes| {
+                checkpoint::best(&checkpoint::decode(&bytes, &self.current), offset)
+            })
+        };
+        let path = self.path.clone();
+        HashPlan {
+            resume_from,
+            ledger: Some(Ledger {
+                binding: self.binding,
+                save: Box::new(move |bytes| save(&path, bytes)),
+                sealed: self.sealed,
+            }),
+        }
+    }
+
+    /// Removes the list (its transfer is finished).
+    pub fn forget(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What binds an upload's list to the local file `local`, opened as `file`.
+fn upload_binding(local: &Path, file: &std::fs::File) -> Option<[u8; 32]> {
+    let meta = file.metadata().ok()?;
+    let mut binding = Sha256::new();
+    binding.update(b"ftp upload\0");
+    binding.update(
+        std::fs::canonicalize(local)
+            .ok()?
+            .as_os_str()
+            .as_encoded_bytes(),
+    );
+    for value in [meta.dev(), meta.ino(), meta.size()] {
+        binding.update(value.to_be_bytes());
+    }
+    for value in [
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ] {
+        binding.update(value.to_be_bytes());
+    }
+    Some(binding.finalize().into())
+}
+
+/// Plan for an optional store: without one, hash from byte 0 and save nothing.
+pub fn plan(store: Option<&Store>, offset: u64) -> HashPlan {
+    store.map(|s| s.plan(offset)).unwrap_or_default()
+}
+
+/// The cache folder for checkpoint lists.
+fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|cache| cache.join("ftp").join("checkpoints"))
+}
+
+/// Replaces the list at `path` (temp file and rename, so a reader sees one whole list).
+fn save(path: &Path, bytes: &[u8]) {
+    let Some(folder) = path.parent() else {
+        return;
+    };
+    if std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(folder)
+        .is_err()
+    {
+        return;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, path).is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+}
+
+/// Removes lists nobody has written for a week.
+fn sweep_stale(folder: Option<&Path>) {
+    let Some(Ok(entries)) = folder.map(std::fs::read_dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_AFTER);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edited_file_gets_another_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"one").unwrap();
+        let before = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
+        let again = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(before, again);
+        // Past the file system's timestamp granularity, so the change time moves.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, b"two").unwrap();
+        let after = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
+        assert_ne!(before, after);
+    }
+}
