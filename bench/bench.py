@@ -10,7 +10,6 @@ previous one's writeback. Nothing here is asserted: it measures and reports.
 
 import argparse
 import csv
-import hashlib
 import os
 import pathlib
 import pwd
@@ -251,6 +250,10 @@ class Bench:
                      lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "get", "dl.bin", str(w / f"g{i}.bin"))[0],
                                   env=env),
                      lambda i: self.remove(w / f"g{i}.bin"), self.size, "B")
+        self.measure(f"{self.label} download", "ftp get --no-fsync",
+                     lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "get", "--no-fsync", "dl.bin",
+                                            str(w / f"gn{i}.bin"))[0], env=env),
+                     lambda i: self.remove(w / f"gn{i}.bin"), self.size, "B")
         shutil.copy(big, w / "rsync" / "dl.bin")
         self.measure(f"{self.label} download", "rsync daemon",
                      lambda i: sh("rsync", f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/dl.bin",
@@ -304,14 +307,22 @@ class Bench:
             if str(path).startswith(str(home)):
                 shutil.chown(path, BENCH_USER, BENCH_USER)
 
-        def ftpd_partial(i):
-            # The server's partial for user "bench", this path, size and mtime (see uploads.rs).
-            st = os.stat(big)
-            key = (b"bench" + b"\0" + f"z{i}.bin".encode() + b"\0" + self.size.to_bytes(8, "big")
-                   + int(st.st_mtime_ns // 10**9).to_bytes(8, "big", signed=True)
-                   + int(st.st_mtime_ns % 10**9).to_bytes(4, "big"))
-            folder = w / "ftpd-nofsync" / "root" / ".ftpd-internal" / "partials"
-            return folder / f"bench~{hashlib.sha256(key).hexdigest()}.part"
+        partials = w / "ftpd-nofsync" / "root" / ".ftpd-internal" / "partials"
+
+        def interrupt_ftp_put(i):
+            """A real upload, killed once 90 % is on the server; then the server's sealed
+            checkpoint list is awaited (a resume comes later in real life)."""
+            cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), f"z{i}.bin")
+            client = subprocess.Popen(cmd, env=env)
+            while sum(p.stat().st_size for p in partials.glob("*.part")) < have:
+                if client.poll() is not None:
+                    raise RuntimeError("the upload finished before it could be interrupted")
+                time.sleep(0.001)
+            client.kill()
+            client.wait()
+            deadline = time.monotonic() + 30
+            while not list(partials.glob("*.ckpt")) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
         ftp_url = f"ftp://{BENCH_USER}:{BENCH_PASSWORD}@127.0.0.1:{PORTS['pure-ftpd']}"
         rounds = max(3, self.rounds // 2)
@@ -322,8 +333,8 @@ class Bench:
              lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "put", str(big), f"z{i}.bin")[0],
                           env=self.ftp(PORTS["ftpd-nofsync"])[1]),
              lambda i: self.remove(w / "ftpd-nofsync" / "root" / "bench" / f"z{i}.bin")),
-            ("ftp put, resumed (fsync off)",
-             lambda i: seed(ftpd_partial(i)),
+            ("ftp put, killed at 90 %, resumed (fsync off)",
+             interrupt_ftp_put,
              lambda i: sh(*self.ftp(PORTS["ftpd-nofsync"], "put", str(big), f"z{i}.bin")[0],
                           env=self.ftp(PORTS["ftpd-nofsync"])[1]),
              lambda i: self.remove(w / "ftpd-nofsync" / "root" / "bench" / f"z{i}.bin")),

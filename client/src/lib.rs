@@ -2,9 +2,11 @@
 //!
 //! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`connector`]
 //! (connect and log in, again after a loss), [`connection`] (the async [`Client`]: handshake,
-//! login, list), [`requests`] (stat, rm, mkdir), [`upload`] and [`download`] (one attempt each), [`transfer`] (retries and backoff),
-//! [`checkpoints`] (saved hash states for cheap resumes), [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command),
-//! [`output`] (tables and JSON), [`error`] (errors and exit codes).
+//! login, list), [`requests`] (stat, rm, mkdir), [`upload`] and [`download`] (one attempt
+//! each), [`whole`] (small files sent whole, pipelined), [`transfer`] (retries and backoff),
+//! [`checkpoints`] (saved hash states for cheap resumes), [`rate`] (`--limit-rate`),
+//! [`progress`] (bars), [`commands`] (one module per command), [`output`] (tables and JSON),
+//! [`error`] (errors and exit codes).
 
 pub mod checkpoints;
 pub mod cli;
@@ -20,6 +22,7 @@ pub mod rate;
 pub mod requests;
 pub mod transfer;
 pub mod upload;
+pub mod whole;
 
 pub use connection::{Client, Welcome};
 pub use error::ClientError;

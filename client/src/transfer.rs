@@ -214,6 +214,50 @@ pub async fn put_with_retries(
     conclude(&bar, result, &tally)
 }
 
+/// Uploads small files whole and pipelined (see [`crate::whole`]), reconnecting as needed and
+/// carrying on from the first unanswered file; `done` hears of each file in order.
+pub async fn put_whole_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    jobs: &[PutJob],
+    options: &TransferOptions,
+    progress: &Progress,
+    mut done: impl FnMut(&PutJob, Result<Outcome, ClientError>),
+) -> Result<(), ClientError> {
+    let mut next = 0;
+    let mut report = |index: usize, result: Result<Outcome, ClientError>| {
+        if let Some(job) = jobs.get(index) {
+            let bar = progress.file(&job.local.display().to_string(), job.size);
+            match &result {
+                Ok(outcome) => {
+                    bar.advance(outcome.sent);
+                    bar.done();
+                }
+                Err(_) => bar.abandon(),
+            }
+            done(job, result);
+        }
+    };
+    with_retries(
+        connector,
+        client,
+        options.retries,
+        progress,
+        "small files",
+        async |open: &mut Client| {
+            open.put_whole(
+                jobs,
+                &mut next,
+                options.force,
+                options.upload_id,
+                &mut report,
+            )
+            .await
+        },
+    )
+    .await
+}
+
 /// Downloads one file, reconnecting as needed.
 pub async fn get_with_retries(
     connector: &mut Connector,

@@ -93,14 +93,17 @@ fn decode_limited<T: DeserializeOwned, const LIMIT: usize>(
 }
 
 /// Decodes a payload with a limit chosen from its size: a small frame can never claim a large
-/// allocation. (The limit is a type parameter in bincode 2, hence the fixed steps.)
+/// allocation. (The limit is a type parameter in bincode 2, hence the fixed steps.) Each step
+/// allows twice the payload: bincode counts a byte string's length against the limit more
+/// than once on its way into `Bytes`.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecError> {
-    const SMALL: usize = 4 * 1024;
-    const MEDIUM: usize = 64 * 1024;
+    const SMALL: usize = 8 * 1024;
+    const MEDIUM: usize = 128 * 1024;
+    const LARGE: usize = 2 * MAX_FRAME_LEN;
     match payload.len() {
-        len if len <= SMALL => decode_limited::<T, SMALL>(payload),
-        len if len <= MEDIUM => decode_limited::<T, MEDIUM>(payload),
-        _ => decode_limited::<T, MAX_FRAME_LEN>(payload),
+        len if len <= SMALL / 2 => decode_limited::<T, SMALL>(payload),
+        len if len <= MEDIUM / 2 => decode_limited::<T, MEDIUM>(payload),
+        _ => decode_limited::<T, LARGE>(payload),
     }
 }
 
@@ -505,6 +508,20 @@ mod tests {
             let entries: Vec<DirEntry> = names.into_iter().map(|name| DirEntry { name, kind: EntryKind::File, size, modified }).collect();
             let message = ServerMessage::Listing { entries, last: true };
             let mut codec = MessageCodec::<ServerMessage, ServerMessage>::default();
+            prop_assert_eq!(round_trip(&mut codec, message.clone()), message);
+        }
+
+        #[test]
+        fn whole_files_of_any_size_round_trip(path in "\\PC{0,200}", len in 0usize..(1 << 20), byte in any::<u8>(), force in any::<bool>()) {
+            let message = ClientMessage::PutWhole {
+                path,
+                file: crate::FileIdentity { size: len as u64, modified_secs: 1, modified_nanos: 2 },
+                force,
+                upload_id: [7; 16],
+                data: Bytes::from(vec![byte; len]),
+                sha256: [byte; 32],
+            };
+            let mut codec = MessageCodec::<ClientMessage, ClientMessage>::default();
             prop_assert_eq!(round_trip(&mut codec, message.clone()), message);
         }
 

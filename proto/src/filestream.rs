@@ -142,7 +142,7 @@ impl HashingWriter {
 /// Starts writeback of `len` bytes at `offset` without waiting for it, and lets the kernel
 /// drop those pages from the cache once they are clean (`POSIX_FADV_DONTNEED`). Best effort:
 /// a failure only leaves more for the final fsync.
-fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
     let _ = rustix::fs::fadvise(
         file,
         offset,

@@ -29,7 +29,7 @@ pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, S
 pub use secret::{Password, SharedKey};
 
 /// Protocol version carried in the first message of each side; bumped on any wire change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

@@ -85,6 +85,24 @@ pub enum ClientMessage {
         /// Remote path.
         path: String,
     },
+    /// Upload a small file whole, in one message, with no `PutReady` to wait for: a client may
+    /// send many before reading the answers, which come in order (`PutDone`, `PutExisting` when
+    /// identical content is already there, or `Error`). The server makes the files of a burst
+    /// durable together before it answers.
+    PutWhole {
+        /// Remote path.
+        path: String,
+        /// The local file's identity (its size is `data`'s length).
+        file: FileIdentity,
+        /// Replace an existing remote file.
+        force: bool,
+        /// The command's id.
+        upload_id: [u8; 16],
+        /// The whole content, at most [`crate::MAX_CHUNK_LEN`] bytes.
+        data: Bytes,
+        /// SHA-256 of `data`.
+        sha256: [u8; 32],
+    },
 }
 
 /// What identifies a local file for resuming: its size and modification time.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ftp_proto::handshake::{self, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::Framed;
@@ -80,49 +80,101 @@ where
         account,
         home: Arc::new(home),
     };
+    let mut batch = handlers::put_whole::Batch::default();
     loop {
+        if !batch.is_empty() {
+            // Whole-file answers wait while more requests are already here; then go together.
+            match receive(conn).now_or_never() {
+                Some(Ok(message)) => {
+                    if !matches!(message, ClientMessage::PutWhole { .. }) {
+                        handlers::put_whole::flush(conn, &session, state, &mut batch).await?;
+                    }
+                    if dispatch(conn, &session, state, &mut batch, message).await? {
+                        return Ok(());
+                    }
+                }
+                Some(Err(error)) => return Err(error),
+                None => handlers::put_whole::flush(conn, &session, state, &mut batch).await?,
+            }
+            continue;
+        }
         let next = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn));
         let message = tokio::select! {
             message = next => message.map_err(|_| SessionError::IdleTimeout)??,
             () = state.shutdown.cancelled() => return Err(shutting_down()),
         };
-        match message {
-            ClientMessage::List { path } => handlers::list::handle(conn, &session, &path).await?,
-            ClientMessage::Put {
+        if dispatch(conn, &session, state, &mut batch, message).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// Handles one request of a logged-in session; `true` when the client said goodbye.
+async fn dispatch<S>(
+    conn: &mut Connection<S>,
+    session: &handlers::Session,
+    state: &ServerState,
+    batch: &mut handlers::put_whole::Batch,
+    message: ClientMessage,
+) -> Result<bool, SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match message {
+        ClientMessage::List { path } => handlers::list::handle(conn, session, &path).await?,
+        ClientMessage::Put {
+            path,
+            file,
+            force,
+            upload_id,
+        } => {
+            let request = handlers::put::PutRequest {
                 path,
                 file,
                 force,
                 upload_id,
-            } => {
-                let request = handlers::put::PutRequest {
-                    path,
-                    file,
-                    force,
-                    upload_id,
-                };
-                handlers::put::handle(conn, &session, state, request).await?;
-            }
-            ClientMessage::Get { path, offset } => {
-                handlers::get::handle(conn, &session, state, &path, offset).await?;
-            }
-            ClientMessage::Stat { path } => handlers::stat::handle(conn, &session, &path).await?,
-            ClientMessage::Remove { path } => {
-                handlers::remove::handle(conn, &session, &path).await?;
-            }
-            ClientMessage::MakeDir { path } => {
-                handlers::mkdir::handle(conn, &session, &path).await?;
-            }
-            ClientMessage::Quit {} => return Ok(()),
-            ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
-                return Err(out_of_order("a second hello or login"));
-            }
-            ClientMessage::Chunk { .. }
-            | ClientMessage::PutFinish { .. }
-            | ClientMessage::PutCancel {} => {
-                return Err(out_of_order("upload data with no upload in progress"));
-            }
+            };
+            handlers::put::handle(conn, session, state, request).await?;
+        }
+        ClientMessage::Get { path, offset } => {
+            handlers::get::handle(conn, session, state, &path, offset).await?;
+        }
+        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, &path).await?,
+        ClientMessage::Remove { path } => {
+            handlers::remove::handle(conn, session, &path).await?;
+        }
+        ClientMessage::MakeDir { path } => {
+            handlers::mkdir::handle(conn, session, &path).await?;
+        }
+        ClientMessage::Quit {} => return Ok(true),
+        ClientMessage::PutWhole {
+            path,
+            file,
+            force,
+            upload_id,
+            data,
+            sha256,
+        } => {
+            let request = handlers::put_whole::WholeRequest {
+                path,
+                file,
+                force,
+                upload_id,
+                data,
+                sha256,
+            };
+            handlers::put_whole::receive(conn, session, state, batch, request).await?;
+        }
+        ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
+            return Err(out_of_order("a second hello or login"));
+        }
+        ClientMessage::Chunk { .. }
+        | ClientMessage::PutFinish { .. }
+        | ClientMessage::PutCancel {} => {
+            return Err(out_of_order("upload data with no upload in progress"));
         }
     }
+    Ok(false)
 }
 
 /// Hello exchange: send our nonce, check the client's proof, prove the key in return.

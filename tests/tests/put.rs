@@ -429,3 +429,85 @@ fn stale_partials_expire() {
     });
     server.wait_for_log("expired stale partial uploads");
 }
+
+#[test]
+fn many_small_files_go_pipelined_each_answered_in_order() {
+    let site = site();
+    let server = site.start();
+    let folder = site.dir.path().join("small");
+    std::fs::create_dir(&folder).unwrap();
+    let mut locals = Vec::new();
+    for i in 0..300 {
+        let path = folder.join(format!("f{i:03}.bin"));
+        random_file(&path, (i * 37) % 5000, 100 + i as u64);
+        locals.push(path);
+    }
+    let mut args: Vec<&str> = locals.iter().map(|p| p.to_str().unwrap()).collect();
+    args.extend(["--to", "many"]);
+    let (status, json, err) = put_json(&server, &args);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json.len(), locals.len());
+    for (i, (line, local)) in json.iter().zip(&locals).enumerate() {
+        assert_eq!(line["remote"], format!("/many/f{i:03}.bin"), "in order");
+        assert_eq!(line["result"], "uploaded");
+        assert!(same_content(
+            local,
+            &home(&site).join(format!("many/f{i:03}.bin"))
+        ));
+    }
+    assert!(e2e::partials(&site.root()).is_empty());
+
+    // Again: identical content completes at once; one changed file is a conflict, and a name
+    // taken by a folder is refused, while the files around them still land.
+    random_file(&locals[10], 4000, 999);
+    std::fs::create_dir(home(&site).join("many/f020.bin.d")).unwrap();
+    let extra = folder.join("f020.bin.d");
+    random_file(&extra, 10, 5);
+    args.insert(21, extra.to_str().unwrap());
+    let (status, json, err) = put_json(&server, &args);
+    assert_eq!(status, 4, "{err}");
+    assert_eq!(json.len(), locals.len() - 1, "{err}");
+    assert!(
+        err.contains("f010.bin") && err.contains("already exists"),
+        "{err}"
+    );
+    assert!(
+        err.contains("f020.bin.d") && err.contains("folder"),
+        "{err}"
+    );
+    assert!(json.iter().all(|line| line["result"] == "identical"));
+    assert_ne!(
+        json[10]["remote"], "/many/f010.bin",
+        "the conflict is not reported as done"
+    );
+}
+
+#[test]
+fn pipelined_small_files_survive_cut_connections() {
+    let site = site();
+    let server = site.start();
+    let folder = site.dir.path().join("small");
+    std::fs::create_dir(&folder).unwrap();
+    let locals: Vec<PathBuf> = (0..200)
+        .map(|i| {
+            let path = folder.join(format!("s{i:03}"));
+            random_file(&path, 4096, 500 + i as u64);
+            path
+        })
+        .collect();
+    // 200 × 4 KiB is about 800 KiB: each of the first two connections is cut after 300 KiB.
+    let proxy = CutProxy::start(server.address, 300 * 1024, 2);
+    let mut command = server.ftp_via(proxy.address, "alice", PASSWORD);
+    command.args(["--json", "put", "--retries", "3", "--to", "d"]);
+    command.args(&locals);
+    let output = run(command, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(proxy.cuts(), 2, "both cuts happened");
+    let lines = stdout(&output);
+    assert_eq!(lines.lines().count(), locals.len(), "{lines}");
+    for local in &locals {
+        let name = local.file_name().unwrap();
+        assert!(same_content(local, &home(&site).join("d").join(name)));
+    }
+    assert!(e2e::partials(&site.root()).is_empty());
+}

@@ -13,6 +13,7 @@ use crate::output;
 use crate::progress::Progress;
 use crate::transfer::{self, PutJob, TransferOptions};
 use crate::upload;
+use crate::whole;
 
 /// Runs `ftp put`.
 pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
@@ -28,10 +29,10 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     let progress = Progress::new(global.quiet, jobs.len(), total);
     let mut client = None;
     let mut failures: Vec<ClientError> = Vec::new();
-    for job in &jobs {
-        match transfer::put_with_retries(&mut connector, &mut client, job, &options, &progress)
-            .await
-        {
+    let several = jobs.len() > 1;
+    // Reports one file's result; `false` once the connection is lost for good.
+    let mut report = |job: &PutJob, result: Result<transfer::Outcome, ClientError>| -> bool {
+        match result {
             Ok(outcome) => {
                 let line = if global.json {
                     output::put_json(job, &outcome).to_string()
@@ -39,20 +40,61 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                     output::put_summary(job, &outcome)
                 };
                 if global.json || !global.quiet {
-                    progress.suspend(|| super::print(&format!("{line}\n")))?;
+                    // stdout gone: nothing more to tell anyone.
+                    let _ = progress.suspend(|| super::print(&format!("{line}\n")));
                 }
+                true
             }
             Err(error) => {
                 let fatal = transfer::is_retryable(&error);
-                if jobs.len() == 1 {
-                    return Err(error);
+                if several {
+                    progress.suspend(|| eprintln!("ftp: error: {}: {error}", job.local.display()));
                 }
-                progress.suspend(|| eprintln!("ftp: error: {}: {error}", job.local.display()));
                 failures.push(error);
-                if fatal {
-                    break;
-                }
+                !fatal
             }
+        }
+    };
+    let mut rest = jobs.as_slice();
+    while let Some(first) = rest.first() {
+        let small = rest
+            .iter()
+            .take_while(|job| options.limit_rate.is_none() && job.size <= whole::SMALL_FILE)
+            .count();
+        if small > 1 {
+            let (batch, after) = rest.split_at(small);
+            rest = after;
+            let mut going = true;
+            let finished = transfer::put_whole_with_retries(
+                &mut connector,
+                &mut client,
+                batch,
+                &options,
+                &progress,
+                |job, result| going &= report(job, result),
+            )
+            .await;
+            if let Err(error) = finished {
+                if several {
+                    progress.suspend(|| eprintln!("ftp: error: {error}"));
+                }
+                failures.push(error);
+                break;
+            }
+            if !going {
+                break;
+            }
+            continue;
+        }
+        rest = &rest[1..];
+        let result =
+            transfer::put_with_retries(&mut connector, &mut client, first, &options, &progress)
+                .await;
+        if !several && let Err(error) = result {
+            return Err(error);
+        }
+        if !report(first, result) {
+            break;
         }
     }
     progress.finish();

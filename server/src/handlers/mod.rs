@@ -6,6 +6,7 @@ pub mod get;
 pub mod list;
 pub mod mkdir;
 pub mod put;
+pub mod put_whole;
 pub mod remove;
 pub mod stat;
 

@@ -44,17 +44,17 @@ enum Prepared {
 
 /// Everything about one accepted upload.
 #[derive(Debug, Clone)]
-struct Upload {
+pub(super) struct Upload {
     /// The uploading user.
-    user: String,
+    pub(super) user: String,
     /// Destination relative to the home.
-    destination: PathBuf,
+    pub(super) destination: PathBuf,
     /// Printable remote path.
-    shown: String,
+    pub(super) shown: String,
     /// Name of the partial.
-    partial: String,
+    pub(super) partial: String,
     /// Declared size.
-    size: u64,
+    pub(super) size: u64,
 }
 
 /// Answers one `Put` request, through to `PutDone` or a refusal.
@@ -134,7 +134,7 @@ where
 }
 
 /// Permission, path and size checks that need no disk access.
-fn check(
+pub(super) fn check(
     session: &Session,
     state: &ServerState,
     request: &PutRequest,
@@ -169,37 +169,8 @@ fn prepare(
     force: bool,
     max_partials: usize,
 ) -> Result<Prepared, Refusal> {
-    let destination = upload.destination.as_path();
-    if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
-        home.create_dir_all(parent)
-            .map_err(|e| jail::refusal_for(&e, path))?;
-    }
-    match home.symlink_metadata(destination) {
-        Ok(meta) if meta.is_dir() => {
-            return Err(Refusal::new(
-                ErrorKind::Exists,
-                format!(
-                    "upload refused: {path} is a folder (to put a file inside it, end the remote path with /)"
-                ),
-            ));
-        }
-        Ok(meta) if !force && meta.is_file() && meta.len() == upload.size => {
-            let sha256 =
-                uploads::hash_file(home, destination).map_err(|e| jail::refusal_for(&e, path))?;
-            return Ok(Prepared::Existing(sha256));
-        }
-        Ok(meta) if !force => {
-            return Err(Refusal::new(
-                ErrorKind::Exists,
-                format!(
-                    "upload refused: {path} already exists ({} bytes); use --force to replace it",
-                    meta.len()
-                ),
-            ));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(jail::refusal_for(&e, path)),
+    if let Some(sha256) = check_destination(home, path, upload, force)? {
+        return Ok(Prepared::Existing(sha256));
     }
     if partials.symlink_metadata(&upload.partial).is_err() {
         let held = uploads::count_partials(partials, &upload.user)
@@ -218,6 +189,50 @@ fn prepare(
     let plan = uploads::hash_plan(partials, &upload.partial, &file, offset)
         .map_err(|e| Refusal::internal("opening a partial upload", e))?;
     Ok(Prepared::Ready(file, offset, plan))
+}
+
+/// Creates the destination's parent folders and checks the destination: a folder, or an
+/// existing file without `force`, is refused; a file of the same size is answered with its
+/// hash (`Some`), so identical content completes at once. Blocking.
+pub(super) fn check_destination(
+    home: &cap_std::fs::Dir,
+    path: &RemotePath,
+    upload: &Upload,
+    force: bool,
+) -> Result<Option<[u8; 32]>, Refusal> {
+    let destination = upload.destination.as_path();
+    if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+        home.create_dir_all(parent)
+            .map_err(|e| jail::refusal_for(&e, path))?;
+    }
+    match home.symlink_metadata(destination) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(Refusal::new(
+                ErrorKind::Exists,
+                format!(
+                    "upload refused: {path} is a folder (to put a file inside it, end the remote path with /)"
+                ),
+            ));
+        }
+        Ok(meta) if !force && meta.is_file() && meta.len() == upload.size => {
+            let sha256 =
+                uploads::hash_file(home, destination).map_err(|e| jail::refusal_for(&e, path))?;
+            return Ok(Some(sha256));
+        }
+        Ok(meta) if !force => {
+            return Err(Refusal::new(
+                ErrorKind::Exists,
+                format!(
+                    "upload refused: {path} already exists ({} bytes); use --force to replace it",
+                    meta.len()
+                ),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(jail::refusal_for(&e, path)),
+    }
+    Ok(None)
 }
 
 /// Receives chunks until `PutFinish`; returns the client's SHA-256.
