@@ -112,17 +112,7 @@ fn upload_binding(local: &Path, file: &std::fs::File) -> Option<[u8; 32]> {
             .as_os_str()
             .as_encoded_bytes(),
     );
-    for value in [meta.dev(), meta.ino(), meta.size()] {
-        binding.update(value.to_be_bytes());
-    }
-    for value in [
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec(),
-    ] {
-        binding.update(value.to_be_bytes());
-    }
+    checkpoint::hash_identity(&mut binding, &meta);
     Some(binding.finalize().into())
 }
 

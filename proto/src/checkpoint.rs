@@ -119,6 +119,23 @@ fn decode_checked(bytes: &[u8], binding: &[u8; 32]) -> Option<Vec<Checkpoint>> {
     rest.is_empty().then_some(list)
 }
 
+/// Feeds what identifies a file's contents to `hash`: device, inode, size, modification and
+/// change times. Any write to the file changes its change time, which no user can set.
+pub fn hash_identity(hash: &mut Sha256, meta: &std::fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    for value in [meta.dev(), meta.ino(), meta.size()] {
+        hash.update(value.to_be_bytes());
+    }
+    for value in [
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ] {
+        hash.update(value.to_be_bytes());
+    }
+}
+
 /// The binding of a sealed list: `binding` and the file's length and modification time.
 pub fn sealed_binding(binding: &[u8; 32], meta: &std::fs::Metadata) -> [u8; 32] {
     use std::os::unix::fs::MetadataExt;

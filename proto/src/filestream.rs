@@ -154,7 +154,9 @@ pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
 /// Reads `file` from `offset` to `size` in chunks of `chunk_len` on a blocking thread, hashing
 /// from byte 0 (the prefix is hashed from the plan's checkpoint on, not sent). Chunks arrive on
 /// the receiver; the thread yields the SHA-256 of the whole file, or an error if the file
-/// changed size. If the receiver is dropped the thread stops with an `Interrupted` error.
+/// changed size. When it stops, having read everything or because the receiver was dropped
+/// (then with an `Interrupted` error), it seals its checkpoints (see
+/// [`crate::checkpoint::Ledger`]): what is read is not yet delivered.
 pub fn spawn_reader(
     file: std::fs::File,
     offset: u64,
@@ -180,12 +182,16 @@ pub fn spawn_reader(
             hash.update(&buffer);
             position += want as u64;
             if chunks.blocking_send(buffer.freeze()).is_err() {
+                // A resume of this transfer can start from what was hashed.
+                hash.seal(&file);
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::Interrupted,
                     "transfer interrupted",
                 ));
             }
         }
+        // The last chunks may still be lost in flight: a resume can start from here too.
+        hash.seal(&file);
         Ok(hash.finalize())
     });
     (incoming, thread)

@@ -5,6 +5,7 @@
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
+//! [`served`] (checkpoints of interrupted downloads),
 //! [`error`] (refusals and their wire kinds).
 
 pub mod admin;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod handlers;
 pub mod jail;
 pub mod rate_floor;
+pub mod served;
 pub mod server;
 pub mod session;
 pub mod startup;

@@ -114,7 +114,13 @@ async fn expire_partials(state: Arc<ServerState>) {
     let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
         let partials = Arc::clone(&state.partials);
-        match tokio::task::spawn_blocking(move || crate::uploads::expire(&partials, ttl)).await {
+        let served = Arc::clone(&state.served);
+        let expired = tokio::task::spawn_blocking(move || {
+            Ok::<_, std::io::Error>(
+                crate::uploads::expire(&partials, ttl)? + crate::uploads::expire(&served, ttl)?,
+            )
+        });
+        match expired.await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => tracing::info!(removed, "expired stale partial uploads"),
             Ok(Err(error)) => tracing::warn!(%error, "cannot expire partial uploads"),

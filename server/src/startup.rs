@@ -71,6 +71,10 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         path: config.root.clone(),
         source,
     })?;
+    let served = crate::served::open_checkpoints(&root).map_err(|source| StartupError::Root {
+        path: config.root.clone(),
+        source,
+    })?;
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins);
     let throttle = crate::throttle::LoginThrottle::new(
         config.login_failure_delay,
@@ -85,6 +89,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         auth,
         root: Arc::new(root),
         partials: Arc::new(partials),
+        served: Arc::new(served),
         locks: Arc::default(),
     };
     Ok((Arc::new(state), first_run))

@@ -24,6 +24,8 @@ pub struct ServerState {
     pub root: Arc<cap_std::fs::Dir>,
     /// Capability handle on the partial uploads folder (inside the root's internal folder).
     pub partials: Arc<cap_std::fs::Dir>,
+    /// Capability handle on the folder of served files' checkpoint lists.
+    pub served: Arc<cap_std::fs::Dir>,
     /// Destinations being uploaded to right now.
     pub locks: Arc<PathLocks>,
     /// Failed logins by client address.

@@ -131,6 +131,34 @@ fn retries_survive_cut_connections_while_downloading() {
 }
 
 #[test]
+fn a_resumed_download_restores_saved_hash_states() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    let source = home(&site).join("big.bin");
+    random_file(&source, 64 * MIB, 23);
+    let folder = download_folder(&site);
+    // The first connection is cut after 36 MiB: past the checkpoints at 16 and 32 MiB, and
+    // before the server has read the whole file.
+    let proxy = CutProxy::start(server.address, 36 * MIB as u64, 1);
+    let mut command = server.ftp_via(proxy.address, "alice", PASSWORD);
+    command
+        .args(["--json", "get", "big.bin", "--retries", "2"])
+        .current_dir(&folder);
+    let output = run(command, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(proxy.cuts(), 1);
+    assert!(same_content(&source, &folder.join("big.bin")));
+    // The server sealed its states when the reader stopped, and the retry started from them.
+    server.wait_for_log(&format!("restored={}", 32 * MIB));
+    let lists = server.client_cache().join("ftp/checkpoints");
+    assert!(
+        e2e::checkpoint_lists(&lists).is_empty(),
+        "the client's list went with the finished download"
+    );
+}
+
+#[test]
 fn a_missing_remote_file_creates_nothing_locally() {
     let site = site();
     let server = site.start();

@@ -5,6 +5,8 @@
 //! per-frame reply. If the file changes size while it is read, the client gets an error
 //! instead of `GetDone`, and its `.part` stays for a later run.
 
+use std::sync::Arc;
+
 use ftp_proto::filestream::HashPlan;
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -45,8 +47,20 @@ where
         },
     )
     .await?;
-    let (mut chunks, reader) =
-        filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN, HashPlan::default());
+    let plan = {
+        let folder = Arc::clone(&state.served);
+        let opened = file.try_clone();
+        tokio::task::spawn_blocking(move || match opened {
+            Ok(opened) => crate::served::hash_plan(&folder, &opened, offset),
+            Err(_) => HashPlan::default(),
+        })
+        .await
+        .unwrap_or_default()
+    };
+    if let Some(restored) = plan.resume_from.as_ref().map(|c| c.offset) {
+        tracing::info!(user = %session.account.name, path, offset, restored, "resuming download");
+    }
+    let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN, plan);
     let mut floor = super::rate_floor(state);
     let mut position = offset;
     while let Some(data) = chunks.recv().await {
