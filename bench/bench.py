@@ -6,6 +6,12 @@ server runs on 127.0.0.1 with a config from bench/config/. Each case runs ROUNDS
 back after one warm-up; the table reports medians. Targets are fresh names each round, and the
 page cache is flushed to disk (sync) between runs, outside the timing, so no run pays for the
 previous one's writeback. Nothing here is asserted: it measures and reports.
+
+The "link" workload moves the big file over an emulated 1 Gbit/s Ethernet link instead: a
+network namespace joined to the host by a veth pair shaped with tc in both directions (see
+NetLink). ftpd, an rsync daemon and a raw TCP receiver run inside the namespace, the clients on
+the host; the limit is the link rate. It is skipped, with the reason printed, where network
+namespaces or tc are not available.
 """
 
 import argparse
@@ -36,19 +42,30 @@ def sh(*args, check=True, **kw):
     return subprocess.run(list(args), check=check, **kw)
 
 
-def wait_port(port, timeout=10.0):
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.01)
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def template(name, work, port):
+def template(name, work, port, addr="127.0.0.1"):
     text = (CONFIG / name).read_text()
-    return text.replace("@WORK@", str(work)).replace("@PORT@", str(port))
+    return text.replace("@WORK@", str(work)).replace("@PORT@", str(port)).replace("@ADDR@", addr)
+
+
+def stop_all(procs):
+    """Terminates the processes we started, then waits for each (killing any that hangs)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def rss_kib(pid):
@@ -61,6 +78,81 @@ def rss_kib(pid):
     return None
 
 
+class LinkUnavailable(Exception):
+    """The emulated link could not be built here (no network namespaces, no tbf, ...)."""
+
+
+class NetLink:
+    """An emulated 1 Gbit/s Ethernet link between the host and a network namespace.
+
+    `with NetLink() as link:` creates the namespace and a veth pair (HOST on the host side,
+    PEER inside), shapes both directions with tbf, and always tears it all down again, with
+    every process started through `link.start`, also after a failure or ctrl-C.
+    """
+
+    NAME = "ftpbench"
+    HOST_IF, PEER_IF = "ftpb0", "ftpb1"
+    HOST, PEER = "10.77.0.1", "10.77.0.2"
+    RATE = 125_000_000  # bytes/s on the wire: 1 Gbit/s
+    # tbf counts 1514 bytes for a full frame; the wire also carries preamble, FCS and the gap
+    # between frames (24 bytes more). Shaping at 1514/1538 of the rate gives every full frame
+    # its wire time, so one TCP stream tops out at 941 Mbit/s of goodput, as on real Gigabit
+    # Ethernet. The 256 KiB burst lets veth's 64 KiB GSO segments through whole and rides out
+    # timer jitter (16 and 64 KiB lost 15-25 %); over a 9 s transfer it adds at most 0.03 %.
+    SHAPER = ["tbf", "rate", f"{RATE * 8 * 1514 // 1538}bit", "burst", "256kb", "latency", "10ms"]
+    GOODPUT = RATE * 1448 / 1538  # TCP payload (timestamps on) per full frame on the wire
+    LIMIT = "1 Gbit/s link rate (limit)"  # the table's limit row: computed, not measured
+
+    def __init__(self):
+        self.procs = []
+
+    @staticmethod
+    def unavailable():
+        """Why the link cannot be built here, or None."""
+        missing = [tool for tool in ("ip", "tc", "socat") if not shutil.which(tool)]
+        return f"{', '.join(missing)} not found (iproute2 and socat are needed)" if missing else None
+
+    def setup_commands(self):
+        ns = ["ip", "-n", self.NAME]
+        return [
+            ["ip", "netns", "add", self.NAME],
+            ["ip", "link", "add", self.HOST_IF, "type", "veth", "peer", "name", self.PEER_IF,
+             "netns", self.NAME],
+            ["ip", "addr", "add", f"{self.HOST}/24", "dev", self.HOST_IF],
+            ["ip", "link", "set", self.HOST_IF, "up"],
+            [*ns, "addr", "add", f"{self.PEER}/24", "dev", self.PEER_IF],
+            [*ns, "link", "set", self.PEER_IF, "up"],
+            [*ns, "link", "set", "lo", "up"],
+            ["tc", "qdisc", "add", "dev", self.HOST_IF, "root", *self.SHAPER],
+            ["tc", "-n", self.NAME, "qdisc", "add", "dev", self.PEER_IF, "root", *self.SHAPER],
+        ]
+
+    def __enter__(self):
+        self.down()  # leftovers of an interrupted run
+        try:
+            for cmd in self.setup_commands():
+                sh(*cmd, capture_output=True, text=True)
+        except subprocess.CalledProcessError as e:
+            self.down()
+            raise LinkUnavailable(f"`{' '.join(e.cmd)}` failed: {e.stderr.strip()}") from None
+        return self
+
+    def __exit__(self, *exc_info):
+        stop_all(self.procs)
+        self.down()
+
+    def down(self):
+        # Deleting one end of a veth pair deletes both.
+        sh("ip", "link", "del", self.HOST_IF, check=False, stderr=subprocess.DEVNULL)
+        sh("ip", "netns", "del", self.NAME, check=False, stderr=subprocess.DEVNULL)
+
+    def start(self, cmd, **kw):
+        """Starts `cmd` inside the namespace; it is stopped when the link goes down."""
+        proc = subprocess.Popen(["ip", "netns", "exec", self.NAME, *cmd], **kw)
+        self.procs.append(proc)
+        return proc
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -71,6 +163,7 @@ class Bench:
         self.results = []  # (workload, tool, seconds list, amount, unit)
         self.procs = []
         self.memory = {}
+        self.loopback_up = False
 
     # ---------------------------------------------------------------- set-up
     def setup(self):
@@ -98,10 +191,35 @@ class Bench:
         for i in range(1000):
             (self.small / f"f{i:04}.bin").write_bytes(os.urandom(4096))
         sh("chmod", "-R", "a+rX", str(self.work))
-        self.start_servers()
+
+    def spawn(self, cmd, **kw):
+        """Starts a server on the host; `stop` ends it."""
+        proc = subprocess.Popen(cmd, **kw)
+        self.procs.append(proc)
+        return proc
+
+    def start_rsyncd(self, work, addr, start):
+        (work / "rsyncd.conf").write_text(template("rsyncd.conf", work, PORTS["rsyncd"]))
+        return start(["rsync", "--daemon", "--no-detach", f"--config={work / 'rsyncd.conf'}",
+                      f"--port={PORTS['rsyncd']}", f"--address={addr}"])
+
+    def start_ftpds(self, work, addr, start):
+        """Both ftpd configs (fsync on and off), with user "bench", state under `work`."""
+        ftpd = str(RELEASE / "ftpd")
+        sh(ftpd, "--users", str(work / "ftpd-users.toml"), "user", "add", "bench", "--password-stdin",
+           input=b"bench\n", stdout=subprocess.DEVNULL)
+        procs = {}
+        for name in ("ftpd-fsync", "ftpd-nofsync"):
+            (work / name).mkdir()
+            (work / f"{name}.toml").write_text(template(f"{name}.toml", work, PORTS[name], addr))
+            procs[name] = start([ftpd, "--config", str(work / f"{name}.toml")],
+                                stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
+        return procs
 
     def start_servers(self):
+        """The peers and ftpd on 127.0.0.1, for the loopback workloads."""
         w = self.work
+        self.loopback_up = True
         # pure-ftpd (daemonizes itself)
         args = [a for a in template("pure-ftpd.args", w, PORTS["pure-ftpd"]).splitlines()
                 if a and not a.startswith("#")]
@@ -115,22 +233,8 @@ class Bench:
         pathlib.Path("/run/sshd").mkdir(exist_ok=True)
         sh("/usr/sbin/sshd", "-f", str(w / "ssh" / "sshd_config"))
         SSH_OPTIONS[1] = str(w / "ssh" / "clientkey")
-        # rsync daemon
-        (w / "rsyncd.conf").write_text(template("rsyncd.conf", w, PORTS["rsyncd"]))
-        self.procs.append(subprocess.Popen(
-            ["rsync", "--daemon", "--no-detach", f"--config={w / 'rsyncd.conf'}",
-             f"--port={PORTS['rsyncd']}", "--address=127.0.0.1"]))
-        # ftpd, twice
-        ftpd = str(RELEASE / "ftpd")
-        users = w / "ftpd-users.toml"
-        sh(ftpd, "--users", str(users), "user", "add", "bench", "--password-stdin",
-           input=b"bench\n", stdout=subprocess.DEVNULL)
-        for name in ("ftpd-fsync", "ftpd-nofsync"):
-            (w / name).mkdir()
-            (w / f"{name}.toml").write_text(template(f"{name}.toml", w, PORTS[name]))
-            proc = subprocess.Popen([ftpd, "--config", str(w / f"{name}.toml")],
-                                    stdout=subprocess.DEVNULL, stderr=open(w / f"{name}.log", "w"))
-            self.procs.append(proc)
+        self.start_rsyncd(w, "127.0.0.1", self.spawn)
+        for name, proc in self.start_ftpds(w, "127.0.0.1", self.spawn).items():
             self.memory[name] = proc.pid
         for port in PORTS.values():
             if port != PORTS["raw"]:
@@ -143,23 +247,18 @@ class Bench:
             self.memory[name] = rss_kib(int(pids[0])) if pids else None
 
     def stop(self):
-        for proc in self.procs:
-            proc.terminate()
-        sh("pkill", "-f", "pure-ftpd", check=False)
-        pid_file = self.work / "ssh" / "sshd.pid"
-        if pid_file.exists():
-            sh("kill", pid_file.read_text().strip(), check=False)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if self.loopback_up:  # the daemons we started, by the pid they wrote
+            for pid_file in (self.work / "pure-ftpd.pid", self.work / "ssh" / "sshd.pid"):
+                if pid_file.exists():
+                    sh("kill", pid_file.read_text().strip(), check=False)
+        stop_all(self.procs)
 
     # ---------------------------------------------------------------- clients
-    def ftp(self, port, *args):
+    def ftp(self, port, *args, host="127.0.0.1", work=None):
+        """The ftp command line and environment for the ftpd on `host:port` with state in `work`."""
         env = dict(os.environ, FTP_PASSWORD="bench")
-        return [str(RELEASE / "ftp"), "--server", f"127.0.0.1:{port}", "--secret-file",
-                str(self.work / "ftpd.key"), "--user", "bench", "--quiet", *args], env
+        return [str(RELEASE / "ftp"), "--server", f"{host}:{port}", "--secret-file",
+                str((work or self.work) / "ftpd.key"), "--user", "bench", "--quiet", *args], env
 
     def ssh_target(self, path):
         return f"{BENCH_USER}@127.0.0.1:{path}"
@@ -192,9 +291,9 @@ class Bench:
                 p.unlink()
 
     # ---------------------------------------------------------------- workloads
-    def raw_tcp(self, dest, receiver, sender):
-        listener = subprocess.Popen(
-            ["socat", "-u", "-b", str(1 << 20), f"TCP-LISTEN:{PORTS['raw']},reuseaddr,bind=127.0.0.1",
+    def raw_tcp(self, dest, receiver, sender, bind="127.0.0.1", start=subprocess.Popen):
+        listener = start(
+            ["socat", "-u", "-b", str(1 << 20), f"TCP-LISTEN:{PORTS['raw']},reuseaddr,bind={bind}",
              receiver])
         sh("bash", "-c", sender)
         listener.wait()
@@ -367,8 +466,95 @@ class Bench:
             print(f"  {self.label + ', 90 % there':28} {tool:36} {median:7.2f} s", flush=True)
             self.results.append((f"{self.label}, resume from 90 %", tool, times, self.size - have, "B"))
 
+    # ---------------------------------------------------------------- emulated link
+    def link(self):
+        """The big file over the emulated 1 Gbit/s link, or the reason it cannot run here."""
+        reason = NetLink.unavailable()
+        if reason:
+            print(f"  skipped: {reason}", flush=True)
+            return
+        try:
+            with NetLink() as link:
+                print(f"  {link.HOST_IF} {link.HOST} <-> {link.PEER_IF} {link.PEER} (netns {link.NAME}),"
+                      f" {' '.join(link.SHAPER)} each way", flush=True)
+                work = self.start_link_servers(link)
+                self.check_link(link)
+                self.link_transfers(link, work)
+        except LinkUnavailable as e:
+            print(f"  skipped: no emulated link here: {e}", flush=True)
+
+    def start_link_servers(self, link):
+        """ftpd (both configs) and an rsync daemon inside the namespace, state in their own folder."""
+        work = self.work / "link"
+        if work.exists():
+            shutil.rmtree(work)
+        (work / "rsync").mkdir(parents=True)
+        self.start_rsyncd(work, link.PEER, link.start)
+        self.start_ftpds(work, link.PEER, link.start)
+        for name in ("rsyncd", "ftpd-fsync", "ftpd-nofsync"):
+            wait_port(PORTS[name], host=link.PEER)
+        return work
+
+    def check_link(self, link):
+        """Raw TCP, memory to memory: one stream should get the goodput of Gigabit Ethernet."""
+        amount = 256 << 20
+        listener = link.start(["socat", "-u", "-b", str(1 << 20),
+                               f"TCP-LISTEN:{PORTS['raw']},reuseaddr,bind={link.PEER}", "OPEN:/dev/null"])
+        start = time.perf_counter()
+        sh("bash", "-c", f"head -c {amount} /dev/zero | socat -u -b {1 << 20} - "
+                         f"TCP:{link.PEER}:{PORTS['raw']},retry=100,interval=0.005")
+        listener.wait()
+        rate = amount / (time.perf_counter() - start)
+        print(f"  link check: raw TCP, memory to memory, {rate * 8 / 1e6:.0f} Mbit/s ({rate / 1e6:.1f} MB/s;"
+              f" Gigabit Ethernet carries at most {link.GOODPUT * 8 / 1e6:.0f})", flush=True)
+        if rate < 0.95 * link.GOODPUT:
+            print("  WARNING: the link is slower than it should be; the figures below understate"
+                  " every tool", flush=True)
+
+    def link_transfers(self, link, work):
+        """Uploads from the host into the namespace (and two downloads back) at the link rate."""
+        big, workload, rounds = self.big, f"{self.label} over 1 Gbit/s link", min(self.rounds, 3)
+        rsync_url = f"rsync://{link.PEER}:{PORTS['rsyncd']}/bench"
+
+        def measure(tool, run, clean):
+            self.measure(workload, tool, run, clean, self.size, "B", rounds)
+
+        def ftp(name, *args):
+            cmd, env = self.ftp(PORTS[name], *args, host=link.PEER, work=work)
+            sh(*cmd, env=env)
+
+        limit = self.size / link.RATE
+        print(f"  {workload:28} {link.LIMIT:36} {limit:7.2f} s  {link.RATE / 1e6:,.0f} MB/s")
+        self.results.append((workload, link.LIMIT, [limit], self.size, "B"))
+        dest = lambda i: work / f"raw{i}.bin"
+        connect = f"TCP:{link.PEER}:{PORTS['raw']},retry=100,interval=0.005"
+        measure("raw TCP into a new file (goodput)",
+                lambda i: self.raw_tcp(dest(i), f"CREATE:{dest(i)}",
+                                       f"socat -u -b {1 << 20} FILE:{big} {connect}",
+                                       bind=link.PEER, start=link.start),
+                lambda i: self.remove(dest(i)))
+        measure("rsync daemon", lambda i: sh("rsync", str(big), f"{rsync_url}/r{i}.bin"),
+                lambda i: self.remove(work / "rsync" / f"r{i}.bin"))
+        for name, label in (("ftpd-fsync", "ftp put (fsync on, default)"),
+                            ("ftpd-nofsync", "ftp put (fsync off)")):
+            root = work / name / "root" / "bench"
+            measure(label, lambda i, name=name: ftp(name, "put", str(big), f"p{i}.bin"),
+                    lambda i, root=root: self.remove(root / f"p{i}.bin"))
+        # Downloads: the file goes to the server once; each round gets it to a new local name.
+        ftp("ftpd-nofsync", "put", str(big), "dl.bin")
+        measure("ftp get (download, client fsyncs)",
+                lambda i: ftp("ftpd-nofsync", "get", "dl.bin", str(self.work / f"lg{i}.bin")),
+                lambda i: self.remove(self.work / f"lg{i}.bin"))
+        shutil.copy(big, work / "rsync" / "dl.bin")
+        measure("rsync daemon (download)",
+                lambda i: sh("rsync", f"{rsync_url}/dl.bin", str(self.work / f"lr{i}.bin")),
+                lambda i: self.remove(self.work / f"lr{i}.bin"))
+
     # ---------------------------------------------------------------- report
     def report(self):
+        if not self.results:
+            print("nothing was measured: no results written")
+            return
         out_dir = pathlib.Path(self.args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         limits = {}
@@ -388,7 +574,7 @@ class Bench:
                 "min_s": f"{min(times):.3f}", "max_s": f"{max(times):.3f}",
                 "rate": f"{rate / 1e6:.0f} MB/s" if unit == "B" else f"{rate:.0f} files/s",
                 "x_limit": f"{median / limit:.2f}" if limit else "",
-                "rounds": len(times),
+                "rounds": 0 if tool == NetLink.LIMIT else len(times),
             })
         with open(out_dir / "results.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
@@ -397,11 +583,12 @@ class Bench:
         lines = ["| workload | tool | median s | rate | × limit (time) |", "|---|---|---|---|---|"]
         for r in rows:
             lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {r['rate']} | {r['x_limit']} |")
-        lines.append("")
-        lines.append("| server | idle RSS |")
-        lines.append("|---|---|")
-        for name, kib in self.memory.items():
-            lines.append(f"| {name} | {kib / 1024:.1f} MiB |" if kib else f"| {name} | ? |")
+        if self.memory:
+            lines.append("")
+            lines.append("| server | idle RSS |")
+            lines.append("|---|---|")
+            for name, kib in self.memory.items():
+                lines.append(f"| {name} | {kib / 1024:.1f} MiB |" if kib else f"| {name} | ? |")
         table = "\n".join(lines)
         (out_dir / "results.md").write_text(table + "\n")
         print()
@@ -412,12 +599,15 @@ class Bench:
         if not shutil.which("gnuplot"):
             print("gnuplot not found: no chart")
             return
+        bars = [r for r in rows if r["workload"] in (f"{self.label} upload", f"{self.label} download")]
+        if not bars:
+            print("no loopback transfers measured: no chart")
+            return
         data = out_dir / "upload.dat"
         with open(data, "w") as f:
-            for r in rows:
-                if r["workload"] in (f"{self.label} upload", f"{self.label} download"):
-                    label = (r["tool"] if r["workload"] == f"{self.label} upload" else "get: " + r["tool"])
-                    f.write(f"\"{label}\" {float(r['rate'].split()[0])}\n")
+            for r in bars:
+                label = (r["tool"] if r["workload"] == f"{self.label} upload" else "get: " + r["tool"])
+                f.write(f"\"{label}\" {float(r['rate'].split()[0])}\n")
         script = f"""
 set terminal pngcairo size 1100,600 font ',10'
 set output '{out_dir / "upload.png"}'
@@ -442,14 +632,18 @@ def main():
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--work", default="/var/tmp/ftpd-bench")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
-    parser.add_argument("--only", choices=["big", "small", "resume"], action="append")
+    parser.add_argument("--only", choices=["big", "small", "resume", "link"], action="append",
+                        help="run only these workloads (repeatable); link: the big file over an emulated "
+                             "1 Gbit/s link, at most 3 rounds")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench.py runs peers as system services and needs root")
     bench = Bench(args)
     try:
         bench.setup()
-        parts = args.only or ["big", "small", "resume"]
+        parts = args.only or ["big", "small", "resume", "link"]
+        if {"big", "small", "resume"} & set(parts):
+            bench.start_servers()
         if "big" in parts:
             print(f"{bench.label} transfers:", flush=True)
             bench.big_upload()
@@ -459,6 +653,9 @@ def main():
         if "resume" in parts:
             print("resume from 90 %:", flush=True)
             bench.resume()
+        if "link" in parts:
+            print(f"{bench.label} over an emulated 1 Gbit/s link:", flush=True)
+            bench.link()
         bench.report()
     finally:
         bench.stop()

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Reproduces the benchmark table in the README: installs the peers (pure-ftpd, OpenSSH, rsync,
-# lftp, socat, gnuplot) from Debian's packages, builds the release binaries, and runs
+# lftp, socat, gnuplot, iproute2) from Debian's packages, builds the release binaries, and runs
 # bench/bench.py, which starts every server on 127.0.0.1 with the configs in bench/config/,
 # runs each case several rounds back to back, and writes bench/results/{results.md,
-# results.csv, upload.png}. Needs root (it adds a system user and runs sshd).
+# results.csv, upload.png}. The "link" workload also builds a network namespace joined by a
+# veth pair shaped to 1 Gbit/s (ip, tc) and removes it at the end. Needs root (it adds a
+# system user, runs sshd and creates the namespace).
 #
-#   bash bench/run.sh                    # 5 rounds, 1 GiB
+#   bash bench/run.sh                    # 5 rounds, 1 GiB (the link case: at most 3 rounds)
 #   bash bench/run.sh --rounds 7 --only big
+#   bash bench/run.sh --rounds 3 --only link
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 missing=()
-for pkg in pure-ftpd openssh-server openssh-client rsync lftp socat gnuplot-nox curl openssl; do
+for pkg in pure-ftpd openssh-server openssh-client rsync lftp socat gnuplot-nox curl openssl iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
