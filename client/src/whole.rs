@@ -17,7 +17,7 @@ use crate::upload;
 pub const SMALL_FILE: u64 = (MAX_CHUNK_LEN / 4) as u64;
 
 /// Files sent ahead of their answers.
-const WINDOW: usize = 64;
+const WINDOW: usize = 512;
 
 /// A file on its way: sent and awaiting its answer, or already failed locally.
 enum Flight {
