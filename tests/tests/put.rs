@@ -483,6 +483,32 @@ fn many_small_files_go_pipelined_each_answered_in_order() {
 }
 
 #[test]
+fn the_same_name_twice_in_one_burst_lands_once_and_then_conflicts() {
+    let site = site();
+    let server = site.start();
+    let (one, two) = (site.dir.path().join("one"), site.dir.path().join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    random_file(&one.join("same.txt"), 100, 1);
+    random_file(&two.join("same.txt"), 100, 2);
+    random_file(&two.join("other.txt"), 100, 3);
+    let paths = [
+        one.join("same.txt"),
+        two.join("same.txt"),
+        two.join("other.txt"),
+    ];
+    let mut args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).collect();
+    args.extend(["--to", "d"]);
+    let (status, json, err) = put_json(&server, &args);
+    assert_eq!(status, 4, "{err}");
+    // "already exists", not "busy": the second waited for the first to land, not on its lock.
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(json.len(), 2, "{json:?}");
+    assert!(same_content(&paths[0], &home(&site).join("d/same.txt")));
+    assert!(same_content(&paths[2], &home(&site).join("d/other.txt")));
+}
+
+#[test]
 fn pipelined_small_files_survive_cut_connections() {
     let site = site();
     let server = site.start();

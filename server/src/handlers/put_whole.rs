@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::Session;
 use super::put::{PutRequest, Upload, check, check_destination};
 use crate::error::{Refusal, SessionError};
-use crate::jail;
+use crate::jail::{self, RemotePath};
 use crate::session::{Connection, send};
 use crate::state::ServerState;
 use crate::uploads::{self, PathLock};
@@ -79,6 +79,13 @@ impl Batch {
     pub fn is_full(&self) -> bool {
         self.pending.len() >= MAX_BATCH
     }
+
+    /// A file of the batch goes to `destination` (relative to the home), holding its lock.
+    fn holds(&self, destination: &std::path::Path) -> bool {
+        self.pending
+            .iter()
+            .any(|p| matches!(p, Pending::Stored(s) if s.upload.destination == destination))
+    }
 }
 
 /// Checks and stores one file; its answer joins the batch.
@@ -92,6 +99,13 @@ pub async fn receive<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // The same destination twice in one burst: the first must land (and let go of its lock)
+    // before the second is looked at.
+    if let Ok(path) = RemotePath::parse(&request.path)
+        && batch.holds(&path.relative())
+    {
+        flush(conn, session, state, batch).await?;
+    }
     let answer = match store(session, state, request).await {
         Ok(pending) => pending,
         Err(refusal) => Pending::Ready(ServerMessage::Error {
