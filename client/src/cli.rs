@@ -13,9 +13,13 @@ use clap::{Args, Parser, Subcommand};
     about,
     long_about = None,
     after_help = "Environment: FTP_SERVER, FTP_USER, FTP_PASSWORD (the password itself), \
-FTP_PASSWORD_FILE, FTP_SECRET_FILE. With no password given, ftp asks on the terminal.\n\
+FTP_PASSWORD_FILE, FTP_SECRET_FILE, FTP_FINGERPRINT, FTP_CA_FILE, FTP_KNOWN_SERVERS, \
+FTP_INSECURE_PLAINTEXT. With no password given, ftp asks on the terminal.\n\
+Server identity: --fingerprint pins the certificate; else --ca-file verifies it against a CA; \
+else the first connection records it in the known-servers file and later ones must match.\n\
 Exit codes: 0 success, 2 usage, 3 authentication failed, 4 remote path rejected, missing, \
-busy or already there, 5 connection failed or lost, 6 integrity check failed, 1 other."
+busy or already there, 5 connection failed or lost, 6 integrity check failed, 7 server \
+identity changed or not verified, 1 other."
 )]
 pub struct Cli {
     /// Connection and output options.
@@ -45,6 +49,25 @@ pub struct GlobalArgs {
     /// The server's shared key file [default: ./ftpd.key, then ~/.config/ftp/secret.key].
     #[arg(long, env = "FTP_SECRET_FILE", global = true, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+
+    /// Accept only the server certificate with this SHA-256 fingerprint (`ftpd fingerprint`
+    /// prints it: SHA256:<hex>, or hex pairs separated by colons).
+    #[arg(long, env = "FTP_FINGERPRINT", global = true, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+
+    /// Verify the server's certificate against this CA (PEM) and the --server host name.
+    #[arg(long, env = "FTP_CA_FILE", global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Known-servers file for trust on first use [default:
+    /// $XDG_CONFIG_HOME/ftp/known_servers, else ~/.config/ftp/known_servers].
+    #[arg(long, env = "FTP_KNOWN_SERVERS", global = true, value_name = "FILE")]
+    pub known_servers: Option<PathBuf>,
+
+    /// Connect over plain TCP, without TLS (benchmarks only: the server must run with
+    /// --insecure-plaintext too; passwords and files cross in clear).
+    #[arg(long, env = "FTP_INSECURE_PLAINTEXT", global = true)]
+    pub insecure_plaintext: bool,
 
     /// Print one JSON object per result on stdout.
     #[arg(long, global = true)]

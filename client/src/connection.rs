@@ -1,31 +1,31 @@
-//! The async client: connect, mutual key proof, login, then requests.
+//! The async client: connect (TLS by default, see [`crate::transport`]), mutual key proof bound
+//! to the TLS session, login, then requests.
 //!
-//! Generic over any `AsyncRead + AsyncWrite` so TLS can wrap the stream later. The password is
-//! sent only after the server has proved it holds the shared key. Every wait for the server is
-//! bounded, so a silent server gives an error instead of a hang.
+//! Generic over any `AsyncRead + AsyncWrite` (tests drive it over in-memory pipes). The password
+//! is sent only after the server's certificate was accepted and the server has proved it holds
+//! the shared key. Every wait for the server is bounded, so a silent server gives an error
+//! instead of a hang.
 
 use std::time::Duration;
 
-use ftp_proto::handshake;
+use ftp_proto::handshake::{self, ChannelBinding};
+use ftp_proto::transport::Stream;
 use ftp_proto::{
     ClientCodec, ClientMessage, DirEntry, PROTOCOL_VERSION, Password, ServerMessage, SharedKey,
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use crate::error::ClientError;
-
-/// Longest wait for a TCP connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::transport::Transport;
 
 /// Longest wait for any answer from the server (a login may queue behind others' argon2 work).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A connection that has passed the handshake (and, after [`Client::login`], the login).
 #[derive(Debug)]
-pub struct Client<S = TcpStream> {
+pub struct Client<S = Stream> {
     /// The framed stream.
     conn: Framed<S, ClientCodec>,
 }
@@ -54,28 +54,41 @@ pub fn with_default_port(server: &str) -> String {
     }
 }
 
-impl Client<TcpStream> {
-    /// Connects over TCP and runs the handshake.
-    pub async fn connect(server: &str, key: &SharedKey) -> Result<Self, ClientError> {
+impl Client<Stream> {
+    /// Connects (TLS, or plain TCP if `transport` says so) and runs the handshake. A server met
+    /// for the first time is recorded in the known-servers file once it has proved the key,
+    /// with a note on stderr.
+    pub async fn connect(
+        server: &str,
+        key: &SharedKey,
+        transport: &Transport,
+    ) -> Result<Self, ClientError> {
         let address = with_default_port(server);
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address))
-            .await
-            .map_err(|_| ClientError::Connect {
-                server: address.clone(),
-                reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
-            })?
-            .map_err(|e| ClientError::Connect {
-                server: address.clone(),
-                reason: e.to_string(),
-            })?;
-        let _ = stream.set_nodelay(true);
-        Client::handshake(stream, key).await
+        let (stream, first_use) = transport.connect(&address).await?;
+        let binding = stream.binding().map_err(|e| ClientError::Connect {
+            server: address.clone(),
+            reason: format!("no TLS exporter value: {e}"),
+        })?;
+        let client = Client::handshake(stream, key, &binding).await?;
+        if let Some(first) = first_use {
+            first.file.record(&address, &first.fingerprint)?;
+            eprintln!(
+                "ftp: first connection to {address}: recorded its certificate {} in {}",
+                first.fingerprint,
+                first.file.path.display()
+            );
+        }
+        Ok(client)
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    /// Runs the mutual handshake on an open stream.
-    pub async fn handshake(stream: S, key: &SharedKey) -> Result<Self, ClientError> {
+    /// Runs the mutual handshake on an open stream whose key proofs are bound to `binding`.
+    pub async fn handshake(
+        stream: S,
+        key: &SharedKey,
+        binding: &ChannelBinding,
+    ) -> Result<Self, ClientError> {
         let mut client = Client {
             conn: Framed::new(stream, ClientCodec::default()),
         };
@@ -90,7 +103,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             });
         }
         let client_nonce = handshake::new_nonce()?;
-        let proof = handshake::client_proof(key, &server_nonce, &client_nonce);
+        let proof = handshake::client_proof(key, binding, &server_nonce, &client_nonce);
         client
             .send(ClientMessage::Hello {
                 version: PROTOCOL_VERSION,
@@ -100,7 +113,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .await?;
         match client.receive().await? {
             ServerMessage::Proof { proof }
-                if handshake::verify_server_proof(key, &client_nonce, &server_nonce, &proof) =>
+                if handshake::verify_server_proof(
+                    key,
+                    binding,
+                    &client_nonce,
+                    &server_nonce,
+                    &proof,
+                ) =>
             {
                 Ok(client)
             }

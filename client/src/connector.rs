@@ -8,6 +8,7 @@ use crate::cli::GlobalArgs;
 use crate::connection::Client;
 use crate::credentials::{self, PasswordSource};
 use crate::error::ClientError;
+use crate::transport::Transport;
 
 /// Attempts at the password prompt before giving up, as ssh does.
 const PROMPT_ATTEMPTS: u32 = 3;
@@ -25,12 +26,15 @@ pub struct Connector {
     key_file: std::path::PathBuf,
     /// Where the password comes from (a prompted one is remembered after it worked).
     password: PasswordSource,
+    /// TLS and how the server's certificate is judged, or plain TCP.
+    transport: Transport,
 }
 
 impl Connector {
-    /// Gathers server, user, key and password source from the options.
+    /// Gathers server, user, key, password source and transport from the options.
     pub fn new(global: &GlobalArgs) -> Result<Self, ClientError> {
         let (key, key_file) = credentials::load_key(global.secret_file.as_deref())?;
+        let transport = Transport::from_args(global)?;
         Ok(Connector {
             server: global
                 .server
@@ -40,6 +44,7 @@ impl Connector {
             key,
             key_file,
             password: credentials::password_source(global.password_file.as_deref())?,
+            transport,
         })
     }
 
@@ -51,7 +56,7 @@ impl Connector {
                 PasswordSource::Given(password) => password.clone(),
                 PasswordSource::Prompt => credentials::prompt(&self.user, &self.server)?,
             };
-            let mut client = Client::connect(&self.server, &self.key)
+            let mut client = Client::connect(&self.server, &self.key, &self.transport)
                 .await
                 .map_err(|error| self.explain_key(error))?;
             match client.login(&self.user, password.clone()).await {

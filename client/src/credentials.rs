@@ -50,8 +50,8 @@ pub fn load_key(named: Option<&Path>) -> Result<(SharedKey, PathBuf), ClientErro
     }
 }
 
-/// The user's config folder.
-fn config_dir() -> Option<PathBuf> {
+/// The user's config folder (`$XDG_CONFIG_HOME`, else `~/.config`).
+pub fn config_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

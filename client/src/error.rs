@@ -1,6 +1,7 @@
 //! Client errors and the one place they become exit codes:
 //! 0 success, 2 usage, 3 authentication, 4 remote path rejected/missing/busy/exists,
-//! 5 connection failed or lost, 6 integrity, 1 anything else.
+//! 5 connection failed or lost, 6 integrity, 7 server identity changed or not verified,
+//! 1 anything else.
 
 use ftp_proto::{CodecError, ErrorKind, KeyError};
 
@@ -29,6 +30,19 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+    /// The server does not speak TLS (it may run with `--insecure-plaintext`); retrying cannot
+    /// help.
+    #[error("cannot connect to {server}: {reason}")]
+    NotTls {
+        /// The server address.
+        server: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The server's certificate is not the one pinned, recorded or issued by the CA: nothing
+    /// was sent to it.
+    #[error("{0}")]
+    ServerIdentity(String),
     /// The connection broke or the server went silent.
     #[error("connection to the server lost: {0}")]
     Connection(String),
@@ -83,7 +97,10 @@ impl ClientError {
                 kind: ErrorKind::Integrity,
                 ..
             } => 6,
-            ClientError::Connect { .. } | ClientError::Connection(_) => 5,
+            ClientError::Connect { .. }
+            | ClientError::Connection(_)
+            | ClientError::NotTls { .. } => 5,
+            ClientError::ServerIdentity(_) => 7,
             ClientError::Remote { .. }
             | ClientError::Key(_)
             | ClientError::Local { .. }
@@ -128,6 +145,12 @@ mod tests {
         }
         assert_eq!(ClientError::Connection(String::new()).exit_code(), 5);
         assert_eq!(remote(ErrorKind::Integrity).exit_code(), 6);
+        assert_eq!(ClientError::ServerIdentity(String::new()).exit_code(), 7);
+        let not_tls = ClientError::NotTls {
+            server: String::new(),
+            reason: String::new(),
+        };
+        assert_eq!(not_tls.exit_code(), 5);
         assert_eq!(remote(ErrorKind::Internal).exit_code(), 1);
         assert_eq!(remote(ErrorKind::Protocol).exit_code(), 1);
         assert_eq!(remote(ErrorKind::NoSpace).exit_code(), 1);

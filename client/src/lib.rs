@@ -1,12 +1,13 @@
 //! `ftp`: the client as a library, reused by its binary and by tests.
 //!
-//! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`connector`]
-//! (connect and log in, again after a loss), [`connection`] (the async [`Client`]: handshake,
-//! login, list), [`requests`] (stat, rm, mkdir), [`upload`] and [`download`] (one attempt
-//! each), [`whole`] (small files sent whole, pipelined), [`transfer`] (retries and backoff),
-//! [`checkpoints`] (saved hash states for cheap resumes), [`rate`] (`--limit-rate`),
-//! [`progress`] (bars), [`commands`] (one module per command), [`output`] (tables and JSON),
-//! [`error`] (errors and exit codes).
+//! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`transport`] (TCP,
+//! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
+//! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
+//! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
+//! mkdir), [`upload`] and [`download`] (one attempt each), [`whole`] (small files sent whole,
+//! pipelined), [`transfer`] (retries and backoff), [`checkpoints`] (saved hash states for cheap
+//! resumes), [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per
+//! command), [`output`] (tables and JSON), [`error`] (errors and exit codes).
 
 pub mod checkpoints;
 pub mod cli;
@@ -16,13 +17,16 @@ pub mod connector;
 pub mod credentials;
 pub mod download;
 pub mod error;
+pub mod known_servers;
 pub mod output;
 pub mod progress;
 pub mod rate;
 pub mod requests;
 pub mod transfer;
+pub mod transport;
 pub mod upload;
 pub mod whole;
+pub mod verifier;
 
 pub use connection::{Client, Welcome};
 pub use error::ClientError;

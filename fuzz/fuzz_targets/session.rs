@@ -32,7 +32,7 @@ use ftp_fuzz::{
     PASSWORD, READ_ONLY_USER, RESUME_DATA, RESUME_HELD, RESUME_PATH, USER, file_b_data,
     resume_identity, stage,
 };
-use ftp_proto::handshake;
+use ftp_proto::handshake::{self, ChannelBinding};
 use ftp_proto::{ClientCodec, ClientMessage, PROTOCOL_VERSION, Password, ServerMessage};
 use ftpd::Config;
 use ftpd::state::ServerState;
@@ -105,6 +105,8 @@ fn setup() -> Fixture {
         root: dir.path().join("root"),
         users: users_file,
         secret_file: dir.path().join("ftpd.key"),
+        // In-memory pipes, no TLS: the proofs carry the plaintext binding.
+        insecure_plaintext: true,
         handshake_timeout: SERVER_TIMEOUT,
         idle_timeout: SERVER_TIMEOUT,
         max_parallel_logins: 2,
@@ -240,7 +242,7 @@ async fn send_message(conn: &mut Conn, message: ClientMessage) {
 async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
     let (client, server) = tokio::io::duplex(1 << 20);
     let peer: SocketAddr = "127.0.0.1:1".parse().expect("peer address");
-    let session = tokio::spawn(ftpd::session::serve(server, peer, Arc::clone(&fx.state)));
+    let session = tokio::spawn(ftpd::session::serve(server, peer, ChannelBinding::plaintext(), Arc::clone(&fx.state)));
 
     let mut conn = Framed::new(client, ClientCodec::default());
     let server_nonce = match next_message(&mut conn).await {
@@ -253,7 +255,7 @@ async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
     let stage = selector & 3;
     if stage >= stage::AFTER_HELLO {
         let client_nonce = [0x5a; 32];
-        let proof = handshake::client_proof(&fx.state.key, &server_nonce, &client_nonce);
+        let proof = handshake::client_proof(&fx.state.key, &ChannelBinding::plaintext(), &server_nonce, &client_nonce);
         send_message(
             &mut conn,
             ClientMessage::Hello {
@@ -265,7 +267,7 @@ async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
         .await;
         match next_message(&mut conn).await {
             ServerMessage::Proof { proof } => assert!(
-                handshake::verify_server_proof(&fx.state.key, &client_nonce, &server_nonce, &proof),
+                handshake::verify_server_proof(&fx.state.key, &ChannelBinding::plaintext(), &client_nonce, &server_nonce, &proof),
                 "the server's proof does not verify"
             ),
             other => panic!("expected the server's proof, got {other:?}"),

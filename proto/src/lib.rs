@@ -9,9 +9,11 @@
 //! - [`filestream`]: the hashing file reader and writer threads both sides stream through.
 //! - [`checkpoint`]: saved hash states, so a resume re-hashes at most one interval.
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
+//! - [`tls`]: what both sides agree on about TLS (provider, fingerprints, exporter label), and
+//!   [`transport`]: the stream a session runs over, TLS or (asked for explicitly) plain TCP.
 //!
-//! This crate does no socket I/O of its own: the codec plugs into `tokio_util::codec::Framed` over
-//! any `AsyncRead + AsyncWrite`, so TLS can wrap the stream later without touching it.
+//! This crate opens no socket of its own: the codec plugs into `tokio_util::codec::Framed` over
+//! any `AsyncRead + AsyncWrite`, and [`transport::Stream`] is what both sides frame.
 
 pub mod checkpoint;
 pub mod codec;
@@ -21,6 +23,8 @@ pub mod handshake;
 pub mod message;
 pub mod private_file;
 pub mod secret;
+pub mod tls;
+pub mod transport;
 pub mod units;
 
 pub use codec::{ClientCodec, FrameMessage, MessageCodec, ServerCodec};

@@ -40,6 +40,20 @@ pub struct SettingsArgs {
     /// Shared client key (mode 0600; generated when missing) [default: ./ftpd.key].
     #[arg(long, env = "FTPD_SECRET_FILE", global = true, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+
+    /// TLS certificate chain (PEM), with --tls-key [default: ./ftpd-cert.pem, self-signed,
+    /// generated when missing].
+    #[arg(long, env = "FTPD_TLS_CERT", global = true, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM, mode 0600), with --tls-cert [default: ./ftpd-cert.key].
+    #[arg(long, env = "FTPD_TLS_KEY", global = true, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve plain TCP without TLS (benchmarks only: passwords and files cross in clear, and
+    /// only clients run with --insecure-plaintext can connect).
+    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", global = true)]
+    pub insecure_plaintext: bool,
 }
 
 /// Maintenance commands.
@@ -57,6 +71,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the SHA-256 fingerprint of the server's TLS certificate (generating the
+    /// self-signed one first if it does not exist yet), for clients to pin with --fingerprint.
+    Fingerprint,
 }
 
 /// `ftpd user …`

@@ -26,6 +26,15 @@ pub struct Config {
     pub users: PathBuf,
     /// Shared client key file (mode 0600), generated when missing.
     pub secret_file: PathBuf,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: PathBuf,
+    /// TLS private key (PEM, mode 0600).
+    pub tls_key: PathBuf,
+    /// Neither TLS file was named: a self-signed pair is generated at the default paths when
+    /// missing. A named file that is missing is an error instead (never silently replaced).
+    pub tls_generate: bool,
+    /// Serve plain TCP, no TLS (benchmarks; the client must ask for it too).
+    pub insecure_plaintext: bool,
     /// Time a new connection has to prove the key and log in.
     pub handshake_timeout: Duration,
     /// Time a logged-in connection may stay silent before it is closed.
@@ -67,6 +76,10 @@ impl Default for Config {
             root: PathBuf::from("uploads"),
             users: PathBuf::from("ftpd-users.toml"),
             secret_file: PathBuf::from("ftpd.key"),
+            tls_cert: PathBuf::from("ftpd-cert.pem"),
+            tls_key: PathBuf::from("ftpd-cert.key"),
+            tls_generate: true,
+            insecure_plaintext: false,
             handshake_timeout: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(300),
             max_connections: 256,
@@ -96,6 +109,9 @@ struct FileConfig {
     root: Option<PathBuf>,
     users: Option<PathBuf>,
     secret_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    insecure_plaintext: Option<bool>,
     #[serde(default, with = "humantime_serde")]
     handshake_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
@@ -173,6 +189,24 @@ impl Config {
         if let Some(secret) = args.secret_file.clone().or(file.secret_file) {
             config.secret_file = secret;
         }
+        let tls_cert = args.tls_cert.clone().or(file.tls_cert);
+        let tls_key = args.tls_key.clone().or(file.tls_key);
+        match (tls_cert, tls_key) {
+            (None, None) => {}
+            (Some(cert), Some(key)) => {
+                config.tls_cert = cert;
+                config.tls_key = key;
+                config.tls_generate = false;
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_cert",
+                    message: "tls_cert and tls_key go together: name both files or neither".into(),
+                });
+            }
+        }
+        config.insecure_plaintext =
+            args.insecure_plaintext || file.insecure_plaintext.unwrap_or(false);
         if let Some(t) = file.handshake_timeout {
             config.handshake_timeout = t;
         }
@@ -330,6 +364,27 @@ mod tests {
         assert!(load("listen = \"localhost\"\n").contains("listen"));
         assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
         assert!(load("max_file_size = \"lots\"\n").contains("max_file_size"));
+        assert!(load("tls_cert = \"cert.pem\"\n").contains("tls_key"));
+    }
+
+    #[test]
+    fn named_tls_files_are_never_generated_and_plaintext_is_off_by_default() {
+        let defaults = Config::load(&SettingsArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(defaults.tls_generate && !defaults.insecure_plaintext);
+        let named = Config::load(&SettingsArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            insecure_plaintext: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!named.tls_generate && named.insecure_plaintext);
+        assert_eq!(named.tls_cert, PathBuf::from("c.pem"));
     }
 
     /// The shipped example, with every `# key = value` line uncommented.
@@ -354,6 +409,9 @@ mod tests {
         assert_eq!(file.root, Some(defaults.root));
         assert_eq!(file.users, Some(defaults.users));
         assert_eq!(file.secret_file, Some(defaults.secret_file));
+        assert_eq!(file.tls_cert, Some(defaults.tls_cert));
+        assert_eq!(file.tls_key, Some(defaults.tls_key));
+        assert_eq!(file.insecure_plaintext, Some(defaults.insecure_plaintext));
         assert_eq!(file.handshake_timeout, Some(defaults.handshake_timeout));
         assert_eq!(file.idle_timeout, Some(defaults.idle_timeout));
         assert_eq!(file.max_connections, Some(defaults.max_connections));

@@ -1,6 +1,8 @@
 //! `ftpd`: the server as a library, so tests can run it in-process.
 //!
-//! Layout: [`config`] (settings), [`startup`] (key, users, root), [`server`] (accept loop),
+//! Layout: [`config`] (settings), [`startup`] (key, certificate, users, root), [`tls`] (the
+//! certificate and the rustls configuration), [`server`] (accept loop), [`transport`] (TLS
+//! handshake or plain TCP for each connection),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
@@ -22,6 +24,8 @@ pub mod session;
 pub mod startup;
 pub mod state;
 pub mod throttle;
+pub mod tls;
+pub mod transport;
 pub mod uploads;
 pub mod users;
 

@@ -75,6 +75,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let out = out.unwrap_or_else(|| config.secret_file.clone());
             say(&ftpd::admin::keygen(&out, force)?);
         }
+        Some(Command::Fingerprint) => {
+            let (identity, generated) = ftpd::tls::load_or_generate(&config)?;
+            if generated {
+                eprintln!(
+                    "ftpd: generated a self-signed certificate in {} (key in {}, mode 0600)",
+                    config.tls_cert.display(),
+                    config.tls_key.display()
+                );
+            }
+            say(&identity.fingerprint.to_string());
+        }
         None => serve(config)?,
     }
     Ok(())
@@ -91,7 +102,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let (state, first_run) = ftpd::prepare(config).await?;
-        announce(&state.config, &first_run, address)?;
+        announce(&state, &first_run, address)?;
         let first_signal = signals()?;
         ftpd::run(listener, state, first_signal).await?;
         Ok(())
@@ -117,10 +128,11 @@ fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
 /// Tells the person (or the test) where the server listens and how to connect. The
 /// `listening on` line on stdout is stable: scripts wait for it.
 fn announce(
-    config: &Config,
+    state: &ftpd::state::ServerState,
     first_run: &FirstRun,
     address: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
+    let config = &state.config;
     if first_run.generated_key {
         tracing::info!(path = %config.secret_file.display(), "generated a new shared key; every client needs a copy");
     }
@@ -142,9 +154,24 @@ fn announce(
             "the users file has no users: nobody can log in (add one with `ftpd user add NAME`)"
         );
     }
+    let transport = match &state.tls {
+        Some(tls) => {
+            if first_run.generated_cert {
+                tracing::info!(cert = %config.tls_cert.display(), key = %config.tls_key.display(), "generated a self-signed TLS certificate");
+            }
+            say(&format!("ftpd certificate fingerprint {}", tls.fingerprint));
+            format!("--fingerprint {}", tls.fingerprint)
+        }
+        None => {
+            tracing::warn!(
+                "insecure_plaintext: no TLS; passwords and files cross the network in clear (benchmarks only)"
+            );
+            "--insecure-plaintext".to_owned()
+        }
+    };
     say(&format!("ftpd listening on {address}"));
     say(&format!(
-        "connect with: ftp --server {address} --secret-file {} --user {user} ls",
+        "connect with: ftp --server {address} --secret-file {} {transport} --user {user} ls",
         absolute(&config.secret_file).display()
     ));
     Ok(())

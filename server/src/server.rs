@@ -1,23 +1,26 @@
 //! The accept loop: one task per connection, a cap on connections, and shutdown.
 //!
-//! A connection over `max_connections` gets a "busy" error frame and is closed at once. A
+//! Each task first sets up TLS (or plain TCP) through [`crate::transport`], then runs the
+//! session. A connection over `max_connections` gets a "busy" error frame (over TLS for a TLS
+//! server, so the client can read it) and is closed at once. A
 //! session that fails (or even panics) ends alone: the loop keeps serving everyone else. When
 //! `shutdown` completes, the listener closes, sessions are told to stop (see
 //! [`crate::state::ServerState::shutdown`]) and get `shutdown_grace` to finish.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ftp_proto::{ErrorKind, ServerCodec, ServerMessage};
 use futures::SinkExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 
-use crate::session;
 use crate::state::ServerState;
+use crate::{session, transport};
 
 /// How long a refused connection may take to receive its "busy" frame.
 const BUSY_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -56,21 +59,13 @@ pub async fn run(
                     Ok(permit) => {
                         let state = Arc::clone(&state);
                         sessions.spawn(async move {
-                            session::serve(stream, peer, state).await;
+                            serve(stream, peer, state).await;
                             drop(permit);
                         });
                     }
                     Err(_) => {
                         tracing::warn!(%peer, "refusing a connection: at the connection limit");
-                        let limit = state.config.max_connections;
-                        sessions.spawn(async move {
-                            let mut conn = Framed::new(stream, ServerCodec::default());
-                            let busy = ServerMessage::Error {
-                                kind: ErrorKind::Busy,
-                                message: format!("server busy: all {limit} connections in use, try again later"),
-                            };
-                            let _ = tokio::time::timeout(BUSY_REPLY_TIMEOUT, conn.send(busy)).await;
-                        });
+                        sessions.spawn(refuse_busy(stream, peer, Arc::clone(&state)));
                     }
                 }
             }
@@ -106,6 +101,42 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Sets up TLS (or plain TCP) on one connection, then runs its session.
+async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>) {
+    let timeout = state.config.handshake_timeout;
+    let accepted = tokio::select! {
+        accepted = transport::accept(tcp, state.tls.as_ref(), timeout) => accepted,
+        () = state.shutdown.cancelled() => return,
+    };
+    let stream = match accepted {
+        Ok(stream) => stream,
+        Err(error) => return transport::log_refused(peer, &error),
+    };
+    match stream.binding() {
+        Ok(binding) => session::serve(stream, peer, binding, state).await,
+        Err(error) => tracing::warn!(%peer, %error, "closing connection: no TLS exporter value"),
+    }
+}
+
+/// Tells a connection over the limit that the server is busy, in the transport it speaks.
+async fn refuse_busy(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>) {
+    let limit = state.config.max_connections;
+    let reply = async {
+        let stream = match transport::accept(tcp, state.tls.as_ref(), BUSY_REPLY_TIMEOUT).await {
+            Ok(stream) => stream,
+            Err(error) => return transport::log_refused(peer, &error),
+        };
+        let mut conn = Framed::new(stream, ServerCodec::default());
+        let busy = ServerMessage::Error {
+            kind: ErrorKind::Busy,
+            message: format!("server busy: all {limit} connections in use, try again later"),
+        };
+        let _ = conn.send(busy).await;
+        let _ = conn.close().await;
+    };
+    let _ = tokio::time::timeout(BUSY_REPLY_TIMEOUT, reply).await;
 }
 
 /// Deletes stale partial uploads now and then, for as long as the server runs.

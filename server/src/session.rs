@@ -1,14 +1,15 @@
 //! One connection's state machine: hello and mutual key proof, then login, then commands.
 //!
-//! Generic over any `AsyncRead + AsyncWrite` so TLS can wrap the socket later. Handshake and
-//! login together must finish within `handshake_timeout`; afterwards each request must arrive
-//! within `idle_timeout`. Any protocol violation gets an error frame and the connection closes.
+//! Generic over any `AsyncRead + AsyncWrite`: [`crate::transport`] hands it a TLS (or, asked
+//! for explicitly, plain) stream and the [`ChannelBinding`] the key proofs must carry, so a proof
+//! relayed from another TLS session fails. Handshake and login together must finish within
+//! `handshake_timeout`; afterwards each request must arrive within `idle_timeout`. Any protocol violation gets an error frame and the connection closes.
 //! No password is read before the client proved the key, and none is ever logged.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ftp_proto::handshake::{self, Nonce};
+use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -25,15 +26,20 @@ use crate::users::Account;
 pub type Connection<S> = Framed<S, ServerCodec>;
 
 /// Serves one connection to its end; every outcome is logged, none is returned.
-pub async fn serve<S>(stream: S, peer: SocketAddr, state: Arc<ServerState>)
+pub async fn serve<S>(stream: S, peer: SocketAddr, binding: ChannelBinding, state: Arc<ServerState>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = Framed::new(stream, ServerCodec::default());
-    let result = run(&mut conn, peer, &state).await;
+    let result = run(&mut conn, peer, &binding, &state).await;
     match &result {
         Ok(()) => tracing::debug!(%peer, "session ended"),
         Err(SessionError::Closed) => tracing::debug!(%peer, "peer closed the connection"),
+        Err(SessionError::Codec(ftp_proto::CodecError::FrameTooLarge { len, .. }))
+            if binding.is_plaintext() && crate::transport::looks_like_tls(*len) =>
+        {
+            tracing::info!(%peer, "closing connection: a TLS client connected, but this server runs with insecure_plaintext");
+        }
         Err(error) => tracing::info!(%peer, %error, "closing connection"),
     }
     // The last word is bounded: a peer that stops reading must not hold the session open.
@@ -57,6 +63,7 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 async fn run<S>(
     conn: &mut Connection<S>,
     peer: SocketAddr,
+    binding: &ChannelBinding,
     state: &ServerState,
 ) -> Result<(), SessionError>
 where
@@ -64,7 +71,7 @@ where
 {
     let deadline = Instant::now() + state.config.handshake_timeout;
     let handshake = timeout_at(deadline, async {
-        prove_key(conn, state).await?;
+        prove_key(conn, binding, state).await?;
         tracing::debug!(%peer, "client proved the key");
         log_in(conn, peer, state).await
     });
@@ -178,7 +185,11 @@ where
 }
 
 /// Hello exchange: send our nonce, check the client's proof, prove the key in return.
-async fn prove_key<S>(conn: &mut Connection<S>, state: &ServerState) -> Result<(), SessionError>
+async fn prove_key<S>(
+    conn: &mut Connection<S>,
+    binding: &ChannelBinding,
+    state: &ServerState,
+) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -208,13 +219,13 @@ where
             ),
         )));
     }
-    if !handshake::verify_client_proof(&state.key, &server_nonce, &client_nonce, &proof) {
+    if !handshake::verify_client_proof(&state.key, binding, &server_nonce, &client_nonce, &proof) {
         return Err(SessionError::Fatal(Refusal::new(
             ErrorKind::BadKey,
             "client key rejected: this client does not hold the server's shared key",
         )));
     }
-    let proof = handshake::server_proof(&state.key, &client_nonce, &server_nonce);
+    let proof = handshake::server_proof(&state.key, binding, &client_nonce, &server_nonce);
     send(conn, ServerMessage::Proof { proof }).await
 }
 

@@ -1,5 +1,5 @@
-//! Getting a server ready: the shared key (generated on first start), the users file (an
-//! initial user on first start), the root folder, and the authenticator.
+//! Getting a server ready: the shared key and the TLS certificate (generated on first start),
+//! the users file (an initial user on first start), the root folder, and the authenticator.
 //!
 //! Everything the user can fix is a [`StartupError`] naming the file and the fix. This module
 //! prints nothing; it reports what it created so `main` can tell the person at the terminal.
@@ -26,6 +26,9 @@ pub enum StartupError {
     /// The users file is unusable.
     #[error("{0}")]
     Users(#[from] UsersError),
+    /// The TLS certificate or key is unusable.
+    #[error("TLS certificate: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The root folder cannot be created or opened.
     #[error("root folder {}: {source}", path.display())]
     Root {
@@ -41,6 +44,8 @@ pub enum StartupError {
 pub struct FirstRun {
     /// A new shared key was written to the configured file.
     pub generated_key: bool,
+    /// A new self-signed certificate and key were written to the configured files.
+    pub generated_cert: bool,
     /// A first user was created, with this random password (shown once, stored hashed).
     pub initial_user: Option<(String, Password)>,
 }
@@ -61,6 +66,17 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
             Err(KeyError::Exists { .. }) => SharedKey::load(&config.secret_file)?,
             Err(error) => return Err(error.into()),
         }
+    };
+    let tls = if config.insecure_plaintext {
+        None
+    } else {
+        let tls_config = config.clone();
+        let (identity, generated) =
+            tokio::task::spawn_blocking(move || crate::tls::load_or_generate(&tls_config))
+                .await
+                .map_err(|e| crate::tls::TlsError::Setup(e.to_string()))??;
+        first_run.generated_cert = generated;
+        Some(identity)
     };
     let users_path = config.users.clone();
     first_run.initial_user = tokio::task::spawn_blocking(move || ensure_users(&users_path))
@@ -86,6 +102,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         shutdown: tokio_util::sync::CancellationToken::new(),
         config,
         key,
+        tls,
         auth,
         root: Arc::new(root),
         partials: Arc::new(partials),
@@ -174,10 +191,13 @@ mod tests {
             root: dir.path().join("root"),
             users: dir.path().join("users.toml"),
             secret_file: dir.path().join("key"),
+            tls_cert: dir.path().join("cert.pem"),
+            tls_key: dir.path().join("cert.key"),
             ..Config::default()
         };
-        let (_, first) = prepare(config.clone()).await.unwrap();
-        assert!(first.generated_key);
+        let (state, first) = prepare(config.clone()).await.unwrap();
+        assert!(first.generated_key && first.generated_cert);
+        assert!(state.tls.is_some() && config.tls_key.exists());
         let (name, password) = first.initial_user.unwrap();
         let users = Users::load(&config.users).unwrap().unwrap();
         assert!(crate::users::verify_password(
@@ -186,6 +206,6 @@ mod tests {
         ));
         assert!(config.root.is_dir());
         let (_, second) = prepare(config).await.unwrap();
-        assert!(!second.generated_key && second.initial_user.is_none());
+        assert!(!second.generated_key && !second.generated_cert && second.initial_user.is_none());
     }
 }

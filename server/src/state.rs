@@ -1,5 +1,5 @@
-//! What every session shares: the settings, the shared key, the authenticator, the root,
-//! the upload locks, the login throttle and the shutdown signal.
+//! What every session shares: the settings, the shared key, the TLS identity, the
+//! authenticator, the root, the upload locks, the login throttle and the shutdown signal.
 
 use std::sync::Arc;
 
@@ -18,6 +18,9 @@ pub struct ServerState {
     pub config: Config,
     /// The key clients must prove they hold.
     pub key: SharedKey,
+    /// The certificate connections are accepted with; `None` serves plain TCP
+    /// (`insecure_plaintext`).
+    pub tls: Option<crate::tls::TlsIdentity>,
     /// Checks logins against the users file.
     pub auth: Authenticator,
     /// Capability handle on the root: homes are opened beneath it and nowhere else.

@@ -9,6 +9,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use ftp_proto::handshake::ChannelBinding;
 use ftp_proto::{ClientCodec, ClientMessage, FileIdentity, Password, ServerMessage, handshake};
 use ftpd::config::Config;
 use ftpd::state::ServerState;
@@ -32,6 +33,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         root: dir.path().join("root"),
         users: dir.path().join("users.toml"),
         secret_file: dir.path().join("key"),
+        // In-memory pipes, no TLS: the proofs carry the plaintext binding.
+        insecure_plaintext: true,
         handshake_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(5),
         max_file_size: 1 << 16,
@@ -109,14 +112,24 @@ fn message() -> impl Strategy<Value = ClientMessage> {
 async fn run_case(state: Arc<ServerState>, messages: Vec<ClientMessage>) {
     let (client, server) = tokio::io::duplex(1 << 20);
     let peer = "127.0.0.1:9".parse().unwrap();
-    let session = tokio::spawn(ftpd::session::serve(server, peer, Arc::clone(&state)));
+    let session = tokio::spawn(ftpd::session::serve(
+        server,
+        peer,
+        ChannelBinding::plaintext(),
+        Arc::clone(&state),
+    ));
     let mut conn = Framed::new(client, ClientCodec::default());
     let server_nonce = match conn.next().await {
         Some(Ok(ServerMessage::Hello { nonce, .. })) => nonce,
         other => panic!("no hello: {other:?}"),
     };
     let nonce = handshake::new_nonce().unwrap();
-    let proof = handshake::client_proof(&state.key, &server_nonce, &nonce);
+    let proof = handshake::client_proof(
+        &state.key,
+        &ChannelBinding::plaintext(),
+        &server_nonce,
+        &nonce,
+    );
     conn.send(ClientMessage::Hello {
         version: ftp_proto::PROTOCOL_VERSION,
         nonce,

@@ -1,6 +1,8 @@
 //! Test support for the end-to-end suite: builds and finds the real `ftpd` and `ftp` binaries,
-//! starts a server on port 0 in a temporary folder (reading its bound address from its stdout,
-//! never sleeping), and runs the client against it. The server is killed when dropped.
+//! starts a server on port 0 in a temporary folder (reading its bound address and certificate
+//! fingerprint from its stdout, never sleeping), and runs the client against it, pinned to that
+//! fingerprint. The server is killed when dropped. Every command gets a private config folder
+//! (XDG_CONFIG_HOME, HOME), so no test reads or writes the real `~/.config`.
 //!
 //! This is test-support code: a panic here is how a test reports a broken set-up.
 #![allow(clippy::expect_used)]
@@ -58,7 +60,22 @@ const OUR_VARIABLES: &[&str] = &[
     "FTPD_LISTEN",
     "FTPD_USERS",
     "FTPD_SECRET_FILE",
+    "FTP_FINGERPRINT",
+    "FTP_CA_FILE",
+    "FTP_KNOWN_SERVERS",
+    "FTP_INSECURE_PLAINTEXT",
+    "FTPD_TLS_CERT",
+    "FTPD_TLS_KEY",
+    "FTPD_INSECURE_PLAINTEXT",
 ];
+
+/// A config folder for commands that belong to no site, shared by the whole test process.
+fn spare_home() -> PathBuf {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("temp home"))
+        .path()
+        .to_path_buf()
+}
 
 /// A command for one of our binaries with a clean environment of ours.
 pub fn command(binary: &Path) -> Command {
@@ -66,6 +83,10 @@ pub fn command(binary: &Path) -> Command {
     for variable in OUR_VARIABLES {
         command.env_remove(variable);
     }
+    let home = spare_home();
+    command
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"));
     command.stdin(Stdio::null());
     command
 }
@@ -119,7 +140,14 @@ pub struct Site {
 }
 
 impl Site {
+    /// A site that serves plain TCP (`insecure_plaintext`), for tests about the protocol rather
+    /// than the transport; its clients are run with `--insecure-plaintext`.
+    pub fn plaintext(extra: &str) -> Site {
+        Site::new(&format!("insecure_plaintext = true\n{extra}"))
+    }
+
     /// A new site whose config file adds `extra` TOML lines to the paths and `listen = port 0`.
+    /// It serves TLS with a self-signed certificate generated in its folder on first start.
     pub fn new(extra: &str) -> Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let site = Site { dir };
@@ -151,6 +179,17 @@ impl Site {
     /// The shared key file.
     pub fn key_file(&self) -> PathBuf {
         self.dir.path().join("ftpd.key")
+    }
+
+    /// The TLS certificate (generated on first start; the key is `ftpd-cert.key` beside it).
+    pub fn cert_file(&self) -> PathBuf {
+        self.dir.path().join("ftpd-cert.pem")
+    }
+
+    /// The config folder of the site's clients (`XDG_CONFIG_HOME`): its known-servers file is
+    /// `ftp/known_servers` inside.
+    pub fn client_config(&self) -> PathBuf {
+        self.dir.path().join("client-config")
     }
 
     /// `ftpd --config <site> ARGS…`
@@ -193,6 +232,7 @@ impl Site {
         });
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
         let mut line = String::new();
+        let mut fingerprint = None;
         let address = loop {
             line.clear();
             let read = stdout.read_line(&mut line).expect("read ftpd stdout");
@@ -202,6 +242,9 @@ impl Site {
                     "ftpd exited ({status}) before listening:\n{}",
                     log.text.lock().expect("log lock")
                 );
+            }
+            if let Some(found) = line.trim().strip_prefix("ftpd certificate fingerprint ") {
+                fingerprint = Some(found.to_owned());
             }
             if let Some(address) = line.trim().strip_prefix("ftpd listening on ") {
                 break address.parse().expect("listen address");
@@ -214,6 +257,8 @@ impl Site {
             address,
             log,
             key: self.key_file(),
+            fingerprint,
+            client_config: self.client_config(),
         }
     }
 }
@@ -237,6 +282,10 @@ pub struct Server {
     log: Arc<Log>,
     /// Its shared key file.
     pub key: PathBuf,
+    /// Its certificate's fingerprint as it printed it; `None` for a plaintext server.
+    pub fingerprint: Option<String>,
+    /// The config folder its clients run with (`XDG_CONFIG_HOME`).
+    pub client_config: PathBuf,
 }
 
 impl Server {
@@ -297,7 +346,20 @@ impl Server {
     }
 
     /// Like [`Server::ftp`], but connecting to `address` (a proxy in front of this server).
+    /// The client is pinned to the server's fingerprint (or told to use plaintext, for a
+    /// plaintext server).
     pub fn ftp_via(&self, address: SocketAddr, user: &str, password: &str) -> Command {
+        let mut command = self.ftp_unpinned(address, user, password);
+        match &self.fingerprint {
+            Some(fingerprint) => command.arg("--fingerprint").arg(fingerprint),
+            None => command.arg("--insecure-plaintext"),
+        };
+        command
+    }
+
+    /// `ftp` with no transport option at all: TLS, trusting on first use through the
+    /// known-servers file in [`Server::client_config`].
+    pub fn ftp_unpinned(&self, address: SocketAddr, user: &str, password: &str) -> Command {
         let mut command = command(&ftp_bin());
         command
             .arg("--server")
@@ -307,8 +369,21 @@ impl Server {
             .arg("--user")
             .arg(user)
             .env("FTP_PASSWORD", password)
-            .env("XDG_CACHE_HOME", self.client_cache());
+            .env("XDG_CACHE_HOME", self.client_cache())
+            .env("XDG_CONFIG_HOME", &self.client_config);
         command
+    }
+
+    /// The transport a library client uses to reach this server: TLS pinned to its
+    /// certificate, or plain TCP for a plaintext server.
+    pub fn transport(&self) -> ftp::transport::Transport {
+        use ftp::transport::{Transport, Trust};
+        match &self.fingerprint {
+            Some(fingerprint) => {
+                Transport::Tls(Trust::Pinned(fingerprint.parse().expect("fingerprint")))
+            }
+            None => Transport::Plaintext,
+        }
     }
 
     /// Runs `ftp` with `args` as `user`.
@@ -547,22 +622,18 @@ pub fn tree(folder: &Path) -> Vec<(PathBuf, u64)> {
     found
 }
 
-/// An async connection that has passed the handshake and logged in, for tests that speak
-/// the protocol directly (optionally from a chosen local address such as 127.0.0.2).
-pub async fn raw_session(
-    server: SocketAddr,
+/// A connection on which no message has been exchanged yet (TLS, pinned to the server's
+/// certificate, or plain TCP for a plaintext server), from a chosen local address if given, and
+/// the binding its key proofs must carry.
+pub async fn open(
+    server: &Server,
     from: Option<std::net::IpAddr>,
-    key_file: &Path,
-    user: &str,
-    password: &str,
-) -> Result<
-    tokio_util::codec::Framed<tokio::net::TcpStream, ftp_proto::ClientCodec>,
-    ftp_proto::ServerMessage,
-> {
-    use ftp_proto::{ClientMessage, ServerMessage, handshake};
-    use futures::{SinkExt, StreamExt};
-    let key = ftp_proto::SharedKey::load(key_file).expect("key");
-    let socket = if server.is_ipv4() {
+) -> (
+    ftp_proto::transport::Stream,
+    ftp_proto::handshake::ChannelBinding,
+) {
+    let address = server.address;
+    let socket = if address.is_ipv4() {
         tokio::net::TcpSocket::new_v4()
     } else {
         tokio::net::TcpSocket::new_v6()
@@ -573,7 +644,35 @@ pub async fn raw_session(
             .bind(SocketAddr::new(ip, 0))
             .expect("bind local address");
     }
-    let stream = socket.connect(server).await.expect("connect");
+    let tcp = socket.connect(address).await.expect("connect");
+    let stream = match server.transport() {
+        ftp::transport::Transport::Plaintext => ftp_proto::transport::Stream::Plain(tcp),
+        ftp::transport::Transport::Tls(trust) => {
+            ftp::transport::tls(tcp, &address.to_string(), &trust)
+                .await
+                .expect("TLS handshake")
+                .0
+        }
+    };
+    let binding = stream.binding().expect("channel binding");
+    (stream, binding)
+}
+
+/// A connection framed for the client side of the protocol.
+pub type RawConn = tokio_util::codec::Framed<ftp_proto::transport::Stream, ftp_proto::ClientCodec>;
+
+/// An async connection that has passed the handshake and logged in, for tests that speak
+/// the protocol directly (optionally from a chosen local address such as 127.0.0.2).
+pub async fn raw_session(
+    server: &Server,
+    from: Option<std::net::IpAddr>,
+    user: &str,
+    password: &str,
+) -> Result<RawConn, ftp_proto::ServerMessage> {
+    use ftp_proto::{ClientMessage, ServerMessage, handshake};
+    use futures::{SinkExt, StreamExt};
+    let key = ftp_proto::SharedKey::load(&server.key).expect("key");
+    let (stream, binding) = open(server, from).await;
     let mut conn = tokio_util::codec::Framed::new(stream, ftp_proto::ClientCodec::default());
     let server_nonce = match conn.next().await {
         Some(Ok(ServerMessage::Hello { nonce, .. })) => nonce,
@@ -581,7 +680,7 @@ pub async fn raw_session(
         other => panic!("no hello: {other:?}"),
     };
     let nonce = handshake::new_nonce().expect("nonce");
-    let proof = handshake::client_proof(&key, &server_nonce, &nonce);
+    let proof = handshake::client_proof(&key, &binding, &server_nonce, &nonce);
     conn.send(ClientMessage::Hello {
         version: ftp_proto::PROTOCOL_VERSION,
         nonce,

@@ -7,13 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use e2e::{Server, Site, code, random_file, same_content, stderr, stdout};
-use ftp_proto::{ClientCodec, ClientMessage, ErrorKind, FileIdentity, ServerMessage};
+use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, ServerMessage};
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
 
 const PASSWORD: &str = "abuse-password";
-type Conn = Framed<TcpStream, ClientCodec>;
+type Conn = e2e::RawConn;
 
 fn identity(size: u64) -> FileIdentity {
     FileIdentity {
@@ -23,8 +21,8 @@ fn identity(size: u64) -> FileIdentity {
     }
 }
 
-async fn login(site: &Site, server: &Server) -> Conn {
-    e2e::raw_session(server.address, None, &site.key_file(), "alice", PASSWORD)
+async fn login(server: &Server) -> Conn {
+    e2e::raw_session(server, None, "alice", PASSWORD)
         .await
         .expect("login")
 }
@@ -87,7 +85,7 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
     let server = site.start();
 
     // Upload data with no upload in progress.
-    let mut conn = login(&site, &server).await;
+    let mut conn = login(&server).await;
     chunk(&mut conn, 0, b"x").await;
     let why = expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
     assert!(why.contains("no upload in progress"), "{why}");
@@ -97,14 +95,14 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
         ClientMessage::PutFinish { sha256: [0; 32] },
         ClientMessage::PutCancel {},
     ] {
-        let mut conn = login(&site, &server).await;
+        let mut conn = login(&server).await;
         send(&mut conn, message).await;
         expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
     }
 
     // A chunk at an offset that overflows, and one that skips ahead.
     for offset in [u64::MAX, 5] {
-        let mut conn = login(&site, &server).await;
+        let mut conn = login(&server).await;
         start_put(&mut conn, &format!("o{offset}.bin"), 10).await;
         chunk(&mut conn, offset, b"abc").await;
         let why = expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
@@ -112,14 +110,14 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
     }
 
     // A chunk past the declared size (and one whose end would overflow u64).
-    let mut conn = login(&site, &server).await;
+    let mut conn = login(&server).await;
     start_put(&mut conn, "past.bin", 4).await;
     chunk(&mut conn, 0, b"12345").await;
     let why = expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
     assert!(why.contains("past the declared size"), "{why}");
 
     // Finishing before all the data arrived.
-    let mut conn = login(&site, &server).await;
+    let mut conn = login(&server).await;
     start_put(&mut conn, "early.bin", 4).await;
     chunk(&mut conn, 0, b"12").await;
     send(&mut conn, ClientMessage::PutFinish { sha256: [0; 32] }).await;
@@ -140,14 +138,14 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
         },
         ClientMessage::List { path: "/".into() },
     ] {
-        let mut conn = login(&site, &server).await;
+        let mut conn = login(&server).await;
         start_put(&mut conn, "mid.bin", 100).await;
         send(&mut conn, intruder).await;
         expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
     }
 
     // Data after a refusal: the refusal keeps the session, the stray chunk ends it.
-    let mut conn = login(&site, &server).await;
+    let mut conn = login(&server).await;
     send(
         &mut conn,
         ClientMessage::Put {
@@ -166,7 +164,7 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
     expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
 
     // An absurd size is refused before anything is stored.
-    let mut conn = login(&site, &server).await;
+    let mut conn = login(&server).await;
     send(
         &mut conn,
         ClientMessage::Put {
@@ -217,7 +215,7 @@ async fn a_violation_mid_upload_leaves_the_partial_resumable() {
     };
 
     // Send the first MiB properly, then a chunk that skips ahead: the connection closes.
-    let mut conn = login(&site, &server).await;
+    let mut conn = login(&server).await;
     send(
         &mut conn,
         ClientMessage::Put {

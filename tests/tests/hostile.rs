@@ -1,5 +1,7 @@
 //! Garbage on the port: each bad connection is closed, the server stays up, and the next real
-//! client is served.
+//! client is served. Frame-level garbage is sent to a plaintext server (so it reaches the frame
+//! decoder); byte-level garbage to a TLS server (so it hits the TLS front door). Garbage inside
+//! a TLS session is in tls.rs.
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,9 +14,17 @@ use e2e::{Server, Site, code, stderr};
 
 const PASSWORD: &str = "pw-for-hostile-tests";
 
-/// A server whose handshake timeout is `timeout`.
+/// A TLS server whose handshake timeout is `timeout`.
 fn start(timeout: &str) -> (Site, Server) {
     let site = Site::new(&format!("handshake_timeout = \"{timeout}\"\n"));
+    site.add_user("alice", PASSWORD, &[]);
+    let server = site.start();
+    (site, server)
+}
+
+/// A plaintext server (bytes go straight to the frame decoder) with that handshake timeout.
+fn start_plain(timeout: &str) -> (Site, Server) {
+    let site = Site::plaintext(&format!("handshake_timeout = \"{timeout}\"\n"));
     site.add_user("alice", PASSWORD, &[]);
     let server = site.start();
     (site, server)
@@ -48,7 +58,7 @@ fn still_serves(server: &mut Server) {
 #[test]
 fn an_oversized_length_prefix_is_closed_at_once() {
     // A handshake timeout far longer than the read limit: only an immediate close passes.
-    let (_site, mut server) = start("120s");
+    let (_site, mut server) = start_plain("120s");
     send_and_wait_for_close(
         &server,
         &[0xff, 0xff, 0xff, 0xff, 1, 2, 3],
@@ -87,7 +97,7 @@ fn random_bytes_are_closed() {
 
 #[test]
 fn a_truncated_frame_is_closed_by_the_handshake_timeout() {
-    let (_site, mut server) = start("1s");
+    let (_site, mut server) = start_plain("1s");
     let mut frame = 100u32.to_be_bytes().to_vec();
     frame.extend_from_slice(&[0u8; 10]);
     send_and_wait_for_close(&server, &frame, Duration::from_secs(30));
@@ -99,6 +109,18 @@ fn a_truncated_frame_is_closed_by_the_handshake_timeout() {
 fn a_silent_connection_is_closed_by_the_handshake_timeout() {
     let (_site, mut server) = start("1s");
     send_and_wait_for_close(&server, &[], Duration::from_secs(30));
+    server.wait_for_log("no TLS handshake within");
+    still_serves(&mut server);
+}
+
+#[test]
+fn a_broken_tls_hello_is_closed_at_once() {
+    // A TLS record header announcing a handshake, then garbage: rustls refuses it at once.
+    let (_site, mut server) = start("120s");
+    let mut hello = vec![0x16, 0x03, 0x01, 0x00, 0x40];
+    hello.extend_from_slice(&[0xee; 64]);
+    send_and_wait_for_close(&server, &hello, Duration::from_secs(30));
+    server.wait_for_log("TLS handshake failed");
     still_serves(&mut server);
 }
 

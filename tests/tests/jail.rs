@@ -275,7 +275,7 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    let mut conn = e2e::raw_session(h.server.address, None, &h.site.key_file(), "bob", "bob-pw")
+    let mut conn = e2e::raw_session(&h.server, None, "bob", "bob-pw")
         .await
         .expect("login");
     let payload_sha = {

@@ -59,19 +59,13 @@ fn twelve_wrong_passwords_are_slowed_then_refused_while_another_address_logs_in(
     // ...but another address logs in at once.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let from = Some("127.0.0.2".parse().unwrap());
-    let session = runtime.block_on(e2e::raw_session(
-        server.address,
-        from,
-        &site.key_file(),
-        "alice",
-        PASSWORD,
-    ));
+    let session = runtime.block_on(e2e::raw_session(&server, from, "alice", PASSWORD));
     assert!(session.is_ok(), "login from 127.0.0.2: {:?}", session.err());
 }
 
 /// Starts an upload of `size` bytes on a raw session and then sends nothing more.
-async fn stalled_upload(site: &Site, server: &e2e::Server, size: u64) -> ServerMessage {
-    let mut conn = e2e::raw_session(server.address, None, &site.key_file(), "alice", PASSWORD)
+async fn stalled_upload(server: &e2e::Server, size: u64) -> ServerMessage {
+    let mut conn = e2e::raw_session(server, None, "alice", PASSWORD)
         .await
         .expect("login");
     conn.send(ClientMessage::Put {
@@ -109,7 +103,7 @@ fn a_stalled_upload_and_a_reader_that_stops_reading_are_cut() {
     site.add_user("alice", PASSWORD, &[]);
     let mut server = site.start();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    match runtime.block_on(stalled_upload(&site, &server, 1 << 20)) {
+    match runtime.block_on(stalled_upload(&server, 1 << 20)) {
         ServerMessage::Error { kind, message } => {
             assert_eq!(kind, ErrorKind::Protocol);
             assert!(message.contains("too slow"), "{message}");
@@ -126,7 +120,7 @@ fn a_stalled_upload_and_a_reader_that_stops_reading_are_cut() {
     std::fs::create_dir_all(site.root().join("alice")).unwrap();
     random_file(&site.root().join("alice/big.bin"), 32 * MIB, 30);
     runtime.block_on(async {
-        let mut conn = e2e::raw_session(server.address, None, &site.key_file(), "alice", PASSWORD)
+        let mut conn = e2e::raw_session(&server, None, "alice", PASSWORD)
             .await
             .expect("login");
         conn.send(ClientMessage::Get {
@@ -254,7 +248,7 @@ fn a_second_signal_stops_at_once() {
     // cannot finish on its own.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _held = runtime.block_on(async {
-        let mut conn = e2e::raw_session(server.address, None, &site.key_file(), "alice", PASSWORD)
+        let mut conn = e2e::raw_session(&server, None, "alice", PASSWORD)
             .await
             .expect("login");
         conn.send(ClientMessage::Get {

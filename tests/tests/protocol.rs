@@ -5,10 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ftp::{Client, ClientError};
-use ftp_proto::handshake;
+use ftp_proto::handshake::{self, ChannelBinding};
 use ftp_proto::{ClientCodec, ClientMessage, ErrorKind, Password, ServerMessage, SharedKey};
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 fn site() -> e2e::Site {
@@ -29,7 +28,7 @@ async fn three_failed_logins_close_the_connection() {
     let site = site();
     let server = site.start();
     let key = SharedKey::load(&server.key).unwrap();
-    let mut client = Client::connect(&server.address.to_string(), &key)
+    let mut client = Client::connect(&server.address.to_string(), &key, &server.transport())
         .await
         .unwrap();
     for _ in 0..2 {
@@ -58,7 +57,7 @@ async fn a_password_over_1_kib_is_refused_without_hashing() {
     let site = site();
     let server = site.start();
     let key = SharedKey::load(&server.key).unwrap();
-    let mut client = Client::connect(&server.address.to_string(), &key)
+    let mut client = Client::connect(&server.address.to_string(), &key, &server.transport())
         .await
         .unwrap();
     let error = client
@@ -76,13 +75,13 @@ async fn a_password_over_1_kib_is_refused_without_hashing() {
     assert_eq!(welcome.user, "alice");
 }
 
-async fn raw(server: &e2e::Server) -> (Framed<TcpStream, ClientCodec>, [u8; 32]) {
-    let stream = TcpStream::connect(server.address).await.unwrap();
+async fn raw(server: &e2e::Server) -> (e2e::RawConn, [u8; 32], ChannelBinding) {
+    let (stream, binding) = e2e::open(server, None).await;
     let mut conn = Framed::new(stream, ClientCodec::default());
     match conn.next().await.unwrap().unwrap() {
         ServerMessage::Hello { version, nonce } => {
             assert_eq!(version, ftp_proto::PROTOCOL_VERSION);
-            (conn, nonce)
+            (conn, nonce, binding)
         }
         other => panic!("expected hello, got {other:?}"),
     }
@@ -93,9 +92,9 @@ async fn a_version_mismatch_names_both_versions() {
     let site = site();
     let server = site.start();
     let key = SharedKey::load(&server.key).unwrap();
-    let (mut conn, server_nonce) = raw(&server).await;
+    let (mut conn, server_nonce, binding) = raw(&server).await;
     let nonce = handshake::new_nonce().unwrap();
-    let proof = handshake::client_proof(&key, &server_nonce, &nonce);
+    let proof = handshake::client_proof(&key, &binding, &server_nonce, &nonce);
     conn.send(ClientMessage::Hello {
         version: 99,
         nonce,
@@ -124,7 +123,7 @@ async fn a_version_mismatch_names_both_versions() {
 async fn a_login_before_the_key_proof_is_refused() {
     let site = site();
     let server = site.start();
-    let (mut conn, _) = raw(&server).await;
+    let (mut conn, _, _) = raw(&server).await;
     conn.send(ClientMessage::Login {
         user: "alice".into(),
         password: Password::new("right-password".into()),
@@ -144,7 +143,7 @@ async fn a_second_login_after_success_is_a_protocol_error() {
     let site = site();
     let server = site.start();
     let key = SharedKey::load(&server.key).unwrap();
-    let mut client = Client::connect(&server.address.to_string(), &key)
+    let mut client = Client::connect(&server.address.to_string(), &key, &server.transport())
         .await
         .unwrap();
     client
@@ -174,7 +173,7 @@ async fn a_server_with_another_key_is_not_trusted() {
     // The client holds a different key: the server refuses it, and the client never sends a
     // password (it waits for the server's proof first).
     let wrong = SharedKey::generate().unwrap();
-    let error = Client::connect(&server.address.to_string(), &wrong)
+    let error = Client::connect(&server.address.to_string(), &wrong, &server.transport())
         .await
         .unwrap_err();
     assert_eq!(remote_kind(error), ErrorKind::BadKey);
@@ -185,7 +184,7 @@ async fn paths_with_nul_or_control_characters_are_refused() {
     let site = site();
     let server = site.start();
     let key = SharedKey::load(&server.key).unwrap();
-    let mut client = Client::connect(&server.address.to_string(), &key)
+    let mut client = Client::connect(&server.address.to_string(), &key, &server.transport())
         .await
         .unwrap();
     client
