@@ -1,10 +1,12 @@
 //! Turning an accepted TCP connection into the stream a session runs over: a TLS handshake, or
 //! plain TCP when the server runs with `insecure_plaintext`.
 //!
-//! A TLS server peeks at the first byte: a TLS client starts with a handshake record (0x16);
-//! anything else is a plaintext client (or garbage), which gets one plaintext error frame saying
-//! the server requires TLS, then the connection closes. Every wait is bounded by
-//! `handshake_timeout`. Nothing here reads a frame or a secret.
+//! A TLS server peeks at the first byte: a TLS client sends its ClientHello at once, starting
+//! with a handshake record (0x16). Anything else is a plaintext client (or garbage), and so is
+//! silence for [`PLAINTEXT_WAIT`]: a plaintext client says nothing until it gets the server's
+//! hello. Either gets one plaintext error frame saying the server requires TLS, then the
+//! connection closes, so neither side hangs. Every wait is bounded by `handshake_timeout`.
+//! Nothing here reads a frame or a secret.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,6 +22,11 @@ use crate::tls::TlsIdentity;
 /// What a plaintext client of a TLS server is told.
 pub const TLS_REQUIRED: &str = "this server requires TLS: connect without --insecure-plaintext (the ftp client uses TLS by default)";
 
+/// How long a TLS server waits for the client's first byte before it takes the client for a
+/// plaintext one waiting for the server's hello (a TLS client sends its ClientHello as soon as
+/// it is connected, so only a round trip longer than this is mistaken).
+pub const PLAINTEXT_WAIT: Duration = Duration::from_secs(2);
+
 /// Longest wait to deliver the "TLS required" frame to a plaintext client.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -32,6 +39,15 @@ pub enum AcceptError {
     /// The client spoke plaintext to this TLS server; it was told so.
     #[error("a plaintext client connected; told it the server requires TLS")]
     Plaintext,
+    /// The client sent nothing; it may be a plaintext client waiting for a hello, and was told
+    /// the server requires TLS.
+    #[error(
+        "no TLS ClientHello within {PLAINTEXT_WAIT:?} (a plaintext client, or a silent one); told it the server requires TLS"
+    )]
+    Silent,
+    /// The client closed the connection before sending anything.
+    #[error("the client closed the connection before any TLS handshake")]
+    Closed,
     /// The TLS handshake failed.
     #[error("TLS handshake failed: {0}")]
     Handshake(std::io::Error),
@@ -48,8 +64,17 @@ pub async fn accept(
     };
     let handshake = async {
         let mut first = [0u8; 1];
-        let peeked = tcp.peek(&mut first).await.map_err(AcceptError::Handshake)?;
-        if peeked == 1 && first[0] != ftp_proto::tls::TLS_HANDSHAKE_BYTE {
+        let peeked = match tokio::time::timeout(PLAINTEXT_WAIT, tcp.peek(&mut first)).await {
+            Err(_) => {
+                refuse_plaintext(tcp).await;
+                return Err(AcceptError::Silent);
+            }
+            Ok(peeked) => peeked.map_err(AcceptError::Handshake)?,
+        };
+        if peeked == 0 {
+            return Err(AcceptError::Closed);
+        }
+        if first[0] != ftp_proto::tls::TLS_HANDSHAKE_BYTE {
             refuse_plaintext(tcp).await;
             return Err(AcceptError::Plaintext);
         }
@@ -78,7 +103,8 @@ async fn refuse_plaintext(tcp: TcpStream) {
 /// Logs why a connection got no session, at a level that fits (a probe is not an error).
 pub fn log_refused(peer: SocketAddr, error: &AcceptError) {
     match error {
-        AcceptError::Plaintext => {
+        AcceptError::Closed => tracing::debug!(%peer, "closing connection: {error}"),
+        AcceptError::Plaintext | AcceptError::Silent => {
             tracing::info!(%peer, "closing connection: {error} (the client may run with --insecure-plaintext)");
         }
         _ => tracing::info!(%peer, "closing connection: {error}"),
