@@ -214,15 +214,21 @@ fn flags_and_environment_override_the_config_file() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut first,
-    )
-    .unwrap();
+    // The certificate's fingerprint comes first, then the address.
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(child.stdout.as_mut().unwrap()));
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(first.starts_with("ftpd listening on 127.0.0.1:"), "{first}");
+    assert!(
+        first.starts_with("ftpd certificate fingerprint SHA256:"),
+        "{first}"
+    );
+    assert!(
+        second.starts_with("ftpd listening on 127.0.0.1:"),
+        "{second}"
+    );
     assert!(
         other_root.is_dir(),
         "the --root flag won over FTPD_ROOT and the file"
