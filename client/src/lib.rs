@@ -25,8 +25,8 @@ pub mod requests;
 pub mod transfer;
 pub mod transport;
 pub mod upload;
-pub mod whole;
 pub mod verifier;
+pub mod whole;
 
 pub use connection::{Client, Welcome};
 pub use error::ClientError;

@@ -32,8 +32,9 @@ pub use error::{CodecError, KeyError};
 pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, ServerMessage};
 pub use secret::{Password, SharedKey};
 
-/// Protocol version carried in the first message of each side; bumped on any wire change.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Protocol version carried in the first message of each side; bumped on any wire change
+/// (3: the key proofs include the TLS channel binding).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;
