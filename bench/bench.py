@@ -33,7 +33,15 @@ RELEASE = REPO / "target" / "release"
 BENCH_USER = "ftpbench"
 BENCH_PASSWORD = "bench-password-not-secret"
 PORTS = {"pure-ftpd": 22021, "sshd": 22022, "rsyncd": 22023, "ftpd-fsync": 22024,
-         "ftpd-nofsync": 22025, "raw": 22026}
+         "ftpd-nofsync": 22025, "raw": 22026, "ftpd-tls-fsync": 22027, "ftpd-tls-nofsync": 22028}
+# The ftpd servers: the first two serve plain TCP (insecure_plaintext, as the rows before TLS
+# measured), the TLS ones the default transport; the client pins their certificates.
+FTPDS = ("ftpd-fsync", "ftpd-nofsync", "ftpd-tls-fsync", "ftpd-tls-nofsync")
+# Upload rows: server and label.
+FTP_PUTS = (("ftpd-fsync", "ftp put (plaintext, fsync on)"),
+            ("ftpd-nofsync", "ftp put (plaintext, fsync off)"),
+            ("ftpd-tls-fsync", "ftp put (TLS, fsync on, default)"),
+            ("ftpd-tls-nofsync", "ftp put (TLS, fsync off)"))
 SSH_OPTIONS = ["-i", None, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "LogLevel=ERROR", "-c", "aes128-gcm@openssh.com"]
 
@@ -163,6 +171,7 @@ class Bench:
         self.results = []  # (workload, tool, seconds list, amount, unit)
         self.procs = []
         self.memory = {}
+        self.fingerprints = {}  # (work folder, ftpd name) -> its TLS certificate fingerprint
         self.loopback_up = False
 
     # ---------------------------------------------------------------- set-up
@@ -204,15 +213,21 @@ class Bench:
                       f"--port={PORTS['rsyncd']}", f"--address={addr}"])
 
     def start_ftpds(self, work, addr, start):
-        """Both ftpd configs (fsync on and off), with user "bench", state under `work`."""
+        """Every ftpd config (plaintext and TLS, fsync on and off), with user "bench", state under
+        `work`. A TLS server generates its certificate in its own folder (its working folder);
+        its fingerprint is kept for the client to pin."""
         ftpd = str(RELEASE / "ftpd")
         sh(ftpd, "--users", str(work / "ftpd-users.toml"), "user", "add", "bench", "--password-stdin",
            input=b"bench\n", stdout=subprocess.DEVNULL)
         procs = {}
-        for name in ("ftpd-fsync", "ftpd-nofsync"):
+        for name in FTPDS:
             (work / name).mkdir()
             (work / f"{name}.toml").write_text(template(f"{name}.toml", work, PORTS[name], addr))
-            procs[name] = start([ftpd, "--config", str(work / f"{name}.toml")],
+            if name.startswith("ftpd-tls"):
+                printed = subprocess.run([ftpd, "--config", str(work / f"{name}.toml"), "fingerprint"],
+                                         cwd=work / name, check=True, capture_output=True, text=True)
+                self.fingerprints[(str(work), name)] = printed.stdout.strip()
+            procs[name] = start([ftpd, "--config", str(work / f"{name}.toml")], cwd=work / name,
                                 stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
         return procs
 
@@ -255,10 +270,15 @@ class Bench:
 
     # ---------------------------------------------------------------- clients
     def ftp(self, port, *args, host="127.0.0.1", work=None):
-        """The ftp command line and environment for the ftpd on `host:port` with state in `work`."""
+        """The ftp command line and environment for the ftpd on `host:port` with state in `work`:
+        pinned to a TLS server's certificate, or plain TCP for a plaintext one."""
         env = dict(os.environ, FTP_PASSWORD="bench")
+        work = work or self.work
+        name = next(n for n, p in PORTS.items() if p == port)
+        fingerprint = self.fingerprints.get((str(work), name))
+        transport = ["--fingerprint", fingerprint] if fingerprint else ["--insecure-plaintext"]
         return [str(RELEASE / "ftp"), "--server", f"{host}:{port}", "--secret-file",
-                str((work or self.work) / "ftpd.key"), "--user", "bench", "--quiet", *args], env
+                str(work / "ftpd.key"), *transport, "--user", "bench", "--quiet", *args], env
 
     def ssh_target(self, path):
         return f"{BENCH_USER}@127.0.0.1:{path}"
@@ -335,8 +355,7 @@ class Bench:
         self.measure(f"{self.label} upload", "rsync daemon",
                      lambda i: sh("rsync", str(big), f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/r{i}.bin"),
                      lambda i: self.remove(w / "rsync" / f"r{i}.bin"), self.size, "B")
-        for name, label in (("ftpd-fsync", "ftp put (fsync on, default)"),
-                            ("ftpd-nofsync", "ftp put (fsync off)")):
+        for name, label in FTP_PUTS:
             root = w / name / "root" / "bench"
             self.measure(f"{self.label} upload", label,
                          lambda i, name=name: sh(*self.ftp(PORTS[name], "put", str(big), f"p{i}.bin")[0],
@@ -388,7 +407,8 @@ class Bench:
                      lambda i: sh("scp", "-r", *SSH_OPTIONS, "-P", str(PORTS["sshd"]), str(small),
                                   self.ssh_target(f"sc{i}")),
                      later(lambda i: home / f"sc{i}"), n, "files")
-        for name, label in (("ftpd-fsync", "ftp put --to (fsync on)"), ("ftpd-nofsync", "ftp put --to (fsync off)")):
+        for name, label in (("ftpd-fsync", "ftp put --to (plaintext, fsync on)"),
+                            ("ftpd-nofsync", "ftp put --to (plaintext, fsync off)")):
             root = w / name / "root" / "bench"
             self.measure("1,000 × 4 KiB", label,
                          lambda i, name=name: sh(*self.ftp(PORTS[name], "put", *files, "--to", f"d{i}")[0],
@@ -496,7 +516,7 @@ class Bench:
         (work / "rsync").mkdir(parents=True)
         self.start_rsyncd(work, link.PEER, link.start)
         self.start_ftpds(work, link.PEER, link.start)
-        for name in ("rsyncd", "ftpd-fsync", "ftpd-nofsync"):
+        for name in ("rsyncd", *FTPDS):
             wait_port(PORTS[name], host=link.PEER)
         return work
 
@@ -540,8 +560,7 @@ class Bench:
                 lambda i: self.remove(dest(i)))
         measure("rsync daemon", lambda i: sh("rsync", str(big), f"{rsync_url}/r{i}.bin"),
                 lambda i: self.remove(work / "rsync" / f"r{i}.bin"))
-        for name, label in (("ftpd-fsync", "ftp put (fsync on, default)"),
-                            ("ftpd-nofsync", "ftp put (fsync off)")):
+        for name, label in FTP_PUTS:
             root = work / name / "root" / "bench"
             measure(label, lambda i, name=name: ftp(name, "put", str(big), f"p{i}.bin"),
                     lambda i, root=root: self.remove(root / f"p{i}.bin"))
