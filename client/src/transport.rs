@@ -141,7 +141,7 @@ pub async fn tls(
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = server_name(address);
-    let handshake = tokio::time::timeout(TLS_TIMEOUT, connector.connect(name, tcp))
+    let handshake = tokio::time::timeout(TLS_TIMEOUT, connector.connect(name, ftp_proto::transport::socket(tcp)))
         .await
         .map_err(|_| ClientError::Connect {
             server: address.to_owned(),

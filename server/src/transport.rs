@@ -80,7 +80,7 @@ pub async fn accept(
         }
         let tls = identity
             .acceptor
-            .accept(tcp)
+            .accept(ftp_proto::transport::socket(tcp))
             .await
             .map_err(AcceptError::Handshake)?;
         Ok(Stream::from(tls))
