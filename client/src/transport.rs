@@ -141,12 +141,15 @@ pub async fn tls(
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = server_name(address);
-    let handshake = tokio::time::timeout(TLS_TIMEOUT, connector.connect(name, ftp_proto::transport::socket(tcp)))
-        .await
-        .map_err(|_| ClientError::Connect {
-            server: address.to_owned(),
-            reason: format!("no TLS handshake within {}s", TLS_TIMEOUT.as_secs()),
-        })?;
+    let handshake = tokio::time::timeout(
+        TLS_TIMEOUT,
+        connector.connect(name, ftp_proto::transport::socket(tcp)),
+    )
+    .await
+    .map_err(|_| ClientError::Connect {
+        server: address.to_owned(),
+        reason: format!("no TLS handshake within {}s", TLS_TIMEOUT.as_secs()),
+    })?;
     let stream = match handshake {
         Ok(stream) => stream,
         Err(error) => return Err(explain(address, error, verifier.refusal())),

@@ -42,17 +42,9 @@ pub enum TlsError {
         /// What is wrong.
         message: String,
     },
-    /// The private key can be read by group or others.
-    #[error(
-        "{path} can be read by group or others (mode {mode:04o}); run `chmod 600 {path}`",
-        path = path.display()
-    )]
-    Exposed {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// The private key can be read by group or others (worded as for the shared key).
+    #[error("{0}")]
+    Exposed(ftp_proto::KeyError),
     /// Generating or using the certificate failed.
     #[error("{0}")]
     Setup(String),
@@ -171,10 +163,10 @@ fn read_pair(
             });
         }
         Err(PrivacyError::Exposed(mode)) => {
-            return Err(TlsError::Exposed {
+            return Err(TlsError::Exposed(ftp_proto::KeyError::Exposed {
                 path: key.to_path_buf(),
                 mode,
-            });
+            }));
         }
     }
     let key_pem = std::fs::read(key).map_err(|source| TlsError::Io {

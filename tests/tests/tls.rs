@@ -28,6 +28,14 @@ fn ls_unpinned(server: &Server, extra: &[&str]) -> std::process::Output {
     run(command, None)
 }
 
+/// Runs `command ls`, which must fail with exit code `expected` and say `needle` on stderr.
+fn ls_fails(mut command: std::process::Command, expected: i32, needle: &str) {
+    command.arg("ls");
+    let output = run(command, None);
+    assert_eq!(code(&output), expected, "{}", stderr(&output));
+    assert!(stderr(&output).contains(needle), "{}", stderr(&output));
+}
+
 /// The site's known-servers file.
 fn known_servers(site: &Site) -> std::path::PathBuf {
     site.client_config().join("ftp").join("known_servers")
@@ -80,15 +88,8 @@ fn a_man_in_the_middle_is_refused_before_any_password_is_sent() {
     let mitm = MitmProxy::start(server.address, &fingerprint);
 
     // Pinned to the real server's certificate: the proxy's is refused in the TLS handshake.
-    let mut command = server.ftp_via(mitm.address, "alice", PASSWORD);
-    command.arg("ls");
-    let output = run(command, None);
-    assert_eq!(code(&output), 7, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("SERVER IDENTITY NOT VERIFIED"),
-        "{}",
-        stderr(&output)
-    );
+    let pinned = server.ftp_via(mitm.address, "alice", PASSWORD);
+    ls_fails(pinned, 7, "SERVER IDENTITY NOT VERIFIED");
 
     // The same with the known-servers file, which recorded the real server at that address.
     std::fs::create_dir_all(known_servers(&site).parent().unwrap()).unwrap();
@@ -97,15 +98,8 @@ fn a_man_in_the_middle_is_refused_before_any_password_is_sent() {
         format!("{} {fingerprint}\n", mitm.address),
     )
     .unwrap();
-    let mut command = server.ftp_unpinned(mitm.address, "alice", PASSWORD);
-    command.arg("ls");
-    let output = run(command, None);
-    assert_eq!(code(&output), 7, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("HAS CHANGED"),
-        "{}",
-        stderr(&output)
-    );
+    let recorded = server.ftp_unpinned(mitm.address, "alice", PASSWORD);
+    ls_fails(recorded, 7, "HAS CHANGED");
 
     // The client never finished a handshake with the proxy, so nothing reached the server.
     assert_eq!(mitm.accepted(), 0);
