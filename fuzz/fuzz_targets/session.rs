@@ -210,13 +210,14 @@ fn check_jail(fx: &Fixture) {
         [".ftpd-internal", HOME],
         "a session created something at the root, outside its home"
     );
-    let internal: Vec<_> = std::fs::read_dir(fx.root.join(".ftpd-internal"))
+    let mut internal: Vec<_> = std::fs::read_dir(fx.root.join(".ftpd-internal"))
         .expect("list the internal folder")
         .map(|e| e.expect("internal entry").file_name())
         .collect();
+    internal.sort();
     assert_eq!(
         internal,
-        ["partials"],
+        ["checkpoints", "partials"],
         "a session changed the internal folder"
     );
 }
