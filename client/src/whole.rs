@@ -3,6 +3,7 @@
 //! trip per file. The server answers in order, once each file is durable and in place.
 
 use std::collections::VecDeque;
+use std::io::Read;
 
 use ftp_proto::{ClientMessage, ErrorKind, MAX_CHUNK_LEN, ServerMessage};
 use sha2::{Digest, Sha256};
@@ -100,11 +101,13 @@ fn read_whole(
     force: bool,
     upload_id: [u8; 16],
 ) -> Result<(ClientMessage, u64, [u8; 32]), ClientError> {
-    let (_, identity) = upload::open_local(&job.local)?;
-    let data = std::fs::read(&job.local).map_err(|source| ClientError::Local {
-        context: format!("cannot read {}", job.local.display()),
-        source,
-    })?;
+    let (mut file, identity) = upload::open_local(&job.local)?;
+    let mut data = Vec::with_capacity(usize::try_from(identity.size).unwrap_or(0));
+    file.read_to_end(&mut data)
+        .map_err(|source| ClientError::Local {
+            context: format!("cannot read {}", job.local.display()),
+            source,
+        })?;
     if data.len() as u64 != identity.size || identity.size > SMALL_FILE {
         return Err(ClientError::Local {
             context: format!("cannot read {}", job.local.display()),

@@ -7,7 +7,7 @@
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
-//! [`served`] (checkpoints of interrupted downloads),
+//! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
 
 pub mod admin;
@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod jail;
+pub mod ledger;
 pub mod rate_floor;
 pub mod served;
 pub mod server;

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ftp_proto::checkpoint::{self, Ledger};
+use ftp_proto::checkpoint;
 use ftp_proto::filestream::HashPlan;
 use sha2::{Digest, Sha256};
 
@@ -26,8 +26,8 @@ pub fn open_checkpoints(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs:
     root.open_dir(&path)
 }
 
-/// How the reader of `file`, sending from `offset`, hashes: from the best list sealed by an
-/// interrupted earlier download of the same file, sealing its own if interrupted. Blocking.
+/// How the reader of `file`, sending from `offset`, hashes: from the best list an earlier
+/// download of the same file sealed, sealing its own when it stops. Blocking.
 pub fn hash_plan(folder: &Arc<cap_std::fs::Dir>, file: &std::fs::File, offset: u64) -> HashPlan {
     let Ok(meta) = file.metadata() else {
         return HashPlan::default();
@@ -37,31 +37,5 @@ pub fn hash_plan(folder: &Arc<cap_std::fs::Dir>, file: &std::fs::File, offset: u
     checkpoint::hash_identity(&mut binding, &meta);
     let binding: [u8; 32] = binding.finalize().into();
     let name = format!("{}.ckpt", hex::encode(&binding[..16]));
-    let resume_from = if offset == 0 {
-        None
-    } else {
-        let current = checkpoint::sealed_binding(&binding, &meta);
-        folder
-            .read(&name)
-            .ok()
-            .and_then(|bytes| checkpoint::best(&checkpoint::decode(&bytes, &current), offset))
-    };
-    let dir = Arc::clone(folder);
-    let save = move |bytes: &[u8]| {
-        let temporary = format!("{name}.tmp");
-        let saved = dir
-            .write(&temporary, bytes)
-            .and_then(|()| dir.rename(&temporary, &dir, &name));
-        if let Err(error) = saved {
-            tracing::debug!(%error, "cannot save download checkpoints");
-        }
-    };
-    HashPlan {
-        resume_from,
-        ledger: Some(Ledger {
-            binding,
-            save: Box::new(save),
-            sealed: true,
-        }),
-    }
+    crate::ledger::sealed_plan(folder, name, binding, &meta, offset, "download")
 }

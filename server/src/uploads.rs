@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ftp_proto::checkpoint::{self, Ledger};
 use ftp_proto::filestream::HashPlan;
 use ftp_proto::{ErrorKind, FileIdentity};
 use sha2::{Digest, Sha256};
@@ -111,35 +110,12 @@ pub fn hash_plan(
     binding.update(meta.dev().to_be_bytes());
     binding.update(meta.ino().to_be_bytes());
     let binding: [u8; 32] = binding.finalize().into();
-    let resume_from = if offset == 0 {
+    if offset == 0 {
         let _ = partials.remove_file(&list_name);
-        None
-    } else {
-        let sealed = checkpoint::sealed_binding(&binding, &meta);
-        partials
-            .read(&list_name)
-            .ok()
-            .and_then(|bytes| checkpoint::best(&checkpoint::decode(&bytes, &sealed), offset))
-    };
+    }
+    let plan = crate::ledger::sealed_plan(partials, list_name, binding, &meta, offset, "upload");
     file.set_modified(SystemTime::now())?;
-    let dir = Arc::clone(partials);
-    let save = move |bytes: &[u8]| {
-        let temporary = format!("{list_name}.tmp");
-        let saved = dir
-            .write(&temporary, bytes)
-            .and_then(|()| dir.rename(&temporary, &dir, &list_name));
-        if let Err(error) = saved {
-            tracing::debug!(%error, "cannot save upload checkpoints");
-        }
-    };
-    Ok(HashPlan {
-        resume_from,
-        ledger: Some(Ledger {
-            binding,
-            save: Box::new(save),
-            sealed: true,
-        }),
-    })
+    Ok(plan)
 }
 
 /// Removes the checkpoint list of a partial that is gone. Blocking.

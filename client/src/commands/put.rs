@@ -30,7 +30,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     let mut client = None;
     let mut failures: Vec<ClientError> = Vec::new();
     let several = jobs.len() > 1;
-    // Reports one file's result; `false` once the connection is lost for good.
+    // Set when stdout is gone: the command ends with that error, as any command does.
+    let mut output_lost: Option<ClientError> = None;
+    // Reports one file's result; `false` once the connection is lost for good, or stdout.
     let mut report = |job: &PutJob, result: Result<transfer::Outcome, ClientError>| -> bool {
         match result {
             Ok(outcome) => {
@@ -39,9 +41,11 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                 } else {
                     output::put_summary(job, &outcome)
                 };
-                if global.json || !global.quiet {
-                    // stdout gone: nothing more to tell anyone.
-                    let _ = progress.suspend(|| super::print(&format!("{line}\n")));
+                if (global.json || !global.quiet)
+                    && let Err(error) = progress.suspend(|| super::print(&format!("{line}\n")))
+                {
+                    output_lost = Some(error);
+                    return false;
                 }
                 true
             }
@@ -96,6 +100,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         if !report(first, result) {
             break;
         }
+    }
+    if let Some(error) = output_lost {
+        return Err(error);
     }
     progress.finish();
     if let Some(client) = client {

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use ftp_proto::filestream::HashPlan;
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -32,12 +31,20 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (file, meta) = match on_home(session, path, "opening a download", open).await {
+    let folder = Arc::clone(&state.served);
+    let opened = on_home(session, path, "opening a download", move |home, path| {
+        let (file, meta) = open(home, path)?;
+        // Past the end of the file: start over.
+        let offset = if offset > meta.len() { 0 } else { offset };
+        let plan = crate::served::hash_plan(&folder, &file, offset);
+        Ok((file, meta, offset, plan))
+    })
+    .await;
+    let (file, meta, offset, plan) = match opened {
         Ok(opened) => opened,
         Err(refusal) => return send_error(conn, refusal).await,
     };
     let size = meta.len();
-    let offset = if offset > size { 0 } else { offset };
     send(
         conn,
         ServerMessage::GetReady {
@@ -47,16 +54,6 @@ where
         },
     )
     .await?;
-    let plan = {
-        let folder = Arc::clone(&state.served);
-        let opened = file.try_clone();
-        tokio::task::spawn_blocking(move || match opened {
-            Ok(opened) => crate::served::hash_plan(&folder, &opened, offset),
-            Err(_) => HashPlan::default(),
-        })
-        .await
-        .unwrap_or_default()
-    };
     if let Some(restored) = plan.resume_from.as_ref().map(|c| c.offset) {
         tracing::info!(user = %session.account.name, path, offset, restored, "resuming download");
     }
