@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ftp_proto::filestream::HashingWriter;
+use ftp_proto::filestream::{HashingWriter, Written};
 use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -88,13 +88,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress.start_sized(offset, size, "local .part file");
         let store = Store::for_download(&part, &file);
         let hash_plan = checkpoints::plan(store.as_ref(), offset);
-        let writer = HashingWriter::start(file, offset, hash_plan, plan.durable);
+        let writer = HashingWriter::start(file, offset, hash_plan);
         let received = self
             .receive_data(&writer, offset, size, &mut limiter, progress, tally)
             .await;
         let written = writer.finish().await;
         let server_sha = received?;
-        let (file, sha256) = written.map_err(local(format!("cannot write {}", part.display())))?;
+        let Written { file, sha256, .. } =
+            written.map_err(local(format!("cannot write {}", part.display())))?;
         if let Some(store) = &store {
             store.forget();
         }

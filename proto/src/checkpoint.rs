@@ -253,18 +253,33 @@ impl CheckpointingHash {
         }
     }
 
-    /// For a file being written, once writing has stopped: saves the list bound to `file` as
-    /// it is now (see [`Ledger`]). Call it after the last write.
+    /// For a file being written, once writing has stopped: saves the list, with the state at
+    /// the current position added, bound to `file` as it is now (see [`Ledger`]). Call it
+    /// after the last write.
     pub fn seal(&mut self, file: &std::fs::File) {
+        let mut list: Vec<Checkpoint> = self.kept.iter().cloned().collect();
+        // The state at the end too: a resume from here re-hashes nothing, and a reader that
+        // got to the end of the file knows its SHA-256 until the file changes.
+        if list.last().is_none_or(|c| c.offset != self.position) {
+            list.push(self.here());
+        }
         let Some(ledger) = self.ledger.as_mut().filter(|l| l.sealed) else {
             return;
         };
-        if self.kept.is_empty() {
+        // Under one interval, hashing again costs less than keeping a list.
+        if self.position < INTERVAL {
             return;
         }
         if let Ok(meta) = file.metadata() {
-            let list: Vec<Checkpoint> = self.kept.iter().cloned().collect();
             (ledger.save)(&encode(&sealed_binding(&ledger.binding, &meta), &list));
+        }
+    }
+
+    /// The state at the current position.
+    pub fn here(&self) -> Checkpoint {
+        Checkpoint {
+            offset: self.position,
+            state: self.hash.clone(),
         }
     }
 
@@ -361,10 +376,24 @@ mod tests {
             saved.lock().unwrap().is_empty(),
             "nothing saved before sealing"
         );
+        hash.update(&block[..100]);
         hash.seal(&file);
         let bytes = saved.lock().unwrap().clone();
         let now = sealed_binding(&[9; 32], &file.metadata().unwrap());
-        assert_eq!(decode(&bytes, &now).len(), 1);
+        let list = decode(&bytes, &now);
+        let offsets: Vec<u64> = list.iter().map(|c| c.offset).collect();
+        assert_eq!(
+            offsets,
+            [INTERVAL, INTERVAL + 100],
+            "with the state at the end"
+        );
+        let mut whole = Sha256::new_with_prefix(&block);
+        whole.update(&block[..100]);
+        assert_eq!(
+            list[1].state.clone().finalize(),
+            whole.finalize(),
+            "the end state knows the SHA-256 of all that was hashed"
+        );
         assert!(decode(&bytes, &[9; 32]).is_empty());
 
         std::fs::OpenOptions::new()

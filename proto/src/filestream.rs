@@ -4,14 +4,13 @@
 //! in chunks and hashes it from byte 0 (the sending side). Queues are bounded, so memory stays
 //! flat whatever the file size. Nothing here knows about sockets or messages.
 
-use std::io::Write;
-use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::appender::{Appender, aligned_buffer};
 use crate::checkpoint::{Checkpoint, CheckpointingHash, Ledger};
 
 /// Chunks queued between a file thread and the connection.
@@ -19,9 +18,6 @@ pub const QUEUE: usize = 4;
 
 /// Buffer for hashing bytes that are not sent.
 const HASH_BUFFER: usize = 1 << 20;
-
-/// With early writeback, how much written data may wait before its writeback is started.
-const WRITEBACK_WINDOW: u64 = 8 << 20;
 
 /// How a file thread hashes: the saved state it may start from, and where its checkpoints go.
 #[derive(Debug, Default)]
@@ -58,36 +54,6 @@ fn hash_range(file: &std::fs::File, hash: &mut CheckpointingHash, len: u64) -> s
     Ok(())
 }
 
-/// Bytes staged at a time when a chunk to write is misaligned.
-const STAGING: usize = 64 << 10;
-
-/// Writes `data` to `file`: straight from `data` when it starts on a 64-byte boundary, else
-/// through `staging`. The kernel's copy into the page cache is several times slower from a
-/// misaligned address here, and received chunks sit wherever their frame header left them;
-/// a copy between two user buffers costs little.
-fn write_aligned(file: &mut std::fs::File, data: &[u8], staging: &mut [u8]) -> std::io::Result<()> {
-    if data.as_ptr().align_offset(64) == 0 || staging.is_empty() {
-        return file.write_all(data);
-    }
-    for piece in data.chunks(staging.len()) {
-        let staged = &mut staging[..piece.len()];
-        staged.copy_from_slice(piece);
-        file.write_all(staged)?;
-    }
-    Ok(())
-}
-
-/// A zeroed buffer of `len` bytes that starts on a page boundary: reads from the page cache
-/// into a misaligned buffer are several times slower here.
-fn aligned_buffer(len: usize) -> BytesMut {
-    const PAGE: usize = 4096;
-    let mut buffer = BytesMut::zeroed(len + PAGE);
-    let pad = buffer.as_ptr().align_offset(PAGE).min(PAGE);
-    let mut aligned = buffer.split_off(pad);
-    aligned.truncate(len);
-    aligned
-}
-
 /// SHA-256 of a whole file. Blocking.
 pub fn hash_file(file: &std::fs::File) -> std::io::Result<[u8; 32]> {
     let len = file.metadata()?.len();
@@ -103,72 +69,115 @@ fn shorter() -> std::io::Error {
     )
 }
 
-/// Appends chunks to a file and hashes everything in it, on a blocking thread.
+/// Appends chunks to a file and hashes everything in it, writing and hashing on two blocking
+/// threads (each chunk is shared, not copied), so a receiver has the cost of the slower of the
+/// two instead of both.
 #[derive(Debug)]
 pub struct HashingWriter {
     /// Chunks to append, in order.
-    chunks: mpsc::Sender<Bytes>,
-    /// The thread; yields the file and the hash of all its bytes.
+    to_writer: mpsc::Sender<Bytes>,
+    /// The same chunks, to hash.
+    to_hasher: mpsc::Sender<Bytes>,
+    /// The hashing thread; once the writing thread is done, yields the file and the hash of
+    /// all its bytes.
     thread: JoinHandle<std::io::Result<(std::fs::File, CheckpointingHash)>>,
 }
 
 impl HashingWriter {
     /// Starts the writer on `file`, positioned at `offset` (its current length): it first
     /// hashes those `offset` bytes (from the plan's checkpoint on), then appends and hashes
-    /// each chunk. With `early_writeback`, writeback of what has been written starts as it
-    /// goes, so a final fsync has little left to do.
-    pub fn start(
-        mut file: std::fs::File,
-        offset: u64,
-        plan: HashPlan,
-        early_writeback: bool,
-    ) -> HashingWriter {
-        let (chunks, mut incoming) = mpsc::channel::<Bytes>(QUEUE);
+    /// each chunk, by direct I/O where it can (see [`crate::appender`]): a final fsync has
+    /// little left to do, and the file does not fill the page cache.
+    pub fn start(file: std::fs::File, offset: u64, plan: HashPlan) -> HashingWriter {
+        let (to_writer, for_writer) = mpsc::channel::<Bytes>(QUEUE);
+        let (to_hasher, mut for_hasher) = mpsc::channel::<Bytes>(QUEUE);
+        let (written, file_back) = oneshot::channel();
+        let (prefix_done, prefix_hashed) = oneshot::channel();
+        let prefix = file.try_clone();
+        tokio::task::spawn_blocking(move || {
+            // Nobody left to tell means the hashing thread failed first, and said why.
+            let _ = written.send(append(file, offset, prefix_hashed, for_writer));
+        });
         let thread = tokio::task::spawn_blocking(move || {
-            let mut hash = plan.hash_to(&file, offset)?;
-            let mut flushed = offset;
-            let mut staging = aligned_buffer(STAGING);
-            while let Some(chunk) = incoming.blocking_recv() {
-                write_aligned(&mut file, &chunk, &mut staging)?;
+            let mut hash = plan.hash_to(&prefix?, offset)?;
+            let _ = prefix_done.send(());
+            while let Some(chunk) = for_hasher.blocking_recv() {
                 hash.update(&chunk);
-                let written = hash.position();
-                if early_writeback && written - flushed >= WRITEBACK_WINDOW {
-                    start_writeback(&file, flushed, written - flushed);
-                    flushed = written;
-                }
             }
+            let file = file_back
+                .blocking_recv()
+                .map_err(|_| std::io::Error::other("the writing thread failed"))??;
             hash.seal(&file);
             Ok((file, hash))
         });
-        HashingWriter { chunks, thread }
+        HashingWriter {
+            to_writer,
+            to_hasher,
+            thread,
+        }
     }
 
     /// Queues a chunk; `false` when the writer has stopped (call [`Self::finish`] for why).
     pub async fn write(&self, chunk: Bytes) -> bool {
-        self.chunks.send(chunk).await.is_ok()
+        self.to_hasher.send(chunk.clone()).await.is_ok() && self.to_writer.send(chunk).await.is_ok()
     }
 
-    /// Waits until every queued chunk is written; returns the file and the SHA-256 of all of it.
-    pub async fn finish(self) -> std::io::Result<(std::fs::File, [u8; 32])> {
-        drop(self.chunks);
+    /// Waits until every queued chunk is written; returns the file and the hash of all of it.
+    pub async fn finish(self) -> std::io::Result<Written> {
+        drop(self.to_writer);
+        drop(self.to_hasher);
         let (file, hash) = self
             .thread
             .await
             .map_err(|e| std::io::Error::other(format!("writer thread failed: {e}")))??;
-        Ok((file, hash.finalize()))
+        let end = hash.here();
+        Ok(Written {
+            file,
+            sha256: hash.finalize(),
+            end,
+        })
     }
 }
 
-/// Starts writeback of `len` bytes at `offset` without waiting for it, and lets the kernel
-/// drop those pages from the cache once they are clean (`POSIX_FADV_DONTNEED`). Best effort:
-/// a failure only leaves more for the final fsync.
-pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
-    let _ = rustix::fs::fadvise(
-        file,
-        offset,
-        NonZeroU64::new(len),
-        rustix::fs::Advice::DontNeed,
-    );
+/// Appends each chunk of `incoming` to `file`, which holds `offset` bytes (see
+/// [`crate::appender`]), once `prefix_hashed` says the hashing thread, which shares the open
+/// file, is done reading it: direct I/O would refuse its reads. Blocking.
+fn append(
+    file: std::fs::File,
+    offset: u64,
+    prefix_hashed: oneshot::Receiver<()>,
+    mut incoming: mpsc::Receiver<Bytes>,
+) -> std::io::Result<std::fs::File> {
+    // Without word, the hashing thread failed (and says why): the page cache will do.
+    let direct = prefix_hashed.blocking_recv().is_ok();
+    let mut appender = Appender::new(file, offset, direct);
+    loop {
+        let chunk = match incoming.try_recv() {
+            Ok(chunk) => chunk,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Nothing more at hand: what was received goes to the file now.
+                appender.flush()?;
+                match incoming.blocking_recv() {
+                    Some(chunk) => chunk,
+                    None => break,
+                }
+            }
+        };
+        appender.write(&chunk)?;
+    }
+    appender.finish()
+}
+
+/// What a [`HashingWriter`] leaves.
+#[derive(Debug)]
+pub struct Written {
+    /// The file written.
+    pub file: std::fs::File,
+    /// The SHA-256 of all of it.
+    pub sha256: [u8; 32],
+    /// The hash state at its end (a checkpoint that knows the whole file).
+    pub end: Checkpoint,
 }
 
 /// Reads `file` from `offset` to `size` in chunks of `chunk_len` on a blocking thread, hashing
@@ -186,35 +195,56 @@ pub fn spawn_reader(
 ) -> (mpsc::Receiver<Bytes>, JoinHandle<std::io::Result<[u8; 32]>>) {
     let (chunks, incoming) = mpsc::channel(QUEUE);
     let thread = tokio::task::spawn_blocking(move || {
-        let mut hash = plan.hash_to(&file, offset)?;
-        let mut position = offset;
-        while position < size {
-            let want = (size - position).min(chunk_len.max(1) as u64) as usize;
-            let mut buffer = aligned_buffer(want);
-            let mut filled = 0;
-            while filled < want {
-                let n = file.read_at(&mut buffer[filled..], position + filled as u64)?;
-                if n == 0 {
-                    return Err(shorter());
-                }
-                filled += n;
-            }
-            hash.update(&buffer);
-            position += want as u64;
-            if chunks.blocking_send(buffer.freeze()).is_err() {
-                // A resume of this transfer can start from what was hashed.
-                hash.seal(&file);
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::Interrupted,
-                    "transfer interrupted",
-                ));
-            }
+        if let Some(whole) = plan.resume_from.as_ref().filter(|c| c.offset == size) {
+            // The plan knows the whole file's hash: read and send, hash nothing.
+            let sha256 = sha2::Digest::finalize(whole.state.clone()).into();
+            send_range(&file, offset, size, chunk_len, &chunks, |_| {})?;
+            return Ok(sha256);
         }
-        // The last chunks may still be lost in flight: a resume can start from here too.
+        let mut hash = plan.hash_to(&file, offset)?;
+        let sent = send_range(&file, offset, size, chunk_len, &chunks, |chunk| {
+            hash.update(chunk);
+        });
+        // What was read is not yet delivered: a resume can start from what was hashed, even
+        // after the last chunk.
         hash.seal(&file);
-        Ok(hash.finalize())
+        sent.map(|()| hash.finalize())
     });
     (incoming, thread)
+}
+
+/// Reads `file` from `offset` to `size` in chunks of `chunk_len`, shows each to `inspect`,
+/// and queues it on `chunks`. Blocking. An `Interrupted` error when the receiver is gone.
+fn send_range(
+    file: &std::fs::File,
+    offset: u64,
+    size: u64,
+    chunk_len: usize,
+    chunks: &mpsc::Sender<Bytes>,
+    mut inspect: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    let mut position = offset;
+    while position < size {
+        let want = (size - position).min(chunk_len.max(1) as u64) as usize;
+        let mut buffer = aligned_buffer(want);
+        let mut filled = 0;
+        while filled < want {
+            let n = file.read_at(&mut buffer[filled..], position + filled as u64)?;
+            if n == 0 {
+                return Err(shorter());
+            }
+            filled += n;
+        }
+        inspect(&buffer);
+        position += want as u64;
+        if chunks.blocking_send(buffer.freeze()).is_err() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "transfer interrupted",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -257,18 +287,25 @@ mod tests {
 
     #[tokio::test]
     async fn writer_resumes_with_the_hash_of_the_prefix() {
-        let (_dir, path) = file_with(b"abc");
-        let mut file = std::fs::OpenOptions::new()
+        let data: Vec<u8> = (0..9_000_123u32).map(|i| (i % 253) as u8).collect();
+        let prefix = 5000;
+        let (_dir, path) = file_with(&data[..prefix]);
+        let file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
             .open(&path)
             .unwrap();
-        file.flush().unwrap();
-        let writer = HashingWriter::start(file, 3, HashPlan::default(), true);
-        assert!(writer.write(Bytes::from_static(b"def")).await);
-        let (_, hash) = writer.finish().await.unwrap();
-        assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(b"abcdef")));
-        assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
+        let writer = HashingWriter::start(file, prefix as u64, HashPlan::default());
+        // Chunks at odd addresses and lengths, as frames deliver them.
+        let received = Bytes::from([&[0u8][..], &data[prefix..]].concat()).slice(1..);
+        for start in (0..received.len()).step_by(777_777) {
+            let end = (start + 777_777).min(received.len());
+            assert!(writer.write(received.slice(start..end)).await);
+        }
+        let written = writer.finish().await.unwrap();
+        assert_eq!(written.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(written.end.offset, data.len() as u64);
+        assert!(std::fs::read(&path).unwrap() == data);
     }
 
     #[tokio::test]
@@ -296,20 +333,29 @@ mod tests {
         assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(&real)));
     }
 
-    #[test]
-    fn misaligned_data_is_written_whole_through_the_staging_buffer() {
-        let data: Vec<u8> = (0..200_001u32).map(|i| (i % 251) as u8).collect();
-        let misaligned = &data[(0..64)
-            .find(|&k| data[k..].as_ptr().align_offset(64) != 0)
-            .unwrap()..];
-        let (_dir, path) = file_with(b"");
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        let mut staging = aligned_buffer(STAGING);
-        write_aligned(&mut file, misaligned, &mut staging).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), misaligned);
+    #[tokio::test]
+    async fn a_plan_that_knows_the_whole_file_sends_it_without_hashing() {
+        use crate::checkpoint::Checkpoint;
+        let (_dir, path) = file_with(&[5; 10_000]);
+        // The plan's state is for other contents: the reader must answer with it unchecked,
+        // leaving the check to the receiver.
+        let recorded = Sha256::new_with_prefix([6; 10_000]);
+        let plan = HashPlan {
+            resume_from: Some(Checkpoint {
+                offset: 10_000,
+                state: recorded.clone(),
+            }),
+            ledger: None,
+        };
+        let file = std::fs::File::open(&path).unwrap();
+        let (mut chunks, thread) = spawn_reader(file, 2000, 10_000, 4096, plan);
+        let mut sent = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            sent.extend_from_slice(&chunk);
+        }
+        assert_eq!(sent, [5; 8000]);
+        let hash = thread.await.unwrap().unwrap();
+        assert_eq!(hash, <[u8; 32]>::from(recorded.finalize()));
     }
 
     #[test]

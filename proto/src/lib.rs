@@ -8,6 +8,7 @@
 //! - [`secret`]: the shared key and passwords, in types that never print their contents.
 //! - [`filestream`]: the hashing file reader and writer threads both sides stream through.
 //! - [`checkpoint`]: saved hash states, so a resume re-hashes at most one interval.
+//! - [`appender`]: how a file being received is written (direct I/O, else [`writebehind`]).
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
 //! - [`tls`]: what both sides agree on about TLS (provider, fingerprints, exporter label), and
 //!   [`transport`]: the stream a session runs over, TLS or (asked for explicitly) plain TCP.
@@ -15,6 +16,7 @@
 //! This crate opens no socket of its own: the codec plugs into `tokio_util::codec::Framed` over
 //! any `AsyncRead + AsyncWrite`, and [`transport::Stream`] is what both sides frame.
 
+pub mod appender;
 pub mod checkpoint;
 pub mod codec;
 pub mod error;
@@ -26,6 +28,7 @@ pub mod secret;
 pub mod tls;
 pub mod transport;
 pub mod units;
+pub mod writebehind;
 
 pub use codec::{ClientCodec, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};

@@ -9,7 +9,8 @@ use ftp_proto::checkpoint::{self, Ledger};
 use ftp_proto::filestream::HashPlan;
 
 /// The plan for a file bound by `binding`, now described by `meta`, transferred from `offset`:
-/// the best checkpoint at or below `offset` in the list `name` of `dir` (none at offset 0), and
+/// from the list `name` of `dir`, the checkpoint at the file's end or else the best at or below
+/// `offset`, and
 /// a sealed ledger replacing that list (temp file and rename) when the transfer stops.
 /// Blocking. `what` names the transfer in the log when a list cannot be saved.
 pub fn sealed_plan(
@@ -20,24 +21,19 @@ pub fn sealed_plan(
     offset: u64,
     what: &'static str,
 ) -> HashPlan {
-    let resume_from = if offset == 0 {
-        None
-    } else {
-        let current = checkpoint::sealed_binding(&binding, meta);
-        dir.read(&name)
-            .ok()
-            .and_then(|bytes| checkpoint::best(&checkpoint::decode(&bytes, &current), offset))
-    };
+    let current = checkpoint::sealed_binding(&binding, meta);
+    let list = dir
+        .read(&name)
+        .map(|bytes| checkpoint::decode(&bytes, &current))
+        .unwrap_or_default();
+    // The state at the file's end, when known, means nothing is hashed at all.
+    let resume_from = list
+        .iter()
+        .find(|c| c.offset == meta.len())
+        .cloned()
+        .or_else(|| checkpoint::best(&list, offset));
     let dir = Arc::clone(dir);
-    let save = move |bytes: &[u8]| {
-        let temporary = format!("{name}.tmp");
-        let saved = dir
-            .write(&temporary, bytes)
-            .and_then(|()| dir.rename(&temporary, &dir, &name));
-        if let Err(error) = saved {
-            tracing::debug!(%error, "cannot save {what} checkpoints");
-        }
-    };
+    let save = move |bytes: &[u8]| save_list(&dir, &name, bytes, what);
     HashPlan {
         resume_from,
         ledger: Some(Ledger {
@@ -45,5 +41,17 @@ pub fn sealed_plan(
             save: Box::new(save),
             sealed: true,
         }),
+    }
+}
+
+/// Replaces the list `name` in `dir` with `bytes` (temp file and rename). Best effort: a list
+/// not saved only means more hashing later; `what` names the transfer in the log. Blocking.
+pub fn save_list(dir: &cap_std::fs::Dir, name: &str, bytes: &[u8], what: &str) {
+    let temporary = format!("{name}.tmp");
+    let saved = dir
+        .write(&temporary, bytes)
+        .and_then(|()| dir.rename(&temporary, dir, name));
+    if let Err(error) = saved {
+        tracing::debug!(%error, "cannot save {what} checkpoints");
     }
 }

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -101,7 +102,6 @@ pub fn hash_plan(
     file: &std::fs::File,
     offset: u64,
 ) -> std::io::Result<HashPlan> {
-    use std::os::unix::fs::MetadataExt;
     let list_name = checkpoint_name(partial);
     let meta = file.metadata()?;
     let mut binding = Sha256::new();
@@ -129,7 +129,9 @@ pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 3
 }
 
 /// Makes a verified partial visible under its final name: fsync the data (when `durable`),
-/// rename into the home (atomically replacing any file there), fsync the folder. Blocking.
+/// rename into the home (atomically replacing any file there), fsync the folder. Returns the
+/// file's metadata once in place, unless something wrote to it meanwhile (its size or
+/// modification time moved). Blocking.
 pub fn finish(
     partials: &cap_std::fs::Dir,
     name: &str,
@@ -137,11 +139,11 @@ pub fn finish(
     home: &cap_std::fs::Dir,
     destination: &Path,
     durable: bool,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<std::fs::Metadata>> {
     if durable {
         file.sync_data()?;
     }
-    drop(file);
+    let before = file.metadata()?;
     partials.rename(name, home, destination)?;
     forget_checkpoints(partials, name);
     if durable {
@@ -153,7 +155,12 @@ pub fn finish(
         // cannot be synced.
         home.open(parent)?.into_std().sync_all()?;
     }
-    Ok(())
+    // The rename moved the change time; a write would have moved more.
+    let after = file.metadata()?;
+    let unchanged = after.len() == before.len()
+        && after.modified().ok() == before.modified().ok()
+        && after.ino() == before.ino();
+    Ok(unchanged.then_some(after))
 }
 
 /// Removes partials not written to for `ttl`; returns how many. Blocking.

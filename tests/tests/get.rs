@@ -159,6 +159,61 @@ fn a_resumed_download_restores_saved_hash_states() {
 }
 
 #[test]
+fn an_uploaded_file_is_served_without_hashing_it_again() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    random_file(&local, 20 * MIB, 24);
+    let (status, _, err) = json_in(&server, site.dir.path(), &["put", local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    let folder = download_folder(&site);
+    let (status, json, err) = json_in(&server, &folder, &["get", "big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["sha256"], e2e::sha256sum(&local));
+    assert!(same_content(&local, &folder.join("big.bin")));
+    server.wait_for_log("sending with its SHA-256 known");
+}
+
+#[test]
+fn a_file_changed_behind_the_servers_back_is_hashed_again_not_trusted() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    random_file(&local, 20 * MIB, 25);
+    let (status, _, err) = json_in(&server, site.dir.path(), &["put", local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+
+    // Change one byte in place, same size, and put the modification time back.
+    let stored = home(&site).join("big.bin");
+    let modified = std::fs::metadata(&stored).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[5 * MIB] ^= 0xff;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&stored)
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &bytes[5 * MIB..5 * MIB + 1], 5 * MIB as u64)
+        .unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+
+    let folder = download_folder(&site);
+    let (status, json, err) = json_in(&server, &folder, &["get", "big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["sha256"], e2e::sha256sum(&stored));
+    assert!(same_content(&stored, &folder.join("big.bin")));
+    assert!(
+        !server.log().contains("sending with its SHA-256 known"),
+        "the upload's hash was not used for changed contents"
+    );
+
+    // That download hashed the file as it is now: the next one need not.
+    let (status, _, err) = json_in(&server, &folder, &["get", "--force", "big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    server.wait_for_log("sending with its SHA-256 known");
+}
+
+#[test]
 fn a_missing_remote_file_creates_nothing_locally() {
     let site = site();
     let server = site.start();

@@ -1,7 +1,8 @@
 //! `Get`: stream a file from an offset, then the SHA-256 of the whole file.
 //!
 //! The file is opened through the home's capability handle (a symbolic link may not lead out
-//! of the home), read and hashed on a blocking thread, and sent in `Data` frames with no
+//! of the home), read and hashed on a blocking thread (not hashed when its SHA-256 is known:
+//! see [`crate::served`]), and sent in `Data` frames with no
 //! per-frame reply. If the file changes size while it is read, the client gets an error
 //! instead of `GetDone`, and its `.part` stays for a later run.
 
@@ -54,8 +55,15 @@ where
         },
     )
     .await?;
-    if let Some(restored) = plan.resume_from.as_ref().map(|c| c.offset) {
-        tracing::info!(user = %session.account.name, path, offset, restored, "resuming download");
+    match plan.resume_from.as_ref().map(|c| c.offset) {
+        // Known from the upload or an earlier download of this very file: nothing is hashed.
+        Some(end) if end == size => {
+            tracing::info!(user = %session.account.name, path, offset, "sending with its SHA-256 known");
+        }
+        Some(restored) => {
+            tracing::info!(user = %session.account.name, path, offset, restored, "resuming download");
+        }
+        None => {}
     }
     let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN, plan);
     let mut floor = super::rate_floor(state);

@@ -18,8 +18,8 @@ use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, receive, send, send_error};
 use crate::state::ServerState;
-use crate::uploads;
-use ftp_proto::filestream::{HashPlan, HashingWriter};
+use crate::{served, uploads};
+use ftp_proto::filestream::{HashPlan, HashingWriter, Written};
 
 /// A `Put` request as received.
 #[derive(Debug)]
@@ -113,7 +113,7 @@ where
             } else {
                 tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
             }
-            let writer = HashingWriter::start(file, offset, plan, state.config.fsync);
+            let writer = HashingWriter::start(file, offset, plan);
             let received = tokio::select! {
                 result = receive_chunks(conn, state, &writer, offset, upload.size) => result,
                 () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
@@ -123,12 +123,12 @@ where
             };
             // Drain the writer before anything else: the partial must be whole to its length.
             // If the writer failed, that failure (a full disk, say) is what ended the upload.
-            let (file, actual) = match writer.finish().await {
+            let written = match writer.finish().await {
                 Ok(written) => written,
                 Err(error) => return Err(SessionError::Fatal(storage_refusal(&error, &upload))),
             };
             let expected = received?;
-            complete(conn, session, state, &upload, file, actual, expected).await
+            complete(conn, session, state, &upload, written, expected).await
         }
     }
 }
@@ -325,15 +325,20 @@ async fn complete<S>(
     session: &Session,
     state: &ServerState,
     upload: &Upload,
-    file: std::fs::File,
-    actual: [u8; 32],
+    written: Written,
     expected: [u8; 32],
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let Written {
+        file,
+        sha256: actual,
+        end,
+    } = written;
     let home = Arc::clone(&session.home);
     let partials = Arc::clone(&state.partials);
+    let served = Arc::clone(&state.served);
     let (partial, destination) = (upload.partial.clone(), upload.destination.clone());
     if actual != expected {
         tracing::warn!(user = %session.account.name, path = %upload.shown, "SHA-256 mismatch; partial discarded");
@@ -356,7 +361,11 @@ where
     }
     let durable = state.config.fsync;
     let finished = tokio::task::spawn_blocking(move || {
-        uploads::finish(&partials, &partial, file, &home, &destination, durable)
+        let placed = uploads::finish(&partials, &partial, file, &home, &destination, durable)?;
+        if let Some(meta) = placed {
+            served::record(&served, &meta, end);
+        }
+        Ok(())
     })
     .await
     .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
