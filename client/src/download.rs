@@ -110,7 +110,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 ),
             });
         }
-        finish(file, &part, plan.local, plan.durable)
+        // fsync, rename and the folder's fsync, off the runtime.
+        let (moved, target, durable) = (part.clone(), plan.local.to_path_buf(), plan.durable);
+        tokio::task::spawn_blocking(move || finish(file, &moved, &target, durable))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
             .map_err(local(format!("cannot finish {}", plan.local.display())))?;
         Ok(Report {
             size,
