@@ -19,7 +19,8 @@ Server identity: --fingerprint pins the certificate; else --ca-file verifies it 
 else the first connection records it in the known-servers file and later ones must match.\n\
 Exit codes: 0 success, 2 usage, 3 authentication failed, 4 remote path rejected, missing, \
 busy or already there, 5 connection failed or lost, 6 integrity check failed, 7 server \
-identity changed or not verified, 1 other."
+identity changed or not verified, 130 stopped by Ctrl-C or SIGTERM (run the same command to \
+resume), 1 other."
 )]
 pub struct Cli {
     /// Connection and output options.

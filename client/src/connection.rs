@@ -4,7 +4,8 @@
 //! Generic over any `AsyncRead + AsyncWrite` (tests drive it over in-memory pipes). The password
 //! is sent only after the server's certificate was accepted and the server has proved it holds
 //! the shared key. Every wait for the server is bounded, so a silent server gives an error
-//! instead of a hang.
+//! instead of a hang, and gives up at once when a signal asks the command to stop (see
+//! [`crate::interrupt`]).
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 use crate::error::ClientError;
+use crate::interrupt::Interrupt;
 use crate::transport::Transport;
 
 /// Longest wait for any answer from the server (a login may queue behind others' argon2 work).
@@ -28,6 +30,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Client<S = Stream> {
     /// The framed stream.
     conn: Framed<S, ClientCodec>,
+    /// Stops every send and receive once a signal came (the default one never does).
+    interrupt: Interrupt,
 }
 
 /// What the server said on a successful login.
@@ -91,6 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ) -> Result<Self, ClientError> {
         let mut client = Client {
             conn: Framed::new(stream, ClientCodec::default()),
+            interrupt: Interrupt::default(),
         };
         let (version, server_nonce) = match client.receive().await? {
             ServerMessage::Hello { version, nonce } => (version, nonce),
@@ -175,6 +180,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Ok(())
     }
 
+    /// From now on, sends and receives give up with [`ClientError::Interrupted`] once
+    /// `interrupt` is raised; the connection is then of no further use.
+    pub fn stop_on(&mut self, interrupt: Interrupt) {
+        self.interrupt = interrupt;
+    }
+
+    /// The interrupt this connection stops on.
+    pub(crate) fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
+    }
+
     /// Sends a message during a transfer; if the server has closed the connection, its last
     /// error frame (the reason) is reported instead of the broken pipe.
     pub(crate) async fn send_or_explain(
@@ -183,6 +199,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ) -> Result<(), ClientError> {
         match self.send(message).await {
             Ok(()) => Ok(()),
+            Err(error @ ClientError::Interrupted(_)) => Err(error),
             Err(error) => {
                 let pending = tokio::time::timeout(Duration::from_secs(1), self.conn.next()).await;
                 match pending {
@@ -197,13 +214,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Sends one message.
     pub(crate) async fn send(&mut self, message: ClientMessage) -> Result<(), ClientError> {
-        self.conn.send(message).await.map_err(ClientError::from)
+        self.interrupt
+            .guard(self.conn.send(message))
+            .await?
+            .map_err(ClientError::from)
     }
 
     /// Receives one message; an error frame becomes [`ClientError::Remote`].
     pub(crate) async fn receive(&mut self) -> Result<ServerMessage, ClientError> {
-        let next = tokio::time::timeout(REPLY_TIMEOUT, self.conn.next())
-            .await
+        let next = self
+            .interrupt
+            .guard(tokio::time::timeout(REPLY_TIMEOUT, self.conn.next()))
+            .await?
             .map_err(|_| {
                 ClientError::Connection(format!(
                     "no answer from the server within {}s",

@@ -1,6 +1,8 @@
 //! Connecting and logging in as the options say, again and again if a transfer needs to
 //! reconnect. Everything is gathered and checked before the first byte goes out, so a missing
 //! password or key fails at once. A password typed at the prompt is kept for reconnects.
+//! A command that stops cleanly on Ctrl-C arms its [`Interrupt`] here, after the first login
+//! succeeded: past the last prompt (see [`crate::interrupt`]).
 
 use ftp_proto::{ErrorKind, Password, SharedKey};
 
@@ -8,6 +10,7 @@ use crate::cli::GlobalArgs;
 use crate::connection::Client;
 use crate::credentials::{self, PasswordSource};
 use crate::error::ClientError;
+use crate::interrupt::Interrupt;
 use crate::transport::Transport;
 
 /// Attempts at the password prompt before giving up, as ssh does.
@@ -28,6 +31,9 @@ pub struct Connector {
     password: PasswordSource,
     /// TLS and how the server's certificate is judged, or plain TCP.
     transport: Transport,
+    /// Armed after the first login and handed to every connection (the default one leaves
+    /// signals alone).
+    interrupt: Interrupt,
 }
 
 impl Connector {
@@ -45,7 +51,18 @@ impl Connector {
             key_file,
             password: credentials::password_source(global.password_file.as_deref())?,
             transport,
+            interrupt: Interrupt::default(),
         })
+    }
+
+    /// Makes Ctrl-C and SIGTERM stop this command's transfers cleanly, from the first login on.
+    pub fn stop_on_signals(&mut self) {
+        self.interrupt = Interrupt::on_signals();
+    }
+
+    /// What stops this command's transfers (connecting included, once armed).
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 
     /// Connects and logs in; a password typed at the prompt may be retried.
@@ -62,6 +79,9 @@ impl Connector {
             match client.login(&self.user, password.clone()).await {
                 Ok(_) => {
                     self.remember(password);
+                    // No prompt follows a login that worked: signals may be caught now.
+                    self.interrupt.arm();
+                    client.stop_on(self.interrupt.clone());
                     return Ok(client);
                 }
                 Err(ClientError::Remote { kind, message })

@@ -4,16 +4,20 @@
 //! there) by a writer thread that hashes everything in the file. Only when the SHA-256 of the
 //! whole `.part` equals the server's is it synced and renamed to `LOCAL`: a file never appears
 //! under its final name unless whole and verified. A mismatch deletes the `.part` (exit 6).
+//! A signal (see [`crate::interrupt`]) stops the receiving between two frames; the writer still
+//! drains what it has, seals its checkpoint list and the `.part` is kept for a resume.
 
 use std::path::{Path, PathBuf};
 
 use ftp_proto::filestream::{HashingWriter, Written};
 use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
+use indicatif::HumanBytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
 use crate::transfer::{Report, Tally};
@@ -92,8 +96,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let received = self
             .receive_data(&writer, offset, size, &mut limiter, progress, tally)
             .await;
+        // Whatever stopped the receiving, the writer drains and seals its list before this.
         let written = writer.finish().await;
-        let server_sha = received?;
+        let server_sha = received.map_err(|error| kept(error, plan.remote, &part, size))?;
         let Written { file, sha256, .. } =
             written.map_err(local(format!("cannot write {}", part.display())))?;
         if let Some(store) = &store {
@@ -145,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                         )));
                     }
                     if let Some(limiter) = limiter.as_mut() {
-                        limiter.take(len).await;
+                        self.interrupt().guard(limiter.take(len)).await?;
                     }
                     if !writer.write(data).await {
                         return Err(ClientError::Protocol("the local writer stopped".into()));
@@ -164,6 +169,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             }
         }
     }
+}
+
+/// An interruption, told with what `part` keeps of the `size` bytes of `remote`; any other
+/// error as it is.
+fn kept(error: ClientError, remote: &str, part: &Path, size: u64) -> ClientError {
+    if !matches!(error, ClientError::Interrupted(_)) {
+        return error;
+    }
+    let kept = std::fs::metadata(part).map_or(0, |meta| meta.len());
+    ClientError::Interrupted(format!(
+        "{} of {} ({}) kept in {}; run the same command to resume",
+        HumanBytes(kept),
+        printable(&remote_shown(remote)),
+        HumanBytes(size),
+        printable(&part.display().to_string()),
+    ))
 }
 
 /// Makes a verified `.part` the final file: fsync (when `durable`), rename, fsync the folder.

@@ -1,7 +1,7 @@
 //! Client errors and the one place they become exit codes:
 //! 0 success, 2 usage, 3 authentication, 4 remote path rejected/missing/busy/exists,
 //! 5 connection failed or lost, 6 integrity, 7 server identity changed or not verified,
-//! 1 anything else.
+//! 130 stopped by Ctrl-C or SIGTERM (see [`crate::interrupt`]), 1 anything else.
 
 use ftp_proto::{CodecError, ErrorKind, KeyError};
 
@@ -74,6 +74,9 @@ pub enum ClientError {
         /// Exit code of the first failure.
         code: u8,
     },
+    /// Ctrl-C or SIGTERM stopped the command; says what was kept and how to resume.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// The server refused the request.
     #[error("{message}")]
     Remote {
@@ -85,6 +88,13 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A transfer stopped by a signal, before anyone said what it kept.
+    pub fn interrupted() -> ClientError {
+        ClientError::Interrupted(
+            "the transfer stopped before it finished; run the same command to resume".into(),
+        )
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -101,6 +111,7 @@ impl ClientError {
             | ClientError::Connection(_)
             | ClientError::NotTls { .. } => 5,
             ClientError::ServerIdentity(_) => 7,
+            ClientError::Interrupted(_) => crate::interrupt::EXIT_CODE,
             ClientError::Remote { .. }
             | ClientError::Key(_)
             | ClientError::Local { .. }
@@ -151,6 +162,7 @@ mod tests {
             reason: String::new(),
         };
         assert_eq!(not_tls.exit_code(), 5);
+        assert_eq!(ClientError::interrupted().exit_code(), 130);
         assert_eq!(remote(ErrorKind::Internal).exit_code(), 1);
         assert_eq!(remote(ErrorKind::Protocol).exit_code(), 1);
         assert_eq!(remote(ErrorKind::NoSpace).exit_code(), 1);

@@ -5,9 +5,10 @@
 //! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
 //! mkdir), [`upload`] and [`download`] (one attempt each), [`whole`] (small files sent whole,
-//! pipelined), [`transfer`] (retries and backoff), [`checkpoints`] (saved hash states for cheap
-//! resumes), [`rate`] (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per
-//! command), [`output`] (tables and JSON), [`error`] (errors and exit codes).
+//! pipelined), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
+//! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
+//! (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command), [`output`]
+//! (tables and JSON), [`error`] (errors and exit codes).
 
 pub mod checkpoints;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod connector;
 pub mod credentials;
 pub mod download;
 pub mod error;
+pub mod interrupt;
 pub mod known_servers;
 pub mod output;
 pub mod progress;

@@ -1,5 +1,6 @@
 //! `ftp` entry point: parse the command line, run the command, print the whole error chain, and
-//! exit with the contract's code (see [`ftp::error`]).
+//! exit with the contract's code (see [`ftp::error`]); a transfer stopped by a signal is told
+//! as such, not as an error (see [`ftp::interrupt`]).
 
 use std::process::ExitCode;
 
@@ -21,6 +22,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(ftp::commands::run(&cli.global, cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error @ ftp::ClientError::Interrupted(_)) => {
+            // Not a failure of the program: the user asked it to stop.
+            eprintln!("ftp: {error}");
+            ExitCode::from(error.exit_code())
+        }
         Err(error) => {
             eprintln!("ftp: error: {error}");
             ExitCode::from(error.exit_code())

@@ -1,6 +1,7 @@
 //! Transfers with retries: a lost connection is reconnected, logged in again and resumed, with
 //! exponential backoff, up to `--retries` times per file, for uploads and downloads alike.
-//! Failures that retrying cannot fix (refusals, integrity, local errors) stop at once.
+//! Failures that retrying cannot fix (refusals, integrity, local errors, a signal) stop at
+//! once; a signal also cuts a pause or a reconnect short.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -151,13 +152,14 @@ pub async fn with_retries<T>(
     name: &str,
     mut attempt: impl AsyncFnMut(&mut Client) -> Result<T, ClientError>,
 ) -> Result<T, ClientError> {
+    let interrupt = connector.interrupt().clone();
     let mut failures = 0;
     loop {
         let result = match client {
             Some(open) => attempt(open).await,
-            None => match connector.connect().await {
-                Ok(open) => attempt(client.insert(open)).await,
-                Err(error) => Err(error),
+            None => match interrupt.guard(connector.connect()).await {
+                Ok(Ok(open)) => attempt(client.insert(open)).await,
+                Ok(Err(error)) | Err(error) => Err(error),
             },
         };
         match result {
@@ -170,7 +172,7 @@ pub async fn with_retries<T>(
                     "{name}: {error}; reconnecting in {:.1} s (retry {failures} of {retries})",
                     pause.as_secs_f64(),
                 ));
-                tokio::time::sleep(pause).await;
+                interrupt.guard(tokio::time::sleep(pause)).await?;
             }
             Err(error) => {
                 if is_retryable(&error) {

@@ -4,17 +4,23 @@
 //! are hashed without being sent) and streamed in chunks with no per-chunk reply: TCP flow
 //! control is the back-pressure, and a bounded queue keeps memory flat whatever the file size.
 //! The SHA-256 of the whole file goes last; the server answers only once the file is visible.
+//! However sending stops (a lost connection, a signal: see [`crate::interrupt`]), the reader
+//! thread is stopped and waited for, so its checkpoint list is complete before a retry or exit.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
 use ftp_proto::filestream;
 use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, ServerMessage};
+use indicatif::HumanBytes;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 
 use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
 use crate::transfer::{Report, Tally};
@@ -74,6 +80,21 @@ pub fn open_local(path: &Path) -> Result<(std::fs::File, FileIdentity), ClientEr
     Ok((file, identity(&meta)))
 }
 
+/// An interruption, told with how much of `plan`'s `size` bytes went out (`position`); any
+/// other error as it is.
+fn sent(error: ClientError, plan: &PutPlan<'_>, position: u64, size: u64) -> ClientError {
+    if !matches!(error, ClientError::Interrupted(_)) {
+        return error;
+    }
+    ClientError::Interrupted(format!(
+        "{} of {} ({}) sent to {}, which keeps what it received; run the same command to resume",
+        HumanBytes(position),
+        printable(&plan.local.display().to_string()),
+        HumanBytes(size),
+        printable(&remote_shown(plan.remote)),
+    ))
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Uploads one file. `tally` counts every byte handed to the connection and the offset of
     /// the first attempt, across the attempts of one command.
@@ -117,22 +138,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let (mut incoming, reader) =
             filestream::spawn_reader(file, offset, size, chunk_len, hash_plan);
         let mut position = offset;
-        while let Some(data) = incoming.recv().await {
-            let len = data.len() as u64;
-            if let Some(limiter) = limiter.as_mut() {
-                limiter.take(len).await;
-            }
-            self.send_or_explain(ClientMessage::Chunk {
-                offset: position,
-                data,
-            })
-            .await?;
-            position += len;
-            tally.sent += len;
-            progress.advance(len);
-        }
-        let sha256 = reader
-            .await
+        let streamed = self
+            .send_chunks(&mut incoming, &mut position, &mut limiter, progress, tally)
+            .await;
+        // The reader stops at its next chunk, or at once if it has read everything.
+        drop(incoming);
+        let read = reader.await;
+        streamed.map_err(|error| sent(error, plan, position, size))?;
+        let sha256 = read
             .map_err(|e| ClientError::Protocol(format!("reader thread failed: {e}")))?
             .map_err(|source| ClientError::Local {
                 context: format!("cannot read {}", plan.local.display()),
@@ -162,6 +175,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             }),
             other => Err(crate::connection::unexpected("the upload's result", &other)),
         }
+    }
+
+    /// Sends the reader's chunks as `Chunk` messages from `*position` on, moving it past each
+    /// one sent, until the reader has no more.
+    async fn send_chunks(
+        &mut self,
+        incoming: &mut mpsc::Receiver<Bytes>,
+        position: &mut u64,
+        limiter: &mut Option<RateLimiter>,
+        progress: &FileProgress,
+        tally: &mut Tally,
+    ) -> Result<(), ClientError> {
+        while let Some(data) = self.interrupt().guard(incoming.recv()).await? {
+            let len = data.len() as u64;
+            if let Some(limiter) = limiter.as_mut() {
+                self.interrupt().guard(limiter.take(len)).await?;
+            }
+            self.send_or_explain(ClientMessage::Chunk {
+                offset: *position,
+                data,
+            })
+            .await?;
+            *position += len;
+            tally.sent += len;
+            progress.advance(len);
+        }
+        Ok(())
     }
 
     /// After `PutExisting`: identical content is success, anything else a conflict.

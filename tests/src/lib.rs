@@ -109,6 +109,12 @@ pub fn run(mut command: Command, stdin: Option<&str>) -> Output {
             assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "write stdin");
         }
     }
+    output_of(child, &format!("{command:?}"))
+}
+
+/// Waits for a spawned command (`what`, for the message) and collects its piped output;
+/// panics (after killing it) if it hangs.
+pub fn output_of(child: Child, what: &str) -> Output {
     let pid = child.id();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -118,9 +124,19 @@ pub fn run(mut command: Command, stdin: Option<&str>) -> Output {
         Ok(output) => output.expect("wait for command"),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{command:?} did not finish within {COMMAND_DEADLINE:?}");
+            panic!("{what} did not finish within {COMMAND_DEADLINE:?}");
         }
     }
+}
+
+/// Sends a signal (`TERM`, `INT`, …) to a process.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
 }
 
 /// Exit code of a finished command (-1 when killed by a signal).
@@ -301,12 +317,7 @@ impl Server {
 
     /// Sends a signal (`TERM`, `INT`, …) to the server.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} failed");
+        signal(self.child.id(), name);
     }
 
     /// Waits (bounded) for the server to exit; returns its exit code (-1 for a signal).

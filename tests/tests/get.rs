@@ -112,6 +112,64 @@ fn a_killed_download_resumes_and_never_shows_a_partial_file() {
 }
 
 #[test]
+fn ctrl_c_keeps_the_part_with_its_sealed_list_and_the_next_get_resumes() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    let source = home(&site).join("big.bin");
+    random_file(&source, 40 * MIB, 24);
+    let folder = download_folder(&site);
+    let target = folder.join("big.bin");
+    let part = e2e::part_of(&target);
+
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args([
+            "--json",
+            "get",
+            "big.bin",
+            "--limit-rate",
+            "8M",
+            "--retries",
+            "0",
+        ])
+        .current_dir(&folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let client = command.spawn().unwrap();
+    // Past the first checkpoint (16 MiB): a sealed list has something to keep.
+    wait_until("20 MiB of the download on disk", || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() >= 20 * MIB as u64)
+    });
+    e2e::signal(client.id(), "INT");
+    let output = e2e::output_of(client, "ftp get");
+    let err = stderr(&output);
+    assert_eq!(code(&output), 130, "{err}");
+    assert!(
+        err.contains("interrupted: ")
+            && err.contains("kept in big.bin.part; run the same command to resume"),
+        "{err}"
+    );
+    assert!(stdout(&output).is_empty(), "no JSON for an unfinished get");
+    assert!(!target.exists(), "no file under the final name");
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept >= 20 * MIB as u64 && kept < 40 * MIB as u64, "{kept}");
+    let lists = server.client_cache().join("ftp/checkpoints");
+    assert_eq!(
+        e2e::checkpoint_lists(&lists).len(),
+        1,
+        "the writer sealed its list of the .part"
+    );
+
+    let (status, json, err) = json_in(&server, &folder, &["get", "big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["resumed_from"].as_u64().unwrap(), kept, "{json:?}");
+    assert!(same_content(&source, &target));
+    assert!(!part.exists());
+    assert!(e2e::checkpoint_lists(&lists).is_empty());
+}
+
+#[test]
 fn retries_survive_cut_connections_while_downloading() {
     let site = site();
     let server = site.start();

@@ -110,6 +110,46 @@ fn a_killed_client_resumes_where_it_stopped() {
 }
 
 #[test]
+fn ctrl_c_stops_an_upload_cleanly_and_the_next_put_resumes() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    let size = 8 * MIB;
+    random_file(&local, size, 2);
+    let final_path = home(&site).join("big.bin");
+
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args(["--json", "put", "--limit-rate", "2M", "--retries", "0"])
+        .arg(&local)
+        .arg("big.bin")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let client = command.spawn().unwrap();
+    wait_until("part of the upload on the server", || {
+        e2e::partial_bytes(&site.root()) >= MIB as u64
+    });
+    e2e::signal(client.id(), "INT");
+    let output = e2e::output_of(client, "ftp put");
+    let err = stderr(&output);
+    assert_eq!(code(&output), 130, "{err}");
+    assert!(
+        err.contains("interrupted: ")
+            && err.contains(
+                "sent to /big.bin, which keeps what it received; run the same command to resume"
+            ),
+        "{err}"
+    );
+    assert!(stdout(&output).is_empty(), "no JSON for an unfinished put");
+    assert!(!final_path.exists(), "nothing under the final name");
+
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert!(json[0]["resumed_from"].as_u64().unwrap() > 0, "{json:?}");
+    assert!(same_content(&local, &final_path));
+}
+
+#[test]
 fn a_killed_server_is_resumed_after_restart() {
     let site = site();
     let mut server = site.start();

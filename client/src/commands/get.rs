@@ -3,7 +3,8 @@
 //! The local name comes from the user (LOCAL) or from the last component of REMOTE, checked
 //! like any name from outside: never empty, `.`, `..`, with a separator or a control
 //! character, so a download lands only in the folder the user named. An existing LOCAL is not
-//! replaced without `--force` (exit 4), and that is checked before connecting.
+//! replaced without `--force` (exit 4), and that is checked before connecting. Ctrl-C or
+//! SIGTERM after the login stops the download and keeps the `.part` (exit 130).
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         upload_id: transfer::new_upload_id()?,
     };
     let mut connector = Connector::new(global)?;
+    connector.stop_on_signals();
     let progress = Progress::new(global.quiet, 1, 0);
     let mut client = None;
     let outcome =

@@ -2,7 +2,8 @@
 //!
 //! Every local file is checked before anything is sent. Files go one after another over one
 //! connection; a failure of one file is reported and the others still go, unless the
-//! connection is lost for good. The exit code is the first failure's.
+//! connection is lost for good. The exit code is the first failure's. Ctrl-C or SIGTERM after
+//! the login stops every file at once and the command with it (exit 130).
 
 use std::path::{Path, PathBuf};
 
@@ -25,14 +26,16 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         upload_id: transfer::new_upload_id()?,
     };
     let mut connector = Connector::new(global)?;
+    connector.stop_on_signals();
     let total: u64 = jobs.iter().map(|job| job.size).sum();
     let progress = Progress::new(global.quiet, jobs.len(), total);
     let mut client = None;
     let mut failures: Vec<ClientError> = Vec::new();
     let several = jobs.len() > 1;
-    // Set when stdout is gone: the command ends with that error, as any command does.
-    let mut output_lost: Option<ClientError> = None;
-    // Reports one file's result; `false` once the connection is lost for good, or stdout.
+    // Set when stdout is gone or a signal came: the command ends with that error.
+    let mut ended: Option<ClientError> = None;
+    // Reports one file's result; `false` once the connection is lost for good, or stdout, or a
+    // signal came.
     let mut report = |job: &PutJob, result: Result<transfer::Outcome, ClientError>| -> bool {
         match result {
             Ok(outcome) => {
@@ -44,10 +47,14 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                 if (global.json || !global.quiet)
                     && let Err(error) = progress.suspend(|| super::print(&format!("{line}\n")))
                 {
-                    output_lost = Some(error);
+                    ended = Some(error);
                     return false;
                 }
                 true
+            }
+            Err(error @ ClientError::Interrupted(_)) => {
+                ended = Some(error);
+                false
             }
             Err(error) => {
                 let fatal = transfer::is_retryable(&error);
@@ -78,6 +85,10 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                 |job, result| going &= report(job, result),
             )
             .await;
+            if let Err(error @ ClientError::Interrupted(_)) = finished {
+                ended = Some(error);
+                break;
+            }
             if let Err(error) = finished {
                 if several {
                     progress.suspend(|| eprintln!("ftp: error: {error}"));
@@ -101,7 +112,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
             break;
         }
     }
-    if let Some(error) = output_lost {
+    if let Some(error) = ended {
         return Err(error);
     }
     progress.finish();
