@@ -94,14 +94,14 @@ where
             match receive(conn).now_or_never() {
                 Some(Ok(message)) => {
                     if !matches!(message, ClientMessage::PutWhole { .. }) {
-                        handlers::put_whole::flush(conn, &session, state, &mut batch).await?;
+                        handlers::put_whole::flush(conn, &session, &mut batch).await?;
                     }
                     if dispatch(conn, &session, state, &mut batch, message).await? {
                         return Ok(());
                     }
                 }
                 Some(Err(error)) => return Err(error),
-                None => handlers::put_whole::flush(conn, &session, state, &mut batch).await?,
+                None => handlers::put_whole::flush(conn, &session, &mut batch).await?,
             }
             continue;
         }

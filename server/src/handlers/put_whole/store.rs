@@ -1,0 +1,353 @@
+//! The store thread of one batch of whole files: one blocking thread takes the batch's files
+//! in request order through a bounded queue, so the connection keeps reading while the disk
+//! works and no file costs a trip to a blocking thread and back. For each file it checks the
+//! destination, verifies the SHA-256 and writes the partial; a folder's creation and handle are
+//! done once per batch, for all its files. Asked to settle, it makes the batch durable and
+//! visible ([`super::settle`]) and yields the answers. Dropped without settling (the connection
+//! is gone), it stops: what it wrote stays as partials, which a rerun reuses or expiry removes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ftp_proto::{ErrorKind, ServerMessage};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::super::put::{Upload, inspect_destination};
+use super::settle::{Answer, Pending, Stored, settle};
+use crate::error::Refusal;
+use crate::jail::{self, RemotePath};
+use crate::uploads::PathLock;
+
+/// Files queued between the connection and the store thread: with files of at most a
+/// quarter of a chunk, a few MiB per connection at most.
+const QUEUE: usize = 16;
+
+/// A file that passed the checks needing no disk, with its destination locked.
+pub(super) struct Admitted {
+    /// The path as the client named it.
+    pub(super) path: RemotePath,
+    /// The upload.
+    pub(super) upload: Upload,
+    /// Replace an existing file.
+    pub(super) force: bool,
+    /// The content.
+    pub(super) data: Bytes,
+    /// The client's SHA-256 of the content.
+    pub(super) sha256: [u8; 32],
+    /// The destination's lock, held until the file is in place.
+    pub(super) lock: PathLock,
+}
+
+/// What the store thread is handed, in request order.
+enum Item {
+    /// A file to store.
+    File(Box<Admitted>),
+    /// An answer already decided (a refusal), kept in its place.
+    Answer(ServerMessage),
+    /// Everything is queued: make the batch durable and visible.
+    Settle,
+}
+
+/// The store thread of the batch being received.
+pub(super) struct StoreThread {
+    /// The queue to the thread.
+    items: mpsc::Sender<Item>,
+    /// The thread: the answers once settled, `None` when dropped without settling.
+    thread: JoinHandle<Option<Vec<Answer>>>,
+}
+
+impl StoreThread {
+    /// Starts a thread storing files beneath `home`, partials in `partials`, syncing when
+    /// `durable`.
+    pub(super) fn start(
+        home: Arc<cap_std::fs::Dir>,
+        partials: Arc<cap_std::fs::Dir>,
+        durable: bool,
+    ) -> StoreThread {
+        let (items, mut incoming) = mpsc::channel(QUEUE);
+        let thread = tokio::task::spawn_blocking(move || {
+            let mut folders = Folders::default();
+            let mut pending = Vec::new();
+            while let Some(item) = incoming.blocking_recv() {
+                pending.push(match item {
+                    Item::File(file) => store(&home, &partials, &mut folders, *file),
+                    Item::Answer(answer) => Pending::Ready(answer),
+                    Item::Settle => return Some(settle(&home, &partials, pending, durable)),
+                });
+            }
+            None
+        });
+        StoreThread { items, thread }
+    }
+
+    /// Queues a file (waiting while the queue is full).
+    pub(super) async fn store(&self, file: Admitted) {
+        // A thread that is gone panicked: `settle` reports it.
+        let _ = self.items.send(Item::File(Box::new(file))).await;
+    }
+
+    /// Queues an answer decided without the disk, to go in its place.
+    pub(super) async fn answer(&self, answer: ServerMessage) {
+        let _ = self.items.send(Item::Answer(answer)).await;
+    }
+
+    /// Waits for every queued file to be stored, durable and in place; returns the answers in
+    /// request order.
+    pub(super) async fn settle(self) -> Result<Vec<Answer>, Refusal> {
+        let _ = self.items.send(Item::Settle).await;
+        drop(self.items);
+        match self.thread.await {
+            Ok(Some(answers)) => Ok(answers),
+            Ok(None) => Err(Refusal::internal(
+                "finishing uploads",
+                "store thread stopped",
+            )),
+            Err(error) => Err(Refusal::internal("finishing uploads", error)),
+        }
+    }
+}
+
+/// The folders files of this batch went to, each created once and opened once.
+#[derive(Default)]
+struct Folders {
+    /// By path relative to the home (empty for the home itself).
+    opened: HashMap<PathBuf, Arc<cap_std::fs::Dir>>,
+}
+
+impl Folders {
+    /// The folder `relative` beneath `home`, created (with its parents) when missing. Blocking.
+    fn open(
+        &mut self,
+        home: &Arc<cap_std::fs::Dir>,
+        relative: &Path,
+    ) -> std::io::Result<Arc<cap_std::fs::Dir>> {
+        if let Some(folder) = self.opened.get(relative) {
+            return Ok(Arc::clone(folder));
+        }
+        let folder = if relative.as_os_str().is_empty() {
+            Arc::clone(home)
+        } else {
+            home.create_dir_all(relative)?;
+            Arc::new(home.open_dir(relative)?)
+        };
+        self.opened
+            .insert(relative.to_path_buf(), Arc::clone(&folder));
+        Ok(folder)
+    }
+}
+
+/// Checks the destination, verifies the content and writes the partial; what the file's
+/// answer waits on. Blocking.
+fn store(
+    home: &Arc<cap_std::fs::Dir>,
+    partials: &cap_std::fs::Dir,
+    folders: &mut Folders,
+    file: Admitted,
+) -> Pending {
+    match try_store(home, partials, folders, file) {
+        Ok(pending) => pending,
+        Err(refusal) => Pending::Ready(ServerMessage::Error {
+            kind: refusal.kind,
+            message: refusal.message,
+        }),
+    }
+}
+
+/// [`store`], with refusals as errors. Blocking.
+fn try_store(
+    home: &Arc<cap_std::fs::Dir>,
+    partials: &cap_std::fs::Dir,
+    folders: &mut Folders,
+    file: Admitted,
+) -> Result<Pending, Refusal> {
+    let destination = file.upload.destination.as_path();
+    let (parent, name) = match (destination.parent(), destination.file_name()) {
+        (Some(parent), Some(name)) => (parent, PathBuf::from(name)),
+        _ => {
+            return Err(Refusal::new(
+                ErrorKind::InvalidPath,
+                format!("upload refused: {} does not name a file", file.path),
+            ));
+        }
+    };
+    let folder = folders
+        .open(home, parent)
+        .map_err(|e| jail::refusal_for(&e, &file.path))?;
+    if let Some(existing) =
+        inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
+    {
+        // The client compares: identical content is done, anything else a conflict.
+        return Ok(Pending::Ready(ServerMessage::PutExisting {
+            sha256: existing,
+        }));
+    }
+    if <[u8; 32]>::from(Sha256::digest(&file.data)) != file.sha256 {
+        return Err(Refusal::new(
+            ErrorKind::Integrity,
+            format!(
+                "integrity check failed for {}: the data received does not match the client's SHA-256; nothing was stored, run the command again",
+                file.path
+            ),
+        ));
+    }
+    write_partial(partials, &file.upload.partial, &file.data)
+        .map_err(|e| Refusal::internal("storing an upload", e))?;
+    Ok(Pending::Stored(Stored {
+        upload: file.upload,
+        folder,
+        name,
+        sha256: file.sha256,
+        _lock: file.lock,
+    }))
+}
+
+/// Writes `data` as the partial `name` (the batch's `syncfs` makes it durable). Blocking.
+fn write_partial(partials: &cap_std::fs::Dir, name: &str, data: &[u8]) -> std::io::Result<()> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    let mut file = partials.open_with(name, &options)?.into_std();
+    file.write_all(data)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uploads::PathLocks;
+    use ftp_proto::FileIdentity;
+
+    struct Site {
+        dir: tempfile::TempDir,
+        home: Arc<cap_std::fs::Dir>,
+        partials: Arc<cap_std::fs::Dir>,
+        locks: Arc<PathLocks>,
+    }
+
+    fn site() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["home", "partials"] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        let open = |name: &str| {
+            let path = dir.path().join(name);
+            Arc::new(
+                cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).unwrap(),
+            )
+        };
+        Site {
+            home: open("home"),
+            partials: open("partials"),
+            locks: Arc::new(PathLocks::default()),
+            dir,
+        }
+    }
+
+    async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted {
+        let path = RemotePath::parse(remote).unwrap();
+        let destination = path.relative();
+        let identity = FileIdentity {
+            size: content.len() as u64,
+            modified_secs: 1,
+            modified_nanos: 0,
+        };
+        let lock = site.locks.lock(destination.clone(), [7; 16]).await.unwrap();
+        Admitted {
+            upload: Upload {
+                partial: crate::uploads::partial_name("alice", &destination, &identity),
+                user: "alice".into(),
+                destination,
+                shown: path.to_string(),
+                size: identity.size,
+            },
+            path,
+            force: false,
+            data: Bytes::copy_from_slice(content),
+            sha256: Sha256::digest(content).into(),
+            lock,
+        }
+    }
+
+    fn landed(answer: &Answer) -> bool {
+        matches!(answer.0, ServerMessage::PutDone { .. })
+    }
+
+    fn refused(answer: &Answer, kind: ErrorKind) -> bool {
+        matches!(&answer.0, ServerMessage::Error { kind: k, .. } if *k == kind)
+    }
+
+    #[tokio::test]
+    async fn files_of_several_folders_land_and_each_refusal_keeps_its_place() {
+        let site = site();
+        std::fs::write(site.dir.path().join("home/taken"), b"old").unwrap();
+        std::fs::write(site.dir.path().join("home/plain"), b"x").unwrap();
+        let store = StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        store.store(file(&site, "/top", b"top").await).await;
+        store.store(file(&site, "/a/b/one", b"one").await).await;
+        store
+            .answer(ServerMessage::Error {
+                kind: ErrorKind::Busy,
+                message: "busy".into(),
+            })
+            .await;
+        store.store(file(&site, "/a/b/two", b"two").await).await;
+        store
+            .store(file(&site, "/taken", b"new content").await)
+            .await;
+        store.store(file(&site, "/plain/under", b"u").await).await;
+        let mut corrupt = file(&site, "/c/bad", b"bad").await;
+        corrupt.sha256 = [0; 32];
+        store.store(corrupt).await;
+        store.store(file(&site, "/c/good", b"good").await).await;
+        let answers = store.settle().await.unwrap();
+
+        assert_eq!(answers.len(), 8);
+        assert!(landed(&answers[0]) && landed(&answers[1]));
+        assert!(refused(&answers[2], ErrorKind::Busy));
+        assert!(landed(&answers[3]));
+        assert!(refused(&answers[4], ErrorKind::Exists), "no --force");
+        assert!(
+            matches!(answers[5].0, ServerMessage::Error { .. }),
+            "a parent is a file: {:?}",
+            answers[5].0
+        );
+        assert!(refused(&answers[6], ErrorKind::Integrity));
+        assert!(landed(&answers[7]));
+        let home = site.dir.path().join("home");
+        for (path, content) in [
+            ("top", &b"top"[..]),
+            ("a/b/one", b"one"),
+            ("a/b/two", b"two"),
+            ("taken", b"old"),
+            ("c/good", b"good"),
+        ] {
+            assert_eq!(std::fs::read(home.join(path)).unwrap(), content, "{path}");
+        }
+        assert!(!home.join("c/bad").exists());
+        let left = std::fs::read_dir(site.dir.path().join("partials"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "every partial landed or was removed");
+        // Every lock was let go.
+        site.locks.lock("a/b/one".into(), [8; 16]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_dropped_unsettled_lands_nothing_and_lets_go_of_its_locks() {
+        let site = site();
+        let store = StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        store.store(file(&site, "/d/one", b"one").await).await;
+        drop(store);
+        // The lock is let go once the thread has stopped: a second command gets it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while site.locks.lock("d/one".into(), [8; 16]).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "lock still held");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!site.dir.path().join("home/d/one").exists());
+    }
+}
