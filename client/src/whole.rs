@@ -1,6 +1,8 @@
 //! Small files, sent whole and pipelined: each goes in one `PutWhole` message with its
 //! SHA-256, up to [`WINDOW`] ahead of the answers, so a folder of small files costs no round
-//! trip per file. The server answers in order, once each file is durable and in place.
+//! trip per file. Messages are queued and written together, flushed only before waiting for
+//! an answer that is not already here. The server answers in order, once each file is durable
+//! and in place.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -61,7 +63,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 queued += 1;
                 match read_whole(&jobs[index], force, upload_id) {
                     Ok((message, size, sha256)) => {
-                        self.send_or_explain(message).await?;
+                        self.feed_or_explain(message).await?;
                         flights.push_back(Flight::Sent {
                             index,
                             size,
@@ -80,7 +82,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     sha256,
                 }) => {
                     sent -= 1;
-                    let answer = match self.receive().await {
+                    let answer = match self.receive_flushing().await {
                         Err(error @ ClientError::Remote { .. }) => Err(error),
                         Err(error) => return Err(error),
                         Ok(message) => settle(&jobs[index], message, size, sha256),
