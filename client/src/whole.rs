@@ -19,8 +19,9 @@ use crate::upload;
 /// Files at most this large go whole.
 pub const SMALL_FILE: u64 = (MAX_CHUNK_LEN / 4) as u64;
 
-/// Files sent ahead of their answers.
-const WINDOW: usize = 512;
+/// Files sent ahead of their answers: two of the server's batches (512 files each), so the
+/// next batch is on its way while the server makes the one before durable.
+const WINDOW: usize = 1024;
 
 /// A file on its way: sent and awaiting its answer, or already failed locally.
 enum Flight {

@@ -1,20 +1,21 @@
 //! `PutWhole`: small files sent whole, many before any answer, made durable together.
 //!
 //! Each file is checked like a `Put` (permission, path, size, lock) as it arrives and handed
-//! to the batch's [`store`] thread, which checks the destination, verifies the SHA-256 and
-//! writes the partial while the connection reads on; its answer waits in the batch. When no
-//! further message is waiting on the connection, or the batch is full, [`flush`] has the
-//! thread sync the file system once (every partial of the batch), rename each into place and
-//! sync again (the new names) ([`settle`]), then sends the answers in order. Files still appear
+//! to the [`store`] thread of the batch being received, which checks the destination, verifies
+//! the SHA-256 and writes the partial while the connection reads on. When no further message
+//! is waiting on the connection, or the batch is full, the batch is closed ([`close`]): its
+//! thread syncs the file system once (every partial of the batch), renames each into place and
+//! syncs again (the new names) ([`settle`]), while the next batch is already being received;
+//! then its answers go out in order ([`answer`]). A batch is closed only once the one before it
+//! is answered, so answers keep the order of the requests ([`batches`]). Files still appear
 //! under their final names only whole and verified, and an answer still means the file is
 //! durable; what the batch saves is a round trip and two syncs per file.
 
+mod batches;
 mod settle;
 mod store;
-
-use std::collections::HashSet;
-use std::path::PathBuf;
-use std::sync::Arc;
+#[cfg(test)]
+mod test_support;
 
 use bytes::Bytes;
 use ftp_proto::{ErrorKind, FileIdentity, MAX_CHUNK_LEN, ServerMessage};
@@ -28,7 +29,9 @@ use crate::jail::RemotePath;
 use crate::session::Connection;
 use crate::state::ServerState;
 use crate::uploads;
-use store::{Admitted, StoreThread};
+pub use batches::Batches;
+use settle::Answer;
+use store::Admitted;
 
 /// Most files answered together.
 pub const MAX_BATCH: usize = 512;
@@ -50,46 +53,13 @@ pub struct WholeRequest {
     pub sha256: [u8; 32],
 }
 
-/// The files received and not answered yet.
-#[derive(Default)]
-pub struct Batch {
-    /// Stores the batch's files; started by its first file.
-    store: Option<StoreThread>,
-    /// How many answers the batch owes.
-    owed: usize,
-    /// Destinations (relative to the home) of the batch's files, whose locks it may hold.
-    destinations: HashSet<PathBuf>,
-}
-
-impl Batch {
-    /// Nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.owed == 0
-    }
-
-    /// The batch must be flushed before more is added.
-    pub fn is_full(&self) -> bool {
-        self.owed >= MAX_BATCH
-    }
-
-    /// The store thread, started when the batch gets its first file.
-    fn store_thread(&mut self, session: &Session, state: &ServerState) -> &StoreThread {
-        self.store.get_or_insert_with(|| {
-            StoreThread::start(
-                Arc::clone(&session.home),
-                Arc::clone(&state.partials),
-                state.config.fsync,
-            )
-        })
-    }
-}
-
-/// Checks one file and hands it to the batch's store thread; its answer joins the batch.
+/// Checks one file and hands it to the store thread of the batch being received; its answer
+/// joins the batch.
 pub async fn receive<S>(
     conn: &mut Connection<S>,
     session: &Session,
     state: &ServerState,
-    batch: &mut Batch,
+    batches: &mut Batches,
     request: WholeRequest,
 ) -> Result<(), SessionError>
 where
@@ -98,27 +68,30 @@ where
     // The same destination twice in one burst: the first must land (and let go of its lock)
     // before the second is looked at.
     if let Ok(path) = RemotePath::parse(&request.path)
-        && batch.destinations.contains(&path.relative())
+        && batches.holds(&path.relative())
     {
-        flush(conn, session, batch).await?;
+        finish(conn, session, batches).await?;
     }
     let admitted = admit(session, state, request).await;
-    batch.owed += 1;
+    let receiving = &mut batches.receiving;
+    receiving.owed += 1;
     match admitted {
         Ok(file) => {
-            batch.destinations.insert(file.upload.destination.clone());
-            batch.store_thread(session, state).store(file).await;
+            receiving
+                .destinations
+                .insert(file.upload.destination.clone());
+            receiving.store_thread(session, state).store(file).await;
         }
         Err(refusal) => {
             let answer = ServerMessage::Error {
                 kind: refusal.kind,
                 message: refusal.message,
             };
-            batch.store_thread(session, state).answer(answer).await;
+            receiving.store_thread(session, state).answer(answer).await;
         }
     }
-    if batch.is_full() {
-        flush(conn, session, batch).await?;
+    if batches.is_full() {
+        close(conn, session, batches).await?;
     }
     Ok(())
 }
@@ -165,30 +138,55 @@ async fn admit(
     })
 }
 
-/// Makes every stored file of the batch durable and visible, then sends all the answers in
-/// order.
-pub async fn flush<S>(
+/// Closes the batch being received, so its thread makes it durable and visible while the
+/// connection reads on; the batch before it is answered first (waiting for it if need be).
+pub async fn close<S>(
     conn: &mut Connection<S>,
     session: &Session,
-    batch: &mut Batch,
+    batches: &mut Batches,
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(store) = batch.store.take() else {
+    if batches.receiving.owed == 0 {
         return Ok(());
-    };
-    let (files, started) = (batch.owed, std::time::Instant::now());
-    batch.owed = 0;
-    batch.destinations.clear();
-    let answers = store.settle().await.map_err(SessionError::Fatal)?;
-    tracing::debug!(
-        files,
-        ms = started.elapsed().as_millis() as u64,
-        "whole-file batch settled"
-    );
-    // One write for the whole batch: the answers are fed, then flushed once.
-    for (answer, shown) in answers {
+    }
+    if batches.is_settling() {
+        let answers = batches.settled().await;
+        answer(conn, session, answers).await?;
+    }
+    batches.close().await;
+    Ok(())
+}
+
+/// Answers every file received: closes the batch being received and waits until all are
+/// settled.
+pub async fn finish<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    batches: &mut Batches,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    close(conn, session, batches).await?;
+    if batches.is_settling() {
+        let answers = batches.settled().await;
+        answer(conn, session, answers).await?;
+    }
+    Ok(())
+}
+
+/// Sends the answers of a settled batch ([`Batches::settled`]) in order, in one write.
+pub async fn answer<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    answers: Result<Vec<Answer>, Refusal>,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    for (answer, shown) in answers.map_err(SessionError::Fatal)? {
         if let (ServerMessage::PutDone { size, .. }, Some(shown)) = (&answer, &shown) {
             tracing::info!(user = %session.account.name, path = %shown, size, "upload complete");
         }

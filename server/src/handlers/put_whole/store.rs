@@ -2,8 +2,8 @@
 //! in request order through a bounded queue, so the connection keeps reading while the disk
 //! works and no file costs a trip to a blocking thread and back. For each file it checks the
 //! destination, verifies the SHA-256 and writes the partial; a folder's creation and handle are
-//! done once per batch, for all its files. Asked to settle, it makes the batch durable and
-//! visible ([`super::settle`]) and yields the answers. Dropped without settling (the connection
+//! done once per batch, for all its files. Closed, it makes the batch durable and visible
+//! ([`super::settle`]) and yields the answers, while the next batch can already be stored. Dropped without settling (the connection
 //! is gone), it stops: what it wrote stays as partials, which a rerun reuses or expiry removes.
 
 use std::collections::HashMap;
@@ -87,7 +87,7 @@ impl StoreThread {
 
     /// Queues a file (waiting while the queue is full).
     pub(super) async fn store(&self, file: Admitted) {
-        // A thread that is gone panicked: `settle` reports it.
+        // A thread that is gone panicked: `Settling::answers` reports it.
         let _ = self.items.send(Item::File(Box::new(file))).await;
     }
 
@@ -96,12 +96,28 @@ impl StoreThread {
         let _ = self.items.send(Item::Answer(answer)).await;
     }
 
-    /// Waits for every queued file to be stored, durable and in place; returns the answers in
-    /// request order.
-    pub(super) async fn settle(self) -> Result<Vec<Answer>, Refusal> {
+    /// Asks the thread to settle the batch once everything queued is stored; waits only for
+    /// room in the queue.
+    pub(super) async fn close(self) -> Settling {
+        // A thread that is gone panicked: `answers` reports it.
         let _ = self.items.send(Item::Settle).await;
-        drop(self.items);
-        match self.thread.await {
+        Settling {
+            thread: self.thread,
+        }
+    }
+}
+
+/// A batch its store thread is settling.
+pub(super) struct Settling {
+    /// The thread: the answers once settled.
+    thread: JoinHandle<Option<Vec<Answer>>>,
+}
+
+impl Settling {
+    /// Waits until every file of the batch is stored, durable and in place; returns the
+    /// answers in request order. Cancel-safe; complete it once only.
+    pub(super) async fn answers(&mut self) -> Result<Vec<Answer>, Refusal> {
+        match (&mut self.thread).await {
             Ok(Some(answers)) => Ok(answers),
             Ok(None) => Err(Refusal::internal(
                 "finishing uploads",
@@ -217,60 +233,8 @@ fn write_partial(partials: &cap_std::fs::Dir, name: &str, data: &[u8]) -> std::i
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{file, site};
     use super::*;
-    use crate::uploads::PathLocks;
-    use ftp_proto::FileIdentity;
-
-    struct Site {
-        dir: tempfile::TempDir,
-        home: Arc<cap_std::fs::Dir>,
-        partials: Arc<cap_std::fs::Dir>,
-        locks: Arc<PathLocks>,
-    }
-
-    fn site() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["home", "partials"] {
-            std::fs::create_dir(dir.path().join(name)).unwrap();
-        }
-        let open = |name: &str| {
-            let path = dir.path().join(name);
-            Arc::new(
-                cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).unwrap(),
-            )
-        };
-        Site {
-            home: open("home"),
-            partials: open("partials"),
-            locks: Arc::new(PathLocks::default()),
-            dir,
-        }
-    }
-
-    async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted {
-        let path = RemotePath::parse(remote).unwrap();
-        let destination = path.relative();
-        let identity = FileIdentity {
-            size: content.len() as u64,
-            modified_secs: 1,
-            modified_nanos: 0,
-        };
-        let lock = site.locks.lock(destination.clone(), [7; 16]).await.unwrap();
-        Admitted {
-            upload: Upload {
-                partial: crate::uploads::partial_name("alice", &destination, &identity),
-                user: "alice".into(),
-                destination,
-                shown: path.to_string(),
-                size: identity.size,
-            },
-            path,
-            force: false,
-            data: Bytes::copy_from_slice(content),
-            sha256: Sha256::digest(content).into(),
-            lock,
-        }
-    }
 
     fn landed(answer: &Answer) -> bool {
         matches!(answer.0, ServerMessage::PutDone { .. })
@@ -303,7 +267,7 @@ mod tests {
         corrupt.sha256 = [0; 32];
         store.store(corrupt).await;
         store.store(file(&site, "/c/good", b"good").await).await;
-        let answers = store.settle().await.unwrap();
+        let answers = store.close().await.answers().await.unwrap();
 
         assert_eq!(answers.len(), 8);
         assert!(landed(&answers[0]) && landed(&answers[1]));
