@@ -80,7 +80,7 @@ impl Batches {
     }
 
     /// A batch is settling.
-    pub(super) fn is_settling(&self) -> bool {
+    pub fn is_settling(&self) -> bool {
         self.closed.is_some()
     }
 
