@@ -99,12 +99,9 @@ where
             // Whole-file answers wait while more requests are already here.
             message?
         } else {
-            // Nothing waiting: the batch being received is closed to settle while the connection
-            // reads on, unless one is settling already (then it grows meanwhile, and is closed
-            // once that one is answered); answers go out as soon as their batch is settled.
-            if !batches.is_settling() {
-                handlers::put_whole::close(conn, &session, &mut batches).await?;
-            }
+            // Nothing waiting: the batch being received settles (or grows while the one before
+            // settles) as the connection reads on; answers go out once their batch is settled.
+            handlers::put_whole::idle(conn, &session, &mut batches).await?;
             tokio::select! {
                 message = receive(conn) => message?,
                 answers = batches.settled() => {

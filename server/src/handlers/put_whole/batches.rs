@@ -27,7 +27,11 @@ pub(super) struct Receiving {
 
 impl Receiving {
     /// The store thread, started when the batch gets its first file.
-    pub(super) fn store_thread(&mut self, session: &Session, state: &ServerState) -> &StoreThread {
+    pub(super) fn store_thread(
+        &mut self,
+        session: &Session,
+        state: &ServerState,
+    ) -> &mut StoreThread {
         self.store.get_or_insert_with(|| {
             StoreThread::start(
                 Arc::clone(&session.home),
@@ -79,8 +83,15 @@ impl Batches {
                 .is_some_and(|c| c.destinations.contains(destination))
     }
 
+    /// Hands the files received so far to the store thread of the batch being received.
+    pub(super) async fn hand_over(&mut self) {
+        if let Some(store) = &mut self.receiving.store {
+            store.hand_over().await;
+        }
+    }
+
     /// A batch is settling.
-    pub fn is_settling(&self) -> bool {
+    pub(super) fn is_settling(&self) -> bool {
         self.closed.is_some()
     }
 

@@ -138,6 +138,25 @@ async fn admit(
     })
 }
 
+/// Nothing more is waiting on the connection: the files received go to the store thread, and
+/// the batch being received is closed unless one is settling already (then it grows meanwhile,
+/// and is closed once that one is answered).
+pub async fn idle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    batches: &mut Batches,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if batches.is_settling() {
+        batches.hand_over().await;
+        Ok(())
+    } else {
+        close(conn, session, batches).await
+    }
+}
+
 /// Closes the batch being received, so its thread makes it durable and visible while the
 /// connection reads on; the batch before it is answered first (waiting for it if need be).
 pub async fn close<S>(

@@ -23,9 +23,16 @@ use crate::error::Refusal;
 use crate::jail::{self, RemotePath};
 use crate::uploads::PathLock;
 
-/// Files queued between the connection and the store thread: with files of at most a
-/// quarter of a chunk, a few MiB per connection at most.
-const QUEUE: usize = 16;
+/// Files are handed to the store thread in groups, so it is woken once per group rather than
+/// once per file: a group goes when it holds this many bytes of file data...
+const GROUP_BYTES: usize = 256 << 10;
+
+/// ...or this many files, or when the connection has nothing more waiting ([`StoreThread::hand_over`]).
+const GROUP_FILES: usize = 16;
+
+/// Groups queued between the connection and the store thread: with the group being filled,
+/// a few MiB of file data per connection at most.
+const QUEUE: usize = 2;
 
 /// A file that passed the checks needing no disk, with its destination locked.
 pub(super) struct Admitted {
@@ -56,7 +63,11 @@ enum Item {
 /// The store thread of the batch being received.
 pub(super) struct StoreThread {
     /// The queue to the thread.
-    items: mpsc::Sender<Item>,
+    groups: mpsc::Sender<Vec<Item>>,
+    /// The group being filled.
+    group: Vec<Item>,
+    /// Bytes of file data in it.
+    group_bytes: usize,
     /// The thread: the answers once settled, `None` when dropped without settling.
     thread: JoinHandle<Option<Vec<Answer>>>,
 }
@@ -69,38 +80,62 @@ impl StoreThread {
         partials: Arc<cap_std::fs::Dir>,
         durable: bool,
     ) -> StoreThread {
-        let (items, mut incoming) = mpsc::channel(QUEUE);
+        let (groups, mut incoming) = mpsc::channel::<Vec<Item>>(QUEUE);
         let thread = tokio::task::spawn_blocking(move || {
             let mut folders = Folders::default();
             let mut pending = Vec::new();
-            while let Some(item) = incoming.blocking_recv() {
-                pending.push(match item {
-                    Item::File(file) => store(&home, &partials, &mut folders, *file),
-                    Item::Answer(answer) => Pending::Ready(answer),
-                    Item::Settle => return Some(settle(&home, &partials, pending, durable)),
-                });
+            while let Some(group) = incoming.blocking_recv() {
+                for item in group {
+                    pending.push(match item {
+                        Item::File(file) => store(&home, &partials, &mut folders, *file),
+                        Item::Answer(answer) => Pending::Ready(answer),
+                        Item::Settle => return Some(settle(&home, &partials, pending, durable)),
+                    });
+                }
             }
             None
         });
-        StoreThread { items, thread }
+        StoreThread {
+            groups,
+            group: Vec::with_capacity(GROUP_FILES),
+            group_bytes: 0,
+            thread,
+        }
     }
 
     /// Queues a file (waiting while the queue is full).
-    pub(super) async fn store(&self, file: Admitted) {
-        // A thread that is gone panicked: `Settling::answers` reports it.
-        let _ = self.items.send(Item::File(Box::new(file))).await;
+    pub(super) async fn store(&mut self, file: Admitted) {
+        self.group_bytes += file.data.len();
+        self.group.push(Item::File(Box::new(file)));
+        if self.group.len() >= GROUP_FILES || self.group_bytes >= GROUP_BYTES {
+            self.hand_over().await;
+        }
     }
 
     /// Queues an answer decided without the disk, to go in its place.
-    pub(super) async fn answer(&self, answer: ServerMessage) {
-        let _ = self.items.send(Item::Answer(answer)).await;
+    pub(super) async fn answer(&mut self, answer: ServerMessage) {
+        self.group.push(Item::Answer(answer));
+        if self.group.len() >= GROUP_FILES {
+            self.hand_over().await;
+        }
+    }
+
+    /// Hands what is queued to the thread now (waiting while the queue is full).
+    pub(super) async fn hand_over(&mut self) {
+        if self.group.is_empty() {
+            return;
+        }
+        let group = std::mem::replace(&mut self.group, Vec::with_capacity(GROUP_FILES));
+        self.group_bytes = 0;
+        // A thread that is gone panicked: `Settling::answers` reports it.
+        let _ = self.groups.send(group).await;
     }
 
     /// Asks the thread to settle the batch once everything queued is stored; waits only for
     /// room in the queue.
-    pub(super) async fn close(self) -> Settling {
-        // A thread that is gone panicked: `answers` reports it.
-        let _ = self.items.send(Item::Settle).await;
+    pub(super) async fn close(mut self) -> Settling {
+        self.group.push(Item::Settle);
+        self.hand_over().await;
         Settling {
             thread: self.thread,
         }
@@ -249,7 +284,8 @@ mod tests {
         let site = site();
         std::fs::write(site.dir.path().join("home/taken"), b"old").unwrap();
         std::fs::write(site.dir.path().join("home/plain"), b"x").unwrap();
-        let store = StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        let mut store =
+            StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
         store.store(file(&site, "/top", b"top").await).await;
         store.store(file(&site, "/a/b/one", b"one").await).await;
         store
@@ -301,10 +337,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn files_handed_over_in_groups_are_answered_in_request_order() {
+        let site = site();
+        let mut store =
+            StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        // Small and large files, and refusals, across many groups.
+        let mut expected = Vec::new();
+        for i in 0..70 {
+            if i % 9 == 4 {
+                let refusal = format!("refused {i}");
+                store
+                    .answer(ServerMessage::Error {
+                        kind: ErrorKind::Busy,
+                        message: refusal.clone(),
+                    })
+                    .await;
+                expected.push(Err(refusal));
+                continue;
+            }
+            let content = vec![i as u8; if i % 7 == 0 { 100 << 10 } else { 10 + i }];
+            store
+                .store(file(&site, &format!("/g/{i}"), &content).await)
+                .await;
+            if i % 25 == 0 {
+                store.hand_over().await;
+            }
+            expected.push(Ok(content));
+        }
+        let answers = store.close().await.answers().await.unwrap();
+        assert_eq!(answers.len(), expected.len());
+        for (answer, expected) in answers.iter().zip(&expected) {
+            match (&answer.0, expected) {
+                (ServerMessage::PutDone { size, .. }, Ok(content)) => {
+                    assert_eq!(*size, content.len() as u64);
+                    let shown = answer.1.as_deref().unwrap().trim_start_matches('/');
+                    let landed = std::fs::read(site.dir.path().join("home").join(shown)).unwrap();
+                    assert_eq!(&landed, content);
+                }
+                (ServerMessage::Error { message, .. }, Err(refusal)) => {
+                    assert_eq!(message, refusal)
+                }
+                (got, _) => panic!("out of order: {got:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn a_batch_dropped_unsettled_lands_nothing_and_lets_go_of_its_locks() {
         let site = site();
-        let store = StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        let mut store =
+            StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
         store.store(file(&site, "/d/one", b"one").await).await;
+        store.hand_over().await;
         drop(store);
         // The lock is let go once the thread has stopped: a second command gets it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
