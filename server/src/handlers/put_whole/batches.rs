@@ -23,6 +23,9 @@ pub(super) struct Receiving {
     pub(super) owed: usize,
     /// Destinations (relative to the home) of the batch's files, whose locks it may hold.
     pub(super) destinations: HashSet<PathBuf>,
+    /// Which of the folders for whole files' partials the batch uses: not the one the batch
+    /// before it (maybe settling) uses.
+    partials: usize,
 }
 
 impl Receiving {
@@ -32,10 +35,11 @@ impl Receiving {
         session: &Session,
         state: &ServerState,
     ) -> &mut StoreThread {
+        let folder = self.partials;
         self.store.get_or_insert_with(|| {
             StoreThread::start(
                 Arc::clone(&session.home),
-                Arc::clone(&state.partials),
+                Arc::clone(&state.whole_partials[folder]),
                 state.config.fsync,
             )
         })
@@ -98,7 +102,11 @@ impl Batches {
     /// Closes the batch being received: its thread settles it while the next is received.
     /// The batch before it must have been answered.
     pub(super) async fn close(&mut self) {
-        let receiving = std::mem::take(&mut self.receiving);
+        let next = Receiving {
+            partials: 1 - self.receiving.partials,
+            ..Receiving::default()
+        };
+        let receiving = std::mem::replace(&mut self.receiving, next);
         if let Some(store) = receiving.store {
             self.closed = Some(Closed {
                 settling: store.close().await,

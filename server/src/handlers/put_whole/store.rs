@@ -1,10 +1,11 @@
 //! The store thread of one batch of whole files: one blocking thread takes the batch's files
-//! in request order through a bounded queue, so the connection keeps reading while the disk
-//! works and no file costs a trip to a blocking thread and back. For each file it checks the
-//! destination, verifies the SHA-256 and writes the partial; a folder's creation and handle are
-//! done once per batch, for all its files. Closed, it makes the batch durable and visible
-//! ([`super::settle`]) and yields the answers, while the next batch can already be stored. Dropped without settling (the connection
-//! is gone), it stops: what it wrote stays as partials, which a rerun reuses or expiry removes.
+//! in request order, in groups through a bounded queue, so the connection keeps reading while
+//! the disk works and no file costs a trip to a blocking thread and back. For each file it
+//! checks the destination, verifies the SHA-256 and writes the partial; a folder's creation and
+//! handle are done once per batch, for all its files. Closed, it makes the batch durable and
+//! visible ([`super::settle`]) and yields the answers, while the next batch can already be
+//! stored. Dropped without settling (the connection is gone), it stops and removes the
+//! partials it wrote.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -93,6 +94,7 @@ impl StoreThread {
                     });
                 }
             }
+            abandon(&partials, pending);
             None
         });
         StoreThread {
@@ -257,6 +259,16 @@ fn try_store(
     }))
 }
 
+/// The batch will not be settled (its connection is gone): removes the partials it wrote, which
+/// nothing would reuse (a rerun sends the files again). Blocking.
+fn abandon(partials: &cap_std::fs::Dir, pending: Vec<Pending>) {
+    for item in pending {
+        if let Pending::Stored(stored) = item {
+            let _ = partials.remove_file(&stored.upload.partial);
+        }
+    }
+}
+
 /// Writes `data` as the partial `name` (the batch's `syncfs` makes it durable). Blocking.
 fn write_partial(partials: &cap_std::fs::Dir, name: &str, data: &[u8]) -> std::io::Result<()> {
     let mut options = cap_std::fs::OpenOptions::new();
@@ -383,7 +395,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_dropped_unsettled_lands_nothing_and_lets_go_of_its_locks() {
+    async fn a_batch_dropped_unsettled_lands_nothing_removes_its_partials_and_lets_go() {
         let site = site();
         let mut store =
             StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
@@ -397,5 +409,9 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert!(!site.dir.path().join("home/d/one").exists());
+        let left = std::fs::read_dir(site.dir.path().join("partials"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "its partial was removed");
     }
 }
