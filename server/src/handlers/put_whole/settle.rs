@@ -17,9 +17,10 @@ use crate::uploads::PathLock;
 pub(super) struct Stored {
     /// The upload.
     pub(super) upload: Upload,
-    /// The folder it lands in, opened once for the files of the batch that go there.
+    /// The folder it lands in, opened once for the files of the batch that go there (or the
+    /// home).
     pub(super) folder: Arc<cap_std::fs::Dir>,
-    /// Its name in that folder.
+    /// Its path from that folder.
     pub(super) name: PathBuf,
     /// Its SHA-256, verified.
     pub(super) sha256: [u8; 32],

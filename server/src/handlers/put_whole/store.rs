@@ -165,7 +165,12 @@ impl Settling {
     }
 }
 
-/// The folders files of this batch went to, each created once and opened once.
+/// Folders kept open per batch at most: beyond them, a file is found and renamed by its path
+/// from the home, so a batch spread over many folders cannot hold many descriptors.
+const MOST_FOLDERS: usize = 16;
+
+/// The folders files of this batch went to, each created once and (up to [`MOST_FOLDERS`])
+/// opened once.
 #[derive(Default)]
 struct Folders {
     /// By path relative to the home (empty for the home itself).
@@ -173,24 +178,31 @@ struct Folders {
 }
 
 impl Folders {
-    /// The folder `relative` beneath `home`, created (with its parents) when missing. Blocking.
-    fn open(
+    /// Where `destination` (relative to `home`) is to be looked up and renamed to: its folder,
+    /// created (with its parents) when missing, and its name there; or, once
+    /// [`MOST_FOLDERS`] are open, the home and the whole path. Blocking.
+    fn place(
         &mut self,
         home: &Arc<cap_std::fs::Dir>,
-        relative: &Path,
-    ) -> std::io::Result<Arc<cap_std::fs::Dir>> {
-        if let Some(folder) = self.opened.get(relative) {
-            return Ok(Arc::clone(folder));
-        }
-        let folder = if relative.as_os_str().is_empty() {
-            Arc::clone(home)
-        } else {
-            home.create_dir_all(relative)?;
-            Arc::new(home.open_dir(relative)?)
+        destination: &Path,
+    ) -> std::io::Result<(Arc<cap_std::fs::Dir>, PathBuf)> {
+        let (Some(parent), Some(name)) = (destination.parent(), destination.file_name()) else {
+            return Ok((Arc::clone(home), destination.to_path_buf()));
         };
+        if parent.as_os_str().is_empty() {
+            return Ok((Arc::clone(home), PathBuf::from(name)));
+        }
+        if let Some(folder) = self.opened.get(parent) {
+            return Ok((Arc::clone(folder), PathBuf::from(name)));
+        }
+        home.create_dir_all(parent)?;
+        if self.opened.len() >= MOST_FOLDERS {
+            return Ok((Arc::clone(home), destination.to_path_buf()));
+        }
+        let folder = Arc::new(home.open_dir(parent)?);
         self.opened
-            .insert(relative.to_path_buf(), Arc::clone(&folder));
-        Ok(folder)
+            .insert(parent.to_path_buf(), Arc::clone(&folder));
+        Ok((folder, PathBuf::from(name)))
     }
 }
 
@@ -218,18 +230,8 @@ fn try_store(
     folders: &mut Folders,
     file: Admitted,
 ) -> Result<Pending, Refusal> {
-    let destination = file.upload.destination.as_path();
-    let (parent, name) = match (destination.parent(), destination.file_name()) {
-        (Some(parent), Some(name)) => (parent, PathBuf::from(name)),
-        _ => {
-            return Err(Refusal::new(
-                ErrorKind::InvalidPath,
-                format!("upload refused: {} does not name a file", file.path),
-            ));
-        }
-    };
-    let folder = folders
-        .open(home, parent)
+    let (folder, name) = folders
+        .place(home, &file.upload.destination)
         .map_err(|e| jail::refusal_for(&e, &file.path))?;
     if let Some(existing) =
         inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
@@ -392,6 +394,61 @@ mod tests {
                 (got, _) => panic!("out of order: {got:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn files_in_more_folders_than_are_kept_open_land_and_conflict_alike() {
+        let site = site();
+        let folders = MOST_FOLDERS + 4;
+        let home = site.dir.path().join("home");
+        std::fs::create_dir_all(home.join(format!("f{}/x", folders - 1))).unwrap();
+        std::fs::write(home.join(format!("f{}/x/taken", folders - 1)), b"old").unwrap();
+        let mut store =
+            StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        for i in 0..folders {
+            let remote = format!("/f{i}/x/new");
+            store
+                .store(file(&site, &remote, remote.as_bytes()).await)
+                .await;
+        }
+        let taken = format!("/f{}/x/taken", folders - 1);
+        store.store(file(&site, &taken, b"new content").await).await;
+        let answers = store.close().await.answers().await.unwrap();
+
+        assert_eq!(answers.len(), folders + 1);
+        for (i, answer) in answers[..folders].iter().enumerate() {
+            assert!(landed(answer), "{i}: {:?}", answer.0);
+            let landed = std::fs::read(home.join(format!("f{i}/x/new"))).unwrap();
+            assert_eq!(landed, format!("/f{i}/x/new").as_bytes());
+        }
+        assert!(refused(&answers[folders], ErrorKind::Exists), "no --force");
+        assert_eq!(std::fs::read(home.join(&taken[1..])).unwrap(), b"old");
+    }
+
+    #[test]
+    fn no_more_folders_than_the_most_stay_open() {
+        let site = site();
+        let mut folders = Folders::default();
+        for i in 0..MOST_FOLDERS + 4 {
+            let destination = PathBuf::from(format!("f{i}/x/new"));
+            let (folder, name) = folders.place(&site.home, &destination).unwrap();
+            if i < MOST_FOLDERS {
+                assert_eq!(name, Path::new("new"));
+            } else {
+                assert_eq!(name, destination, "found from the home");
+                assert!(Arc::ptr_eq(&folder, &site.home));
+            }
+            assert!(
+                site.dir
+                    .path()
+                    .join("home")
+                    .join(&destination)
+                    .parent()
+                    .unwrap()
+                    .is_dir()
+            );
+        }
+        assert_eq!(folders.opened.len(), MOST_FOLDERS);
     }
 
     #[tokio::test]
