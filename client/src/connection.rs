@@ -14,7 +14,7 @@ use ftp_proto::transport::Stream;
 use ftp_proto::{
     ClientCodec, ClientMessage, DirEntry, PROTOCOL_VERSION, Password, ServerMessage, SharedKey,
 };
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
@@ -197,18 +197,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &mut self,
         message: ClientMessage,
     ) -> Result<(), ClientError> {
-        match self.send(message).await {
-            Ok(()) => Ok(()),
-            Err(error @ ClientError::Interrupted(_)) => Err(error),
-            Err(error) => {
-                let pending = tokio::time::timeout(Duration::from_secs(1), self.conn.next()).await;
-                match pending {
-                    Ok(Some(Ok(ServerMessage::Error { kind, message }))) => {
-                        Err(ClientError::Remote { kind, message })
-                    }
-                    _ => Err(error),
-                }
+        let sent = self.interrupt.guard(self.conn.send(message)).await?;
+        self.explain(sent).await
+    }
+
+    /// Queues a message during a transfer without flushing it (the framed writer still writes
+    /// whenever its buffer fills); errors are explained as by [`Self::send_or_explain`]. What is
+    /// queued goes out at the latest with [`Self::receive_flushing`].
+    pub(crate) async fn feed_or_explain(
+        &mut self,
+        message: ClientMessage,
+    ) -> Result<(), ClientError> {
+        let fed = self.interrupt.guard(self.conn.feed(message)).await?;
+        self.explain(fed).await
+    }
+
+    /// Receives one message as [`Self::receive`] does, first flushing what is queued unless
+    /// a message is already waiting: many queued messages go out in one write, and the peer
+    /// never waits for what is still queued here.
+    pub(crate) async fn receive_flushing(&mut self) -> Result<ServerMessage, ClientError> {
+        if let Some(next) = self.conn.next().now_or_never() {
+            return interpret(next);
+        }
+        let flushed = self.interrupt.guard(self.conn.flush()).await?;
+        self.explain(flushed).await?;
+        self.receive().await
+    }
+
+    /// A failed write, explained: if the server has closed the connection, its last error
+    /// frame (the reason) instead of the broken pipe.
+    async fn explain(
+        &mut self,
+        written: Result<(), ftp_proto::CodecError>,
+    ) -> Result<(), ClientError> {
+        let Err(error) = written else {
+            return Ok(());
+        };
+        let pending = tokio::time::timeout(Duration::from_secs(1), self.conn.next()).await;
+        match pending {
+            Ok(Some(Ok(ServerMessage::Error { kind, message }))) => {
+                Err(ClientError::Remote { kind, message })
             }
+            _ => Err(error.into()),
         }
     }
 
@@ -232,16 +262,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     REPLY_TIMEOUT.as_secs()
                 ))
             })?;
-        match next {
-            Some(Ok(ServerMessage::Error { kind, message })) => {
-                Err(ClientError::Remote { kind, message })
-            }
-            Some(Ok(message)) => Ok(message),
-            Some(Err(error)) => Err(error.into()),
-            None => Err(ClientError::Connection(
-                "the server closed the connection".into(),
-            )),
+        interpret(next)
+    }
+}
+
+/// What the next frame from the server means: an error frame becomes
+/// [`ClientError::Remote`], the end of the stream a lost connection.
+fn interpret(
+    next: Option<Result<ServerMessage, ftp_proto::CodecError>>,
+) -> Result<ServerMessage, ClientError> {
+    match next {
+        Some(Ok(ServerMessage::Error { kind, message })) => {
+            Err(ClientError::Remote { kind, message })
         }
+        Some(Ok(message)) => Ok(message),
+        Some(Err(error)) => Err(error.into()),
+        None => Err(ClientError::Connection(
+            "the server closed the connection".into(),
+        )),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Small files, sent whole and pipelined: each goes in one `PutWhole` message with its
 //! SHA-256, up to [`WINDOW`] ahead of the answers, so a folder of small files costs no round
-//! trip per file. The server answers in order, once each file is durable and in place.
+//! trip per file. Messages are queued and written together, flushed only before waiting for
+//! an answer that is not already here. The server answers in order, once each file is durable
+//! and in place.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -17,8 +19,9 @@ use crate::upload;
 /// Files at most this large go whole.
 pub const SMALL_FILE: u64 = (MAX_CHUNK_LEN / 4) as u64;
 
-/// Files sent ahead of their answers.
-const WINDOW: usize = 512;
+/// Files sent ahead of their answers: two of the server's batches (512 files each), so the
+/// next batch is on its way while the server makes the one before durable.
+const WINDOW: usize = 1024;
 
 /// A file on its way: sent and awaiting its answer, or already failed locally.
 enum Flight {
@@ -61,7 +64,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 queued += 1;
                 match read_whole(&jobs[index], force, upload_id) {
                     Ok((message, size, sha256)) => {
-                        self.send_or_explain(message).await?;
+                        self.feed_or_explain(message).await?;
                         flights.push_back(Flight::Sent {
                             index,
                             size,
@@ -80,7 +83,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     sha256,
                 }) => {
                     sent -= 1;
-                    let answer = match self.receive().await {
+                    let answer = match self.receive_flushing().await {
                         Err(error @ ClientError::Remote { .. }) => Err(error),
                         Err(error) => return Err(error),
                         Ok(message) => settle(&jobs[index], message, size, sha256),

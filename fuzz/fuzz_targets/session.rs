@@ -160,7 +160,16 @@ fn reset(fx: &Fixture) {
 
     for entry in std::fs::read_dir(&fx.partials).expect("list partials") {
         let path = entry.expect("partial entry").path();
-        if path.is_dir() {
+        let whole_file_folder = path
+            .file_name()
+            .is_some_and(|name| ftpd::uploads::WHOLE_FILE_FOLDERS.iter().any(|w| name == *w));
+        if whole_file_folder {
+            // The server keeps these open: empty them, keep them.
+            for partial in std::fs::read_dir(&path).expect("list whole-file partials") {
+                std::fs::remove_file(partial.expect("partial entry").path())
+                    .expect("remove a whole-file partial");
+            }
+        } else if path.is_dir() {
             std::fs::remove_dir_all(&path).expect("remove a partial folder");
         } else {
             std::fs::remove_file(&path).expect("remove a partial");

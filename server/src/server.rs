@@ -146,10 +146,14 @@ async fn expire_partials(state: Arc<ServerState>) {
     loop {
         let partials = Arc::clone(&state.partials);
         let served = Arc::clone(&state.served);
+        let whole = state.whole_partials.clone();
         let expired = tokio::task::spawn_blocking(move || {
-            Ok::<_, std::io::Error>(
-                crate::uploads::expire(&partials, ttl)? + crate::uploads::expire(&served, ttl)?,
-            )
+            let mut removed =
+                crate::uploads::expire(&partials, ttl)? + crate::uploads::expire(&served, ttl)?;
+            for folder in &whole {
+                removed += crate::uploads::expire(folder, ttl)?;
+            }
+            Ok::<_, std::io::Error>(removed)
         });
         match expired.await {
             Ok(Ok(0)) => {}

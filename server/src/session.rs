@@ -87,30 +87,33 @@ where
         account,
         home: Arc::new(home),
     };
-    let mut batch = handlers::put_whole::Batch::default();
+    let mut batches = handlers::put_whole::Batches::default();
     loop {
-        if !batch.is_empty() {
-            // Whole-file answers wait while more requests are already here; then go together.
-            match receive(conn).now_or_never() {
-                Some(Ok(message)) => {
-                    if !matches!(message, ClientMessage::PutWhole { .. }) {
-                        handlers::put_whole::flush(conn, &session, state, &mut batch).await?;
-                    }
-                    if dispatch(conn, &session, state, &mut batch, message).await? {
-                        return Ok(());
-                    }
-                }
-                Some(Err(error)) => return Err(error),
-                None => handlers::put_whole::flush(conn, &session, state, &mut batch).await?,
+        let message = if batches.is_empty() {
+            let next = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn));
+            tokio::select! {
+                message = next => message.map_err(|_| SessionError::IdleTimeout)??,
+                () = state.shutdown.cancelled() => return Err(shutting_down()),
             }
-            continue;
-        }
-        let next = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn));
-        let message = tokio::select! {
-            message = next => message.map_err(|_| SessionError::IdleTimeout)??,
-            () = state.shutdown.cancelled() => return Err(shutting_down()),
+        } else if let Some(message) = receive(conn).now_or_never() {
+            // Whole-file answers wait while more requests are already here.
+            message?
+        } else {
+            // Nothing waiting: the batch being received settles (or grows while the one before
+            // settles) as the connection reads on; answers go out once their batch is settled.
+            handlers::put_whole::idle(conn, &session, &mut batches).await?;
+            tokio::select! {
+                message = receive(conn) => message?,
+                answers = batches.settled() => {
+                    handlers::put_whole::answer(conn, &session, answers).await?;
+                    continue;
+                }
+            }
         };
-        if dispatch(conn, &session, state, &mut batch, message).await? {
+        if !batches.is_empty() && !matches!(message, ClientMessage::PutWhole { .. }) {
+            handlers::put_whole::finish(conn, &session, &mut batches).await?;
+        }
+        if dispatch(conn, &session, state, &mut batches, message).await? {
             return Ok(());
         }
     }
@@ -121,7 +124,7 @@ async fn dispatch<S>(
     conn: &mut Connection<S>,
     session: &handlers::Session,
     state: &ServerState,
-    batch: &mut handlers::put_whole::Batch,
+    batches: &mut handlers::put_whole::Batches,
     message: ClientMessage,
 ) -> Result<bool, SessionError>
 where
@@ -170,7 +173,7 @@ where
                 data,
                 sha256,
             };
-            handlers::put_whole::receive(conn, session, state, batch, request).await?;
+            handlers::put_whole::receive(conn, session, state, batches, request).await?;
         }
         ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
             return Err(out_of_order("a second hello or login"));

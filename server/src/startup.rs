@@ -87,6 +87,12 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         path: config.root.clone(),
         source,
     })?;
+    let whole_partials = crate::uploads::open_whole_file_folders(&partials).map_err(|source| {
+        StartupError::Root {
+            path: config.root.clone(),
+            source,
+        }
+    })?;
     let served = crate::served::open_checkpoints(&root).map_err(|source| StartupError::Root {
         path: config.root.clone(),
         source,
@@ -106,6 +112,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         auth,
         root: Arc::new(root),
         partials: Arc::new(partials),
+        whole_partials: whole_partials.map(Arc::new),
         served: Arc::new(served),
         locks: Arc::default(),
     };

@@ -1,5 +1,5 @@
 //! What every session shares: the settings, the shared key, the TLS identity, the
-//! authenticator, the root, the upload locks, the login throttle and the shutdown signal.
+//! authenticator, the root and its internal folders, the upload locks, the login throttle and the shutdown signal.
 
 use std::sync::Arc;
 
@@ -27,6 +27,9 @@ pub struct ServerState {
     pub root: Arc<cap_std::fs::Dir>,
     /// Capability handle on the partial uploads folder (inside the root's internal folder).
     pub partials: Arc<cap_std::fs::Dir>,
+    /// Capability handles on the two folders of partials of small files sent whole
+    /// ([`crate::uploads::WHOLE_FILE_FOLDERS`]).
+    pub whole_partials: [Arc<cap_std::fs::Dir>; 2],
     /// Capability handle on the folder of served files' checkpoint lists.
     pub served: Arc<cap_std::fs::Dir>,
     /// Destinations being uploaded to right now.

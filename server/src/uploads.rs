@@ -40,6 +40,23 @@ pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Di
     root.open_dir(&path)
 }
 
+/// Folders, inside the partials folder, of the partials of small files sent whole
+/// (`PutWhole`): consecutive batches of a session take turns, so the files of one batch are
+/// created in one while those of the batch before are renamed out of the other, instead of both
+/// queueing on one folder's lock.
+pub const WHOLE_FILE_FOLDERS: [&str; 2] = ["whole-a", "whole-b"];
+
+/// Opens (creating when missing) the [`WHOLE_FILE_FOLDERS`] inside the partials folder.
+pub fn open_whole_file_folders(
+    partials: &cap_std::fs::Dir,
+) -> std::io::Result<[cap_std::fs::Dir; 2]> {
+    let open = |name: &str| {
+        partials.create_dir_all(name)?;
+        partials.open_dir(name)
+    };
+    Ok([open(WHOLE_FILE_FOLDERS[0])?, open(WHOLE_FILE_FOLDERS[1])?])
+}
+
 /// Name of the partial for this user, destination and local file: `USER~HASH.part` (user
 /// names cannot contain `~`), so a user's partials can be counted.
 pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> String {

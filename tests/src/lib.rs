@@ -470,7 +470,13 @@ pub fn partial_bytes(root: &Path) -> u64 {
 
 /// Paths of the partial uploads under a root.
 pub fn partials(root: &Path) -> Vec<PathBuf> {
-    files_ending(&root.join(".ftpd-internal/partials"), "part")
+    let folder = root.join(".ftpd-internal/partials");
+    let mut partials = files_ending(&folder, "part");
+    // Small files sent whole have their partials in two folders inside.
+    for whole in ["whole-a", "whole-b"] {
+        partials.extend(files_ending(&folder.join(whole), "part"));
+    }
+    partials
 }
 
 /// The checkpoint lists in a folder (the server's partials folder, or a client cache's

@@ -39,14 +39,15 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     let mut report = |job: &PutJob, result: Result<transfer::Outcome, ClientError>| -> bool {
         match result {
             Ok(outcome) => {
+                if !global.json && global.quiet {
+                    return true;
+                }
                 let line = if global.json {
                     output::put_json(job, &outcome).to_string()
                 } else {
                     output::put_summary(job, &outcome)
                 };
-                if (global.json || !global.quiet)
-                    && let Err(error) = progress.suspend(|| super::print(&format!("{line}\n")))
-                {
+                if let Err(error) = progress.suspend(|| super::print(&format!("{line}\n"))) {
                     ended = Some(error);
                     return false;
                 }

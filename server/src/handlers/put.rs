@@ -191,9 +191,8 @@ fn prepare(
     Ok(Prepared::Ready(file, offset, plan))
 }
 
-/// Creates the destination's parent folders and checks the destination: a folder, or an
-/// existing file without `force`, is refused; a file of the same size is answered with its
-/// hash (`Some`), so identical content completes at once. Blocking.
+/// Creates the destination's parent folders and checks the destination (see
+/// [`inspect_destination`]). Blocking.
 pub(super) fn check_destination(
     home: &cap_std::fs::Dir,
     path: &RemotePath,
@@ -205,7 +204,21 @@ pub(super) fn check_destination(
         home.create_dir_all(parent)
             .map_err(|e| jail::refusal_for(&e, path))?;
     }
-    match home.symlink_metadata(destination) {
+    inspect_destination(home, destination, path, upload.size, force)
+}
+
+/// Checks the destination `name` beneath `dir` (`path` as the client named it): a folder, or an
+/// existing file without `force`, is refused; a file of `size` bytes is answered with its hash
+/// (`Some`), so identical content completes at once; nothing there (or `force`) is `None`.
+/// Blocking.
+pub(super) fn inspect_destination(
+    dir: &cap_std::fs::Dir,
+    name: &std::path::Path,
+    path: &RemotePath,
+    size: u64,
+    force: bool,
+) -> Result<Option<[u8; 32]>, Refusal> {
+    match dir.symlink_metadata(name) {
         Ok(meta) if meta.is_dir() => {
             return Err(Refusal::new(
                 ErrorKind::Exists,
@@ -214,9 +227,8 @@ pub(super) fn check_destination(
                 ),
             ));
         }
-        Ok(meta) if !force && meta.is_file() && meta.len() == upload.size => {
-            let sha256 =
-                uploads::hash_file(home, destination).map_err(|e| jail::refusal_for(&e, path))?;
+        Ok(meta) if !force && meta.is_file() && meta.len() == size => {
+            let sha256 = uploads::hash_file(dir, name).map_err(|e| jail::refusal_for(&e, path))?;
             return Ok(Some(sha256));
         }
         Ok(meta) if !force => {

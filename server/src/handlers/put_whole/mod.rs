@@ -1,0 +1,215 @@
+//! `PutWhole`: small files sent whole, many before any answer, made durable together.
+//!
+//! Each file is checked like a `Put` (permission, path, size, lock) as it arrives and handed
+//! to the [`store`] thread of the batch being received, which checks the destination, verifies
+//! the SHA-256 and writes the partial while the connection reads on. When no further message
+//! is waiting on the connection, or the batch is full, the batch is closed ([`close`]): its
+//! thread syncs the file system once (every partial of the batch), renames each into place and
+//! syncs again (the new names) ([`settle`]), while the next batch is already being received;
+//! then its answers go out in order ([`answer`]). A batch is closed only once the one before it
+//! is answered, so answers keep the order of the requests ([`batches`]). Files still appear
+//! under their final names only whole and verified, and an answer still means the file is
+//! durable; what the batch saves is a round trip and two syncs per file.
+
+mod batches;
+mod settle;
+mod store;
+#[cfg(test)]
+mod test_support;
+
+use bytes::Bytes;
+use ftp_proto::{ErrorKind, FileIdentity, MAX_CHUNK_LEN, ServerMessage};
+use futures::SinkExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Session;
+use super::put::{PutRequest, Upload, check};
+use crate::error::{Refusal, SessionError};
+use crate::jail::RemotePath;
+use crate::session::Connection;
+use crate::state::ServerState;
+use crate::uploads;
+pub use batches::Batches;
+use settle::Answer;
+use store::Admitted;
+
+/// Most files answered together.
+pub const MAX_BATCH: usize = 512;
+
+/// A `PutWhole` request as received.
+#[derive(Debug)]
+pub struct WholeRequest {
+    /// Remote path as sent.
+    pub path: String,
+    /// The local file's identity.
+    pub file: FileIdentity,
+    /// Replace an existing file.
+    pub force: bool,
+    /// The command's id.
+    pub upload_id: [u8; 16],
+    /// The content.
+    pub data: Bytes,
+    /// The client's SHA-256 of the content.
+    pub sha256: [u8; 32],
+}
+
+/// Checks one file and hands it to the store thread of the batch being received; its answer
+/// joins the batch.
+pub async fn receive<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    state: &ServerState,
+    batches: &mut Batches,
+    request: WholeRequest,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // The same destination twice in one burst: the first must land (and let go of its lock)
+    // before the second is looked at.
+    if let Ok(path) = RemotePath::parse(&request.path)
+        && batches.holds(&path.relative())
+    {
+        finish(conn, session, batches).await?;
+    }
+    let admitted = admit(session, state, request).await;
+    let receiving = &mut batches.receiving;
+    receiving.owed += 1;
+    match admitted {
+        Ok(file) => {
+            receiving
+                .destinations
+                .insert(file.upload.destination.clone());
+            receiving.store_thread(session, state).store(file).await;
+        }
+        Err(refusal) => {
+            let answer = ServerMessage::Error {
+                kind: refusal.kind,
+                message: refusal.message,
+            };
+            receiving.store_thread(session, state).answer(answer).await;
+        }
+    }
+    if batches.is_full() {
+        close(conn, session, batches).await?;
+    }
+    Ok(())
+}
+
+/// The checks that need no disk, and the destination's lock.
+async fn admit(
+    session: &Session,
+    state: &ServerState,
+    request: WholeRequest,
+) -> Result<Admitted, Refusal> {
+    let size = request.data.len() as u64;
+    if request.file.size != size || request.data.len() > MAX_CHUNK_LEN {
+        return Err(Refusal::new(
+            ErrorKind::Protocol,
+            "a whole-file upload must carry exactly its declared size, at most one chunk",
+        ));
+    }
+    let put = PutRequest {
+        path: request.path,
+        file: request.file,
+        force: request.force,
+        upload_id: request.upload_id,
+    };
+    let path = check(session, state, &put)?;
+    let destination = path.relative();
+    let lock = state
+        .locks
+        .lock(session.account.home.join(&destination), put.upload_id)
+        .await?;
+    let upload = Upload {
+        partial: uploads::partial_name(&session.account.name, &destination, &put.file),
+        user: session.account.name.clone(),
+        destination,
+        shown: path.to_string(),
+        size,
+    };
+    Ok(Admitted {
+        path,
+        upload,
+        force: put.force,
+        data: request.data,
+        sha256: request.sha256,
+        lock,
+    })
+}
+
+/// Nothing more is waiting on the connection: the files received go to the store thread, and
+/// the batch being received is closed unless one is settling already (then it grows meanwhile,
+/// and is closed once that one is answered).
+pub async fn idle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    batches: &mut Batches,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if batches.is_settling() {
+        batches.hand_over().await;
+        Ok(())
+    } else {
+        close(conn, session, batches).await
+    }
+}
+
+/// Closes the batch being received, so its thread makes it durable and visible while the
+/// connection reads on; the batch before it is answered first (waiting for it if need be).
+pub async fn close<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    batches: &mut Batches,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if batches.receiving.owed == 0 {
+        return Ok(());
+    }
+    if batches.is_settling() {
+        let answers = batches.settled().await;
+        answer(conn, session, answers).await?;
+    }
+    batches.close().await;
+    Ok(())
+}
+
+/// Answers every file received: closes the batch being received and waits until all are
+/// settled.
+pub async fn finish<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    batches: &mut Batches,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    close(conn, session, batches).await?;
+    if batches.is_settling() {
+        let answers = batches.settled().await;
+        answer(conn, session, answers).await?;
+    }
+    Ok(())
+}
+
+/// Sends the answers of a settled batch ([`Batches::settled`]) in order, in one write.
+pub async fn answer<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    answers: Result<Vec<Answer>, Refusal>,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    for (answer, shown) in answers.map_err(SessionError::Fatal)? {
+        if let (ServerMessage::PutDone { size, .. }, Some(shown)) = (&answer, &shown) {
+            tracing::info!(user = %session.account.name, path = %shown, size, "upload complete");
+        }
+        conn.feed(answer).await.map_err(SessionError::Codec)?;
+    }
+    conn.flush().await.map_err(SessionError::Codec)
+}
