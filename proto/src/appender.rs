@@ -25,7 +25,7 @@ use crate::writebehind::WriteBehind;
 pub const ALIGN: usize = 4096;
 
 /// Bytes gathered before a direct write.
-pub const STAGE: usize = 4 << 20;
+pub const STAGE: usize = 1 << 20;
 
 /// Bytes staged at a time when a chunk written through the page cache is misaligned.
 const BUFFERED_STAGING: usize = 64 << 10;
