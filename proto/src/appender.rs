@@ -110,9 +110,8 @@ impl Appender {
 
     /// Writes what is staged, clears direct I/O, returns the file positioned at its end.
     pub fn finish(mut self) -> std::io::Result<std::fs::File> {
+        self.flush()?;
         if self.direct {
-            let aligned = self.staged / ALIGN * ALIGN;
-            self.write_staged(aligned)?;
             let _ = set_direct(&self.file, false);
             self.direct = false;
             let tail = self.staging.split_to(self.staged);

@@ -257,20 +257,20 @@ impl CheckpointingHash {
     /// the current position added, bound to `file` as it is now (see [`Ledger`]). Call it
     /// after the last write.
     pub fn seal(&mut self, file: &std::fs::File) {
+        // Under one interval, hashing again costs less than keeping a list.
+        if self.position < INTERVAL || !self.ledger.as_ref().is_some_and(|l| l.sealed) {
+            return;
+        }
+        let Ok(meta) = file.metadata() else {
+            return;
+        };
         let mut list: Vec<Checkpoint> = self.kept.iter().cloned().collect();
         // The state at the end too: a resume from here re-hashes nothing, and a reader that
         // got to the end of the file knows its SHA-256 until the file changes.
         if list.last().is_none_or(|c| c.offset != self.position) {
             list.push(self.here());
         }
-        let Some(ledger) = self.ledger.as_mut().filter(|l| l.sealed) else {
-            return;
-        };
-        // Under one interval, hashing again costs less than keeping a list.
-        if self.position < INTERVAL {
-            return;
-        }
-        if let Ok(meta) = file.metadata() {
+        if let Some(ledger) = self.ledger.as_mut() {
             (ledger.save)(&encode(&sealed_binding(&ledger.binding, &meta), &list));
         }
     }
