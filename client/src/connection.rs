@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use ftp_proto::file_frames;
 use ftp_proto::handshake::{self, ChannelBinding};
 use ftp_proto::transport::Stream;
 use ftp_proto::{
@@ -198,6 +199,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         message: ClientMessage,
     ) -> Result<(), ClientError> {
         let sent = self.interrupt.guard(self.conn.send(message)).await?;
+        self.explain(sent).await
+    }
+
+    /// Sends file data during a transfer as a `Chunk` frame written straight from `data`'s
+    /// buffer (see [`ftp_proto::file_frames`]); errors are explained as by
+    /// [`Self::send_or_explain`].
+    pub(crate) async fn send_chunk_or_explain(
+        &mut self,
+        offset: u64,
+        data: bytes::Bytes,
+    ) -> Result<(), ClientError> {
+        let sent = self
+            .interrupt
+            .guard(file_frames::send_chunk(&mut self.conn, offset, data))
+            .await?;
         self.explain(sent).await
     }
 

@@ -192,11 +192,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             if let Some(limiter) = limiter.as_mut() {
                 self.interrupt().guard(limiter.take(len)).await?;
             }
-            self.send_or_explain(ClientMessage::Chunk {
-                offset: *position,
-                data,
-            })
-            .await?;
+            self.send_chunk_or_explain(*position, data).await?;
             *position += len;
             tally.sent += len;
             progress.advance(len);

@@ -5,9 +5,9 @@
 //! page-cache pages to allocate, dirty, write back and drop, which on this project's machine
 //! costs about half the CPU time of a buffered write, and nothing is left for a final fsync but
 //! the disk's cache. It needs the buffer, the file offset and the length aligned to the block
-//! size, so received chunks, which arrive in any size at any address, are gathered in an
-//! aligned buffer and written in pieces of up to [`STAGE`] bytes, or sooner when no more data
-//! is at hand ([`Appender::flush`]). An unaligned start (a resumed partial)
+//! size. Large received chunks arrive page-aligned (see [`crate::codec`]) and are written from
+//! where they lie; anything else is gathered in an aligned buffer and written in pieces of up
+//! to [`STAGE`] bytes, or sooner when no more data is at hand ([`Appender::flush`]). An unaligned start (a resumed partial)
 //! and the last bytes of the file go through the page cache. When the file system refuses
 //! direct I/O (tmpfs, some network file systems), everything goes through the page cache.
 //!
@@ -85,6 +85,17 @@ impl Appender {
             }
         }
         while !data.is_empty() {
+            if self.staged == 0 && data.len() >= ALIGN && data.as_ptr().align_offset(ALIGN) == 0 {
+                // Aligned where it lies (see `crate::codec`): written from there, not copied.
+                let (now, rest) = data.split_at(data.len() / ALIGN * ALIGN);
+                if !write_direct(&self.file, now)? {
+                    self.fall_back_to_page_cache()?;
+                    return self.write(data);
+                }
+                self.position += now.len() as u64;
+                data = rest;
+                continue;
+            }
             let take = (STAGE - self.staged).min(data.len());
             let (now, rest) = data.split_at(take);
             self.staging[self.staged..self.staged + take].copy_from_slice(now);
@@ -126,14 +137,8 @@ impl Appender {
         if len == 0 {
             return Ok(());
         }
-        if let Err(error) = self.file.write_all(&self.staging[..len]) {
-            // Refused for direct I/O (an alignment the disk does not take, say): nothing
-            // was written, and from here on the page cache takes everything.
-            if error.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
-                return Err(error);
-            }
-            set_direct(&self.file, false)?;
-            self.direct = false;
+        if !write_direct(&self.file, &self.staging[..len])? {
+            self.fall_back_to_page_cache()?;
             self.file.write_all(&self.staging[..self.staged])?;
             self.behind.advance(&self.file, self.position);
             self.staged = 0;
@@ -141,6 +146,13 @@ impl Appender {
         }
         self.staging.copy_within(len..self.staged, 0);
         self.staged -= len;
+        Ok(())
+    }
+
+    /// Direct I/O was refused: from here on the page cache takes everything.
+    fn fall_back_to_page_cache(&mut self) -> std::io::Result<()> {
+        set_direct(&self.file, false)?;
+        self.direct = false;
         Ok(())
     }
 
@@ -161,6 +173,19 @@ impl Appender {
         }
         self.behind.advance(&self.file, end);
         Ok(())
+    }
+}
+
+/// Writes `bytes` (aligned in memory and length) to `file` opened for direct I/O. `false` when
+/// it was refused for direct I/O (an alignment the disk does not take, say): then nothing was
+/// written.
+fn write_direct(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<bool> {
+    match file.write_all(bytes) {
+        Ok(()) => Ok(true),
+        Err(error) if error.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+            Ok(false)
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -194,8 +219,9 @@ mod tests {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
     }
 
-    /// Appends `pieces` of `bytes` after `prefix` bytes already in the file; returns the file.
-    fn append(direct: bool, prefix: usize, bytes: &[u8], piece: usize) -> Vec<u8> {
+    /// Appends `pieces` of `bytes` after `prefix` bytes already in the file, each from a
+    /// misaligned address or, with `aligned`, from a page boundary; returns the file.
+    fn append(direct: bool, prefix: usize, bytes: &[u8], piece: usize, aligned: bool) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, &bytes[..prefix]).unwrap();
@@ -206,10 +232,16 @@ mod tests {
             .unwrap();
         file.seek(SeekFrom::End(0)).unwrap();
         let mut appender = Appender::new(file, prefix as u64, direct);
-        // Misaligned pieces, as received chunks are.
+        // Misaligned pieces, as small received chunks are; or aligned, as large ones are.
         let source = [&[0u8][..], bytes].concat();
         for (i, chunk) in source[1 + prefix..].chunks(piece).enumerate() {
-            appender.write(chunk).unwrap();
+            if aligned {
+                let mut copy = aligned_buffer(chunk.len());
+                copy.copy_from_slice(chunk);
+                appender.write(&copy).unwrap();
+            } else {
+                appender.write(chunk).unwrap();
+            }
             if i % 3 == 1 {
                 appender.flush().unwrap();
             }
@@ -226,11 +258,13 @@ mod tests {
         for direct in [true, false] {
             for prefix in [0, 1, ALIGN - 1, ALIGN, 3 * ALIGN + 5] {
                 for piece in [1000, ALIGN, 1 << 20] {
-                    let written = append(direct, prefix, &bytes, piece);
-                    assert!(
-                        written[..bytes.len()] == bytes[..] && written[bytes.len()..] == *b"!",
-                        "direct {direct}, prefix {prefix}, pieces of {piece}"
-                    );
+                    for aligned in [false, true] {
+                        let written = append(direct, prefix, &bytes, piece, aligned);
+                        assert!(
+                            written[..bytes.len()] == bytes[..] && written[bytes.len()..] == *b"!",
+                            "direct {direct}, prefix {prefix}, pieces of {piece}, aligned {aligned}"
+                        );
+                    }
                 }
             }
         }
@@ -240,7 +274,8 @@ mod tests {
     fn short_files_and_nothing_at_all() {
         for len in [0, 1, ALIGN - 1, ALIGN, ALIGN + 1] {
             let bytes = data(len);
-            assert_eq!(append(true, 0, &bytes, 100)[..len], bytes[..]);
+            assert_eq!(append(true, 0, &bytes, 100, false)[..len], bytes[..]);
+            assert_eq!(append(true, 0, &bytes, ALIGN, true)[..len], bytes[..]);
         }
     }
 

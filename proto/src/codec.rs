@@ -1,7 +1,8 @@
 //! Framing: a 4-byte big-endian length, then one bincode-encoded message.
 //!
-//! Frames are cut by tokio-util's length-delimited codec with a hard maximum; a longer length is
-//! an error before any byte of the body is buffered. Each payload is decoded by bincode with a
+//! Frames are cut here with a hard maximum: a longer length is an error before any byte of the
+//! body is buffered. The data of a large file-data frame is received on a page boundary, so it
+//! can go to disk by direct I/O without a copy. Each payload is decoded by bincode with a
 //! byte limit close to the frame's own size, so no length field inside a frame can make the
 //! receiver allocate more than that frame could hold. A payload must be consumed exactly:
 //! trailing bytes are an error. This module never touches a socket.
@@ -9,10 +10,10 @@
 use std::marker::PhantomData;
 
 use bincode::config::{Configuration, Limit, standard};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder};
 
 use crate::MAX_FRAME_LEN;
 use crate::error::CodecError;
@@ -29,12 +30,10 @@ pub type ClientCodec = MessageCodec<ServerMessage, ClientMessage>;
 
 /// Frames and (de)serializes messages: decodes `In`, encodes `Out`.
 pub struct MessageCodec<In, Out> {
-    /// Cuts the byte stream into frames and enforces the maximum length.
-    frames: LengthDelimitedCodec,
     /// Largest frame accepted or produced.
     max_frame_len: usize,
-    /// The inner codec has consumed a frame's length and waits for its body.
-    awaiting_body: bool,
+    /// Length of the frame whose body is awaited (its prefix is consumed).
+    body: Option<usize>,
     /// The message types; `fn` keeps the codec `Send` and `Sync` whatever they are.
     messages: PhantomData<fn(Out) -> In>,
 }
@@ -42,16 +41,9 @@ pub struct MessageCodec<In, Out> {
 impl<In, Out> MessageCodec<In, Out> {
     /// A codec accepting frames up to `max_frame_len` bytes (capped at [`MAX_FRAME_LEN`]).
     pub fn new(max_frame_len: usize) -> Self {
-        let max_frame_len = max_frame_len.min(MAX_FRAME_LEN);
-        let frames = LengthDelimitedCodec::builder()
-            .length_field_length(LENGTH_PREFIX)
-            .big_endian()
-            .max_frame_length(max_frame_len)
-            .new_codec();
         MessageCodec {
-            frames,
-            max_frame_len,
-            awaiting_body: false,
+            max_frame_len: max_frame_len.min(MAX_FRAME_LEN),
+            body: None,
             messages: PhantomData,
         }
     }
@@ -117,6 +109,9 @@ pub fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> 
 /// zero-copy path: the payload is sliced out of the received frame instead of being copied
 /// into a fresh allocation; everything else goes through bincode.
 pub trait FrameMessage: DeserializeOwned {
+    /// Variant index of this type's file-data message in the bincode encoding.
+    const FILE_DATA_TAG: u8;
+
     /// Decodes one frame's payload.
     fn from_frame(frame: Bytes) -> Result<Self, CodecError>;
 }
@@ -127,18 +122,48 @@ const CHUNK_TAG: u8 = 5;
 /// Variant index of `ServerMessage::Data` in the bincode encoding (checked by a test).
 const DATA_TAG: u8 = 9;
 
-/// Reads a `{ offset: u64, data: bytes }` body laid out as bincode writes it (varint offset,
-/// varint length, raw bytes) and slices the data out of `frame` without copying. `None` when
-/// the layout does not match, so the caller can fall back to bincode (and its errors).
-fn file_data(frame: &Bytes, tag: u8) -> Option<(u64, Bytes)> {
-    if frame.first() != Some(&tag) {
-        return None;
-    }
+/// Most bytes before a file-data body's data: the tag and two varints.
+const FILE_DATA_HEAD_MAX: usize = 1 + 9 + 9;
+
+/// What the first bytes of a frame body say about where file data starts in it.
+#[derive(Debug, PartialEq, Eq)]
+enum DataStart {
+    /// A `{ offset, data }` body with this tag: the offset, the data's length, and where the
+    /// data starts.
+    At { offset: u64, len: u64, start: usize },
+    /// Too few bytes to tell.
+    Unknown,
+    /// Not a file-data body of this tag (or not one laid out as bincode writes it).
+    NotData,
+}
+
+/// Reads the head of a `{ offset: u64, data: bytes }` body laid out as bincode writes it (tag,
+/// varint offset, varint length).
+fn data_start(body: &[u8], tag: u8) -> DataStart {
     let config = config::<16>();
-    let (offset, used) = bincode::decode_from_slice::<u64, _>(frame.get(1..)?, config).ok()?;
-    let start = 1 + used;
-    let (len, used) = bincode::decode_from_slice::<u64, _>(frame.get(start..)?, config).ok()?;
-    let start = start + used;
+    let head = || {
+        if *body.first()? != tag {
+            return Some(Err(()));
+        }
+        let (offset, used) = bincode::decode_from_slice::<u64, _>(body.get(1..)?, config).ok()?;
+        let start = 1 + used;
+        let (len, used) = bincode::decode_from_slice::<u64, _>(body.get(start..)?, config).ok()?;
+        Some(Ok((offset, len, start + used)))
+    };
+    match head() {
+        Some(Ok((offset, len, start))) => DataStart::At { offset, len, start },
+        Some(Err(())) => DataStart::NotData,
+        None if body.len() < FILE_DATA_HEAD_MAX => DataStart::Unknown,
+        None => DataStart::NotData,
+    }
+}
+
+/// Slices the data out of a whole `{ offset, data }` frame of this tag without copying. `None`
+/// when the layout does not match, so the caller can fall back to bincode (and its errors).
+fn file_data(frame: &Bytes, tag: u8) -> Option<(u64, Bytes)> {
+    let DataStart::At { offset, len, start } = data_start(frame, tag) else {
+        return None;
+    };
     let len = usize::try_from(len).ok()?;
     if frame.len().checked_sub(start)? != len {
         return None;
@@ -146,7 +171,51 @@ fn file_data(frame: &Bytes, tag: u8) -> Option<(u64, Bytes)> {
     Some((offset, frame.slice(start..)))
 }
 
+/// The start of a file-data frame carrying `len` bytes at `offset`, byte for byte as the
+/// encoder writes it: length prefix, variant `tag`, varint offset, varint byte count. The head
+/// followed by the bytes is the whole frame, so a sender can write file data from where it
+/// lies instead of copying it into the frame buffer. An error when the frame would exceed
+/// [`MAX_FRAME_LEN`].
+fn file_data_head(tag: u8, offset: u64, len: usize) -> Result<Bytes, CodecError> {
+    // Tag, then two varints of at most 9 bytes each.
+    let mut body = [0u8; 1 + 9 + 9];
+    body[0] = tag;
+    let config = config::<16>();
+    let encode = |value: u64, into: &mut [u8]| {
+        bincode::encode_into_slice(value, into, config)
+            .map_err(|e| CodecError::Encode(e.to_string()))
+    };
+    let used = 1 + encode(offset, &mut body[1..])?;
+    let used = used + encode(len as u64, &mut body[used..])?;
+    let frame_len = used
+        .checked_add(len)
+        .filter(|&n| n <= MAX_FRAME_LEN)
+        .ok_or_else(|| {
+            CodecError::Encode(format!(
+                "{len} bytes of file data exceed the frame limit of {MAX_FRAME_LEN} bytes"
+            ))
+        })?;
+    let mut head = BytesMut::with_capacity(LENGTH_PREFIX + used);
+    // Below MAX_FRAME_LEN, so it fits in the prefix.
+    head.put_u32(frame_len as u32);
+    head.put_slice(&body[..used]);
+    Ok(head.freeze())
+}
+
+/// The head of a `ClientMessage::Chunk` frame of `len` bytes at `offset` (see
+/// [`file_data_head`]): written before the bytes, it makes the same frame the encoder would.
+pub fn chunk_head(offset: u64, len: usize) -> Result<Bytes, CodecError> {
+    file_data_head(CHUNK_TAG, offset, len)
+}
+
+/// The head of a `ServerMessage::Data` frame of `len` bytes at `offset` (see [`chunk_head`]).
+pub fn data_head(offset: u64, len: usize) -> Result<Bytes, CodecError> {
+    file_data_head(DATA_TAG, offset, len)
+}
+
 impl FrameMessage for ClientMessage {
+    const FILE_DATA_TAG: u8 = CHUNK_TAG;
+
     fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
         match file_data(&frame, CHUNK_TAG) {
             Some((offset, data)) => Ok(ClientMessage::Chunk { offset, data }),
@@ -156,6 +225,8 @@ impl FrameMessage for ClientMessage {
 }
 
 impl FrameMessage for ServerMessage {
+    const FILE_DATA_TAG: u8 = DATA_TAG;
+
     fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
         match file_data(&frame, DATA_TAG) {
             Some((offset, data)) => Ok(ServerMessage::Data { offset, data }),
@@ -169,29 +240,70 @@ impl<In: FrameMessage, Out> Decoder for MessageCodec<In, Out> {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, CodecError> {
-        // Read the length ourselves while it is still in the buffer, to report it; once the
-        // inner codec has taken it, the buffer starts with the body.
-        let has_head = !self.awaiting_body && src.len() >= LENGTH_PREFIX;
-        if has_head {
-            let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
-            if len > self.max_frame_len {
-                return Err(CodecError::FrameTooLarge {
-                    len,
-                    max: self.max_frame_len,
-                });
-            }
-        }
-        match self.frames.decode(src)? {
-            Some(payload) => {
-                self.awaiting_body = false;
-                In::from_frame(payload.freeze()).map(Some)
-            }
+        let len = match self.body {
+            Some(len) => len,
             None => {
-                self.awaiting_body |= has_head;
-                Ok(None)
+                let Some(prefix) = src.first_chunk::<LENGTH_PREFIX>() else {
+                    return Ok(None);
+                };
+                let len = u32::from_be_bytes(*prefix) as usize;
+                if len > self.max_frame_len {
+                    return Err(CodecError::FrameTooLarge {
+                        len,
+                        max: self.max_frame_len,
+                    });
+                }
+                src.advance(LENGTH_PREFIX);
+                self.body = Some(len);
+                len
             }
+        };
+        if src.len() < len {
+            make_room::<In>(src, len);
+            return Ok(None);
+        }
+        self.body = None;
+        In::from_frame(src.split_to(len).freeze()).map(Some)
+    }
+}
+
+/// Bodies at least this long that carry file data are received page-aligned.
+const ALIGN_DATA_FROM: usize = 64 << 10;
+
+/// Page size the data of large file-data frames is aligned to.
+const PAGE: usize = 4096;
+
+/// Makes room in `src` for the rest of a `len`-byte body whose first bytes it holds. The data
+/// of a large file-data body is placed to start on a page boundary (see [`align_data`]); other
+/// bodies just get the room.
+fn make_room<In: FrameMessage>(src: &mut BytesMut, len: usize) {
+    if len >= ALIGN_DATA_FROM {
+        match data_start(src, In::FILE_DATA_TAG) {
+            DataStart::At { start, .. } => return align_data(src, len, start),
+            // The reader always asks for more bytes; the head comes with them.
+            DataStart::Unknown => return,
+            DataStart::NotData => {}
         }
     }
+    src.reserve(len - src.len());
+}
+
+/// Moves what `src` holds of a `len`-byte body into a buffer where the body's byte `start` (its
+/// data) is on a page boundary and the whole body fits, unless it already is. The rest of the
+/// body is then read straight to its place: a receiver can write the data to disk by direct
+/// I/O from where it lies, without an aligned copy (see [`crate::appender`]). Costs one copy of
+/// the few bytes already received.
+fn align_data(src: &mut BytesMut, len: usize, start: usize) {
+    let aligned = (src.as_ptr() as usize + start).is_multiple_of(PAGE);
+    if aligned && src.capacity() >= len {
+        return;
+    }
+    let mut fresh = BytesMut::with_capacity(len + 2 * PAGE);
+    let pad = (PAGE - (fresh.as_ptr() as usize + start) % PAGE) % PAGE;
+    fresh.resize(pad, 0);
+    fresh.advance(pad);
+    fresh.extend_from_slice(src);
+    *src = fresh;
 }
 
 impl<In, Out: Serialize> Encoder<Out> for MessageCodec<In, Out> {
@@ -381,6 +493,74 @@ mod tests {
             before,
             "a refused message leaves no bytes behind"
         );
+        assert!(chunk_head(u64::MAX, crate::MAX_CHUNK_LEN).is_ok());
+        assert!(data_head(0, MAX_FRAME_LEN).is_err());
+    }
+
+    #[test]
+    fn large_file_data_arrives_page_aligned_however_the_bytes_come() {
+        let data = |seed: u8| {
+            Bytes::from(
+                (0..200_000u32)
+                    .map(|i| (i as u8) ^ seed)
+                    .collect::<Vec<u8>>(),
+            )
+        };
+        let mut stream = BytesMut::new();
+        let mut sender = ClientCodec::default();
+        sender
+            .encode(
+                ClientMessage::Chunk {
+                    offset: 0,
+                    data: data(1),
+                },
+                &mut stream,
+            )
+            .unwrap();
+        sender
+            .encode(ClientMessage::PutCancel {}, &mut stream)
+            .unwrap();
+        sender
+            .encode(
+                ClientMessage::Chunk {
+                    offset: 300,
+                    data: data(2),
+                },
+                &mut stream,
+            )
+            .unwrap();
+        for piece in [1, 7, 1000, 65_536, 150_000, stream.len()] {
+            let mut receiver = ServerCodec::default();
+            let mut buffer = BytesMut::new();
+            let mut got = Vec::new();
+            // As tokio-util's reader does: room for one more byte, then a read of at most
+            // the room there is.
+            let mut position = 0;
+            while position < stream.len() {
+                buffer.reserve(1);
+                let room = buffer.capacity() - buffer.len();
+                let n = piece.min(room).min(stream.len() - position);
+                buffer.extend_from_slice(&stream[position..position + n]);
+                position += n;
+                while let Some(message) = receiver.decode(&mut buffer).unwrap() {
+                    got.push(message);
+                }
+            }
+            assert_eq!(got.len(), 3, "pieces of {piece}");
+            for (message, (offset, seed)) in [&got[0], &got[2]].into_iter().zip([(0, 1), (300, 2)])
+            {
+                let ClientMessage::Chunk {
+                    offset: at,
+                    data: received,
+                } = message
+                else {
+                    panic!("expected a chunk, got {message:?}");
+                };
+                assert_eq!((*at, received), (offset, &data(seed)), "pieces of {piece}");
+                assert_eq!(received.as_ptr() as usize % PAGE, 0, "pieces of {piece}");
+            }
+            assert_eq!(got[1], ClientMessage::PutCancel {});
+        }
     }
 
     #[test]
@@ -448,6 +628,25 @@ mod tests {
             let payload = Bytes::from(encode_payload(&reply).unwrap());
             prop_assert_eq!(ServerMessage::from_frame(payload.clone()).unwrap(), decode_payload::<ServerMessage>(&payload).unwrap());
             prop_assert!(file_data(&payload, DATA_TAG).is_some(), "the fast path was taken");
+        }
+
+        #[test]
+        fn file_data_heads_make_the_frames_the_encoder_makes(offset in any::<u64>(), data in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let data = Bytes::from(data);
+            let mut encoded = BytesMut::new();
+            ClientCodec::default()
+                .encode(ClientMessage::Chunk { offset, data: data.clone() }, &mut encoded)
+                .unwrap();
+            let head = chunk_head(offset, data.len()).unwrap();
+            prop_assert_eq!(&encoded[..head.len()], &head[..]);
+            prop_assert_eq!(&encoded[head.len()..], &data[..]);
+            let mut encoded = BytesMut::new();
+            ServerCodec::default()
+                .encode(ServerMessage::Data { offset, data: data.clone() }, &mut encoded)
+                .unwrap();
+            let head = data_head(offset, data.len()).unwrap();
+            prop_assert_eq!(&encoded[..head.len()], &head[..]);
+            prop_assert_eq!(&encoded[head.len()..], &data[..]);
         }
 
         #[test]

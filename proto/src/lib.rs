@@ -6,7 +6,9 @@
 //! - [`message`]: the two message enums, [`ClientMessage`] and [`ServerMessage`].
 //! - [`handshake`]: nonces and the mutual HMAC-SHA256 proofs that run before any login.
 //! - [`secret`]: the shared key and passwords, in types that never print their contents.
-//! - [`filestream`]: the hashing file reader and writer threads both sides stream through.
+//! - [`filestream`]: the hashing file reader and writer threads both sides stream through;
+//!   [`buffer_pool`] recycles the reader's chunk buffers, and [`file_frames`] writes them to
+//!   the connection without copying them into the frame buffer.
 //! - [`checkpoint`]: saved hash states, so a resume re-hashes at most one interval.
 //! - [`appender`]: how a file being received is written (direct I/O, else [`writebehind`]).
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
@@ -17,9 +19,11 @@
 //! any `AsyncRead + AsyncWrite`, and [`transport::Stream`] is what both sides frame.
 
 pub mod appender;
+pub mod buffer_pool;
 pub mod checkpoint;
 pub mod codec;
 pub mod error;
+pub mod file_frames;
 pub mod filestream;
 pub mod handshake;
 pub mod message;

@@ -10,6 +10,11 @@ use ftpd::cli::{Cli, Command};
 use ftpd::config::Config;
 use ftpd::startup::FirstRun;
 
+/// jemalloc keeps freed chunk buffers for reuse: with glibc's allocator every received frame
+/// faulted in fresh pages (0.15 s of CPU per GiB uploaded).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -93,6 +98,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Runs the server until Ctrl-C or SIGTERM, then stops gracefully (exit 0).
 fn serve(config: Config) -> anyhow::Result<()> {
+    // Freed memory goes back to the system some seconds after a burst, even if the server
+    // then stays idle (jemalloc otherwise purges only when it next allocates).
+    if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::debug!(%error, "jemalloc background purging unavailable");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

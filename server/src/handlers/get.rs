@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, filestream};
+use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, file_frames, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -70,13 +70,7 @@ where
     let mut position = offset;
     while let Some(data) = chunks.recv().await {
         let len = data.len() as u64;
-        let sending = send(
-            conn,
-            ServerMessage::Data {
-                offset: position,
-                data,
-            },
-        );
+        let sending = file_frames::send_data(conn, position, data);
         tokio::pin!(sending);
         // A reader that stops reading blocks the send: the floor's deadline still ends it.
         let notice = tokio::time::sleep(SLOW_READER_NOTICE);
@@ -85,7 +79,7 @@ where
         loop {
             tokio::select! {
                 sent = &mut sending => {
-                    sent?;
+                    sent.map_err(SessionError::Codec)?;
                     break;
                 }
                 () = &mut notice, if !noticed => {
