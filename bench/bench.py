@@ -662,7 +662,8 @@ class Bench:
                 label = (r["tool"] if r["workload"] == f"{self.label} upload" else "get: " + r["tool"])
                 f.write(f"\"{label}\" {float(r['rate'].split()[0])}\n")
         script = f"""
-set terminal pngcairo size 1100,600 font ',10'
+set terminal pngcairo size 1200,650 font ',10'
+set rmargin 24
 set output '{out_dir / "upload.png"}'
 set title '{self.label} over loopback, median of {self.rounds} rounds (MB/s, higher is better)'
 set style data histograms

@@ -38,6 +38,7 @@ pub struct Appender {
     /// Length of the file, counting bytes still staged.
     position: u64,
     /// Aligned buffer: bytes gathered for the next direct write, or staged for a buffered one.
+    /// Allocated at its first use: chunks aligned where they lie never need it.
     staging: BytesMut,
     /// Bytes gathered in `staging` (direct mode).
     staged: usize,
@@ -58,7 +59,7 @@ impl Appender {
         Appender {
             file,
             position: offset,
-            staging: aligned_buffer(if direct { STAGE } else { BUFFERED_STAGING }),
+            staging: BytesMut::new(),
             staged: 0,
             head,
             direct,
@@ -98,7 +99,8 @@ impl Appender {
             }
             let take = (STAGE - self.staged).min(data.len());
             let (now, rest) = data.split_at(take);
-            self.staging[self.staged..self.staged + take].copy_from_slice(now);
+            let staged = self.staged;
+            self.staging()[staged..staged + take].copy_from_slice(now);
             self.staged += take;
             self.position += take as u64;
             data = rest;
@@ -149,6 +151,15 @@ impl Appender {
         Ok(())
     }
 
+    /// The staging buffer, allocated at the first call: [`STAGE`] bytes for direct writes,
+    /// fewer for buffered ones.
+    fn staging(&mut self) -> &mut BytesMut {
+        if self.staging.is_empty() {
+            self.staging = aligned_buffer(if self.direct { STAGE } else { BUFFERED_STAGING });
+        }
+        &mut self.staging
+    }
+
     /// Direct I/O was refused: from here on the page cache takes everything.
     fn fall_back_to_page_cache(&mut self) -> std::io::Result<()> {
         set_direct(&self.file, false)?;
@@ -164,6 +175,7 @@ impl Appender {
         if data.as_ptr().align_offset(64) == 0 {
             self.file.write_all(data)?;
         } else {
+            self.staging();
             let staging = &mut self.staging[self.staged..];
             for piece in data.chunks(staging.len().min(BUFFERED_STAGING)) {
                 let staged = &mut staging[..piece.len()];
