@@ -1,8 +1,10 @@
 //! Progress on stderr, only on a terminal and never with `--quiet`: one bar per file (bytes,
 //! rate, ETA) and a total bar when several files go. A resumed transfer starts its bar where
-//! the server already is and says so.
+//! the server already is and says so. Nothing is drawn before [`Progress::show`], which comes
+//! after the login, so no bar sits in front of a password prompt.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -15,6 +17,10 @@ pub struct Progress {
     total: Option<ProgressBar>,
     /// Whether notes are printed at all.
     notes: bool,
+    /// Whether bars are to be drawn at all (a terminal, no `--quiet`).
+    visible: bool,
+    /// Whether [`Self::show`] has put them on the terminal.
+    shown: AtomicBool,
 }
 
 impl Progress {
@@ -22,12 +28,7 @@ impl Progress {
     /// and without `quiet`; notes (such as "resuming") show unless `quiet`.
     pub fn new(quiet: bool, files: usize, total_bytes: u64) -> Self {
         let visible = !quiet && std::io::stderr().is_terminal();
-        let target = if visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let multi = MultiProgress::with_draw_target(target);
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
         let total = (files > 1).then(|| {
             let bar = multi.add(ProgressBar::new(total_bytes));
             bar.set_style(style(
@@ -40,6 +41,20 @@ impl Progress {
             multi,
             total,
             notes: !quiet,
+            visible,
+            shown: AtomicBool::new(false),
+        }
+    }
+
+    /// Starts drawing the bars (on a terminal, without `--quiet`): called once logged in.
+    pub fn show(&self) {
+        if self.visible && !self.shown.swap(true, Ordering::Relaxed) {
+            // The time at the prompt is not transfer time.
+            if let Some(total) = &self.total {
+                total.reset_elapsed();
+                total.reset_eta();
+            }
+            self.multi.set_draw_target(ProgressDrawTarget::stderr());
         }
     }
 

@@ -158,7 +158,11 @@ pub async fn with_retries<T>(
         let result = match client {
             Some(open) => attempt(open).await,
             None => match interrupt.guard(connector.connect()).await {
-                Ok(Ok(open)) => attempt(client.insert(open)).await,
+                Ok(Ok(open)) => {
+                    // Logged in: no prompt can come any more, bars may be drawn.
+                    progress.show();
+                    attempt(client.insert(open)).await
+                }
                 Ok(Err(error)) | Err(error) => Err(error),
             },
         };

@@ -413,3 +413,57 @@ fn a_read_only_user_may_look_and_download_only() {
     }
     assert_eq!(e2e::tree(&home(&site)), before, "nothing changed");
 }
+
+/// Quotes `word` for `sh`.
+fn shell_quoted(word: &std::ffi::OsStr) -> String {
+    format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"))
+}
+
+#[test]
+fn on_a_terminal_the_password_prompt_comes_before_any_progress_bar() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("bar.bin");
+    random_file(&local, 4 * MIB, 77);
+    let put = server.run_ftp(
+        "alice",
+        PASSWORD,
+        &["put", local.to_str().unwrap(), "bar.bin"],
+    );
+    assert_eq!(code(&put), 0, "{}", stderr(&put));
+
+    // `ftp get` on a terminal (script(1) gives it one), asking for the password there.
+    let fetched = download_folder(&site).join("bar.bin");
+    let mut get = server.ftp("alice", PASSWORD);
+    get.env_remove("FTP_PASSWORD")
+        .args(["get", "bar.bin"])
+        .arg(&fetched);
+    let line: Vec<String> = std::iter::once(get.get_program())
+        .chain(get.get_args())
+        .map(shell_quoted)
+        .collect();
+    let mut terminal = std::process::Command::new("script");
+    terminal.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (name, value) in get.get_envs() {
+        match value {
+            Some(value) => terminal.env(name, value),
+            None => terminal.env_remove(name),
+        };
+    }
+    let output = run(terminal, Some(&format!("{PASSWORD}\n")));
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(same_content(&local, &fetched));
+
+    let screen = stdout(&output);
+    let prompt = screen
+        .find("Password for alice@")
+        .unwrap_or_else(|| panic!("no password prompt on the terminal:\n{screen}"));
+    assert!(
+        !screen[..prompt].contains("ETA"),
+        "a progress bar was drawn before the prompt:\n{screen}"
+    );
+    assert!(
+        screen[prompt..].contains("ETA"),
+        "no progress bar once logged in:\n{screen}"
+    );
+}
