@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
     long_about = None,
     after_help = "Environment: FTP_SERVER, FTP_USER, FTP_PASSWORD (the password itself), \
 FTP_PASSWORD_FILE, FTP_SECRET_FILE, FTP_FINGERPRINT, FTP_CA_FILE, FTP_KNOWN_SERVERS, \
-FTP_INSECURE_PLAINTEXT. With no password given, ftp asks on the terminal.\n\
+FTP_INSECURE_PLAINTEXT, and for get FTP_NO_FSYNC. With no password given, ftp asks on the \
+terminal.\n\
 Server identity: --fingerprint pins the certificate; else --ca-file verifies it against a CA; \
 else the first connection records it in the known-servers file and later ones must match.\n\
 Exit codes: 0 success, 2 usage, 3 authentication failed, 4 remote path rejected, missing, \

@@ -44,19 +44,53 @@ pub struct Welcome {
     pub read_only: bool,
 }
 
-/// Adds the default port to an address that has none (`host`, `1.2.3.4`, `[::1]`).
-pub fn with_default_port(server: &str) -> String {
-    let has_port = match server.rsplit_once(':') {
-        Some((host, port)) => {
-            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
-        }
-        None => false,
+/// The `--server` address as `HOST:PORT`, with the default port when it names none (`host`,
+/// `1.2.3.4`, `[::1]`, or a bare IPv6 address, which gets brackets). A usage error for a port
+/// that is not 1-65535 or an address with no host, rather than a failed lookup later.
+pub fn server_address(server: &str) -> Result<String, ClientError> {
+    let bad = |why: String| {
+        ClientError::Usage(format!(
+            "--server {server}: {why} (expected HOST, HOST:PORT or [IPv6]:PORT)"
+        ))
     };
-    if has_port {
-        server.to_owned()
+    let (host, port) = if let Some(rest) = server.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or_else(|| bad("no closing ]".into()))?;
+        let port = match after {
+            "" => None,
+            after => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| bad(format!("unexpected {after:?} after ]")))?,
+            ),
+        };
+        (inside, port)
+    } else if server.matches(':').count() > 1 {
+        // A bare IPv6 address: a port could not be told apart from it.
+        (server, None)
     } else {
-        format!("{server}:{}", ftp_proto::DEFAULT_PORT)
+        match server.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (server, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host".into()));
     }
+    let port = match port {
+        None => ftp_proto::DEFAULT_PORT,
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|&port| port != 0)
+            .ok_or_else(|| bad(format!("{port:?} is not a port (1-65535)")))?,
+    };
+    Ok(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
 }
 
 impl Client<Stream> {
@@ -68,7 +102,7 @@ impl Client<Stream> {
         key: &SharedKey,
         transport: &Transport,
     ) -> Result<Self, ClientError> {
-        let address = with_default_port(server);
+        let address = server_address(server)?;
         let (stream, first_use) = transport.connect(&address).await?;
         let binding = stream.binding().map_err(|e| ClientError::Connect {
             server: address.clone(),
@@ -324,11 +358,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_port_is_added_only_when_missing() {
-        assert_eq!(with_default_port("example.org"), "example.org:2121");
-        assert_eq!(with_default_port("127.0.0.1:9"), "127.0.0.1:9");
-        assert_eq!(with_default_port("[::1]"), "[::1]:2121");
-        assert_eq!(with_default_port("[::1]:80"), "[::1]:80");
-        assert_eq!(with_default_port("::1"), "::1:2121");
+    fn default_port_is_added_only_when_missing_and_bad_ports_are_usage_errors() {
+        let address = |server: &str| server_address(server).unwrap();
+        assert_eq!(address("example.org"), "example.org:2121");
+        assert_eq!(address("127.0.0.1:9"), "127.0.0.1:9");
+        assert_eq!(address("[::1]"), "[::1]:2121");
+        assert_eq!(address("[::1]:80"), "[::1]:80");
+        assert_eq!(address("::1"), "[::1]:2121");
+        assert_eq!(address("fe80::1:2"), "[fe80::1:2]:2121");
+        for bad in [
+            "127.0.0.1:99999",
+            "127.0.0.1:",
+            "host:ftp",
+            "host:0",
+            ":21",
+            "[::1",
+            "[::1]x",
+            "[]:21",
+            "",
+        ] {
+            assert!(
+                matches!(server_address(bad), Err(ClientError::Usage(_))),
+                "{bad:?} is refused"
+            );
+        }
     }
 }

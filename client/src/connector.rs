@@ -7,7 +7,7 @@
 use ftp_proto::{ErrorKind, Password, SharedKey};
 
 use crate::cli::GlobalArgs;
-use crate::connection::Client;
+use crate::connection::{Client, server_address};
 use crate::credentials::{self, PasswordSource};
 use crate::error::ClientError;
 use crate::interrupt::Interrupt;
@@ -42,10 +42,10 @@ impl Connector {
         let (key, key_file) = credentials::load_key(global.secret_file.as_deref())?;
         let transport = Transport::from_args(global)?;
         Ok(Connector {
-            server: global
-                .server
-                .clone()
-                .unwrap_or_else(|| format!("127.0.0.1:{}", ftp_proto::DEFAULT_PORT)),
+            server: match &global.server {
+                Some(server) => server_address(server)?,
+                None => format!("127.0.0.1:{}", ftp_proto::DEFAULT_PORT),
+            },
             user: credentials::user_name(global.user.as_deref())?,
             key,
             key_file,

@@ -437,6 +437,25 @@ fn several_files_go_to_one_folder_and_bad_requests_are_refused() {
     assert_eq!(json[1]["remote"], "/in/box/b.txt");
     assert!(same_content(&b, &home(&site).join("in/box/b.txt")));
 
+    // A missing file among several is reported; the others still go, as with scp and rsync.
+    let missing = site.dir.path().join("missing.txt");
+    let (status, json, err) = put_json(
+        &server,
+        &[
+            a.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--to",
+            "partly",
+        ],
+    );
+    assert_ne!(status, 0, "a file failed: {err}");
+    assert!(err.contains("missing.txt"), "{err}");
+    assert!(err.contains("1 of 3"), "{err}");
+    assert_eq!(json.len(), 2, "{err}");
+    assert!(same_content(&a, &home(&site).join("partly/a.txt")));
+    assert!(same_content(&b, &home(&site).join("partly/b.txt")));
+
     let big = site.dir.path().join("big.bin");
     random_file(&big, MIB + 1, 12);
     let (status, _, err) = put_json(&server, &[big.to_str().unwrap()]);

@@ -1,8 +1,9 @@
 //! `ftp put LOCAL [REMOTE]` and `ftp put LOCAL... --to DIR`.
 //!
-//! Every local file is checked before anything is sent. Files go one after another over one
-//! connection; a failure of one file is reported and the others still go, unless the
-//! connection is lost for good. The exit code is the first failure's. Ctrl-C or SIGTERM after
+//! Every local file is checked before anything is sent: a single file that cannot be read
+//! ends the command at once; among several, it is reported and the others still go, as scp
+//! and rsync do. Files go one after another over one connection; a failure of one file is
+//! reported and the others still go, unless the connection is lost for good. The exit code is the first failure's. Ctrl-C or SIGTERM after
 //! the login stops every file at once and the command with it (exit 130).
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,16 @@ use crate::whole;
 
 /// Runs `ftp put`.
 pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
-    let jobs = plan(&args.paths, args.to.as_deref())?;
+    let (jobs, unreadable) = plan(&args.paths, args.to.as_deref())?;
+    let several = jobs.len() + unreadable.len() > 1;
+    let mut failures: Vec<ClientError> = Vec::new();
+    for error in unreadable {
+        if !several {
+            return Err(error);
+        }
+        eprintln!("ftp: error: {error}");
+        failures.push(error);
+    }
     let options = TransferOptions {
         force: args.force,
         retries: args.retries,
@@ -30,8 +40,6 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     let total: u64 = jobs.iter().map(|job| job.size).sum();
     let progress = Progress::new(global.quiet, jobs.len(), total);
     let mut client = None;
-    let mut failures: Vec<ClientError> = Vec::new();
-    let several = jobs.len() > 1;
     // Set when stdout is gone or a signal came: the command ends with that error.
     let mut ended: Option<ClientError> = None;
     // Reports one file's result; `false` once the connection is lost for good, or stdout, or a
@@ -124,15 +132,19 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         0 => Ok(()),
         failed => Err(ClientError::Several {
             failed,
-            total: jobs.len(),
+            total: args.paths.len(),
             code: failures[0].exit_code(),
         }),
     }
 }
 
-/// Works out each file's remote path and size; fails before any transfer if a local file
-/// cannot be read.
-fn plan(paths: &[PathBuf], to: Option<&str>) -> Result<Vec<PutJob>, ClientError> {
+/// Works out each file's remote path and size: the jobs, and why each file that cannot be
+/// sent (unreadable, not a file, a name that is not UTF-8) cannot. An error for a command line
+/// that names no valid set of files at all.
+fn plan(
+    paths: &[PathBuf],
+    to: Option<&str>,
+) -> Result<(Vec<PutJob>, Vec<ClientError>), ClientError> {
     let (locals, remote): (&[PathBuf], Option<String>) = match (to, paths) {
         (Some(_), _) => (paths, None),
         (None, [local]) => (std::slice::from_ref(local), None),
@@ -143,27 +155,30 @@ fn plan(paths: &[PathBuf], to: Option<&str>) -> Result<Vec<PutJob>, ClientError>
             ));
         }
     };
-    locals
-        .iter()
-        .map(|local| {
-            let (_, identity) = upload::open_local(local)?;
-            let name = local.file_name().map(Path::new).ok_or_else(|| {
-                ClientError::Usage(format!("{} has no file name", local.display()))
-            })?;
-            let name = utf8(name)?;
-            let remote = match (to, &remote) {
-                (Some(dir), _) => join(dir, &name),
-                (None, Some(remote)) if names_folder(remote) => join(remote, &name),
-                (None, Some(remote)) => remote.clone(),
-                (None, None) => name,
-            };
-            Ok(PutJob {
-                local: local.clone(),
-                remote,
-                size: identity.size,
-            })
+    let planned = locals.iter().map(|local| {
+        let (_, identity) = upload::open_local(local)?;
+        let name = local
+            .file_name()
+            .map(Path::new)
+            .ok_or_else(|| ClientError::Usage(format!("{} has no file name", local.display())))?;
+        let name = utf8(name)?;
+        let remote = match (to, &remote) {
+            (Some(dir), _) => join(dir, &name),
+            (None, Some(remote)) if names_folder(remote) => join(remote, &name),
+            (None, Some(remote)) => remote.clone(),
+            (None, None) => name,
+        };
+        Ok(PutJob {
+            local: local.clone(),
+            remote,
+            size: identity.size,
         })
-        .collect()
+    });
+    let (jobs, unreadable): (Vec<_>, Vec<_>) = planned.partition(Result::is_ok);
+    Ok((
+        jobs.into_iter().filter_map(Result::ok).collect(),
+        unreadable.into_iter().filter_map(Result::err).collect(),
+    ))
 }
 
 /// Whether a REMOTE names a folder to put into: it ends with `/`, or is `.` or ends with `/.`.
@@ -200,6 +215,7 @@ mod tests {
         let remotes = |paths: &[PathBuf], to| {
             plan(paths, to)
                 .unwrap()
+                .0
                 .into_iter()
                 .map(|j| j.remote)
                 .collect::<Vec<_>>()
@@ -217,11 +233,14 @@ mod tests {
             plan(&[a.clone(), b.clone(), a.clone()], None),
             Err(ClientError::Usage(_))
         ));
-        assert!(plan(&[dir.path().join("missing")], None).is_err());
-        assert!(matches!(
-            plan(&[dir.path().to_path_buf()], None),
-            Err(ClientError::Usage(_))
-        ));
-        assert_eq!(plan(&[a], None).unwrap()[0].size, 2);
+        let (jobs, unreadable) = plan(&[dir.path().join("missing")], None).unwrap();
+        assert!(jobs.is_empty() && unreadable.len() == 1);
+        let (_, unreadable) = plan(&[dir.path().to_path_buf()], None).unwrap();
+        assert!(matches!(unreadable[..], [ClientError::Usage(_)]));
+        let (jobs, unreadable) =
+            plan(&[a.clone(), dir.path().join("missing"), b], Some("d")).unwrap();
+        assert_eq!(jobs.len(), 2, "the readable files still go");
+        assert_eq!(unreadable.len(), 1);
+        assert_eq!(plan(&[a], None).unwrap().0[0].size, 2);
     }
 }
