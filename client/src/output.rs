@@ -127,6 +127,7 @@ pub fn get_json(job: &GetJob, outcome: &Outcome) -> serde_json::Value {
         "sent": outcome.sent,
         "resumed_from": outcome.resumed_from,
         "sha256": hex::encode(outcome.sha256),
+        "result": "downloaded",
     })
 }
 

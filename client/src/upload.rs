@@ -227,8 +227,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             Err(ClientError::Remote {
                 kind: ErrorKind::Exists,
                 message: format!(
-                    "{} already exists on the server with different content; use --force to replace it",
-                    plan.remote
+                    "upload refused: {} already exists with different content ({size} bytes, \
+                     the same size); use --force to replace it",
+                    crate::output::remote_shown(plan.remote)
                 ),
             })
         }

@@ -157,8 +157,9 @@ fn settle(
         ServerMessage::PutExisting { .. } => Err(ClientError::Remote {
             kind: ErrorKind::Exists,
             message: format!(
-                "{} already exists on the server with different content; use --force to replace it",
-                job.remote
+                "upload refused: {} already exists with different content ({size} bytes, the \
+                 same size); use --force to replace it",
+                crate::output::remote_shown(&job.remote)
             ),
         }),
         other => Err(crate::connection::unexpected("an upload's result", &other)),

@@ -70,6 +70,7 @@ fn put_then_get_round_trips_byte_identical() {
         assert_eq!(json[0]["sent"], size);
         assert_eq!(json[0]["resumed_from"], 0);
         assert_eq!(json[0]["sha256"], e2e::sha256sum(&local));
+        assert_eq!(json[0]["result"], "downloaded");
         let got = folder.join(format!("up{size}.bin"));
         assert!(same_content(&local, &got), "{size} bytes differ");
         assert!(!e2e::part_of(&got).exists(), "the .part is gone");
