@@ -4,17 +4,26 @@
 //! after the login, so no bar sits in front of a password prompt.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
-use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    BinaryBytes, HumanBytes, HumanDuration, MultiProgress, ProgressBar, ProgressDrawTarget,
+    ProgressState, ProgressStyle,
+};
+
+/// Layout of every bar: the rate and ETA count only bytes this run moved (see [`Skipped`]).
+const TEMPLATE: &str = "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {rate} ETA {left}";
 
 /// The progress display of one command.
 #[derive(Debug)]
 pub struct Progress {
     /// Holds the bars; hidden when there is no terminal or `--quiet` was given.
     multi: MultiProgress,
-    /// Bar for all files together, when there are several.
-    total: Option<ProgressBar>,
+    /// Bar for all files together, when there are several, and what it counts that was not
+    /// moved.
+    total: Option<(ProgressBar, Skipped)>,
     /// Whether notes are printed at all.
     notes: bool,
     /// Whether bars are to be drawn at all (a terminal, no `--quiet`).
@@ -30,12 +39,11 @@ impl Progress {
         let visible = !quiet && std::io::stderr().is_terminal();
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
         let total = (files > 1).then(|| {
+            let skipped = Skipped::default();
             let bar = multi.add(ProgressBar::new(total_bytes));
-            bar.set_style(style(
-                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            ));
+            bar.set_style(style(&skipped));
             bar.set_message(format!("{files} files"));
-            bar
+            (bar, skipped)
         });
         Progress {
             multi,
@@ -50,9 +58,8 @@ impl Progress {
     pub fn show(&self) {
         if self.visible && !self.shown.swap(true, Ordering::Relaxed) {
             // The time at the prompt is not transfer time.
-            if let Some(total) = &self.total {
+            if let Some((total, _)) = &self.total {
                 total.reset_elapsed();
-                total.reset_eta();
             }
             self.multi.set_draw_target(ProgressDrawTarget::stderr());
         }
@@ -60,13 +67,13 @@ impl Progress {
 
     /// A bar for one file of `size` bytes.
     pub fn file(&self, name: &str, size: u64) -> FileProgress {
+        let skipped = Skipped::default();
         let bar = self.multi.add(ProgressBar::new(size));
-        bar.set_style(style(
-            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-        ));
+        bar.set_style(style(&skipped));
         bar.set_message(short(name));
         FileProgress {
             bar,
+            skipped,
             total: self.total.clone(),
             multi: self.multi.clone(),
             notes: self.notes,
@@ -83,7 +90,7 @@ impl Progress {
 
     /// Clears the total bar once every file is done.
     pub fn finish(&self) {
-        if let Some(total) = &self.total {
+        if let Some((total, _)) = &self.total {
             total.finish_and_clear();
         }
     }
@@ -102,8 +109,10 @@ impl Progress {
 pub struct FileProgress {
     /// The file's bar.
     bar: ProgressBar,
+    /// What the file's bar counts that this run did not move (where it resumed).
+    skipped: Skipped,
     /// The total bar, if any.
-    total: Option<ProgressBar>,
+    total: Option<(ProgressBar, Skipped)>,
     /// Where notes go.
     multi: MultiProgress,
     /// Whether notes are printed.
@@ -125,7 +134,7 @@ impl FileProgress {
     pub fn start_sized(&self, offset: u64, size: u64, place: &str) {
         if self.bar.length() != Some(size) {
             self.bar.set_length(size);
-            if let Some(total) = &self.total {
+            if let Some((total, _)) = &self.total {
                 let known = total.length().unwrap_or(0);
                 total.set_length(known + size);
             }
@@ -134,9 +143,11 @@ impl FileProgress {
             print_note(&self.multi, &resume_note(&self.name, offset, size, place));
         }
         let before = self.bar.position();
+        self.skipped.set(offset);
+        self.bar.reset_elapsed();
         self.bar.set_position(offset);
-        self.bar.reset_eta();
-        if let Some(total) = &self.total {
+        if let Some((total, skipped)) = &self.total {
+            skipped.add(offset.saturating_sub(before));
             total.set_position(total.position() - before.min(total.position()) + offset);
         }
     }
@@ -144,7 +155,7 @@ impl FileProgress {
     /// Counts `bytes` more as moved.
     pub fn advance(&self, bytes: u64) {
         self.bar.inc(bytes);
-        if let Some(total) = &self.total {
+        if let Some((total, _)) = &self.total {
             total.inc(bytes);
         }
     }
@@ -154,8 +165,9 @@ impl FileProgress {
     pub fn done(&self) {
         let size = self.bar.length().unwrap_or(self.size);
         let remaining = size.saturating_sub(self.bar.position());
-        if let Some(total) = &self.total {
+        if let Some((total, skipped)) = &self.total {
             total.inc(remaining);
+            skipped.add(remaining);
         }
         self.bar.finish_and_clear();
     }
@@ -186,10 +198,59 @@ pub fn resume_note(name: &str, offset: u64, size: u64, place: &str) -> String {
     )
 }
 
-/// A bar style (the templates are constants, so parsing cannot fail in practice).
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
+/// Bytes a bar counts that the current run did not move: what was already on the other side
+/// when it resumed, or a file found identical. Its rate and ETA leave them out; indicatif's
+/// own would take a resume's jump to 94 % for a burst of speed.
+#[derive(Debug, Clone, Default)]
+struct Skipped(Arc<AtomicU64>);
+
+impl Skipped {
+    fn set(&self, bytes: u64) {
+        self.0.store(bytes, Ordering::Relaxed);
+    }
+
+    fn add(&self, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes per second this run moved, on average since its start (0 for its first quarter
+    /// second, when an average says nothing yet).
+    fn rate(&self, state: &ProgressState) -> f64 {
+        let moved = state.pos().saturating_sub(self.0.load(Ordering::Relaxed));
+        let seconds = state.elapsed().as_secs_f64();
+        if seconds >= 0.25 {
+            moved as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The bar style, with `{rate}` and `{left}` (ETA) from `skipped`'s view of the bar (the
+/// template is a constant, so parsing cannot fail in practice).
+fn style(skipped: &Skipped) -> ProgressStyle {
+    let (for_rate, for_left) = (skipped.clone(), skipped.clone());
+    ProgressStyle::with_template(TEMPLATE)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{}/s", BinaryBytes(for_rate.rate(state) as u64));
+            },
+        )
+        .with_key(
+            "left",
+            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let rate = for_left.rate(state);
+                let left = state.len().unwrap_or(0).saturating_sub(state.pos());
+                let eta = if rate > 0.0 {
+                    Duration::from_secs_f64(left as f64 / rate)
+                } else {
+                    Duration::ZERO
+                };
+                let _ = write!(out, "{:#}", HumanDuration(eta));
+            },
+        )
         .progress_chars("=> ")
 }
 

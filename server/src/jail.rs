@@ -134,7 +134,9 @@ pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal 
         ),
         Io::AlreadyExists => Refusal::new(
             ErrorKind::Exists,
-            format!("{path}: something else is already there"),
+            format!(
+                "{path}: something other than a folder is already there, at this path or at one of its parents"
+            ),
         ),
         _ => {
             tracing::warn!(%path, %error, "file system error");
