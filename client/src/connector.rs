@@ -1,6 +1,7 @@
 //! Connecting and logging in as the options say, again and again if a transfer needs to
 //! reconnect. Everything is gathered and checked before the first byte goes out, so a missing
-//! password or key fails at once. A password typed at the prompt is kept for reconnects.
+//! password or key fails at once; a password prompt comes only once the server is reached. A
+//! password typed at the prompt is kept for reconnects.
 //! A command that stops cleanly on Ctrl-C arms its [`Interrupt`] here, after the first login
 //! succeeded: past the last prompt (see [`crate::interrupt`]).
 
@@ -12,6 +13,12 @@ use crate::credentials::{self, PasswordSource};
 use crate::error::ClientError;
 use crate::interrupt::Interrupt;
 use crate::transport::Transport;
+
+/// Whether the server refused the login itself (a wrong password, a locked-out address, a
+/// disabled user), which a new connection would not change.
+fn is_refusal_of_the_login(error: &ClientError) -> bool {
+    matches!(error, ClientError::Remote { kind, .. } if kind.is_authentication())
+}
 
 /// Attempts at the password prompt before giving up, as ssh does.
 const PROMPT_ATTEMPTS: u32 = 3;
@@ -65,19 +72,19 @@ impl Connector {
         &self.interrupt
     }
 
-    /// Connects and logs in; a password typed at the prompt may be retried.
+    /// Connects and logs in; a password typed at the prompt may be retried. The prompt comes
+    /// once the server is reached and has proved it holds the key, so a wrong address, key or
+    /// certificate fails before anyone types a password.
     pub async fn connect(&mut self) -> Result<Client, ClientError> {
         let mut attempt = 1;
         loop {
-            let password = match &self.password {
-                PasswordSource::Given(password) => password.clone(),
-                PasswordSource::Prompt => credentials::prompt(&self.user, &self.server)?,
+            let client = self.reach().await?;
+            let (password, prompted) = match &self.password {
+                PasswordSource::Given(password) => (password.clone(), false),
+                PasswordSource::Prompt => (credentials::prompt(&self.user, &self.server)?, true),
             };
-            let mut client = Client::connect(&self.server, &self.key, &self.transport)
-                .await
-                .map_err(|error| self.explain_key(error))?;
-            match client.login(&self.user, password.clone()).await {
-                Ok(_) => {
+            match self.log_in(client, &password, prompted).await {
+                Ok(mut client) => {
                     self.remember(password);
                     // No prompt follows a login that worked: signals may be caught now.
                     self.interrupt.arm();
@@ -85,15 +92,39 @@ impl Connector {
                     return Ok(client);
                 }
                 Err(ClientError::Remote { kind, message })
-                    if kind == ErrorKind::LoginFailed
-                        && matches!(self.password, PasswordSource::Prompt)
-                        && attempt < PROMPT_ATTEMPTS =>
+                    if kind == ErrorKind::LoginFailed && prompted && attempt < PROMPT_ATTEMPTS =>
                 {
                     eprintln!("{message}; try again.");
                     attempt += 1;
                 }
                 Err(error) => return Err(error),
             }
+        }
+    }
+
+    /// Opens a connection and runs the key handshake.
+    async fn reach(&self) -> Result<Client, ClientError> {
+        Client::connect(&self.server, &self.key, &self.transport)
+            .await
+            .map_err(|error| self.explain_key(error))
+    }
+
+    /// Logs `client` in. The server allows a connection only so long to log in: after a slow
+    /// prompt, a login that fails for any reason but the password gets one fresh connection.
+    async fn log_in(
+        &self,
+        mut client: Client,
+        password: &Password,
+        prompted: bool,
+    ) -> Result<Client, ClientError> {
+        match client.login(&self.user, password.clone()).await {
+            Ok(_) => Ok(client),
+            Err(error) if prompted && !is_refusal_of_the_login(&error) => {
+                let mut again = self.reach().await?;
+                again.login(&self.user, password.clone()).await?;
+                Ok(again)
+            }
+            Err(error) => Err(error),
         }
     }
 

@@ -93,6 +93,26 @@ pub fn command(binary: &Path) -> Command {
     command
 }
 
+/// `command` run on a terminal: script(1) gives it one (stdout then carries what the terminal
+/// showed). Its environment goes along.
+pub fn on_a_terminal(command: &Command) -> Command {
+    let quoted =
+        |word: &std::ffi::OsStr| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(quoted)
+        .collect();
+    let mut terminal = Command::new("script");
+    terminal.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => terminal.env(name, value),
+            None => terminal.env_remove(name),
+        };
+    }
+    terminal
+}
+
 /// Longest a single client command may run before the test calls it hung.
 const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -415,11 +415,6 @@ fn a_read_only_user_may_look_and_download_only() {
     assert_eq!(e2e::tree(&home(&site)), before, "nothing changed");
 }
 
-/// Quotes `word` for `sh`.
-fn shell_quoted(word: &std::ffi::OsStr) -> String {
-    format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"))
-}
-
 #[test]
 fn on_a_terminal_the_password_prompt_comes_before_any_progress_bar() {
     let site = site();
@@ -439,19 +434,7 @@ fn on_a_terminal_the_password_prompt_comes_before_any_progress_bar() {
     get.env_remove("FTP_PASSWORD")
         .args(["get", "bar.bin"])
         .arg(&fetched);
-    let line: Vec<String> = std::iter::once(get.get_program())
-        .chain(get.get_args())
-        .map(shell_quoted)
-        .collect();
-    let mut terminal = std::process::Command::new("script");
-    terminal.args(["-qec", &line.join(" "), "/dev/null"]);
-    for (name, value) in get.get_envs() {
-        match value {
-            Some(value) => terminal.env(name, value),
-            None => terminal.env_remove(name),
-        };
-    }
-    let output = run(terminal, Some(&format!("{PASSWORD}\n")));
+    let output = run(e2e::on_a_terminal(&get), Some(&format!("{PASSWORD}\n")));
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
     assert!(same_content(&local, &fetched));
 

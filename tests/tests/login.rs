@@ -190,3 +190,48 @@ fn an_empty_password_is_refused_before_connecting() {
     assert!(stderr(&output).contains("empty"), "{}", stderr(&output));
     assert!(!server.log().contains("checking a password"));
 }
+
+#[test]
+fn no_password_is_asked_for_a_server_that_cannot_be_reached() {
+    let site = site_with_alice();
+    let server = site.start();
+    let address = server.address;
+    drop(server);
+    let mut ls = e2e::command(&e2e::ftp_bin());
+    ls.args(["--server", &address.to_string(), "--secret-file"])
+        .arg(site.key_file())
+        .args(["--insecure-plaintext", "--user", "alice", "ls"]);
+    let output = run(e2e::on_a_terminal(&ls), None);
+    assert_eq!(code(&output), 5, "{}{}", stdout(&output), stderr(&output));
+    let screen = stdout(&output);
+    assert!(!screen.contains("Password for"), "{screen}");
+    assert!(screen.contains("cannot connect"), "{screen}");
+}
+
+#[test]
+fn a_password_typed_after_the_servers_login_deadline_still_logs_in() {
+    let site = Site::new("handshake_timeout = \"1s\"\n");
+    site.add_user("alice", ALICE_PASSWORD, &[]);
+    let server = site.start();
+    let mut ls = server.ftp("alice", ALICE_PASSWORD);
+    ls.env_remove("FTP_PASSWORD").arg("ls");
+    let mut terminal = e2e::on_a_terminal(&ls);
+    terminal
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = terminal.spawn().unwrap();
+    // The user is still at the prompt when the server gives up on the connection.
+    server.wait_for_log("handshake timed out");
+    let mut typing = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut typing, format!("{ALICE_PASSWORD}\n").as_bytes()).unwrap();
+    drop(typing);
+    let output = e2e::output_of(child, "ftp ls after a slow prompt");
+    let screen = stdout(&output);
+    assert_eq!(code(&output), 0, "{screen}{}", stderr(&output));
+    assert_eq!(
+        screen.matches("Password for").count(),
+        1,
+        "asked once:\n{screen}"
+    );
+}
