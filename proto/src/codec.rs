@@ -661,7 +661,19 @@ mod tests {
         fn any_split_of_a_stream_decodes_the_same(cuts in proptest::collection::vec(1usize..70_000, 1..40)) {
             let mut writer = MessageCodec::<ClientMessage, ClientMessage>::default();
             let mut wire = BytesMut::new();
-            let messages = every_client_message();
+            // Small messages, and large ones with and without file data (the aligned path).
+            let mut messages = every_client_message();
+            let bytes = |len: usize| Bytes::from((0..len).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
+            messages.insert(1, ClientMessage::Chunk { offset: 1 << 40, data: bytes(150_000) });
+            messages.push(ClientMessage::PutWhole {
+                path: "big".into(),
+                file: crate::FileIdentity { size: 90_000, modified_secs: 1, modified_nanos: 2 },
+                force: false,
+                upload_id: [7; 16],
+                data: bytes(90_000),
+                sha256: [1; 32],
+            });
+            messages.push(ClientMessage::Chunk { offset: 7, data: bytes(70_000) });
             for message in messages.clone() {
                 writer.encode(message, &mut wire).unwrap();
             }
