@@ -215,6 +215,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Ok(())
     }
 
+    /// Whether the server has already spoken or closed the connection unasked: before a login,
+    /// only its farewell (the login came too late) can be waiting. Does not wait.
+    pub(crate) fn closed_by_server(&mut self) -> bool {
+        self.conn.next().now_or_never().is_some()
+    }
+
     /// From now on, sends and receives give up with [`ClientError::Interrupted`] once
     /// `interrupt` is raised; the connection is then of no further use.
     pub fn stop_on(&mut self, interrupt: Interrupt) {

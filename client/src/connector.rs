@@ -14,12 +14,6 @@ use crate::error::ClientError;
 use crate::interrupt::Interrupt;
 use crate::transport::Transport;
 
-/// Whether the server refused the login itself (a wrong password, a locked-out address, a
-/// disabled user), which a new connection would not change.
-fn is_refusal_of_the_login(error: &ClientError) -> bool {
-    matches!(error, ClientError::Remote { kind, .. } if kind.is_authentication())
-}
-
 /// Attempts at the password prompt before giving up, as ssh does.
 const PROMPT_ATTEMPTS: u32 = 3;
 
@@ -109,23 +103,21 @@ impl Connector {
             .map_err(|error| self.explain_key(error))
     }
 
-    /// Logs `client` in. The server allows a connection only so long to log in: after a slow
-    /// prompt, a login that fails for any reason but the password gets one fresh connection.
+    /// Logs `client` in. The server allows a connection only so long to log in: if it gave up
+    /// on this one while the user was at the prompt (it said so and closed), the password goes
+    /// over a fresh connection instead. Never is one typed password sent twice: each try is
+    /// checked, and counted against the address, by the server.
     async fn log_in(
         &self,
         mut client: Client,
         password: &Password,
         prompted: bool,
     ) -> Result<Client, ClientError> {
-        match client.login(&self.user, password.clone()).await {
-            Ok(_) => Ok(client),
-            Err(error) if prompted && !is_refusal_of_the_login(&error) => {
-                let mut again = self.reach().await?;
-                again.login(&self.user, password.clone()).await?;
-                Ok(again)
-            }
-            Err(error) => Err(error),
+        if prompted && client.closed_by_server() {
+            client = self.reach().await?;
         }
+        client.login(&self.user, password.clone()).await?;
+        Ok(client)
     }
 
     /// Adds to a key refusal which key file was used and how to fix it.

@@ -189,16 +189,26 @@ impl Appender {
 }
 
 /// Writes `bytes` (aligned in memory and length) to `file` opened for direct I/O. `false` when
-/// it was refused for direct I/O (an alignment the disk does not take, say): then nothing was
-/// written.
+/// the first write was refused for direct I/O (an alignment the disk does not take, say):
+/// then nothing was written. A refusal after part of `bytes` went out is an error, so that
+/// no caller writes those bytes again.
 fn write_direct(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<bool> {
-    match file.write_all(bytes) {
-        Ok(()) => Ok(true),
-        Err(error) if error.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
-            Ok(false)
+    let mut written = 0;
+    while written < bytes.len() {
+        match file.write(&bytes[written..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error)
+                if written == 0
+                    && error.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) =>
+            {
+                return Ok(false);
+            }
+            Err(error) => return Err(error),
         }
-        Err(error) => Err(error),
     }
+    Ok(true)
 }
 
 /// Sets or clears `O_DIRECT` on the open file.

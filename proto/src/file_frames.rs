@@ -46,7 +46,9 @@ where
 }
 
 /// Flushes the frames queued in `conn`, then writes `head` and `data` to its stream. Dropped
-/// part way, what it did not write goes to the framed buffer (see [`Unsent`]).
+/// part way, what it did not write goes to the framed buffer (see [`Unsent`]). The stream is
+/// not flushed after: under TLS the frame's last bytes may wait in rustls until the next send
+/// or flush, so a caller that awaits an answer flushes first (every framed `send` does).
 async fn send_frame<S, C, M>(
     conn: &mut Framed<S, C>,
     head: Bytes,

@@ -235,3 +235,23 @@ fn a_password_typed_after_the_servers_login_deadline_still_logs_in() {
         "asked once:\n{screen}"
     );
 }
+
+#[test]
+fn one_wrong_password_typed_is_checked_once_even_when_its_answer_comes_late() {
+    // The server's answer to a wrong password (delayed 4 s) outlasts its login deadline (2 s):
+    // the client must not take that for a connection lost at the prompt and send it again.
+    let site = Site::new("handshake_timeout = \"2s\"\nlogin_failure_delay = \"4s\"\n");
+    site.add_user("alice", ALICE_PASSWORD, &[]);
+    let server = site.start();
+    let mut ls = server.ftp("alice", ALICE_PASSWORD);
+    ls.env_remove("FTP_PASSWORD").arg("ls");
+    let output = run(e2e::on_a_terminal(&ls), Some("WrongPassword77\n"));
+    assert_ne!(code(&output), 0, "{}", stdout(&output));
+    assert_eq!(stdout(&output).matches("Password for").count(), 1);
+    assert_eq!(
+        server.log().matches("checking a password").count(),
+        1,
+        "{}",
+        server.log()
+    );
+}
