@@ -7,8 +7,9 @@
 //! the disk's cache. It needs the buffer, the file offset and the length aligned to the block
 //! size. Large received chunks arrive page-aligned (see [`crate::codec`]) and are written from
 //! where they lie; anything else is gathered in an aligned buffer and written in pieces of up
-//! to [`STAGE`] bytes, or sooner when no more data is at hand ([`Appender::flush`]). An unaligned start (a resumed partial)
-//! and the last bytes of the file go through the page cache. When the file system refuses
+//! to [`STAGE`] bytes, or sooner when no more data is at hand ([`Appender::flush`]). An
+//! unaligned start (a resumed partial) and the last bytes of the file go through the page
+//! cache. When the file system refuses
 //! direct I/O (tmpfs, some network file systems), everything goes through the page cache.
 //!
 //! The flag belongs to the open file, so anything else sharing it (a `try_clone`) reads and

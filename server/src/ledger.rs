@@ -10,8 +10,8 @@ use ftp_proto::filestream::HashPlan;
 
 /// The plan for a file bound by `binding`, now described by `meta`, transferred from `offset`:
 /// from the list `name` of `dir`, the checkpoint at the file's end or else the best at or below
-/// `offset`, and
-/// a sealed ledger replacing that list (temp file and rename) when the transfer stops.
+/// `offset`, and a sealed ledger replacing that list (temp file and rename) when the transfer
+/// stops.
 /// Blocking. `what` names the transfer in the log when a list cannot be saved.
 pub fn sealed_plan(
     dir: &Arc<cap_std::fs::Dir>,

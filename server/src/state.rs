@@ -1,5 +1,6 @@
 //! What every session shares: the settings, the shared key, the TLS identity, the
-//! authenticator, the root and its internal folders, the upload locks, the login throttle and the shutdown signal.
+//! authenticator, the root and its internal folders, the upload locks, the login throttle and
+//! the shutdown signal.
 
 use std::sync::Arc;
 

@@ -3,8 +3,9 @@
 //! Every local file is checked before anything is sent: a single file that cannot be read
 //! ends the command at once; among several, it is reported and the others still go, as scp
 //! and rsync do. Files go one after another over one connection; a failure of one file is
-//! reported and the others still go, unless the connection is lost for good. The exit code is the first failure's. Ctrl-C or SIGTERM after
-//! the login stops every file at once and the command with it (exit 130).
+//! reported and the others still go, unless the connection is lost for good. The exit code is
+//! the first failure's. Ctrl-C or SIGTERM after the login stops every file at once and the
+//! command with it (exit 130).
 
 use std::path::{Path, PathBuf};
 

@@ -2,9 +2,9 @@
 //!
 //! The file is opened through the home's capability handle (a symbolic link may not lead out
 //! of the home), read and hashed on a blocking thread (not hashed when its SHA-256 is known:
-//! see [`crate::served`]), and sent in `Data` frames with no
-//! per-frame reply. If the file changes size while it is read, the client gets an error
-//! instead of `GetDone`, and its `.part` stays for a later run.
+//! see [`crate::served`]), and sent in `Data` frames with no per-frame reply. If the file
+//! changes size while it is read, the client gets an error instead of `GetDone`, and its
+//! `.part` stays for a later run.
 
 use std::sync::Arc;
 

@@ -170,10 +170,7 @@ where
     if batches.receiving.owed == 0 {
         return Ok(());
     }
-    if batches.is_settling() {
-        let answers = batches.settled().await;
-        answer(conn, session, answers).await?;
-    }
+    answer_settling(conn, session, batches).await?;
     batches.close().await;
     Ok(())
 }
@@ -189,6 +186,18 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     close(conn, session, batches).await?;
+    answer_settling(conn, session, batches).await
+}
+
+/// Waits for the batch settling, if any, and sends its answers.
+async fn answer_settling<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    batches: &mut Batches,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     if batches.is_settling() {
         let answers = batches.settled().await;
         answer(conn, session, answers).await?;
