@@ -71,6 +71,11 @@ pub struct GlobalArgs {
     #[arg(long, env = "FTP_INSECURE_PLAINTEXT", global = true)]
     pub insecure_plaintext: bool,
 
+    /// Longest wait for the server to answer, or to take the data being sent, before the
+    /// connection counts as lost (and --retries reconnects): 60s, 2m, or seconds.
+    #[arg(long, env = "FTP_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+
     /// Print one JSON object per result on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -167,4 +172,33 @@ pub struct PutArgs {
     /// Most bytes per second to send, e.g. 500K, 10M, 1G.
     #[arg(long, value_name = "RATE", value_parser = crate::rate::parse_rate)]
     pub limit_rate: Option<u64>,
+}
+
+/// A `--timeout`: a whole number of seconds or a duration such as `90s` or `2m`, at least 1 s.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => std::time::Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("{text:?} is not a duration such as 60s or 2m: {e}"))?,
+    };
+    if duration < std::time::Duration::from_secs(1) {
+        return Err(format!("{text:?} is shorter than the least timeout, 1s"));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_seconds_or_durations_of_at_least_a_second() {
+        let seconds = std::time::Duration::from_secs;
+        assert_eq!(parse_timeout("90"), Ok(seconds(90)));
+        assert_eq!(parse_timeout("2m"), Ok(seconds(120)));
+        assert_eq!(parse_timeout("1s"), Ok(seconds(1)));
+        for bad in ["0", "500ms", "soon", "-1", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! Generic over any `AsyncRead + AsyncWrite` (tests drive it over in-memory pipes). The password
 //! is sent only after the server's certificate was accepted and the server has proved it holds
-//! the shared key. Every wait for the server is bounded, so a silent server gives an error
-//! instead of a hang, and gives up at once when a signal asks the command to stop (see
+//! the shared key. Every wait for the server is bounded by the connection's timeout (`--timeout`,
+//! 60 s by default), an answer awaited and a send the server does not take alike, so a silent
+//! server or a stalled link gives a lost-connection error (which `--retries` retries) instead
+//! of a hang, and gives up at once when a signal asks the command to stop (see
 //! [`crate::interrupt`]).
 
 use std::time::Duration;
@@ -23,8 +25,9 @@ use crate::error::ClientError;
 use crate::interrupt::Interrupt;
 use crate::transport::Transport;
 
-/// Longest wait for any answer from the server (a login may queue behind others' argon2 work).
-const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait for any answer from the server, or for it to take one frame, unless
+/// [`Client::set_timeout`] says otherwise (a login may queue behind others' argon2 work).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A connection that has passed the handshake (and, after [`Client::login`], the login).
 #[derive(Debug)]
@@ -33,6 +36,9 @@ pub struct Client<S = Stream> {
     conn: Framed<S, ClientCodec>,
     /// Stops every send and receive once a signal came (the default one never does).
     interrupt: Interrupt,
+    /// Longest wait for an answer, or for the server to take one frame: past it the
+    /// connection counts as lost.
+    timeout: Duration,
 }
 
 /// What the server said on a successful login.
@@ -131,6 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let mut client = Client {
             conn: Framed::new(stream, ClientCodec::default()),
             interrupt: Interrupt::default(),
+            timeout: DEFAULT_TIMEOUT,
         };
         let (version, server_nonce) = match client.receive().await? {
             ServerMessage::Hello { version, nonce } => (version, nonce),
@@ -227,6 +234,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.interrupt = interrupt;
     }
 
+    /// From now on, an answer not received, or a frame not taken by the server, within
+    /// `timeout` counts as a lost connection.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The interrupt this connection stops on.
     pub(crate) fn interrupt(&self) -> &Interrupt {
         &self.interrupt
@@ -238,7 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &mut self,
         message: ClientMessage,
     ) -> Result<(), ClientError> {
-        let sent = self.interrupt.guard(self.conn.send(message)).await?;
+        let sent = bounded(&self.interrupt, self.timeout, self.conn.send(message)).await?;
         self.explain(sent).await
     }
 
@@ -250,10 +263,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         offset: u64,
         data: bytes::Bytes,
     ) -> Result<(), ClientError> {
-        let sent = self
-            .interrupt
-            .guard(file_frames::send_chunk(&mut self.conn, offset, data))
-            .await?;
+        let sent = bounded(
+            &self.interrupt,
+            self.timeout,
+            file_frames::send_chunk(&mut self.conn, offset, data),
+        )
+        .await?;
         self.explain(sent).await
     }
 
@@ -264,7 +279,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &mut self,
         message: ClientMessage,
     ) -> Result<(), ClientError> {
-        let fed = self.interrupt.guard(self.conn.feed(message)).await?;
+        let fed = bounded(&self.interrupt, self.timeout, self.conn.feed(message)).await?;
         self.explain(fed).await
     }
 
@@ -275,7 +290,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         if let Some(next) = self.conn.next().now_or_never() {
             return interpret(next);
         }
-        let flushed = self.interrupt.guard(self.conn.flush()).await?;
+        let flushed = bounded(&self.interrupt, self.timeout, self.conn.flush()).await?;
         self.explain(flushed).await?;
         self.receive().await
     }
@@ -300,26 +315,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Sends one message.
     pub(crate) async fn send(&mut self, message: ClientMessage) -> Result<(), ClientError> {
-        self.interrupt
-            .guard(self.conn.send(message))
+        bounded(&self.interrupt, self.timeout, self.conn.send(message))
             .await?
             .map_err(ClientError::from)
     }
 
     /// Receives one message; an error frame becomes [`ClientError::Remote`].
     pub(crate) async fn receive(&mut self) -> Result<ServerMessage, ClientError> {
+        let timeout = self.timeout;
         let next = self
             .interrupt
-            .guard(tokio::time::timeout(REPLY_TIMEOUT, self.conn.next()))
+            .guard(tokio::time::timeout(timeout, self.conn.next()))
             .await?
             .map_err(|_| {
                 ClientError::Connection(format!(
-                    "no answer from the server within {}s",
-                    REPLY_TIMEOUT.as_secs()
+                    "no answer from the server within {}",
+                    humantime::format_duration(timeout)
                 ))
             })?;
         interpret(next)
     }
+}
+
+/// Runs a send to its end, unless `interrupt` stops it or it does not finish within `timeout`
+/// (the server takes no data: a stalled link): then the connection counts as lost. A send cut short leaves the
+/// stream whole (see [`ftp_proto::file_frames`]), but the connection is not used again.
+async fn bounded<T>(
+    interrupt: &Interrupt,
+    timeout: Duration,
+    send: impl Future<Output = T>,
+) -> Result<T, ClientError> {
+    interrupt
+        .guard(tokio::time::timeout(timeout, send))
+        .await?
+        .map_err(|_| {
+            ClientError::Connection(format!(
+                "a send to the server did not finish within {}; the link may have stalled",
+                humantime::format_duration(timeout)
+            ))
+        })
 }
 
 /// What the next frame from the server means: an error frame becomes

@@ -35,6 +35,8 @@ pub struct Connector {
     /// Armed after the first login and handed to every connection (the default one leaves
     /// signals alone).
     interrupt: Interrupt,
+    /// How long every connection waits for the server (`--timeout`).
+    timeout: std::time::Duration,
 }
 
 impl Connector {
@@ -53,6 +55,7 @@ impl Connector {
             password: credentials::password_source(global.password_file.as_deref())?,
             transport,
             interrupt: Interrupt::default(),
+            timeout: global.timeout.unwrap_or(crate::connection::DEFAULT_TIMEOUT),
         })
     }
 
@@ -98,9 +101,11 @@ impl Connector {
 
     /// Opens a connection and runs the key handshake.
     async fn reach(&self) -> Result<Client, ClientError> {
-        Client::connect(&self.server, &self.key, &self.transport)
+        let mut client = Client::connect(&self.server, &self.key, &self.transport)
             .await
-            .map_err(|error| self.explain_key(error))
+            .map_err(|error| self.explain_key(error))?;
+        client.set_timeout(self.timeout);
+        Ok(client)
     }
 
     /// Logs `client` in. The server allows a connection only so long to log in: if it gave up

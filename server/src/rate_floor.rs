@@ -1,6 +1,7 @@
 //! The minimum transfer rate: a transfer must move at least `min_rate × window` bytes in each
 //! window, so a peer that stalls or trickles cannot hold a connection slot forever. With a
-//! rate of 0 only silence longer than the window ends a transfer.
+//! rate of 0 only silence longer than the window ends a transfer. The refusal is transient
+//! (`Unavailable`): what moved is kept, and a client that reconnects resumes.
 
 use std::time::Duration;
 
@@ -53,8 +54,9 @@ impl RateFloor {
             return Ok(());
         }
         if self.moved < self.needed {
+            // A stalled link, most often: the client may reconnect and resume.
             return Err(Refusal::new(
-                ErrorKind::Protocol,
+                ErrorKind::Unavailable,
                 format!(
                     "transfer too slow: {} bytes in {} s, the server's floor is {} bytes per second",
                     self.moved,

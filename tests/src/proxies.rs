@@ -1,6 +1,7 @@
 //! Proxies that stand between a client and a test server on 127.0.0.1:0: one that records
-//! every byte both ways (to prove what an eavesdropper sees), and one that terminates TLS with a
-//! certificate of its own and relays to the real server (a man in the middle).
+//! every byte both ways (to prove what an eavesdropper sees), one that terminates TLS with a
+//! certificate of its own and relays to the real server (a man in the middle), and one whose
+//! link stalls (it stops forwarding but keeps both sockets open, as a dead route does).
 //!
 //! Test-support code: a panic here is how a test reports a broken set-up.
 
@@ -145,4 +146,114 @@ impl MitmProxy {
     pub fn accepted(&self) -> usize {
         self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+/// A forwarding proxy whose first connection stalls once `stall_after` bytes went from client
+/// to server: from then on it forwards nothing either way but keeps both sockets open, until
+/// the proxy is dropped (or five minutes pass). Later connections pass untouched.
+pub struct StallProxy {
+    /// Where clients connect.
+    pub address: SocketAddr,
+    /// Set once the first connection has stalled.
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when the proxy is dropped: the stalled connection's threads end.
+    released: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Longest a stalled connection is held open.
+const LONGEST_STALL: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl StallProxy {
+    /// Starts the proxy in front of `target`.
+    pub fn start(target: SocketAddr, stall_after: u64) -> StallProxy {
+        use std::sync::atomic::AtomicBool;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let stalled = Arc::new(AtomicBool::new(false));
+        let released = Arc::new(AtomicBool::new(false));
+        let (stall_flag, release_flag) = (Arc::clone(&stalled), Arc::clone(&released));
+        std::thread::spawn(move || {
+            for (index, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                let limit = (index == 0).then_some(stall_after);
+                let (up_stall, up_release) = (Arc::clone(&stall_flag), Arc::clone(&release_flag));
+                std::thread::spawn(move || {
+                    forward_until_stall(client, server, limit, &up_stall, &up_release)
+                });
+                let (down_stall, down_release) =
+                    (Arc::clone(&stall_flag), Arc::clone(&release_flag));
+                let limit = limit.map(|_| u64::MAX);
+                std::thread::spawn(move || {
+                    forward_until_stall(server2, client2, limit, &down_stall, &down_release)
+                });
+            }
+        });
+        StallProxy {
+            address,
+            stalled,
+            released,
+        }
+    }
+
+    /// Whether the first connection has stalled yet.
+    pub fn stalled(&self) -> bool {
+        self.stalled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for StallProxy {
+    fn drop(&mut self) {
+        self.released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`. With a `limit` (the stalling connection), stops forwarding once that
+/// many bytes went this way or the other direction stalled, and holds both sockets open, not
+/// reading, until `released`.
+fn forward_until_stall(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    limit: Option<u64>,
+    stalled: &std::sync::atomic::AtomicBool,
+    released: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut crossed = 0u64;
+    loop {
+        let n = match from.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(limit) = limit {
+            let n = if stalled.load(Ordering::SeqCst) {
+                0
+            } else {
+                n.min(usize::try_from(limit - crossed).unwrap_or(usize::MAX))
+            };
+            crossed += n as u64;
+            if to.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            if crossed >= limit || stalled.load(Ordering::SeqCst) {
+                stalled.store(true, Ordering::SeqCst);
+                let since = std::time::Instant::now();
+                while !released.load(Ordering::SeqCst) && since.elapsed() < LONGEST_STALL {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                break;
+            }
+        } else if to.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
 }

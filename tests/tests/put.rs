@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use e2e::proxies::StallProxy;
 use e2e::{
     CutProxy, Server, Site, code, random_file, run, same_content, stderr, stdout, wait_until,
 };
@@ -196,6 +197,33 @@ fn retries_survive_two_cut_connections() {
         "{}",
         stderr(&output)
     );
+    assert!(same_content(&local, &home(&site).join("big.bin")));
+}
+
+#[test]
+fn a_stalled_link_times_out_and_the_retry_resumes() {
+    let site = site();
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    // Far more than the socket buffers on both sides of the proxy hold, so the sends block.
+    let size = 96 * MIB;
+    random_file(&local, size, 6);
+    // The first connection stops forwarding after 4 MiB but keeps its sockets open.
+    let proxy = StallProxy::start(server.address, 4 * MIB as u64);
+    let mut command = server.ftp_via(proxy.address, "alice", PASSWORD);
+    command
+        .args(["--json", "--timeout", "2s", "put", "--retries", "2"])
+        .arg(&local);
+    let output = run(command, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(proxy.stalled(), "the link stalled");
+    let err = stderr(&output);
+    assert!(
+        err.contains("did not finish within 2s") && err.contains("reconnecting"),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(json["resumed_from"], 0);
     assert!(same_content(&local, &home(&site).join("big.bin")));
 }
 
