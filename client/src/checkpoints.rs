@@ -211,4 +211,30 @@ mod tests {
         let after = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
         assert_ne!(before, after);
     }
+
+    #[test]
+    fn a_planted_link_is_neither_read_nor_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let folder = dir.path().join("cache/ftp/checkpoints");
+        std::fs::create_dir_all(&folder).unwrap();
+        let list = folder.join("x.ckpt");
+        std::os::unix::fs::symlink(&victim, &list).unwrap();
+        assert_eq!(read(&list), None);
+        save(&list, b"new list");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!std::fs::symlink_metadata(&list).unwrap().is_symlink());
+        assert_eq!(read(&list).unwrap(), b"new list");
+        let mode = std::fs::metadata(&list).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let fresh = dir.path().join("other/ftp/checkpoints/y.ckpt");
+        save(&fresh, b"y");
+        let mode = std::fs::metadata(fresh.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }

@@ -73,10 +73,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        if !plan.force {
-            if let Some(len) = crate::identical::existing_len(plan.local)? {
-                return self.compare_existing(plan, len, progress).await;
-            }
+        if !plan.force
+            && let Some(len) = crate::identical::existing_len(plan.local)?
+        {
+            return self.compare_existing(plan, len, progress).await;
         }
         let part_path = part_path(plan.local);
         let mut part = Part::open_existing(&part_path)?;
@@ -93,14 +93,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .and_then(|p| Record::for_part(&p.path, p.id()))
             .and_then(|record| record.load());
         let mut ask = have;
-        if let (true, Some(saved)) = (have > 0, &saved) {
-            if !self.still_the_same(plan.remote, saved).await? {
-                progress.note(&format!(
-                    "{}: {CHANGED}",
-                    printable(&remote_shown(plan.remote))
-                ));
-                ask = 0;
-            }
+        if have > 0
+            && let Some(saved) = &saved
+            && !self.still_the_same(plan.remote, saved).await?
+        {
+            progress.note(&format!(
+                "{}: {CHANGED}",
+                printable(&remote_shown(plan.remote))
+            ));
+            ask = 0;
         }
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
@@ -154,10 +155,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 .map_err(|e| local_error(&part.path, e))?;
         }
         let record = Record::for_part(&part.path, part.id());
-        if let Some(record) = &record {
-            if saved.as_ref() != Some(&identity) || offset == 0 {
-                record.save(&identity);
-            }
+        if let Some(record) = &record
+            && (saved.as_ref() != Some(&identity) || offset == 0)
+        {
+            record.save(&identity);
         }
         tally.resumed_from.get_or_insert(offset);
         progress.start_sized(offset, size, "local .part file");

@@ -10,7 +10,6 @@
 //! an older client, or with no cache folder) is resumed as before: the SHA-256 check at the
 //! end still guards it. A record is removed when its download finishes or is discarded.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -72,9 +71,4 @@ impl Record {
     pub fn forget(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// The device and inode of an open file, for [`Record::for_part`].
-pub fn id_of(file: &std::fs::File) -> Option<(u64, u64)> {
-    file.metadata().ok().map(|m| (m.dev(), m.ino()))
 }
