@@ -8,9 +8,13 @@
 //! inode, and, as the list is sealed when writing stops, its length and modification time then
 //! (see `ftp_proto::checkpoint::Ledger`). A list is removed when its transfer finishes; lists
 //! older than a week are swept away when a new transfer starts. Saving is best effort: without
-//! a cache folder, or when a save fails, a resume only hashes the prefix again.
+//! a cache folder, or when a save fails, a resume only hashes the prefix again. The folders
+//! are created 0700 and every list 0600 through a fresh temporary file and a rename; a list
+//! is read without following a link, so nothing planted at a list's name is read or written
+//! through. The same folder holds the remote identities of partial downloads (see
+//! [`crate::remote_identity`]).
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -80,7 +84,7 @@ impl Store {
             sweep_stale(self.path.parent());
             None
         } else {
-            std::fs::read(&self.path).ok().and_then(|bytes| {
+            read(&self.path).and_then(|bytes| {
                 checkpoint::best(&checkpoint::decode(&bytes, &self.current), offset)
             })
         };
@@ -122,7 +126,7 @@ pub fn plan(store: Option<&Store>, offset: u64) -> HashPlan {
 }
 
 /// The cache folder for checkpoint lists.
-fn cache_dir() -> Option<PathBuf> {
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -130,8 +134,29 @@ fn cache_dir() -> Option<PathBuf> {
         .map(|cache| cache.join("ftp").join("checkpoints"))
 }
 
-/// Replaces the list at `path` (temp file and rename, so a reader sees one whole list).
-fn save(path: &Path, bytes: &[u8]) {
+/// Reads the small file at `path` without following a link; `None` when it is missing or
+/// unreadable.
+pub(crate) fn read(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(flags.bits()).unwrap_or(0))
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Replaces the file at `path` with `bytes`: a fresh 0600 temporary file in a 0700 folder,
+/// renamed over it (so a reader sees one whole file, and a link there is replaced, not
+/// followed). Best effort.
+pub(crate) fn save(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
     let Some(folder) = path.parent() else {
         return;
     };
@@ -143,10 +168,11 @@ fn save(path: &Path, bytes: &[u8]) {
     {
         return;
     }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, path).is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    let Ok(mut temporary) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(folder) else {
+        return;
+    };
+    if temporary.write_all(bytes).is_ok() {
+        let _ = temporary.persist(path);
     }
 }
 
@@ -184,5 +210,31 @@ mod tests {
         std::fs::write(&path, b"two").unwrap();
         let after = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
         assert_ne!(before, after);
+    }
+
+    #[test]
+    fn a_planted_link_is_neither_read_nor_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let folder = dir.path().join("cache/ftp/checkpoints");
+        std::fs::create_dir_all(&folder).unwrap();
+        let list = folder.join("x.ckpt");
+        std::os::unix::fs::symlink(&victim, &list).unwrap();
+        assert_eq!(read(&list), None);
+        save(&list, b"new list");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!std::fs::symlink_metadata(&list).unwrap().is_symlink());
+        assert_eq!(read(&list).unwrap(), b"new list");
+        let mode = std::fs::metadata(&list).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let fresh = dir.path().join("other/ftp/checkpoints/y.ckpt");
+        save(&fresh, b"y");
+        let mode = std::fs::metadata(fresh.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

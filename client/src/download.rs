@@ -1,16 +1,22 @@
 //! One download attempt on an open, logged-in connection.
 //!
-//! Data goes to `LOCAL.part`, appended from its current length (the server is asked to resume
-//! there) by a writer thread that hashes everything in the file. Only when the SHA-256 of the
-//! whole `.part` equals the server's is it synced and renamed to `LOCAL`: a file never appears
-//! under its final name unless whole and verified. A mismatch deletes the `.part` (exit 6).
-//! A signal (see [`crate::interrupt`]) stops the receiving between two frames; the writer still
-//! drains what it has, seals its checkpoint list and the `.part` is kept for a resume.
+//! Data goes to the `.part` file next to `LOCAL` (see [`crate::part`]: its name, how it is
+//! opened without following links, its lock and the checked rename), appended from its
+//! current length (the server is asked to resume there) by a writer thread that hashes
+//! everything in the file. A part is resumed only while the remote file is the one it was
+//! started from (see [`crate::remote_identity`]); otherwise the client says so and starts
+//! over. Only when the SHA-256 of the whole `.part` equals the server's is it synced and
+//! renamed to `LOCAL`: a file never appears under its final name unless whole and verified.
+//! A mismatch deletes the `.part` (exit 6). A full local disk is told as such and the part is
+//! kept. A signal (see [`crate::interrupt`]) stops the receiving between two frames; the
+//! writer still drains what it has, seals its checkpoint list and the `.part` is kept for a
+//! resume. An existing `LOCAL` without `--force` is compared, not replaced (see
+//! [`crate::identical`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ftp_proto::filestream::{HashingWriter, Written};
-use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
+use ftp_proto::{ClientMessage, EntryKind, ErrorKind, ServerMessage};
 use indicatif::HumanBytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -18,8 +24,11 @@ use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
 use crate::output::{printable, remote_shown};
+use crate::part::Part;
+pub use crate::part::part_path;
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
+use crate::remote_identity::{Record, RemoteIdentity};
 use crate::transfer::{Report, Tally};
 
 /// What one download asks for.
@@ -31,18 +40,27 @@ pub struct GetPlan<'a> {
     pub local: &'a Path,
     /// Sync the data (writeback starts as it arrives) before the rename.
     pub durable: bool,
+    /// Replace an existing `local` (else it is only compared).
+    pub force: bool,
 }
 
-/// The `.part` file next to `local`.
-pub fn part_path(local: &Path) -> PathBuf {
-    let mut name = local.as_os_str().to_owned();
-    name.push(".part");
-    PathBuf::from(name)
-}
+/// What a resume of a changed remote file says.
+const CHANGED: &str = "the remote file changed since the partial download; starting over";
 
-/// A local I/O error with its context.
-fn local(context: String) -> impl FnOnce(std::io::Error) -> ClientError {
-    move |source| ClientError::Local { context, source }
+/// A local I/O error on `path`, telling a full disk apart.
+pub fn local_error(path: &Path, source: std::io::Error) -> ClientError {
+    let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT]
+        .iter()
+        .any(|errno| source.raw_os_error() == Some(errno.raw_os_error()));
+    let shown = printable(&path.display().to_string());
+    let context = if full {
+        format!(
+            "local disk full: cannot write {shown} (what was received is kept; free some space and run the same command to resume)"
+        )
+    } else {
+        format!("cannot write {shown}")
+    };
+    ClientError::Local { context, source }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
@@ -55,21 +73,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        let part = part_path(plan.local);
-        let have = match std::fs::metadata(&part) {
-            Ok(meta) => meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(local(format!("cannot read {}", part.display()))(e)),
+        if !plan.force
+            && let Some(len) = crate::identical::existing_len(plan.local)?
+        {
+            return self.compare_existing(plan, len, progress).await;
+        }
+        let part_path = part_path(plan.local);
+        let mut part = Part::open_existing(&part_path)?;
+        let have = match &part {
+            Some(part) => part
+                .file
+                .metadata()
+                .map_err(|e| local_error(&part.path, e))?
+                .len(),
+            None => 0,
         };
+        let saved = part
+            .as_ref()
+            .and_then(|p| Record::for_part(&p.path, p.id()))
+            .and_then(|record| record.load());
+        let mut ask = have;
+        if have > 0
+            && let Some(saved) = &saved
+            && !self.still_the_same(plan.remote, saved).await?
+        {
+            progress.note(&format!(
+                "{}: {CHANGED}",
+                printable(&remote_shown(plan.remote))
+            ));
+            ask = 0;
+        }
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
-            offset: have,
+            offset: ask,
         })
         .await?;
-        let (size, offset) = match self.receive().await? {
-            ServerMessage::GetReady { size, offset, .. } if offset <= size && offset <= have => {
-                (size, offset)
-            }
+        let (size, modified, offset) = match self.receive().await? {
+            ServerMessage::GetReady {
+                size,
+                modified,
+                offset,
+            } if offset <= size && offset <= ask => (size, modified, offset),
             ServerMessage::GetReady { .. } => {
                 return Err(ClientError::Protocol(
                     "the server offered to resume past what either side has".into(),
@@ -77,20 +121,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             }
             other => return Err(crate::connection::unexpected("a download answer", &other)),
         };
+        let identity = RemoteIdentity {
+            remote: plan.remote.to_owned(),
+            size,
+            modified,
+        };
+        let changed = saved.as_ref().is_some_and(|saved| *saved != identity);
+        if offset > 0 && changed {
+            // Changed between the look and the request: the data on its way continues the
+            // wrong file. Drop it, and let a reconnect start over.
+            if let Some(part) = &part {
+                part.file
+                    .set_len(0)
+                    .map_err(|e| local_error(&part.path, e))?;
+            }
+            return Err(ClientError::Connection(CHANGED.into()));
+        }
         // Only now, with the remote file known to exist, is anything created locally.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&part)
-            .map_err(local(format!("cannot write {}", part.display())))?;
-        if offset < have {
+        let part = match part.take() {
+            Some(part) => part,
+            None => Part::open_or_create(&part_path)?,
+        };
+        let file = part
+            .file
+            .try_clone()
+            .map_err(|e| local_error(&part.path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| local_error(&part.path, e))?
+            .len();
+        if offset < len {
             file.set_len(offset)
-                .map_err(local(format!("cannot write {}", part.display())))?;
+                .map_err(|e| local_error(&part.path, e))?;
+        }
+        let record = Record::for_part(&part.path, part.id());
+        if let Some(record) = &record
+            && (saved.as_ref() != Some(&identity) || offset == 0)
+        {
+            record.save(&identity);
         }
         tally.resumed_from.get_or_insert(offset);
         progress.start_sized(offset, size, "local .part file");
-        let store = Store::for_download(&part, &file);
+        let store = Store::for_download(&part.path, &file);
         let hash_plan = checkpoints::plan(store.as_ref(), offset);
         let writer = HashingWriter::start(file, offset, hash_plan);
         let received = self
@@ -98,34 +170,73 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .await;
         // Whatever stopped the receiving, the writer drains and seals its list before this.
         let written = writer.finish().await;
-        let server_sha = received.map_err(|error| kept(error, plan.remote, &part, size))?;
-        let Written { file, sha256, .. } =
-            written.map_err(local(format!("cannot write {}", part.display())))?;
+        let (server_sha, Written { file, sha256, .. }) = match (received, written) {
+            (Ok(Some(sha)), Ok(written)) => (sha, written),
+            // The writer stopped (a full disk, most often): its error is the story.
+            (_, Err(error)) => return Err(local_error(&part.path, error)),
+            (Ok(None), Ok(_)) => {
+                return Err(ClientError::Protocol("the local writer stopped".into()));
+            }
+            (Err(error), Ok(_)) => return Err(kept(error, plan.remote, &part.path, size)),
+        };
         if let Some(store) = &store {
             store.forget();
         }
         if sha256 != server_sha {
             drop(file);
-            let _ = std::fs::remove_file(&part);
+            let _ = std::fs::remove_file(&part.path);
+            if let Some(record) = &record {
+                record.forget();
+            }
             return Err(ClientError::Remote {
                 kind: ErrorKind::Integrity,
                 message: format!(
                     "integrity check failed for {}: the downloaded data does not match the server's SHA-256; the partial download was discarded, run the command again",
-                    plan.remote
+                    printable(&remote_shown(plan.remote))
                 ),
             });
         }
-        // fsync, rename and the folder's fsync, off the runtime.
-        let (moved, target, durable) = (part.clone(), plan.local.to_path_buf(), plan.durable);
-        tokio::task::spawn_blocking(move || finish(file, &moved, &target, durable))
+        // fsync, the checked rename and the folder's fsync, off the runtime.
+        let (target, durable) = (plan.local.to_path_buf(), plan.durable);
+        let shown = plan.local.to_path_buf();
+        tokio::task::spawn_blocking(move || part.finish(file, &target, durable))
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            .map_err(local(format!("cannot finish {}", plan.local.display())))?;
+            .map_err(|e| match local_error(&shown, e) {
+                ClientError::Local { context, source } => ClientError::Local {
+                    context: context.replacen("cannot write", "cannot finish", 1),
+                    source,
+                },
+                other => other,
+            })?;
+        if let Some(record) = &record {
+            record.forget();
+        }
         Ok(Report {
             size,
             offset,
             sha256,
             identical: false,
+        })
+    }
+
+    /// Whether `remote` still has the size and modification time `saved` recorded (a cheap
+    /// `List` of the one file). A link or anything else not described as a file is taken as
+    /// the same: the server's answer to `Get` is checked again.
+    async fn still_the_same(
+        &mut self,
+        remote: &str,
+        saved: &RemoteIdentity,
+    ) -> Result<bool, ClientError> {
+        if saved.remote != remote {
+            return Ok(false);
+        }
+        let entries = self.list(remote).await?;
+        Ok(match entries.as_slice() {
+            [entry] if entry.kind == EntryKind::File => {
+                entry.size == saved.size && entry.modified == saved.modified
+            }
+            _ => true,
         })
     }
 
@@ -138,7 +249,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         limiter: &mut Option<RateLimiter>,
         progress: &FileProgress,
         tally: &mut Tally,
-    ) -> Result<[u8; 32], ClientError> {
+    ) -> Result<Option<[u8; 32]>, ClientError> {
         let mut position = offset;
         loop {
             match self.receive().await? {
@@ -153,13 +264,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                         self.interrupt().guard(limiter.take(len)).await?;
                     }
                     if !writer.write(data).await {
-                        return Err(ClientError::Protocol("the local writer stopped".into()));
+                        // Its error comes with `finish`.
+                        return Ok(None);
                     }
                     position += len;
                     tally.sent += len;
                     progress.advance(len);
                 }
-                ServerMessage::GetDone { sha256 } if position == size => return Ok(sha256),
+                ServerMessage::GetDone { sha256 } if position == size => return Ok(Some(sha256)),
                 ServerMessage::GetDone { .. } => {
                     return Err(ClientError::Protocol(format!(
                         "the server ended the download at {position} of {size} bytes"
@@ -185,36 +297,4 @@ fn kept(error: ClientError, remote: &str, part: &Path, size: u64) -> ClientError
         HumanBytes(size),
         printable(&part.display().to_string()),
     ))
-}
-
-/// Makes a verified `.part` the final file: fsync (when `durable`), rename, fsync the folder.
-/// Blocking.
-fn finish(file: std::fs::File, part: &Path, local: &Path, durable: bool) -> std::io::Result<()> {
-    if durable {
-        file.sync_all()?;
-    }
-    drop(file);
-    std::fs::rename(part, local)?;
-    if !durable {
-        return Ok(());
-    }
-    let folder = match local.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(folder)?.sync_all()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_part_file_sits_next_to_the_target() {
-        assert_eq!(
-            part_path(Path::new("a/b.iso")),
-            PathBuf::from("a/b.iso.part")
-        );
-        assert_eq!(part_path(Path::new("x")), PathBuf::from("x.part"));
-    }
 }

@@ -6,8 +6,14 @@
 //! This module only reads and appends the file; deciding what a mismatch means is the
 //! verifier's job, and the file is never rewritten: a changed server stays refused until the
 //! user removes its line.
+//!
+//! The file is opened without following a link at its name (a link there is refused, so a
+//! planted link can neither feed it other fingerprints nor make it append elsewhere), and must
+//! be a regular file owned by this user. A new file is created 0600, its folders 0700.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use ftp_proto::tls::Fingerprint;
@@ -57,16 +63,17 @@ impl KnownServers {
 
     /// What the file says about `server` (`HOST:PORT`); a missing file knows nothing.
     pub fn lookup(&self, server: &str) -> Result<Known, ClientError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Known::Unknown),
-            Err(source) => {
-                return Err(ClientError::Local {
-                    context: format!("cannot read {}", self.path.display()),
-                    source,
-                });
-            }
+        let error = |source| ClientError::Local {
+            context: format!("cannot read {}", self.path.display()),
+            source,
         };
+        let mut file = match self.open(OpenOptions::new().read(true)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Known::Unknown),
+            Err(source) => return Err(error(source)),
+        };
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(error)?;
         Ok(find(&text, server))
     }
 
@@ -77,12 +84,14 @@ impl KnownServers {
             source,
         };
         if let Some(folder) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(error)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(folder)
+                .map_err(error)?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
+        let mut file = self
+            .open(OpenOptions::new().create(true).append(true).mode(0o600))
             .map_err(error)?;
         let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(false);
         let mut text = if empty {
@@ -93,6 +102,32 @@ impl KnownServers {
         text.push_str(&format!("{server} {fingerprint}\n"));
         // One write of the whole text, so two clients appending at once never interleave.
         file.write_all(text.as_bytes()).map_err(error)
+    }
+}
+
+impl KnownServers {
+    /// Opens the file with `options`, never through a link; it must be a regular file of
+    /// this user.
+    fn open(&self, options: &mut OpenOptions) -> std::io::Result<File> {
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        let file = options
+            .custom_flags(i32::try_from(flags.bits()).unwrap_or(0))
+            .open(&self.path)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                    std::io::Error::other("it is a symbolic link (give the real file)")
+                } else {
+                    e
+                }
+            })?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("it is not a regular file"));
+        }
+        if meta.uid() != rustix::process::geteuid().as_raw() {
+            return Err(std::io::Error::other("it belongs to another user"));
+        }
+        Ok(file)
     }
 }
 
@@ -152,6 +187,29 @@ mod tests {
             }
         );
         assert_eq!(known.lookup("h:3").unwrap(), Known::Unknown);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&known.path), 0o600);
+        assert_eq!(mode(known.path.parent().unwrap()), 0o700);
+    }
+
+    #[test]
+    fn a_planted_link_is_neither_read_nor_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "h:1 SHA256:00\n").unwrap();
+        let known = KnownServers {
+            path: dir.path().join("known_servers"),
+        };
+        std::os::unix::fs::symlink(&victim, &known.path).unwrap();
+        let error = known.lookup("h:1").unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+        assert!(known.record("h:2", &Fingerprint::of(b"x")).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "h:1 SHA256:00\n");
+        std::fs::remove_file(&known.path).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("none"), &known.path).unwrap();
+        assert!(known.record("h:2", &Fingerprint::of(b"x")).is_err());
+        assert!(!dir.path().join("none").exists());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
 //! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
-//! mkdir), [`upload`] and [`download`] (one attempt each), [`whole`] (small files sent whole,
+//! mkdir), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
+//! [`remote_identity`] it belongs to, and the [`identical`] check of an existing file), [`whole`] (small files sent whole,
 //! pipelined), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
 //! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
 //! (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command), [`output`]
@@ -18,11 +19,14 @@ pub mod connector;
 pub mod credentials;
 pub mod download;
 pub mod error;
+pub mod identical;
 pub mod interrupt;
 pub mod known_servers;
 pub mod output;
+pub mod part;
 pub mod progress;
 pub mod rate;
+pub mod remote_identity;
 pub mod requests;
 pub mod transfer;
 pub mod transport;

@@ -29,11 +29,15 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ ftp::ClientError::Interrupted(_)) => {
             // Not a failure of the program: the user asked it to stop.
-            eprintln!("ftp: {error}");
+            eprintln!("ftp: {}", ftp::output::printable_lines(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
         Err(error) => {
-            eprintln!("ftp: error: {error}");
+            // Messages carry names (some the server's): never raw to the terminal.
+            eprintln!(
+                "ftp: error: {}",
+                ftp::output::printable_lines(&error.to_string())
+            );
             ExitCode::from(error.exit_code())
         }
     }

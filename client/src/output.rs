@@ -1,6 +1,8 @@
 //! What the client prints: human tables on stdout, or one JSON object per result with `--json`.
 //! Names from the server are shown with control characters escaped, so a hostile name cannot
-//! drive the terminal.
+//! drive the terminal, and so are the invisible format characters (bidirectional overrides
+//! and isolates, zero-width spaces and joiners, the byte-order mark), so a name cannot show
+//! as another ("abc\u{202e}txt.exe" is not shown as "abcexe.txt").
 
 use ftp_proto::{DirEntry, EntryKind};
 use indicatif::HumanBytes;
@@ -21,17 +23,51 @@ pub fn timestamp(seconds: i64) -> String {
     }
 }
 
-/// A name with control characters escaped for the terminal.
+/// Whether `c` is an invisible format character that can make a name look like another:
+/// bidirectional marks, embeddings, overrides and isolates, zero-width and invisible
+/// characters, the byte-order mark, interlinear annotations and tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// A name with control and invisible format characters escaped for the terminal.
 pub fn printable(name: &str) -> String {
     name.chars()
         .flat_map(|c| {
-            if c.is_control() {
+            if c.is_control() || is_invisible(c) {
                 c.escape_default().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
         })
         .collect()
+}
+
+/// A message of one or more lines, each line made [`printable`].
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The word used for an entry kind in JSON.
@@ -117,7 +153,7 @@ pub fn put_summary(job: &PutJob, outcome: &Outcome) -> String {
     )
 }
 
-/// `get --json`: `{"op":"get","remote","local","size","sent","resumed_from","sha256"}`.
+/// `get --json`: `{"op":"get","remote","local","size","sent","resumed_from","sha256","result"}`.
 pub fn get_json(job: &GetJob, outcome: &Outcome) -> serde_json::Value {
     json!({
         "op": "get",
@@ -127,12 +163,20 @@ pub fn get_json(job: &GetJob, outcome: &Outcome) -> serde_json::Value {
         "sent": outcome.sent,
         "resumed_from": outcome.resumed_from,
         "sha256": hex::encode(outcome.sha256),
-        "result": "downloaded",
+        "result": if outcome.identical { "identical" } else { "downloaded" },
     })
 }
 
 /// One line for a person after a download.
 pub fn get_summary(job: &GetJob, outcome: &Outcome) -> String {
+    if outcome.identical {
+        return format!(
+            "{}: identical content already at {} (sha256 {}…)",
+            printable(&remote_shown(&job.remote)),
+            printable(&job.local.display().to_string()),
+            hex::encode(&outcome.sha256[..8])
+        );
+    }
     let resumed = if outcome.resumed_from > 0 {
         format!(", resumed from {}", HumanBytes(outcome.resumed_from))
     } else {
@@ -191,6 +235,17 @@ mod tests {
         assert_eq!(timestamp(-5), "-5");
         assert_eq!(timestamp(i64::MAX), i64::MAX.to_string());
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("abc\u{202e}txt.exe"), "abc\\u{202e}txt.exe");
+        for hidden in [
+            '\u{200b}', '\u{200d}', '\u{2066}', '\u{2069}', '\u{feff}', '\u{200f}',
+        ] {
+            let shown = printable(&format!("a{hidden}b"));
+            assert!(
+                shown.starts_with("a\\u{") && shown.ends_with("}b"),
+                "{shown}"
+            );
+        }
+        assert_eq!(printable("naïve 日本"), "naïve 日本");
     }
 
     #[test]

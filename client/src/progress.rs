@@ -70,7 +70,7 @@ impl Progress {
         let skipped = Skipped::default();
         let bar = self.multi.add(ProgressBar::new(size));
         bar.set_style(style(&skipped));
-        bar.set_message(short(name));
+        bar.set_message(short(&crate::output::printable(name)));
         FileProgress {
             bar,
             skipped,
@@ -172,6 +172,13 @@ impl FileProgress {
         self.bar.finish_and_clear();
     }
 
+    /// Prints a line about this file above the bars.
+    pub fn note(&self, text: &str) {
+        if self.notes {
+            print_note(&self.multi, text);
+        }
+    }
+
     /// The file failed: removes its bar.
     pub fn abandon(&self) {
         self.bar.finish_and_clear();
@@ -180,6 +187,8 @@ impl FileProgress {
 
 /// Prints a line above the bars, or plainly on stderr when the bars are hidden.
 fn print_note(multi: &MultiProgress, text: &str) {
+    // Notes carry names: never raw to the terminal.
+    let text = crate::output::printable_lines(text);
     if multi.is_hidden() {
         eprintln!("{text}");
     } else {

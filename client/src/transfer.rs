@@ -277,6 +277,7 @@ pub async fn get_with_retries(
         remote: &job.remote,
         local: &job.local,
         durable: job.durable,
+        force: options.force,
     };
     // The size is known only once the server answers; the bar learns it then.
     let bar = progress.file(&name, 0);

@@ -3,12 +3,12 @@
 //! The local name comes from the user (LOCAL) or from the last component of REMOTE, checked
 //! like any name from outside: never empty, `.`, `..`, with a separator or a control
 //! character, so a download lands only in the folder the user named. An existing LOCAL is not
-//! replaced without `--force` (exit 4), and that is checked before connecting. Ctrl-C or
-//! SIGTERM after the login stops the download and keeps the `.part` (exit 130).
+//! replaced without `--force`: a regular file is compared with the remote one (`identical`,
+//! exit 0, or "already exists", exit 4: see [`crate::identical`]); anything else there is
+//! refused before connecting (exit 4). Ctrl-C or SIGTERM after the login stops the download
+//! and keeps the `.part` (exit 130).
 
 use std::path::{Path, PathBuf};
-
-use ftp_proto::ErrorKind;
 
 use crate::cli::{GetArgs, GlobalArgs};
 use crate::connector::Connector;
@@ -92,14 +92,9 @@ fn local_target(remote: &str, local: Option<&Path>, force: bool) -> Result<PathB
             folder.display()
         )));
     }
-    if !force && target.exists() {
-        return Err(ClientError::Remote {
-            kind: ErrorKind::Exists,
-            message: format!(
-                "{} already exists; use --force to replace it",
-                target.display()
-            ),
-        });
+    if !force {
+        // A regular file is compared once connected; anything else is refused now.
+        crate::identical::existing_len(&target)?;
     }
     Ok(target)
 }
@@ -107,6 +102,7 @@ fn local_target(remote: &str, local: Option<&Path>, force: bool) -> Result<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftp_proto::ErrorKind;
 
     #[test]
     fn names_from_remote_paths_stay_in_the_folder() {
@@ -128,14 +124,19 @@ mod tests {
         );
         let file = dir.path().join("f");
         std::fs::write(&file, "").unwrap();
+        // Compared with the remote file once connected.
+        assert_eq!(local_target("y", Some(&file), false).unwrap(), file);
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
         assert!(matches!(
-            local_target("y", Some(&file), false),
+            local_target("y", Some(&link), false),
             Err(ClientError::Remote {
                 kind: ErrorKind::Exists,
                 ..
             })
         ));
         assert_eq!(local_target("y", Some(&file), true).unwrap(), file);
+        assert_eq!(local_target("y", Some(&link), true).unwrap(), link);
         assert!(local_target("y", Some(&dir.path().join("no/such/f")), false).is_err());
     }
 }

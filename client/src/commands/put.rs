@@ -27,7 +27,10 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         if !several {
             return Err(error);
         }
-        eprintln!("ftp: error: {error}");
+        eprintln!(
+            "ftp: error: {}",
+            output::printable_lines(&error.to_string())
+        );
         failures.push(error);
     }
     let options = TransferOptions {
@@ -69,7 +72,10 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
             Err(error) => {
                 let fatal = transfer::is_retryable(&error);
                 if several {
-                    progress.suspend(|| eprintln!("ftp: error: {}: {error}", job.local.display()));
+                    progress.suspend(|| {
+                        let text = format!("{}: {error}", job.local.display());
+                        eprintln!("ftp: error: {}", output::printable_lines(&text));
+                    });
                 }
                 failures.push(error);
                 !fatal
@@ -101,7 +107,12 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
             }
             if let Err(error) = finished {
                 if several {
-                    progress.suspend(|| eprintln!("ftp: error: {error}"));
+                    progress.suspend(|| {
+                        eprintln!(
+                            "ftp: error: {}",
+                            output::printable_lines(&error.to_string())
+                        );
+                    });
                 }
                 failures.push(error);
                 break;
