@@ -22,6 +22,7 @@ use super::super::put::{Upload, inspect_destination};
 use super::settle::{Answer, Pending, Stored, settle};
 use crate::error::Refusal;
 use crate::jail::{self, RemotePath};
+use crate::place;
 use crate::uploads::PathLock;
 
 /// Files are handed to the store thread in groups, so it is woken once per group rather than
@@ -230,9 +231,13 @@ fn try_store(
     folders: &mut Folders,
     file: Admitted,
 ) -> Result<Pending, Refusal> {
-    let (folder, name) = folders
-        .place(home, &file.upload.destination)
-        .map_err(|e| jail::refusal_for(&e, &file.path))?;
+    let (folder, name) = folders.place(home, &file.upload.destination).map_err(|e| {
+        if place::is_disk_full(&e) {
+            place::disk_full(&format!("no folder could be made for {}", file.path))
+        } else {
+            jail::refusal_for(&e, &file.path)
+        }
+    })?;
     if let Some(existing) =
         inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
     {
@@ -251,7 +256,7 @@ fn try_store(
         ));
     }
     write_partial(partials, &file.upload.partial, &file.data)
-        .map_err(|e| Refusal::internal("storing an upload", e))?;
+        .map_err(|e| write_refusal(partials, &e, &file.upload))?;
     Ok(Pending::Stored(Stored {
         upload: file.upload,
         folder,
@@ -268,6 +273,18 @@ fn abandon(partials: &cap_std::fs::Dir, pending: Vec<Pending>) {
         if let Pending::Stored(stored) = item {
             let _ = partials.remove_file(&stored.upload.partial);
         }
+    }
+}
+
+/// What a file whose partial could not be written is answered; what was written of the partial
+/// is removed (nothing would reuse it: a rerun sends the file again). Blocking.
+fn write_refusal(partials: &cap_std::fs::Dir, error: &std::io::Error, upload: &Upload) -> Refusal {
+    let _ = partials.remove_file(&upload.partial);
+    if place::is_disk_full(error) {
+        tracing::warn!(path = %upload.shown, %error, "disk full");
+        place::disk_full(&format!("nothing of {} was stored", upload.shown))
+    } else {
+        Refusal::internal("storing an upload", error)
     }
 }
 
@@ -347,7 +364,10 @@ mod tests {
             .count();
         assert_eq!(left, 0, "every partial landed or was removed");
         // Every lock was let go.
-        site.locks.lock("a/b/one".into(), [8; 16]).await.unwrap();
+        site.locks
+            .lock("a/b/one".into(), [8; 16], "p", "/a/b/one")
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -461,7 +481,12 @@ mod tests {
         drop(store);
         // The lock is let go once the thread has stopped: a second command gets it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while site.locks.lock("d/one".into(), [8; 16]).await.is_err() {
+        while site
+            .locks
+            .lock("d/one".into(), [8; 16], "p", "/d/one")
+            .await
+            .is_err()
+        {
             assert!(std::time::Instant::now() < deadline, "lock still held");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
