@@ -74,6 +74,38 @@ pub fn disk_full(detail: &str) -> Refusal {
     )
 }
 
+/// What the client is told when a partial could not be written: a full disk keeps what was
+/// received of `shown` for a later resume; anything else is a server error.
+pub fn storage_refusal(error: &std::io::Error, shown: &str) -> Refusal {
+    if is_disk_full(error) {
+        tracing::warn!(path = %shown, %error, "disk full; partial kept");
+        disk_full(&format!("what was received of {shown} is kept, to resume"))
+    } else {
+        Refusal::internal("storing an upload", error)
+    }
+}
+
+/// What the client is told when the verified upload of `shown` could not be put in place (its
+/// partial is kept): without `force`, a file that appeared at the destination meanwhile; a full
+/// disk; or what the jail says.
+pub fn finish_refusal(error: &std::io::Error, shown: &str, force: bool) -> Refusal {
+    if !force && error.kind() == std::io::ErrorKind::AlreadyExists {
+        tracing::info!(path = %shown, "a file appeared at the destination during the upload; partial kept");
+        Refusal::new(
+            ErrorKind::Exists,
+            format!(
+                "upload refused: {shown} already exists (it appeared during the upload); what was received is kept: use --force to replace it without sending it again"
+            ),
+        )
+    } else if is_disk_full(error) {
+        disk_full(&format!(
+            "{shown} was received whole and is kept, to finish"
+        ))
+    } else {
+        crate::jail::refusal_for(error, &shown)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

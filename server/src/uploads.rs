@@ -8,7 +8,8 @@
 //!
 //! [`PathLocks`] gives one upload per destination at a time; a second gets "busy", except a
 //! reconnecting retry of the same command (same upload id), which takes the lock over once the
-//! dead connection's writer has stopped.
+//! dead connection's writer has stopped. The locks also know which partials are being written,
+//! so only idle ones count against a user's limit ([`count_idle_partials`]).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Seek, SeekFrom};
@@ -397,5 +398,37 @@ mod tests {
         assert_eq!(offset, 3);
         let (_, offset) = open_partial(&partials, "p", 2).unwrap();
         assert_eq!(offset, 0, "longer than declared: emptied");
+    }
+
+    #[tokio::test]
+    async fn only_partials_nobody_is_writing_count_against_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let partials =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        for name in [
+            "alice~a.part",
+            "alice~b.part",
+            "alice~c.part",
+            "bob~d.part",
+            "alice~a.ckpt",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let locks = Arc::new(PathLocks::default());
+        let none = locks.partials_in_use();
+        assert_eq!(count_idle_partials(&partials, "alice", &none).unwrap(), 3);
+        let writing = locks
+            .lock("a".into(), [1; 16], "alice~a.part", "/a")
+            .await
+            .unwrap();
+        let in_use = locks.partials_in_use();
+        assert_eq!(count_idle_partials(&partials, "alice", &in_use).unwrap(), 2);
+        drop(writing);
+        let in_use = locks.partials_in_use();
+        assert_eq!(
+            count_idle_partials(&partials, "alice", &in_use).unwrap(),
+            3,
+            "idle again"
+        );
     }
 }

@@ -5,6 +5,10 @@
 //! same size is answered with its hash so identical content completes at once). Chunks must
 //! arrive in order and stay within the declared size; anything else closes the connection. On
 //! every exit the writer is drained first, so the partial on disk is whole up to its length.
+//! A verified file is put in place without replacing unless `force` ([`crate::place`]): one
+//! that appeared meanwhile is answered "already exists" and the partial kept for `--force`.
+//! The destination's lock is let go before any answer is sent, so whatever the client runs
+//! next never finds this upload holding it. A full disk (data or inodes) is answered as such.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,7 +144,12 @@ where
             // If the writer failed, that failure (a full disk, say) is what ended the upload.
             let written = match writer.finish().await {
                 Ok(written) => written,
-                Err(error) => return Err(SessionError::Fatal(storage_refusal(&error, &upload))),
+                Err(error) => {
+                    return Err(SessionError::Fatal(place::storage_refusal(
+                        &error,
+                        &upload.shown,
+                    )));
+                }
             };
             let expected = received?;
             complete(conn, session, state, &upload, lock, written, expected).await
@@ -337,20 +346,6 @@ where
     }
 }
 
-/// What the client is told when the partial could not be written: a full disk keeps what was
-/// received for a later resume; anything else is a server error.
-fn storage_refusal(error: &std::io::Error, upload: &Upload) -> Refusal {
-    if place::is_disk_full(error) {
-        tracing::warn!(path = %upload.shown, %error, "disk full; partial kept");
-        place::disk_full(&format!(
-            "what was received of {} is kept, to resume",
-            upload.shown
-        ))
-    } else {
-        Refusal::internal("storing an upload", error)
-    }
-}
-
 /// Verifies the whole file and makes it visible, or discards it on a mismatch. The destination's
 /// `lock` is let go before the client is told anything, so a command it starts next never
 /// finds this upload still holding it.
@@ -420,7 +415,11 @@ where
     drop(lock);
     if let Err(error) = finished {
         // The partial stays whole and verified: a rerun finishes it without resending.
-        return send_error(conn, finish_refusal(&error, upload)).await;
+        return send_error(
+            conn,
+            place::finish_refusal(&error, &upload.shown, upload.force),
+        )
+        .await;
     }
     tracing::info!(user = %session.account.name, path = %upload.shown, size = upload.size, "upload complete");
     send(
@@ -433,29 +432,11 @@ where
     .await
 }
 
-/// What the client is told when a verified upload could not be put in place (its partial is
-/// kept): a file that appeared at the destination meanwhile, a full disk, or what the jail says.
-fn finish_refusal(error: &std::io::Error, upload: &Upload) -> Refusal {
-    if !upload.force && error.kind() == std::io::ErrorKind::AlreadyExists {
-        tracing::info!(path = %upload.shown, "a file appeared at the destination during the upload; partial kept");
-        Refusal::new(
-            ErrorKind::Exists,
-            format!(
-                "upload refused: {} already exists (it appeared during the upload); what was received is kept: use --force to replace it without sending it again",
-                upload.shown
-            ),
-        )
-    } else if place::is_disk_full(error) {
-        place::disk_full(&format!(
-            "{} was received whole and is kept, to finish",
-            upload.shown
-        ))
-    } else {
-        jail::refusal_for(error, &upload.shown)
-    }
-}
-
 /// A protocol violation during an upload.
 fn protocol(what: &str) -> SessionError {
     SessionError::Fatal(Refusal::new(ErrorKind::Protocol, what.to_owned()))
 }
+
+#[cfg(test)]
+#[path = "put_tests.rs"]
+mod tests;

@@ -5,7 +5,8 @@
 //! handle are done once per batch, for all its files. Closed, it makes the batch durable and
 //! visible ([`super::settle`]) and yields the answers, while the next batch can already be
 //! stored. Dropped without settling (the connection is gone), it stops and removes the
-//! partials it wrote.
+//! partials it wrote. A partial that cannot be written whole (a full disk: "the server's disk
+//! is full") is removed at once.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -495,5 +496,68 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(left, 0, "its partial was removed");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_appears_before_the_batch_settles_is_kept_and_answered_exists() {
+        let site = site();
+        let mut store =
+            StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        store.store(file(&site, "/d/one", b"one").await).await;
+        store.store(file(&site, "/d/two", b"two").await).await;
+        store.hand_over().await;
+        // Both are checked and stored once the thread has made their folder; then one appears.
+        let planted = site.dir.path().join("home/d/one");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_dir(site.dir.path().join("partials"))
+            .unwrap()
+            .count()
+            < 2
+        {
+            assert!(std::time::Instant::now() < deadline, "never stored");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        std::fs::write(&planted, b"planted").unwrap();
+        let answers = store.close().await.answers().await.unwrap();
+        assert!(
+            refused(&answers[0], ErrorKind::Exists),
+            "{:?}",
+            answers[0].0
+        );
+        assert!(landed(&answers[1]));
+        assert_eq!(std::fs::read(&planted).unwrap(), b"planted");
+        let left = std::fs::read_dir(site.dir.path().join("partials"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "the refused file's partial was removed");
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_told_as_such_and_the_partial_written_so_far_goes() {
+        let site = site();
+        let admitted = file(&site, "/d/one", b"one").await;
+        let partial = site
+            .dir
+            .path()
+            .join("partials")
+            .join(&admitted.upload.partial);
+        for errno in [28, 122] {
+            std::fs::write(&partial, b"o").unwrap();
+            let error = std::io::Error::from_raw_os_error(errno);
+            let refusal = write_refusal(&site.partials, &error, &admitted.upload);
+            assert_eq!(refusal.kind, ErrorKind::NoSpace);
+            assert!(
+                refusal.message.starts_with("the server's disk is full"),
+                "{}",
+                refusal.message
+            );
+            assert!(!partial.exists(), "what was written of it is removed");
+        }
+        let refusal = write_refusal(
+            &site.partials,
+            &std::io::Error::from_raw_os_error(5),
+            &admitted.upload,
+        );
+        assert_eq!(refusal.kind, ErrorKind::Internal);
     }
 }
