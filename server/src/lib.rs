@@ -7,6 +7,7 @@
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
+//! [`place`] (renaming into place without replacing; a full disk),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod handlers;
 pub mod jail;
 pub mod ledger;
+pub mod place;
 pub mod rate_floor;
 pub mod served;
 pub mod server;

@@ -8,9 +8,10 @@
 //!
 //! [`PathLocks`] gives one upload per destination at a time; a second gets "busy", except a
 //! reconnecting retry of the same command (same upload id), which takes the lock over once the
-//! dead connection's writer has stopped.
+//! dead connection's writer has stopped. The locks also know which partials are being written,
+//! so only idle ones count against a user's limit ([`count_idle_partials`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -71,14 +72,19 @@ pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> Stri
     format!("{user}~{}.part", hex::encode(hash.finalize()))
 }
 
-/// How many partials `user` has. Blocking.
-pub fn count_partials(partials: &cap_std::fs::Dir, user: &str) -> std::io::Result<usize> {
+/// How many partials `user` has that nobody is writing: those named in `in_use` (see
+/// [`PathLocks::partials_in_use`]) are being received and do not count. Blocking.
+pub fn count_idle_partials(
+    partials: &cap_std::fs::Dir,
+    user: &str,
+    in_use: &HashSet<String>,
+) -> std::io::Result<usize> {
     let prefix = format!("{user}~");
     let mut count = 0;
     for entry in partials.entries()? {
         let name = entry?.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(&prefix) && name.ends_with(".part") {
+        if name.starts_with(&prefix) && name.ends_with(".part") && !in_use.contains(&*name) {
             count += 1;
         }
     }
@@ -146,7 +152,9 @@ pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 3
 }
 
 /// Makes a verified partial visible under its final name: fsync the data (when `durable`),
-/// rename into the home (atomically replacing any file there), fsync the folder. Returns the
+/// rename into the home (atomically replacing any file there only when `replace`; otherwise a
+/// file that appeared there meanwhile is an `AlreadyExists` error and the partial, with its
+/// checkpoints, is kept: see [`crate::place`]), fsync the folder. Returns the
 /// file's metadata once in place, unless something wrote to it meanwhile (its size or
 /// modification time moved). Blocking.
 pub fn finish(
@@ -156,12 +164,13 @@ pub fn finish(
     home: &cap_std::fs::Dir,
     destination: &Path,
     durable: bool,
+    replace: bool,
 ) -> std::io::Result<Option<std::fs::Metadata>> {
     if durable {
         file.sync_data()?;
     }
     let before = file.metadata()?;
-    partials.rename(name, home, destination)?;
+    crate::place::place(partials, name, home, destination, replace)?;
     forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
@@ -205,6 +214,8 @@ struct Holder {
     cancel: CancellationToken,
     /// Closes when the holder lets go.
     released: watch::Receiver<()>,
+    /// Name of the partial the holder writes.
+    partial: String,
 }
 
 /// The destinations being uploaded to right now.
@@ -237,20 +248,20 @@ pub struct PathLock {
 }
 
 impl PathLocks {
-    /// Takes the lock on `key` for `upload_id`, taking it over from a dead connection of the
-    /// same command; anyone else holding it means "busy".
+    /// Takes the lock on `key` for `upload_id`, writing `partial`, taking it over from a
+    /// dead connection of the same command; anyone else holding it means "busy", told with
+    /// `shown`, the path as the asking user names it (the key may lie in another's home).
     pub async fn lock(
         self: &Arc<Self>,
         key: PathBuf,
         upload_id: [u8; 16],
+        partial: &str,
+        shown: &str,
     ) -> Result<PathLock, Refusal> {
         let busy = || {
             Refusal::new(
                 ErrorKind::Busy,
-                format!(
-                    "/{} is busy: another upload to it is in progress",
-                    key.display()
-                ),
+                format!("{shown} is busy: another upload to it is in progress"),
             )
         };
         loop {
@@ -271,6 +282,7 @@ impl PathLocks {
                                 generation,
                                 cancel: cancel.clone(),
                                 released,
+                                partial: partial.to_owned(),
                             },
                         );
                         return Ok(PathLock {
@@ -294,6 +306,14 @@ impl PathLocks {
                 Err(_) => return Err(busy()),
             }
         }
+    }
+
+    /// The partials being written right now, by a live upload holding its lock.
+    pub fn partials_in_use(&self) -> HashSet<String> {
+        self.held
+            .lock()
+            .map(|held| held.values().map(|h| h.partial.clone()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -342,19 +362,28 @@ mod tests {
     #[tokio::test]
     async fn second_uploader_is_busy_but_a_retry_takes_over() {
         let locks = Arc::new(PathLocks::default());
-        let first = locks.lock("a".into(), [1; 16]).await.unwrap();
-        let other = locks.lock("a".into(), [2; 16]).await.err().unwrap();
+        let first = locks.lock("a".into(), [1; 16], "p1", "/a").await.unwrap();
+        let other = locks
+            .lock("a".into(), [2; 16], "p2", "/a")
+            .await
+            .err()
+            .unwrap();
         assert_eq!(other.kind, ErrorKind::Busy);
         let cancel = first.cancel.clone();
         let retry = tokio::spawn({
             let locks = Arc::clone(&locks);
-            async move { locks.lock("a".into(), [1; 16]).await.map(|_| ()) }
+            async move {
+                locks
+                    .lock("a".into(), [1; 16], "p1", "/a")
+                    .await
+                    .map(|_| ())
+            }
         });
         cancel.cancelled().await;
         drop(first);
         retry.await.unwrap().unwrap();
         // Released again after the retry's lock dropped.
-        locks.lock("a".into(), [2; 16]).await.unwrap();
+        locks.lock("a".into(), [2; 16], "p2", "/a").await.unwrap();
     }
 
     #[test]
@@ -369,5 +398,37 @@ mod tests {
         assert_eq!(offset, 3);
         let (_, offset) = open_partial(&partials, "p", 2).unwrap();
         assert_eq!(offset, 0, "longer than declared: emptied");
+    }
+
+    #[tokio::test]
+    async fn only_partials_nobody_is_writing_count_against_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let partials =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        for name in [
+            "alice~a.part",
+            "alice~b.part",
+            "alice~c.part",
+            "bob~d.part",
+            "alice~a.ckpt",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let locks = Arc::new(PathLocks::default());
+        let none = locks.partials_in_use();
+        assert_eq!(count_idle_partials(&partials, "alice", &none).unwrap(), 3);
+        let writing = locks
+            .lock("a".into(), [1; 16], "alice~a.part", "/a")
+            .await
+            .unwrap();
+        let in_use = locks.partials_in_use();
+        assert_eq!(count_idle_partials(&partials, "alice", &in_use).unwrap(), 2);
+        drop(writing);
+        let in_use = locks.partials_in_use();
+        assert_eq!(
+            count_idle_partials(&partials, "alice", &in_use).unwrap(),
+            3,
+            "idle again"
+        );
     }
 }

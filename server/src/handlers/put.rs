@@ -5,6 +5,10 @@
 //! same size is answered with its hash so identical content completes at once). Chunks must
 //! arrive in order and stay within the declared size; anything else closes the connection. On
 //! every exit the writer is drained first, so the partial on disk is whole up to its length.
+//! A verified file is put in place without replacing unless `force` ([`crate::place`]): one
+//! that appeared meanwhile is answered "already exists" and the partial kept for `--force`.
+//! The destination's lock is let go before any answer is sent, so whatever the client runs
+//! next never finds this upload holding it. A full disk (data or inodes) is answered as such.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +22,8 @@ use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
 use crate::session::{Connection, receive, send, send_error};
 use crate::state::ServerState;
-use crate::{served, uploads};
+use crate::uploads::PathLock;
+use crate::{place, served, uploads};
 use ftp_proto::filestream::{HashPlan, HashingWriter, Written};
 
 /// A `Put` request as received.
@@ -55,6 +60,9 @@ pub(super) struct Upload {
     pub(super) partial: String,
     /// Declared size.
     pub(super) size: u64,
+    /// Replace a file at the destination (without it, one that appears during the upload
+    /// is left in place and the upload refused).
+    pub(super) force: bool,
 }
 
 /// Answers one `Put` request, through to `PutDone` or a refusal.
@@ -72,32 +80,43 @@ where
         Err(refusal) => return send_error(conn, refusal).await,
     };
     let destination = path.relative();
-    let lock_key = session.account.home.join(&destination);
-    let lock = match state.locks.lock(lock_key, request.upload_id).await {
-        Ok(lock) => lock,
-        Err(refusal) => return send_error(conn, refusal).await,
-    };
     let upload = Upload {
         partial: uploads::partial_name(&session.account.name, &destination, &request.file),
         user: session.account.name.clone(),
-        destination,
         shown: path.to_string(),
         size: request.file.size,
+        force: request.force,
+        destination,
+    };
+    let lock_key = session.account.home.join(&upload.destination);
+    let lock = match state
+        .locks
+        .lock(lock_key, request.upload_id, &upload.partial, &upload.shown)
+        .await
+    {
+        Ok(lock) => lock,
+        Err(refusal) => return send_error(conn, refusal).await,
     };
     let prepared = {
         let home = Arc::clone(&session.home);
         let partials = Arc::clone(&state.partials);
-        let (target, force) = (upload.clone(), request.force);
+        let target = upload.clone();
         let max_partials = state.config.max_partials_per_user;
+        // Partials being written by live uploads (this one's included) are not idle.
+        let in_use = state.locks.partials_in_use();
         tokio::task::spawn_blocking(move || {
-            prepare(&home, &partials, &path, &target, force, max_partials)
+            prepare(&home, &partials, &path, &target, max_partials, &in_use)
         })
         .await
         .unwrap_or_else(|e| Err(Refusal::internal("preparing an upload", e)))
     };
     match prepared {
-        Err(refusal) => send_error(conn, refusal).await,
+        Err(refusal) => {
+            drop(lock);
+            send_error(conn, refusal).await
+        }
         Ok(Prepared::Existing(sha256)) => {
+            drop(lock);
             send(conn, ServerMessage::PutExisting { sha256 }).await?;
             match receive(conn).await? {
                 ClientMessage::PutCancel {} => Ok(()),
@@ -125,10 +144,15 @@ where
             // If the writer failed, that failure (a full disk, say) is what ended the upload.
             let written = match writer.finish().await {
                 Ok(written) => written,
-                Err(error) => return Err(SessionError::Fatal(storage_refusal(&error, &upload))),
+                Err(error) => {
+                    return Err(SessionError::Fatal(place::storage_refusal(
+                        &error,
+                        &upload.shown,
+                    )));
+                }
             };
             let expected = received?;
-            complete(conn, session, state, &upload, written, expected).await
+            complete(conn, session, state, &upload, lock, written, expected).await
         }
     }
 }
@@ -160,20 +184,21 @@ pub(super) fn check(
 }
 
 /// Creates parent folders, checks the destination, opens the partial (refusing a new one past
-/// the user's limit of unfinished uploads). Blocking.
+/// the user's limit of unfinished uploads that nobody is writing: those named in `in_use` are
+/// being received). Blocking.
 fn prepare(
     home: &cap_std::fs::Dir,
     partials: &Arc<cap_std::fs::Dir>,
     path: &RemotePath,
     upload: &Upload,
-    force: bool,
     max_partials: usize,
+    in_use: &std::collections::HashSet<String>,
 ) -> Result<Prepared, Refusal> {
-    if let Some(sha256) = check_destination(home, path, upload, force)? {
+    if let Some(sha256) = check_destination(home, path, upload, upload.force)? {
         return Ok(Prepared::Existing(sha256));
     }
     if partials.symlink_metadata(&upload.partial).is_err() {
-        let held = uploads::count_partials(partials, &upload.user)
+        let held = uploads::count_idle_partials(partials, &upload.user, in_use)
             .map_err(|e| Refusal::internal("counting partial uploads", e))?;
         if held >= max_partials {
             return Err(Refusal::new(
@@ -184,10 +209,17 @@ fn prepare(
             ));
         }
     }
-    let (file, offset) = uploads::open_partial(partials, &upload.partial, upload.size)
-        .map_err(|e| Refusal::internal("opening a partial upload", e))?;
-    let plan = uploads::hash_plan(partials, &upload.partial, &file, offset)
-        .map_err(|e| Refusal::internal("opening a partial upload", e))?;
+    let opening = |error: std::io::Error| {
+        if place::is_disk_full(&error) {
+            tracing::warn!(path = %upload.shown, %error, "disk full");
+            place::disk_full(&format!("nothing of {} could be stored", upload.shown))
+        } else {
+            Refusal::internal("opening a partial upload", error)
+        }
+    };
+    let (file, offset) =
+        uploads::open_partial(partials, &upload.partial, upload.size).map_err(opening)?;
+    let plan = uploads::hash_plan(partials, &upload.partial, &file, offset).map_err(opening)?;
     Ok(Prepared::Ready(file, offset, plan))
 }
 
@@ -201,8 +233,13 @@ pub(super) fn check_destination(
 ) -> Result<Option<[u8; 32]>, Refusal> {
     let destination = upload.destination.as_path();
     if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
-        home.create_dir_all(parent)
-            .map_err(|e| jail::refusal_for(&e, path))?;
+        home.create_dir_all(parent).map_err(|e| {
+            if place::is_disk_full(&e) {
+                place::disk_full(&format!("no folder could be made for {}", upload.shown))
+            } else {
+                jail::refusal_for(&e, path)
+            }
+        })?;
     }
     inspect_destination(home, destination, path, upload.size, force)
 }
@@ -309,34 +346,15 @@ where
     }
 }
 
-/// What the client is told when the partial could not be written: a full disk keeps what was
-/// received for a later resume; anything else is a server error.
-fn storage_refusal(error: &std::io::Error, upload: &Upload) -> Refusal {
-    const ENOSPC: i32 = 28;
-    const EDQUOT: i32 = 122;
-    let full = matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
-        || error.kind() == std::io::ErrorKind::StorageFull
-        || error.kind() == std::io::ErrorKind::QuotaExceeded;
-    if full {
-        tracing::warn!(path = %upload.shown, %error, "disk full; partial kept");
-        Refusal::new(
-            ErrorKind::NoSpace,
-            format!(
-                "the server's disk is full: what was received of {} is kept; run the command again to resume once space is free",
-                upload.shown
-            ),
-        )
-    } else {
-        Refusal::internal("storing an upload", error)
-    }
-}
-
-/// Verifies the whole file and makes it visible, or discards it on a mismatch.
+/// Verifies the whole file and makes it visible, or discards it on a mismatch. The destination's
+/// `lock` is let go before the client is told anything, so a command it starts next never
+/// finds this upload still holding it.
 async fn complete<S>(
     conn: &mut Connection<S>,
     session: &Session,
     state: &ServerState,
     upload: &Upload,
+    lock: PathLock,
     written: Written,
     expected: [u8; 32],
 ) -> Result<(), SessionError>
@@ -354,11 +372,16 @@ where
     let (partial, destination) = (upload.partial.clone(), upload.destination.clone());
     if actual != expected {
         tracing::warn!(user = %session.account.name, path = %upload.shown, "SHA-256 mismatch; partial discarded");
+        // The last handle is closed on the blocking thread too: closing an unlinked file frees
+        // its blocks, which takes a while for a large one.
         let _ = tokio::task::spawn_blocking(move || {
             uploads::forget_checkpoints(&partials, &partial);
-            partials.remove_file(&partial)
+            let removed = partials.remove_file(&partial);
+            drop(file);
+            removed
         })
         .await;
+        drop(lock);
         return send_error(
             conn,
             Refusal::new(
@@ -371,9 +394,17 @@ where
         )
         .await;
     }
-    let durable = state.config.fsync;
+    let (durable, replace) = (state.config.fsync, upload.force);
     let finished = tokio::task::spawn_blocking(move || {
-        let placed = uploads::finish(&partials, &partial, file, &home, &destination, durable)?;
+        let placed = uploads::finish(
+            &partials,
+            &partial,
+            file,
+            &home,
+            &destination,
+            durable,
+            replace,
+        )?;
         if let Some(meta) = placed {
             served::record(&served, &meta, end);
         }
@@ -381,9 +412,14 @@ where
     })
     .await
     .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+    drop(lock);
     if let Err(error) = finished {
         // The partial stays whole and verified: a rerun finishes it without resending.
-        return send_error(conn, jail::refusal_for(&error, &upload.shown)).await;
+        return send_error(
+            conn,
+            place::finish_refusal(&error, &upload.shown, upload.force),
+        )
+        .await;
     }
     tracing::info!(user = %session.account.name, path = %upload.shown, size = upload.size, "upload complete");
     send(
@@ -400,3 +436,7 @@ where
 fn protocol(what: &str) -> SessionError {
     SessionError::Fatal(Refusal::new(ErrorKind::Protocol, what.to_owned()))
 }
+
+#[cfg(test)]
+#[path = "put_tests.rs"]
+mod tests;

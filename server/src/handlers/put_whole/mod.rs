@@ -117,17 +117,23 @@ async fn admit(
     };
     let path = check(session, state, &put)?;
     let destination = path.relative();
-    let lock = state
-        .locks
-        .lock(session.account.home.join(&destination), put.upload_id)
-        .await?;
     let upload = Upload {
         partial: uploads::partial_name(&session.account.name, &destination, &put.file),
         user: session.account.name.clone(),
-        destination,
         shown: path.to_string(),
         size,
+        force: put.force,
+        destination,
     };
+    let lock = state
+        .locks
+        .lock(
+            session.account.home.join(&upload.destination),
+            put.upload_id,
+            &upload.partial,
+            &upload.shown,
+        )
+        .await?;
     Ok(Admitted {
         path,
         upload,

@@ -2,7 +2,9 @@
 //! every partial of the batch durable, the renames into place follow, and a second `syncfs`
 //! makes the new names durable (two flushes for the whole batch instead of a data and a folder
 //! sync per file). A file whose rename fails, or every file when a sync fails, is answered
-//! with an error instead of `PutDone`: an answer of `PutDone` means durable under its name.
+//! with an error instead of `PutDone`, and its partial removed: an answer of `PutDone` means
+//! durable under its name. Without `force` the rename never replaces: a file that appeared at
+//! the destination since it was checked is answered "already exists" and left in place.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,8 +12,9 @@ use std::sync::Arc;
 use ftp_proto::{ErrorKind, ServerMessage};
 
 use super::super::put::Upload;
-use crate::jail;
+use crate::error::Refusal;
 use crate::uploads::PathLock;
+use crate::{jail, place};
 
 /// A file written to its partial, waiting to be made durable and visible.
 pub(super) struct Stored {
@@ -64,8 +67,14 @@ pub(super) fn settle(
         };
         let upload = &stored.upload;
         let landed = match &data_synced {
-            Ok(()) => partials.rename(&upload.partial, &stored.folder, &stored.name),
-            Err(error) => Err(std::io::Error::new(error.kind(), error.to_string())),
+            Ok(()) => place::place(
+                partials,
+                &upload.partial,
+                &stored.folder,
+                &stored.name,
+                upload.force,
+            ),
+            Err(error) => Err(copy(error)),
         };
         let answer = match landed {
             Ok(()) => (
@@ -77,7 +86,7 @@ pub(super) fn settle(
             ),
             Err(error) => {
                 let _ = partials.remove_file(&upload.partial);
-                let refusal = jail::refusal_for(&error, &upload.shown);
+                let refusal = refusal(&error, upload);
                 let message = ServerMessage::Error {
                     kind: refusal.kind,
                     message: refusal.message,
@@ -94,16 +103,52 @@ pub(super) fn settle(
     {
         // The new names may not survive a crash: say so rather than claim durability.
         tracing::warn!(%error, "cannot sync the file system after an upload batch");
+        let full = place::is_disk_full(&error);
         for (answer, shown) in &mut answers {
-            if shown.take().is_some() {
-                *answer = ServerMessage::Error {
-                    kind: ErrorKind::Internal,
-                    message: "the server could not sync its disk after the upload".into(),
+            if let Some(shown) = shown.take() {
+                *answer = if full {
+                    let refusal =
+                        place::disk_full(&format!("{shown} may not survive a crash of the server"));
+                    ServerMessage::Error {
+                        kind: refusal.kind,
+                        message: refusal.message,
+                    }
+                } else {
+                    ServerMessage::Error {
+                        kind: ErrorKind::Internal,
+                        message: "the server could not sync its disk after the upload".into(),
+                    }
                 };
             }
         }
     }
     answers
+}
+
+/// What a file that could not be put in place is answered (its partial is gone: the client
+/// sends small files again anyway).
+fn refusal(error: &std::io::Error, upload: &Upload) -> Refusal {
+    if !upload.force && error.kind() == std::io::ErrorKind::AlreadyExists {
+        Refusal::new(
+            ErrorKind::Exists,
+            format!(
+                "upload refused: {} already exists (it appeared during the upload); use --force to replace it",
+                upload.shown
+            ),
+        )
+    } else if place::is_disk_full(error) {
+        place::disk_full(&format!("nothing of {} was stored", upload.shown))
+    } else {
+        jail::refusal_for(error, &upload.shown)
+    }
+}
+
+/// The same error again, for each file a failed sync fails.
+fn copy(error: &std::io::Error) -> std::io::Error {
+    match error.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(error.kind(), error.to_string()),
+    }
 }
 
 /// Syncs the file system holding `dir` (through a plain read-only handle: one from `open_dir`

@@ -5,7 +5,8 @@
 //! handle are done once per batch, for all its files. Closed, it makes the batch durable and
 //! visible ([`super::settle`]) and yields the answers, while the next batch can already be
 //! stored. Dropped without settling (the connection is gone), it stops and removes the
-//! partials it wrote.
+//! partials it wrote. A partial that cannot be written whole (a full disk: "the server's disk
+//! is full") is removed at once.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -22,6 +23,7 @@ use super::super::put::{Upload, inspect_destination};
 use super::settle::{Answer, Pending, Stored, settle};
 use crate::error::Refusal;
 use crate::jail::{self, RemotePath};
+use crate::place;
 use crate::uploads::PathLock;
 
 /// Files are handed to the store thread in groups, so it is woken once per group rather than
@@ -230,9 +232,13 @@ fn try_store(
     folders: &mut Folders,
     file: Admitted,
 ) -> Result<Pending, Refusal> {
-    let (folder, name) = folders
-        .place(home, &file.upload.destination)
-        .map_err(|e| jail::refusal_for(&e, &file.path))?;
+    let (folder, name) = folders.place(home, &file.upload.destination).map_err(|e| {
+        if place::is_disk_full(&e) {
+            place::disk_full(&format!("no folder could be made for {}", file.path))
+        } else {
+            jail::refusal_for(&e, &file.path)
+        }
+    })?;
     if let Some(existing) =
         inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
     {
@@ -251,7 +257,7 @@ fn try_store(
         ));
     }
     write_partial(partials, &file.upload.partial, &file.data)
-        .map_err(|e| Refusal::internal("storing an upload", e))?;
+        .map_err(|e| write_refusal(partials, &e, &file.upload))?;
     Ok(Pending::Stored(Stored {
         upload: file.upload,
         folder,
@@ -268,6 +274,18 @@ fn abandon(partials: &cap_std::fs::Dir, pending: Vec<Pending>) {
         if let Pending::Stored(stored) = item {
             let _ = partials.remove_file(&stored.upload.partial);
         }
+    }
+}
+
+/// What a file whose partial could not be written is answered; what was written of the partial
+/// is removed (nothing would reuse it: a rerun sends the file again). Blocking.
+fn write_refusal(partials: &cap_std::fs::Dir, error: &std::io::Error, upload: &Upload) -> Refusal {
+    let _ = partials.remove_file(&upload.partial);
+    if place::is_disk_full(error) {
+        tracing::warn!(path = %upload.shown, %error, "disk full");
+        place::disk_full(&format!("nothing of {} was stored", upload.shown))
+    } else {
+        Refusal::internal("storing an upload", error)
     }
 }
 
@@ -347,7 +365,10 @@ mod tests {
             .count();
         assert_eq!(left, 0, "every partial landed or was removed");
         // Every lock was let go.
-        site.locks.lock("a/b/one".into(), [8; 16]).await.unwrap();
+        site.locks
+            .lock("a/b/one".into(), [8; 16], "p", "/a/b/one")
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -461,7 +482,12 @@ mod tests {
         drop(store);
         // The lock is let go once the thread has stopped: a second command gets it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while site.locks.lock("d/one".into(), [8; 16]).await.is_err() {
+        while site
+            .locks
+            .lock("d/one".into(), [8; 16], "p", "/d/one")
+            .await
+            .is_err()
+        {
             assert!(std::time::Instant::now() < deadline, "lock still held");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
@@ -470,5 +496,68 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(left, 0, "its partial was removed");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_appears_before_the_batch_settles_is_kept_and_answered_exists() {
+        let site = site();
+        let mut store =
+            StoreThread::start(Arc::clone(&site.home), Arc::clone(&site.partials), true);
+        store.store(file(&site, "/d/one", b"one").await).await;
+        store.store(file(&site, "/d/two", b"two").await).await;
+        store.hand_over().await;
+        // Both are checked and stored once the thread has made their folder; then one appears.
+        let planted = site.dir.path().join("home/d/one");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_dir(site.dir.path().join("partials"))
+            .unwrap()
+            .count()
+            < 2
+        {
+            assert!(std::time::Instant::now() < deadline, "never stored");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        std::fs::write(&planted, b"planted").unwrap();
+        let answers = store.close().await.answers().await.unwrap();
+        assert!(
+            refused(&answers[0], ErrorKind::Exists),
+            "{:?}",
+            answers[0].0
+        );
+        assert!(landed(&answers[1]));
+        assert_eq!(std::fs::read(&planted).unwrap(), b"planted");
+        let left = std::fs::read_dir(site.dir.path().join("partials"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "the refused file's partial was removed");
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_told_as_such_and_the_partial_written_so_far_goes() {
+        let site = site();
+        let admitted = file(&site, "/d/one", b"one").await;
+        let partial = site
+            .dir
+            .path()
+            .join("partials")
+            .join(&admitted.upload.partial);
+        for errno in [28, 122] {
+            std::fs::write(&partial, b"o").unwrap();
+            let error = std::io::Error::from_raw_os_error(errno);
+            let refusal = write_refusal(&site.partials, &error, &admitted.upload);
+            assert_eq!(refusal.kind, ErrorKind::NoSpace);
+            assert!(
+                refusal.message.starts_with("the server's disk is full"),
+                "{}",
+                refusal.message
+            );
+            assert!(!partial.exists(), "what was written of it is removed");
+        }
+        let refusal = write_refusal(
+            &site.partials,
+            &std::io::Error::from_raw_os_error(5),
+            &admitted.upload,
+        );
+        assert_eq!(refusal.kind, ErrorKind::Internal);
     }
 }

@@ -51,14 +51,20 @@ pub(super) async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted 
         modified_secs: 1,
         modified_nanos: 0,
     };
-    let lock = site.locks.lock(destination.clone(), [7; 16]).await.unwrap();
+    let partial = crate::uploads::partial_name("alice", &destination, &identity);
+    let lock = site
+        .locks
+        .lock(destination.clone(), [7; 16], &partial, remote)
+        .await
+        .unwrap();
     Admitted {
         upload: Upload {
-            partial: crate::uploads::partial_name("alice", &destination, &identity),
+            partial,
             user: "alice".into(),
             destination,
             shown: path.to_string(),
             size: identity.size,
+            force: false,
         },
         path,
         force: false,
