@@ -35,8 +35,16 @@ pub struct Config {
     pub tls_generate: bool,
     /// Serve plain TCP, no TLS (benchmarks; the client must ask for it too).
     pub insecure_plaintext: bool,
-    /// Time a new connection has to prove the key and log in.
+    /// Time a connection has to log in once it proved the key (and longest wait for a
+    /// startup slot).
     pub handshake_timeout: Duration,
+    /// Time a connection has for its TLS handshake and key proof once it holds a startup slot.
+    pub startup_timeout: Duration,
+    /// Connections in the TLS handshake and key proof at once, every address together (like
+    /// OpenSSH's MaxStartups); more wait for a turn.
+    pub max_startups: usize,
+    /// Of those, from one address (an IPv6 /64; like OpenSSH's PerSourceMaxStartups).
+    pub max_startups_per_address: usize,
     /// Time a logged-in connection may stay silent before it is closed.
     pub idle_timeout: Duration,
     /// Connections served at once; more are answered "busy" and closed.
@@ -81,6 +89,9 @@ impl Default for Config {
             tls_generate: true,
             insecure_plaintext: false,
             handshake_timeout: Duration::from_secs(15),
+            startup_timeout: Duration::from_secs(5),
+            max_startups: 64,
+            max_startups_per_address: 8,
             idle_timeout: Duration::from_secs(300),
             max_connections: 256,
             max_login_attempts: 3,
@@ -114,6 +125,10 @@ struct FileConfig {
     insecure_plaintext: Option<bool>,
     #[serde(default, with = "humantime_serde")]
     handshake_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    startup_timeout: Option<Duration>,
+    max_startups: Option<usize>,
+    max_startups_per_address: Option<usize>,
     #[serde(default, with = "humantime_serde")]
     idle_timeout: Option<Duration>,
     max_connections: Option<usize>,
@@ -210,6 +225,15 @@ impl Config {
         if let Some(t) = file.handshake_timeout {
             config.handshake_timeout = t;
         }
+        if let Some(t) = file.startup_timeout {
+            config.startup_timeout = t;
+        }
+        if let Some(n) = file.max_startups {
+            config.max_startups = n;
+        }
+        if let Some(n) = file.max_startups_per_address {
+            config.max_startups_per_address = n;
+        }
         if let Some(t) = file.idle_timeout {
             config.idle_timeout = t;
         }
@@ -277,6 +301,8 @@ impl Config {
             }
         };
         positive("max_connections", self.max_connections)?;
+        positive("max_startups", self.max_startups)?;
+        positive("max_startups_per_address", self.max_startups_per_address)?;
         positive("max_login_attempts", self.max_login_attempts as usize)?;
         positive("max_parallel_logins", self.max_parallel_logins)?;
         positive(
@@ -286,6 +312,7 @@ impl Config {
         positive("max_partials_per_user", self.max_partials_per_user)?;
         for (key, value) in [
             ("handshake_timeout", self.handshake_timeout),
+            ("startup_timeout", self.startup_timeout),
             ("idle_timeout", self.idle_timeout),
             ("partial_ttl", self.partial_ttl),
             ("transfer_rate_window", self.transfer_rate_window),
@@ -413,6 +440,12 @@ mod tests {
         assert_eq!(file.tls_key, Some(defaults.tls_key));
         assert_eq!(file.insecure_plaintext, Some(defaults.insecure_plaintext));
         assert_eq!(file.handshake_timeout, Some(defaults.handshake_timeout));
+        assert_eq!(file.startup_timeout, Some(defaults.startup_timeout));
+        assert_eq!(file.max_startups, Some(defaults.max_startups));
+        assert_eq!(
+            file.max_startups_per_address,
+            Some(defaults.max_startups_per_address)
+        );
         assert_eq!(file.idle_timeout, Some(defaults.idle_timeout));
         assert_eq!(file.max_connections, Some(defaults.max_connections));
         assert_eq!(file.max_login_attempts, Some(defaults.max_login_attempts));

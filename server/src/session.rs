@@ -2,12 +2,19 @@
 //!
 //! Generic over any `AsyncRead + AsyncWrite`: [`crate::transport`] hands it a TLS (or, asked
 //! for explicitly, plain) stream and the [`ChannelBinding`] the key proofs must carry, so a proof
-//! relayed from another TLS session fails. Handshake and login together must finish within
-//! `handshake_timeout`; afterwards each request must arrive within `idle_timeout`. Any protocol violation gets an error frame and the connection closes.
-//! No password is read before the client proved the key, and none is ever logged.
+//! relayed from another TLS session fails. The key proof must be done by the startup deadline
+//! (`startup_timeout` from the start of the TLS handshake), while the connection holds its
+//! startup slot ([`crate::startups`]), which it gives back once the key is proved; the login
+//! must then arrive within `handshake_timeout`. A login that waits past that for its password
+//! to be checked (other logins ahead of it) is told the server is busy, a transient refusal the
+//! client retries; a peer that never sends its login is a protocol timeout. Afterwards each
+//! request must arrive within `idle_timeout`. Any protocol violation gets an error frame and
+//! the connection closes. No password is read before the client proved the key, and none is
+//! ever logged; nor is a user name that is not an account's (it may be a mistyped password).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
@@ -19,19 +26,47 @@ use tokio_util::codec::Framed;
 use crate::auth::LoginError;
 use crate::error::{Refusal, SessionError};
 use crate::handlers;
+use crate::startups::Slot;
 use crate::state::ServerState;
 use crate::users::Account;
 
 /// A framed connection as the server sees it.
 pub type Connection<S> = Framed<S, ServerCodec>;
 
-/// Serves one connection to its end; every outcome is logged, none is returned.
+/// Serves one connection to its end; every outcome is logged, none is returned. The key proof
+/// must come within `startup_timeout` from now.
 pub async fn serve<S>(stream: S, peer: SocketAddr, binding: ChannelBinding, state: Arc<ServerState>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let startup = Startup {
+        slot: None,
+        deadline: Instant::now() + state.config.startup_timeout,
+    };
+    serve_started(stream, peer, binding, state, startup).await;
+}
+
+/// A connection's place among those that have not proved the key yet.
+#[derive(Debug)]
+pub struct Startup {
+    /// Its startup slot, given back once the key is proved.
+    pub slot: Option<Slot>,
+    /// When the key proof must be done.
+    pub deadline: Instant,
+}
+
+/// Like [`serve`], for a connection that started (and holds `startup`) earlier.
+pub async fn serve_started<S>(
+    stream: S,
+    peer: SocketAddr,
+    binding: ChannelBinding,
+    state: Arc<ServerState>,
+    startup: Startup,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut conn = Framed::new(stream, ServerCodec::default());
-    let result = run(&mut conn, peer, &binding, &state).await;
+    let result = run(&mut conn, peer, &binding, &state, startup).await;
     match &result {
         Ok(()) => tracing::debug!(%peer, "session ended"),
         Err(SessionError::Closed) => tracing::debug!(%peer, "peer closed the connection"),
@@ -65,18 +100,31 @@ async fn run<S>(
     peer: SocketAddr,
     binding: &ChannelBinding,
     state: &ServerState,
+    startup: Startup,
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let deadline = Instant::now() + state.config.handshake_timeout;
-    let handshake = timeout_at(deadline, async {
-        prove_key(conn, binding, state).await?;
-        tracing::debug!(%peer, "client proved the key");
-        log_in(conn, peer, state).await
-    });
+    let proof = timeout_at(startup.deadline, prove_key(conn, binding, state));
+    tokio::select! {
+        result = proof => {
+            result.map_err(|_| SessionError::StartupTimeout(state.config.startup_timeout))??;
+        }
+        () = state.shutdown.cancelled() => return Err(shutting_down()),
+    }
+    drop(startup.slot);
+    tracing::debug!(%peer, "client proved the key");
+    let limit = state.config.handshake_timeout;
+    let checking = AtomicBool::new(false);
+    let login = timeout_at(Instant::now() + limit, log_in(conn, peer, state, &checking));
     let account = tokio::select! {
-        result = handshake => result.map_err(|_| SessionError::HandshakeTimeout)??,
+        result = login => match result {
+            Ok(account) => account?,
+            Err(_) if checking.load(Ordering::Relaxed) => {
+                return Err(SessionError::LoginQueued(limit));
+            }
+            Err(_) => return Err(SessionError::HandshakeTimeout(limit)),
+        },
         () = state.shutdown.cancelled() => return Err(shutting_down()),
     };
     tracing::info!(%peer, user = %account.name, "logged in");
@@ -232,11 +280,14 @@ where
     send(conn, ServerMessage::Proof { proof }).await
 }
 
-/// Login attempts, at most `max_login_attempts` on this connection.
+/// Login attempts, at most `max_login_attempts` on this connection. `checking` is set while
+/// the server, not the peer, is what the login waits for (a place in the throttle's count, an
+/// argon2 slot, the check itself).
 async fn log_in<S>(
     conn: &mut Connection<S>,
     peer: SocketAddr,
     state: &ServerState,
+    checking: &AtomicBool,
 ) -> Result<Account, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -247,20 +298,26 @@ where
             ClientMessage::Login { user, password } => (user, password),
             _ => return Err(out_of_order("expected a login")),
         };
-        if let Err(remaining) = state.throttle.check(peer.ip(), std::time::Instant::now()) {
-            tracing::warn!(%peer, user = ?user, "login refused: address locked out");
-            return Err(SessionError::Fatal(Refusal::new(
-                ErrorKind::TooManyAttempts,
-                format!(
-                    "login refused: too many failed logins from {}; try again in {} s",
-                    peer.ip(),
-                    remaining.as_secs().max(1)
-                ),
-            )));
-        }
-        let why = match state.auth.login(&user, password).await {
+        checking.store(true, Ordering::Relaxed);
+        let reserved = match state.throttle.begin(peer.ip()).await {
+            Ok(reserved) => reserved,
+            Err(remaining) => {
+                tracing::warn!(%peer, "login refused: address locked out");
+                return Err(SessionError::Fatal(Refusal::new(
+                    ErrorKind::TooManyAttempts,
+                    format!(
+                        "login refused: too many failed logins from {}; try again in {} s",
+                        peer.ip(),
+                        remaining.as_secs().max(1)
+                    ),
+                )));
+            }
+        };
+        let checked = state.auth.login(&user, password).await;
+        checking.store(false, Ordering::Relaxed);
+        let (why, known) = match checked {
             Ok(account) => {
-                state.throttle.success(peer.ip());
+                reserved.succeeded(&user);
                 send(
                     conn,
                     ServerMessage::Welcome {
@@ -274,10 +331,17 @@ where
             Err(LoginError::Unavailable(why)) => {
                 return Err(SessionError::Fatal(Refusal::new(ErrorKind::Internal, why)));
             }
-            Err(error) => error.to_string(),
+            Err(error @ LoginError::Rejected { known }) => (error.to_string(), known),
+            Err(error @ LoginError::TooLong) => (error.to_string(), false),
         };
-        let delay = state.throttle.failure(peer.ip(), std::time::Instant::now());
-        tracing::warn!(%peer, user = ?user, attempt, delay_ms = delay.as_millis() as u64, "login failed: {why}");
+        let delay = reserved.failed(&user, std::time::Instant::now());
+        let delay_ms = delay.as_millis() as u64;
+        if known {
+            tracing::warn!(%peer, user = ?user, attempt, delay_ms, "login failed: {why}");
+        } else {
+            // The name is no account's: it may be a password typed in the wrong field.
+            tracing::warn!(%peer, attempt, delay_ms, "login failed: {why} (a user name that is no account's, not logged)");
+        }
         tokio::time::sleep(delay).await;
         if attempt == max {
             return Err(SessionError::Fatal(Refusal::new(
@@ -317,6 +381,13 @@ where
 {
     match conn.next().await {
         Some(Ok(message)) => Ok(message),
+        // A client that closes without TLS close_notify (the usual exit of a command line
+        // client) has gone away like any other: nothing truncated it that matters here.
+        Some(Err(ftp_proto::CodecError::Io(error)))
+            if error.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            Err(SessionError::Closed)
+        }
         Some(Err(error)) => Err(SessionError::Codec(error)),
         None => Err(SessionError::Closed),
     }
