@@ -68,16 +68,21 @@ impl Authenticator {
         if password.len() > ftp_proto::MAX_PASSWORD_LEN {
             return Err(LoginError::TooLong);
         }
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| LoginError::Unavailable("server is shutting down".into()))?;
         let this = self.clone();
         let user = user.to_owned();
-        tokio::task::spawn_blocking(move || this.login_blocking(&user, &password))
-            .await
-            .map_err(|e| LoginError::Unavailable(format!("login task failed: {e}")))?
+        // The permit goes with the check: a session that stops waiting for the answer (its
+        // login deadline passed) does not free the slot while argon2 still runs.
+        tokio::task::spawn_blocking(move || {
+            let checked = this.login_blocking(&user, &password);
+            drop(permit);
+            checked
+        })
+        .await
+        .map_err(|e| LoginError::Unavailable(format!("login task failed: {e}")))?
     }
 
     /// The blocking part of [`Self::login`]: read the users file, run argon2.

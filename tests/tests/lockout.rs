@@ -5,7 +5,7 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use e2e::{Site, code, run, stderr};
+use e2e::{Site, code, run, stderr, stdout};
 use ftp_proto::{ErrorKind, ServerMessage};
 
 const PASSWORD: &str = "lockout-password";
@@ -127,4 +127,52 @@ fn logins_queued_behind_a_busy_password_checker_are_retried_until_they_pass() {
             .log()
             .contains("handshake and login not finished in time")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typed_password_queued_behind_a_slow_check_is_retried_without_asking_again() {
+    // One password check at a time, and an account whose hash takes seconds to check: while it
+    // is being checked, another login cannot be checked within the 1 s login deadline.
+    let site = Site::new("max_parallel_logins = 1\nhandshake_timeout = \"1s\"\n");
+    site.add_user("alice", PASSWORD, &[]);
+    let slow = "\n[users.slow]\npassword = \"$argon2id$v=19$m=19456,t=200,p=1$cGxhY2Vob2xkZXJzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\nhome = \"slow\"\nread_only = false\n";
+    let mut users = std::fs::OpenOptions::new()
+        .append(true)
+        .open(site.users_file())
+        .unwrap();
+    std::io::Write::write_all(&mut users, slow.as_bytes()).unwrap();
+    let server = site.start();
+    let file = site.dir.path().join("typed.txt");
+    std::fs::write(&file, b"typed once").unwrap();
+
+    let holder = e2e::raw_session(&server, None, "slow", "anything");
+    let mut put = server.ftp("alice", PASSWORD);
+    put.env_remove("FTP_PASSWORD")
+        .args(["put", "--retries", "6"])
+        .arg(&file);
+    let terminal = e2e::on_a_terminal(&put);
+    let typed = async {
+        // The slow check holds the only slot before the typed login arrives.
+        let started = std::time::Instant::now();
+        while !server.log().contains("checking a password user=\"slow\"") {
+            assert!(started.elapsed().as_secs() < 60, "{}", server.log());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::task::spawn_blocking(move || run(terminal, Some(&format!("{PASSWORD}\n"))))
+            .await
+            .unwrap()
+    };
+    let (_, output) = tokio::join!(holder, typed);
+    let screen = stdout(&output);
+    assert_eq!(code(&output), 0, "{screen}{}", stderr(&output));
+    assert!(
+        screen.contains("logins queued"),
+        "the login had to wait:\n{screen}"
+    );
+    assert_eq!(
+        screen.matches("Password for").count(),
+        1,
+        "asked once:\n{screen}"
+    );
+    assert!(site.root().join("alice/typed.txt").exists());
 }
