@@ -1,7 +1,8 @@
 //! Connecting and logging in as the options say, again and again if a transfer needs to
 //! reconnect. Everything is gathered and checked before the first byte goes out, so a missing
 //! password or key fails at once; a password prompt comes only once the server is reached. A
-//! password typed at the prompt is kept for reconnects.
+//! password typed at the prompt is kept for reconnects, and so is one the server could not
+//! check yet (it answered "busy"), so a retry does not ask again.
 //! A command that stops cleanly on Ctrl-C arms its [`Interrupt`] here, after the first login
 //! succeeded: past the last prompt (see [`crate::interrupt`]).
 
@@ -30,6 +31,8 @@ pub struct Connector {
     key_file: std::path::PathBuf,
     /// Where the password comes from (a prompted one is remembered after it worked).
     password: PasswordSource,
+    /// A typed password the server did not check (it was busy), for the next connect.
+    unchecked: Option<Password>,
     /// TLS and how the server's certificate is judged, or plain TCP.
     transport: Transport,
     /// Armed after the first login and handed to every connection (the default one leaves
@@ -53,6 +56,7 @@ impl Connector {
             key,
             key_file,
             password: credentials::password_source(global.password_file.as_deref())?,
+            unchecked: None,
             transport,
             interrupt: Interrupt::default(),
             timeout: global.timeout.unwrap_or(crate::connection::DEFAULT_TIMEOUT),
@@ -78,7 +82,10 @@ impl Connector {
             let client = self.reach().await?;
             let (password, prompted) = match &self.password {
                 PasswordSource::Given(password) => (password.clone(), false),
-                PasswordSource::Prompt => (credentials::prompt(&self.user, &self.server)?, true),
+                PasswordSource::Prompt => match self.unchecked.take() {
+                    Some(password) => (password, true),
+                    None => (credentials::prompt(&self.user, &self.server)?, true),
+                },
             };
             match self.log_in(client, &password, prompted).await {
                 Ok(mut client) => {
@@ -93,6 +100,13 @@ impl Connector {
                 {
                     eprintln!("{message}; try again.");
                     attempt += 1;
+                }
+                Err(error @ ClientError::Remote { kind, .. })
+                    if prompted && kind.is_transient() =>
+                {
+                    // Not checked (the server was busy): the retry sends it again, unasked.
+                    self.unchecked = Some(password);
+                    return Err(error);
                 }
                 Err(error) => return Err(error),
             }

@@ -20,9 +20,13 @@ use crate::users::{self, Account, Users};
 /// Why a login was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    /// Unknown user or wrong password: deliberately one case.
+    /// Unknown user or wrong password: deliberately one case for the client; `known` (whether
+    /// the name is an account's, so it may be logged) is for the server's log only.
     #[error("unknown user or wrong password")]
-    Rejected,
+    Rejected {
+        /// The user name is an account's.
+        known: bool,
+    },
     /// The password is longer than the protocol allows; nothing was hashed.
     #[error("password longer than {} bytes", ftp_proto::MAX_PASSWORD_LEN)]
     TooLong,
@@ -64,21 +68,25 @@ impl Authenticator {
         if password.len() > ftp_proto::MAX_PASSWORD_LEN {
             return Err(LoginError::TooLong);
         }
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| LoginError::Unavailable("server is shutting down".into()))?;
         let this = self.clone();
         let user = user.to_owned();
-        tokio::task::spawn_blocking(move || this.login_blocking(&user, &password))
-            .await
-            .map_err(|e| LoginError::Unavailable(format!("login task failed: {e}")))?
+        // The permit goes with the check: a session that stops waiting for the answer (its
+        // login deadline passed) does not free the slot while argon2 still runs.
+        tokio::task::spawn_blocking(move || {
+            let checked = this.login_blocking(&user, &password);
+            drop(permit);
+            checked
+        })
+        .await
+        .map_err(|e| LoginError::Unavailable(format!("login task failed: {e}")))?
     }
 
     /// The blocking part of [`Self::login`]: read the users file, run argon2.
     fn login_blocking(&self, user: &str, password: &Password) -> Result<Account, LoginError> {
-        tracing::debug!(user = ?user, "checking a password");
         let users = Users::load(&self.users_file)
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot read the users file");
@@ -86,6 +94,11 @@ impl Authenticator {
             })?
             .unwrap_or_default();
         let entry = users.users.get(user);
+        // A name that is no account's may be a password typed in the wrong field: not logged.
+        match entry {
+            Some(_) => tracing::debug!(user = ?user, "checking a password"),
+            None => tracing::debug!("checking a password (of a user name that is no account's)"),
+        }
         let hash = entry.map_or(DUMMY_HASH, |e| e.password.as_str());
         let mut work = self
             .work_areas
@@ -104,7 +117,9 @@ impl Authenticator {
                 tracing::error!(user, error = %e, "bad entry in the users file");
                 LoginError::Unavailable("this account is misconfigured on the server".into())
             }),
-            _ => Err(LoginError::Rejected),
+            _ => Err(LoginError::Rejected {
+                known: entry.is_some(),
+            }),
         }
     }
 }
@@ -126,9 +141,12 @@ mod tests {
         let ok = auth.login("alice", Password::new("right".into())).await;
         assert_eq!(ok.unwrap().name, "alice");
         let wrong = auth.login("alice", Password::new("wrong".into())).await;
-        assert!(matches!(wrong, Err(LoginError::Rejected)));
+        assert!(matches!(wrong, Err(LoginError::Rejected { known: true })));
         let unknown = auth.login("mallory", Password::new("right".into())).await;
-        assert!(matches!(unknown, Err(LoginError::Rejected)));
+        assert!(matches!(
+            unknown,
+            Err(LoginError::Rejected { known: false })
+        ));
         let long = auth.login("alice", Password::new("x".repeat(1025))).await;
         assert!(matches!(long, Err(LoginError::TooLong)));
         assert!(

@@ -37,9 +37,16 @@ pub enum SessionError {
     /// The peer closed the connection.
     #[error("peer closed the connection")]
     Closed,
-    /// The peer did not finish the handshake and login in time.
-    #[error("handshake timed out")]
-    HandshakeTimeout,
+    /// The peer did not prove the key within `startup_timeout`.
+    #[error("handshake timed out: no key proof within {0:?}")]
+    StartupTimeout(std::time::Duration),
+    /// The peer did not send its login within `handshake_timeout` after the key proof.
+    #[error("handshake timed out: no login within {0:?} of the key proof")]
+    HandshakeTimeout(std::time::Duration),
+    /// The login waited for a password check (other logins ahead of it) past
+    /// `handshake_timeout`: the server is busy, not the peer slow.
+    #[error("login not checked within {0:?}: logins queued")]
+    LoginQueued(std::time::Duration),
     /// The peer stayed silent too long after login.
     #[error("idle timeout")]
     IdleTimeout,
@@ -61,9 +68,17 @@ impl SessionError {
                 format!("malformed message: {why}"),
             )),
             SessionError::Codec(_) | SessionError::Closed => None,
-            SessionError::HandshakeTimeout => Some(Refusal::new(
+            SessionError::StartupTimeout(_) => Some(Refusal::new(
+                ErrorKind::Protocol,
+                "key proof not finished in time",
+            )),
+            SessionError::HandshakeTimeout(_) => Some(Refusal::new(
                 ErrorKind::Protocol,
                 "handshake and login not finished in time",
+            )),
+            SessionError::LoginQueued(_) => Some(Refusal::new(
+                ErrorKind::Unavailable,
+                "server busy: logins queued, try again",
             )),
             SessionError::IdleTimeout => Some(Refusal::new(
                 ErrorKind::Protocol,

@@ -1,8 +1,9 @@
 //! `ftpd`: the server as a library, so tests can run it in-process.
 //!
 //! Layout: [`config`] (settings), [`startup`] (key, certificate, users, root), [`tls`] (the
-//! certificate and the rustls configuration), [`server`] (accept loop), [`transport`] (TLS
-//! handshake or plain TCP for each connection),
+//! certificate and the rustls configuration), [`server`] (accept loop), [`startups`] (bounds on
+//! connections that have not proved the key), [`source`] (which addresses count as one),
+//! [`transport`] (TLS handshake or plain TCP for each connection),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
@@ -24,7 +25,9 @@ pub mod rate_floor;
 pub mod served;
 pub mod server;
 pub mod session;
+pub mod source;
 pub mod startup;
+pub mod startups;
 pub mod state;
 pub mod throttle;
 pub mod tls;

@@ -2,12 +2,19 @@
 //!
 //! Generic over any `AsyncRead + AsyncWrite`: [`crate::transport`] hands it a TLS (or, asked
 //! for explicitly, plain) stream and the [`ChannelBinding`] the key proofs must carry, so a proof
-//! relayed from another TLS session fails. Handshake and login together must finish within
-//! `handshake_timeout`; afterwards each request must arrive within `idle_timeout`. Any protocol violation gets an error frame and the connection closes.
-//! No password is read before the client proved the key, and none is ever logged.
+//! relayed from another TLS session fails. The key proof must be done by the startup deadline
+//! (`startup_timeout` from the start of the TLS handshake), while the connection holds its
+//! startup slot ([`crate::startups`]), which it gives back once the key is proved; the login
+//! must then arrive within `handshake_timeout`. A login that waits past that for its password
+//! to be checked (other logins ahead of it) is told the server is busy, a transient refusal the
+//! client retries; a peer that never sends its login is a protocol timeout. Afterwards each
+//! request must arrive within `idle_timeout`. Any protocol violation gets an error frame and
+//! the connection closes. No password is read before the client proved the key, and none is
+//! ever logged; nor is a user name that is not an account's (it may be a mistyped password).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
@@ -16,22 +23,50 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::Framed;
 
-use crate::auth::LoginError;
 use crate::error::{Refusal, SessionError};
 use crate::handlers;
+use crate::startups::Slot;
 use crate::state::ServerState;
-use crate::users::Account;
+
+mod login;
 
 /// A framed connection as the server sees it.
 pub type Connection<S> = Framed<S, ServerCodec>;
 
-/// Serves one connection to its end; every outcome is logged, none is returned.
+/// Serves one connection to its end; every outcome is logged, none is returned. The key proof
+/// must come within `startup_timeout` from now.
 pub async fn serve<S>(stream: S, peer: SocketAddr, binding: ChannelBinding, state: Arc<ServerState>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let startup = Startup {
+        slot: None,
+        deadline: Instant::now() + state.config.startup_timeout,
+    };
+    serve_started(stream, peer, binding, state, startup).await;
+}
+
+/// A connection's place among those that have not proved the key yet.
+#[derive(Debug)]
+pub struct Startup {
+    /// Its startup slot, given back once the key is proved.
+    pub slot: Option<Slot>,
+    /// When the key proof must be done.
+    pub deadline: Instant,
+}
+
+/// Like [`serve`], for a connection that started (and holds `startup`) earlier.
+pub async fn serve_started<S>(
+    stream: S,
+    peer: SocketAddr,
+    binding: ChannelBinding,
+    state: Arc<ServerState>,
+    startup: Startup,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut conn = Framed::new(stream, ServerCodec::default());
-    let result = run(&mut conn, peer, &binding, &state).await;
+    let result = run(&mut conn, peer, &binding, &state, startup).await;
     match &result {
         Ok(()) => tracing::debug!(%peer, "session ended"),
         Err(SessionError::Closed) => tracing::debug!(%peer, "peer closed the connection"),
@@ -65,18 +100,34 @@ async fn run<S>(
     peer: SocketAddr,
     binding: &ChannelBinding,
     state: &ServerState,
+    startup: Startup,
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let deadline = Instant::now() + state.config.handshake_timeout;
-    let handshake = timeout_at(deadline, async {
-        prove_key(conn, binding, state).await?;
-        tracing::debug!(%peer, "client proved the key");
-        log_in(conn, peer, state).await
-    });
+    let proof = timeout_at(startup.deadline, prove_key(conn, binding, state));
+    tokio::select! {
+        result = proof => {
+            result.map_err(|_| SessionError::StartupTimeout(state.config.startup_timeout))??;
+        }
+        () = state.shutdown.cancelled() => return Err(shutting_down()),
+    }
+    drop(startup.slot);
+    tracing::debug!(%peer, "client proved the key");
+    let limit = state.config.handshake_timeout;
+    let checking = AtomicBool::new(false);
+    let login = timeout_at(
+        Instant::now() + limit,
+        login::log_in(conn, peer, state, &checking),
+    );
     let account = tokio::select! {
-        result = handshake => result.map_err(|_| SessionError::HandshakeTimeout)??,
+        result = login => match result {
+            Ok(account) => account?,
+            Err(_) if checking.load(Ordering::Relaxed) => {
+                return Err(SessionError::LoginQueued(limit));
+            }
+            Err(_) => return Err(SessionError::HandshakeTimeout(limit)),
+        },
         () = state.shutdown.cancelled() => return Err(shutting_down()),
     };
     tracing::info!(%peer, user = %account.name, "logged in");
@@ -232,68 +283,6 @@ where
     send(conn, ServerMessage::Proof { proof }).await
 }
 
-/// Login attempts, at most `max_login_attempts` on this connection.
-async fn log_in<S>(
-    conn: &mut Connection<S>,
-    peer: SocketAddr,
-    state: &ServerState,
-) -> Result<Account, SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let max = state.config.max_login_attempts;
-    for attempt in 1..=max {
-        let (user, password) = match receive(conn).await? {
-            ClientMessage::Login { user, password } => (user, password),
-            _ => return Err(out_of_order("expected a login")),
-        };
-        if let Err(remaining) = state.throttle.check(peer.ip(), std::time::Instant::now()) {
-            tracing::warn!(%peer, user = ?user, "login refused: address locked out");
-            return Err(SessionError::Fatal(Refusal::new(
-                ErrorKind::TooManyAttempts,
-                format!(
-                    "login refused: too many failed logins from {}; try again in {} s",
-                    peer.ip(),
-                    remaining.as_secs().max(1)
-                ),
-            )));
-        }
-        let why = match state.auth.login(&user, password).await {
-            Ok(account) => {
-                state.throttle.success(peer.ip());
-                send(
-                    conn,
-                    ServerMessage::Welcome {
-                        user: account.name.clone(),
-                        read_only: account.read_only,
-                    },
-                )
-                .await?;
-                return Ok(account);
-            }
-            Err(LoginError::Unavailable(why)) => {
-                return Err(SessionError::Fatal(Refusal::new(ErrorKind::Internal, why)));
-            }
-            Err(error) => error.to_string(),
-        };
-        let delay = state.throttle.failure(peer.ip(), std::time::Instant::now());
-        tracing::warn!(%peer, user = ?user, attempt, delay_ms = delay.as_millis() as u64, "login failed: {why}");
-        tokio::time::sleep(delay).await;
-        if attempt == max {
-            return Err(SessionError::Fatal(Refusal::new(
-                ErrorKind::TooManyAttempts,
-                format!("login failed: {why}; too many attempts, closing"),
-            )));
-        }
-        send_error(
-            conn,
-            Refusal::new(ErrorKind::LoginFailed, format!("login failed: {why}")),
-        )
-        .await?;
-    }
-    Err(out_of_order("login attempts exhausted"))
-}
-
 /// The session ends because the server is shutting down.
 pub fn shutting_down() -> SessionError {
     SessionError::Fatal(Refusal::new(
@@ -317,6 +306,13 @@ where
 {
     match conn.next().await {
         Some(Ok(message)) => Ok(message),
+        // A client that closes without TLS close_notify (the usual exit of a command line
+        // client) has gone away like any other: nothing truncated it that matters here.
+        Some(Err(ftp_proto::CodecError::Io(error)))
+            if error.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            Err(SessionError::Closed)
+        }
         Some(Err(error)) => Err(SessionError::Codec(error)),
         None => Err(SessionError::Closed),
     }

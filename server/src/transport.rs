@@ -5,7 +5,7 @@
 //! with a handshake record (0x16). Anything else is a plaintext client (or garbage), and so is
 //! silence for [`PLAINTEXT_WAIT`]: a plaintext client says nothing until it gets the server's
 //! hello. Either gets one plaintext error frame saying the server requires TLS, then the
-//! connection closes, so neither side hangs. Every wait is bounded by `handshake_timeout`.
+//! connection closes, so neither side hangs. Every wait is bounded by `startup_timeout`.
 //! Nothing here reads a frame or a secret.
 
 use std::net::SocketAddr;

@@ -14,17 +14,22 @@ use e2e::{Server, Site, code, stderr};
 
 const PASSWORD: &str = "pw-for-hostile-tests";
 
-/// A TLS server whose handshake timeout is `timeout`.
+/// The handshake timeout and the startup timeout (before the key proof) both `timeout`.
+fn timeouts(timeout: &str) -> String {
+    format!("handshake_timeout = \"{timeout}\"\nstartup_timeout = \"{timeout}\"\n")
+}
+
+/// A TLS server whose handshake and startup timeouts are `timeout`.
 fn start(timeout: &str) -> (Site, Server) {
-    let site = Site::new(&format!("handshake_timeout = \"{timeout}\"\n"));
+    let site = Site::new(&timeouts(timeout));
     site.add_user("alice", PASSWORD, &[]);
     let server = site.start();
     (site, server)
 }
 
-/// A plaintext server (bytes go straight to the frame decoder) with that handshake timeout.
+/// A plaintext server (bytes go straight to the frame decoder) with those timeouts.
 fn start_plain(timeout: &str) -> (Site, Server) {
-    let site = Site::plaintext(&format!("handshake_timeout = \"{timeout}\"\n"));
+    let site = Site::plaintext(&timeouts(timeout));
     site.add_user("alice", PASSWORD, &[]);
     let server = site.start();
     (site, server)

@@ -139,7 +139,11 @@ fn three_hundred_idle_connections() {
     const LIMIT: usize = 256;
     // Plain TCP: this is about the connection limit, read frame by frame from raw sockets (the
     // busy answer over TLS is tested in tls.rs).
-    let site = Site::plaintext("max_connections = 256\nhandshake_timeout = \"3s\"\n");
+    // Startups as many as connections: this is about max_connections, not the pre-key bounds
+    // (startups.rs).
+    let site = Site::plaintext(
+        "max_connections = 256\nhandshake_timeout = \"3s\"\nmax_startups = 300\nmax_startups_per_address = 300\n",
+    );
     site.add_user("alice", PASSWORD, &[]);
     // 300 sockets here and 300 in the server, plus pipes and files: raise `ulimit -n` if not.
     let limit = open_files_limit();

@@ -164,7 +164,7 @@ fn no_secret_reaches_the_server_log() {
         3
     );
     assert_eq!(code(&server.run_ftp("nobody", "OtherSecret99", &["ls"])), 3);
-    server.wait_for_log("user=\"nobody\"");
+    server.wait_for_log("a user name that is no account's, not logged");
     let log = server.log();
     let key = std::fs::read_to_string(&server.key).unwrap();
     for secret in [
@@ -179,6 +179,26 @@ fn no_secret_reaches_the_server_log() {
         );
     }
     assert!(log.contains("logged in"), "{log}");
+}
+
+#[test]
+fn a_password_typed_as_the_user_name_is_not_logged() {
+    let site = site_with_alice();
+    let server = site.start();
+    let output = server.run_ftp("hunter2-secret-password", ALICE_PASSWORD, &["ls"]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    server.wait_for_log("a user name that is no account's, not logged");
+    let log = server.log();
+    assert!(!log.contains("hunter2"), "{log}");
+    // A known account's name is still logged, so an administrator sees who is targeted.
+    assert_eq!(
+        code(&server.run_ftp("alice", "WrongPassword77", &["ls"])),
+        3
+    );
+    server.wait_for_log("user=\"alice\"");
+    // A client leaving after a refusal is no error worth a TLS lecture in the log.
+    server.wait_for_log("peer closed the connection");
+    assert!(!server.log().contains("close_notify"), "{}", server.log());
 }
 
 #[test]

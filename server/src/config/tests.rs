@@ -1,0 +1,136 @@
+//! Tests of loading, merging and checking the settings, and of the shipped example file.
+
+use super::*;
+
+#[test]
+fn flags_override_the_file_which_overrides_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ftpd.toml");
+    std::fs::write(
+        &file,
+        "root = \"/srv/files\"\nlisten = \"127.0.0.1:9000\"\nhandshake_timeout = \"2s\"\n",
+    )
+    .unwrap();
+    let args = SettingsArgs {
+        config: Some(file),
+        listen: Some("[::1]:0".into()),
+        ..Default::default()
+    };
+    let config = Config::load(&args).unwrap();
+    assert_eq!(config.root, PathBuf::from("/srv/files"));
+    assert_eq!(config.listen, "[::1]:0".parse().unwrap());
+    assert_eq!(config.handshake_timeout, Duration::from_secs(2));
+    assert_eq!(config.users, PathBuf::from("ftpd-users.toml"));
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ftpd.toml");
+    let load = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        Config::load(&SettingsArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string()
+    };
+    assert!(load("rooot = \"x\"\n").contains("rooot"));
+    assert!(load("max_connections = 0\n").contains("max_connections"));
+    assert!(load("listen = \"localhost\"\n").contains("listen"));
+    assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
+    assert!(load("max_file_size = \"lots\"\n").contains("max_file_size"));
+    assert!(load("tls_cert = \"cert.pem\"\n").contains("tls_key"));
+}
+
+#[test]
+fn named_tls_files_are_never_generated_and_plaintext_is_off_by_default() {
+    let defaults = Config::load(&SettingsArgs {
+        config: Some(PathBuf::from("/dev/null")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(defaults.tls_generate && !defaults.insecure_plaintext);
+    let named = Config::load(&SettingsArgs {
+        config: Some(PathBuf::from("/dev/null")),
+        tls_cert: Some("c.pem".into()),
+        tls_key: Some("k.pem".into()),
+        insecure_plaintext: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!named.tls_generate && named.insecure_plaintext);
+    assert_eq!(named.tls_cert, PathBuf::from("c.pem"));
+}
+
+/// The shipped example, with every `# key = value` line uncommented.
+fn example_with_every_key_set() -> String {
+    let text = include_str!("../../../config/ftpd.toml");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("# "))
+        .filter(|line| {
+            line.split_once(" = ")
+                .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn the_example_config_documents_every_key_with_its_default() {
+    let example = example_with_every_key_set();
+    let file: FileConfig = toml::from_str(&example).unwrap();
+    let defaults = Config::default();
+    assert_eq!(file.listen.as_deref(), Some("127.0.0.1:2121"));
+    assert_eq!(file.root, Some(defaults.root));
+    assert_eq!(file.users, Some(defaults.users));
+    assert_eq!(file.secret_file, Some(defaults.secret_file));
+    assert_eq!(file.tls_cert, Some(defaults.tls_cert));
+    assert_eq!(file.tls_key, Some(defaults.tls_key));
+    assert_eq!(file.insecure_plaintext, Some(defaults.insecure_plaintext));
+    assert_eq!(file.handshake_timeout, Some(defaults.handshake_timeout));
+    assert_eq!(file.startup_timeout, Some(defaults.startup_timeout));
+    assert_eq!(file.max_startups, Some(defaults.max_startups));
+    assert_eq!(
+        file.max_startups_per_address,
+        Some(defaults.max_startups_per_address)
+    );
+    assert_eq!(file.idle_timeout, Some(defaults.idle_timeout));
+    assert_eq!(file.max_connections, Some(defaults.max_connections));
+    assert_eq!(file.max_login_attempts, Some(defaults.max_login_attempts));
+    assert!(file.max_parallel_logins.is_some());
+    assert_eq!(file.fsync, Some(defaults.fsync));
+    assert_eq!(file.partial_ttl, Some(defaults.partial_ttl));
+    let max = ftp_proto::units::parse_bytes(&file.max_file_size.unwrap()).unwrap();
+    assert_eq!(max, defaults.max_file_size);
+    let floor = ftp_proto::units::parse_bytes(&file.min_transfer_rate.unwrap()).unwrap();
+    assert_eq!(floor, defaults.min_transfer_rate);
+    assert_eq!(
+        file.transfer_rate_window,
+        Some(defaults.transfer_rate_window)
+    );
+    assert_eq!(file.login_failure_delay, Some(defaults.login_failure_delay));
+    assert_eq!(
+        file.login_failures_before_lockout,
+        Some(defaults.login_failures_before_lockout)
+    );
+    assert_eq!(file.login_lockout, Some(defaults.login_lockout));
+    assert_eq!(
+        file.max_partials_per_user,
+        Some(defaults.max_partials_per_user)
+    );
+    assert_eq!(file.shutdown_grace, Some(defaults.shutdown_grace));
+    // With everything commented out, as shipped, the file changes nothing.
+    let shipped: FileConfig = toml::from_str(include_str!("../../../config/ftpd.toml")).unwrap();
+    assert!(shipped.listen.is_none() && shipped.root.is_none());
+}
+
+#[test]
+fn a_missing_named_config_file_is_an_error() {
+    let args = SettingsArgs {
+        config: Some(PathBuf::from("/nonexistent/ftpd.toml")),
+        ..Default::default()
+    };
+    assert!(matches!(Config::load(&args), Err(ConfigError::Read { .. })));
+}

@@ -1,0 +1,93 @@
+//! The login part of a session: up to `max_login_attempts` user name and password pairs, each
+//! counted by the login throttle before its password is checked. Passwords are never logged,
+//! nor are user names that are no account's (one may be a password typed in the wrong field).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Connection, out_of_order, receive, send, send_error};
+use crate::auth::LoginError;
+use crate::error::{Refusal, SessionError};
+use crate::state::ServerState;
+use crate::users::Account;
+
+/// Login attempts, at most `max_login_attempts` on this connection. `checking` is set while
+/// the server, not the peer, is what the login waits for (a place in the throttle's count, an
+/// argon2 slot, the check itself).
+pub(super) async fn log_in<S>(
+    conn: &mut Connection<S>,
+    peer: SocketAddr,
+    state: &ServerState,
+    checking: &AtomicBool,
+) -> Result<Account, SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let max = state.config.max_login_attempts;
+    for attempt in 1..=max {
+        let (user, password) = match receive(conn).await? {
+            ClientMessage::Login { user, password } => (user, password),
+            _ => return Err(out_of_order("expected a login")),
+        };
+        checking.store(true, Ordering::Relaxed);
+        let reserved = match state.throttle.begin(peer.ip()).await {
+            Ok(reserved) => reserved,
+            Err(remaining) => {
+                tracing::warn!(%peer, "login refused: address locked out");
+                return Err(SessionError::Fatal(Refusal::new(
+                    ErrorKind::TooManyAttempts,
+                    format!(
+                        "login refused: too many failed logins from {}; try again in {} s",
+                        peer.ip(),
+                        remaining.as_secs().max(1)
+                    ),
+                )));
+            }
+        };
+        let checked = state.auth.login(&user, password).await;
+        checking.store(false, Ordering::Relaxed);
+        let (why, known) = match checked {
+            Ok(account) => {
+                reserved.succeeded(&user);
+                send(
+                    conn,
+                    ServerMessage::Welcome {
+                        user: account.name.clone(),
+                        read_only: account.read_only,
+                    },
+                )
+                .await?;
+                return Ok(account);
+            }
+            Err(LoginError::Unavailable(why)) => {
+                return Err(SessionError::Fatal(Refusal::new(ErrorKind::Internal, why)));
+            }
+            Err(error @ LoginError::Rejected { known }) => (error.to_string(), known),
+            Err(error @ LoginError::TooLong) => (error.to_string(), false),
+        };
+        let delay = reserved.failed(&user, std::time::Instant::now());
+        let delay_ms = delay.as_millis() as u64;
+        if known {
+            tracing::warn!(%peer, user = ?user, attempt, delay_ms, "login failed: {why}");
+        } else {
+            // The name is no account's: it may be a password typed in the wrong field.
+            tracing::warn!(%peer, attempt, delay_ms, "login failed: {why} (a user name that is no account's, not logged)");
+        }
+        tokio::time::sleep(delay).await;
+        if attempt == max {
+            return Err(SessionError::Fatal(Refusal::new(
+                ErrorKind::TooManyAttempts,
+                format!("login failed: {why}; too many attempts, closing"),
+            )));
+        }
+        send_error(
+            conn,
+            Refusal::new(ErrorKind::LoginFailed, format!("login failed: {why}")),
+        )
+        .await?;
+    }
+    Err(out_of_order("login attempts exhausted"))
+}
