@@ -30,6 +30,20 @@ fn bin_dir() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
             build.args(["build", "--quiet", "-p", "ftpd", "-p", "ftp", "--bins"]);
+            // What cargo set for this test crate is not the build's: some build scripts rerun
+            // when such a variable differs, rebuilding ring and rustls on every test run.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                if name == "CARGO_MANIFEST_DIR"
+                    || name == "CARGO_MANIFEST_PATH"
+                    || name == "CARGO_CRATE_NAME"
+                    || name == "CARGO_PRIMARY_PACKAGE"
+                    || name == "OUT_DIR"
+                    || name.starts_with("CARGO_PKG_")
+                {
+                    build.env_remove(name.as_ref());
+                }
+            }
             if dir.file_name().is_some_and(|n| n == "release") {
                 build.arg("--release");
             }
