@@ -67,6 +67,8 @@ pub struct Config {
     pub max_partials_per_user: usize,
     /// On SIGINT/SIGTERM: time given to sessions to finish what they are doing.
     pub shutdown_grace: Duration,
+    /// Modes of published files (`file_mode`) and created folders (`dir_mode`).
+    pub modes: crate::modes::Modes,
 }
 
 impl Default for Config {
@@ -97,6 +99,7 @@ impl Default for Config {
             login_lockout: Duration::from_secs(300),
             max_partials_per_user: 32,
             shutdown_grace: Duration::from_secs(10),
+            modes: crate::modes::Modes::default(),
         }
     }
 }
@@ -134,6 +137,8 @@ struct FileConfig {
     max_partials_per_user: Option<usize>,
     #[serde(default, with = "humantime_serde")]
     shutdown_grace: Option<Duration>,
+    file_mode: Option<String>,
+    dir_mode: Option<String>,
 }
 
 /// A configuration the user can fix.
@@ -260,6 +265,16 @@ impl Config {
         if let Some(grace) = file.shutdown_grace {
             config.shutdown_grace = grace;
         }
+        let mode = |key, text: &str, owner| {
+            crate::modes::parse(text, owner)
+                .map_err(|message| ConfigError::Invalid { key, message })
+        };
+        if let Some(text) = file.file_mode {
+            config.modes.file = mode("file_mode", &text, 0o600)?;
+        }
+        if let Some(text) = file.dir_mode {
+            config.modes.dir = mode("dir_mode", &text, 0o700)?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -365,6 +380,22 @@ mod tests {
         assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
         assert!(load("max_file_size = \"lots\"\n").contains("max_file_size"));
         assert!(load("tls_cert = \"cert.pem\"\n").contains("tls_key"));
+        assert!(load("file_mode = \"0400\"\n").contains("file_mode"));
+        assert!(load("dir_mode = \"04755\"\n").contains("dir_mode"));
+        assert!(load("dir_mode = 700\n").contains("dir_mode"));
+    }
+
+    #[test]
+    fn modes_are_read_from_the_file_in_octal() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ftpd.toml");
+        std::fs::write(&file, "file_mode = \"0640\"\ndir_mode = \"0o750\"\n").unwrap();
+        let args = SettingsArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!((config.modes.file, config.modes.dir), (0o640, 0o750));
     }
 
     #[test]
@@ -438,6 +469,12 @@ mod tests {
             Some(defaults.max_partials_per_user)
         );
         assert_eq!(file.shutdown_grace, Some(defaults.shutdown_grace));
+        let file_mode = crate::modes::parse(&file.file_mode.unwrap(), 0o600).unwrap();
+        let dir_mode = crate::modes::parse(&file.dir_mode.unwrap(), 0o700).unwrap();
+        assert_eq!(
+            (file_mode, dir_mode),
+            (defaults.modes.file, defaults.modes.dir)
+        );
         // With everything commented out, as shipped, the file changes nothing.
         let shipped: FileConfig = toml::from_str(include_str!("../../config/ftpd.toml")).unwrap();
         assert!(shipped.listen.is_none() && shipped.root.is_none());

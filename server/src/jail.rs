@@ -109,40 +109,151 @@ pub fn parse_home(text: &str) -> Result<PathBuf, String> {
     Ok(path.relative())
 }
 
-/// Opens (creating when missing) a user's home beneath the root; blocking.
-pub fn open_home(root: &cap_std::fs::Dir, home: &Path) -> std::io::Result<cap_std::fs::Dir> {
-    root.create_dir_all(home)?;
+/// Opens (creating when missing, with `mode`) a user's home beneath the root; blocking.
+pub fn open_home(
+    root: &cap_std::fs::Dir,
+    home: &Path,
+    mode: u32,
+) -> std::io::Result<cap_std::fs::Dir> {
+    crate::modes::create_dir_all(root, home, mode)?;
     root.open_dir(home)
 }
 
-/// Turns a file system error on `path` into the refusal the client sees. A symbolic link that
-/// leads out of the home shows up as `PermissionDenied` (the kernel or cap-std refused it).
-pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
-    use std::io::ErrorKind as Io;
-    match error.kind() {
-        Io::NotFound => Refusal::new(
-            ErrorKind::NotFound,
-            format!("{path}: no such file or folder"),
-        ),
-        Io::PermissionDenied => Refusal::new(
-            ErrorKind::Denied,
-            format!("{path}: access denied (the path may lead outside your home)"),
-        ),
-        Io::NotADirectory => Refusal::new(
-            ErrorKind::NotFound,
-            format!("{path}: a parent of this path is not a folder"),
-        ),
-        Io::AlreadyExists => Refusal::new(
-            ErrorKind::Exists,
-            format!(
-                "{path}: something other than a folder is already there, at this path or at one of its parents"
-            ),
-        ),
-        _ => {
-            tracing::warn!(%path, %error, "file system error");
-            Refusal::new(ErrorKind::Internal, format!("{path}: server error"))
-        }
+/// What a file type is, in words for a message ("a FIFO", "a folder", ...).
+pub fn kind_words(kind: cap_std::fs::FileType) -> &'static str {
+    use cap_std::fs::FileTypeExt;
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else {
+        "not a file or folder"
     }
+}
+
+/// Opens the regular file `relative` beneath `dir` for reading, never blocking on what is
+/// there: the open is non-blocking (a FIFO or device opens at once instead of waiting for a
+/// writer), then the handle itself is checked, so a FIFO, socket, device or folder, even one
+/// put there after an earlier look, is refused by name (`path` as the client wrote it). The
+/// file returned reads normally (blocking). Blocking.
+pub fn open_regular(
+    dir: &cap_std::fs::Dir,
+    relative: &Path,
+    path: &impl fmt::Display,
+) -> Result<(std::fs::File, cap_std::fs::Metadata), Refusal> {
+    use cap_std::fs::OpenOptionsExt;
+    use rustix::fs::OFlags;
+    let mut options = cap_std::fs::OpenOptions::new();
+    options
+        .read(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32);
+    let file = dir.open_with(relative, &options).map_err(|e| {
+        // A socket cannot be opened at all (ENXIO): name what is there instead.
+        match dir.metadata(relative) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => not_a_file(path, meta.file_type()),
+            _ => refusal_for(&e, path),
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| refusal_for(&e, path))?;
+    if !meta.is_file() {
+        return Err(not_a_file(path, meta.file_type()));
+    }
+    let file = file.into_std();
+    let flags = rustix::fs::fcntl_getfl(&file).map_err(|e| refusal_for(&e.into(), path))?;
+    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)
+        .map_err(|e| refusal_for(&e.into(), path))?;
+    Ok((file, meta))
+}
+
+/// The refusal of a path that is `kind`, where a regular file was needed.
+pub fn not_a_file(path: &impl fmt::Display, kind: cap_std::fs::FileType) -> Refusal {
+    let words = kind_words(kind);
+    Refusal::new(
+        ErrorKind::Denied,
+        format!("{path} is {words}, not a regular file"),
+    )
+}
+
+/// Turns a file system error on `path` into the refusal the client sees: each class of error
+/// to its wire kind, here and nowhere else, with a message that says what went wrong. A
+/// symbolic link that leads out of the home shows up as `PermissionDenied` with no OS error
+/// (cap-std refused it) or `EXDEV` (the kernel's `RESOLVE_BENEATH` did).
+pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
+    use rustix::io::Errno;
+    let refuse = |kind, why: &str| Refusal::new(kind, format!("{path}: {why}"));
+    let Some(errno) = Errno::from_io_error(error) else {
+        return match error.kind() {
+            std::io::ErrorKind::PermissionDenied => refuse(
+                ErrorKind::Denied,
+                "access denied: the path leads outside your home",
+            ),
+            std::io::ErrorKind::NotFound => refuse(ErrorKind::NotFound, "no such file or folder"),
+            _ => internal(error, path),
+        };
+    };
+    match errno {
+        Errno::NOENT => refuse(ErrorKind::NotFound, "no such file or folder"),
+        Errno::NOTDIR => refuse(ErrorKind::NotFound, "a parent of this path is not a folder"),
+        Errno::XDEV => refuse(
+            ErrorKind::Denied,
+            "access denied: the path leads outside your home",
+        ),
+        Errno::ACCESS | Errno::PERM => refuse(
+            ErrorKind::Denied,
+            "permission denied on the server (ask its administrator)",
+        ),
+        Errno::ROFS => refuse(ErrorKind::Denied, "the server's file system is read-only"),
+        Errno::LOOP => refuse(
+            ErrorKind::InvalidPath,
+            "too many levels of symbolic links (a link loop, or a link to itself)",
+        ),
+        Errno::NAMETOOLONG => refuse(
+            ErrorKind::InvalidPath,
+            "a name is too long for the server's file system",
+        ),
+        Errno::INVAL | Errno::ILSEQ => refuse(
+            ErrorKind::InvalidPath,
+            "the name is not valid on the server's file system",
+        ),
+        Errno::EXIST => refuse(
+            ErrorKind::Exists,
+            "something other than a folder is already there, at this path or at one of its parents",
+        ),
+        Errno::ISDIR => refuse(ErrorKind::Exists, "a folder is in the way"),
+        Errno::NOTEMPTY => refuse(ErrorKind::Denied, "the folder is not empty"),
+        Errno::NXIO | Errno::NODEV => refuse(
+            ErrorKind::Denied,
+            "not a regular file (a socket or a device)",
+        ),
+        Errno::MLINK => refuse(ErrorKind::Denied, "too many links to one file"),
+        Errno::BUSY | Errno::TXTBSY => refuse(ErrorKind::Busy, "in use on the server"),
+        Errno::NOSPC => refuse(ErrorKind::NoSpace, "the server's disk is full"),
+        Errno::DQUOT => refuse(
+            ErrorKind::NoSpace,
+            "the disk quota on the server is exhausted",
+        ),
+        Errno::MFILE | Errno::NFILE | Errno::NOMEM | Errno::AGAIN => refuse(
+            ErrorKind::Unavailable,
+            "the server is short of resources; try again later",
+        ),
+        _ => internal(error, path),
+    }
+}
+
+/// An error no class covers: logged whole, answered as the server's failure.
+fn internal(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
+    tracing::warn!(%path, %error, "file system error");
+    Refusal::new(ErrorKind::Internal, format!("{path}: server error"))
 }
 
 #[cfg(test)]
@@ -221,7 +332,7 @@ mod tests {
         std::os::unix::fs::symlink("../alice", root.path().join("bob/sideways")).unwrap();
         let root_dir =
             cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
-        let home = open_home(&root_dir, Path::new("bob")).unwrap();
+        let home = open_home(&root_dir, Path::new("bob"), 0o700).unwrap();
         assert!(home.metadata("escape/secret").is_err());
         assert!(home.read_dir("escape").is_err());
         assert!(home.metadata("sideways").is_err());

@@ -5,7 +5,8 @@
 //! handshake or plain TCP for each connection),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
-//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
+//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, non-blocking
+//! opens, I/O errors to refusals), [`modes`] (the modes of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
@@ -18,6 +19,7 @@ pub mod error;
 pub mod handlers;
 pub mod jail;
 pub mod ledger;
+pub mod modes;
 pub mod rate_floor;
 pub mod served;
 pub mod server;

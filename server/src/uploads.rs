@@ -36,7 +36,7 @@ const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens (creating when missing) the partials folder beneath the root.
 pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
     let path = Path::new(INTERNAL_DIR).join(PARTIALS);
-    root.create_dir_all(&path)?;
+    crate::modes::create_dir_all(root, &path, crate::modes::INTERNAL_DIR_MODE)?;
     root.open_dir(&path)
 }
 
@@ -51,7 +51,7 @@ pub fn open_whole_file_folders(
     partials: &cap_std::fs::Dir,
 ) -> std::io::Result<[cap_std::fs::Dir; 2]> {
     let open = |name: &str| {
-        partials.create_dir_all(name)?;
+        crate::modes::create_dir_all(partials, Path::new(name), crate::modes::INTERNAL_DIR_MODE)?;
         partials.open_dir(name)
     };
     Ok([open(WHOLE_FILE_FOLDERS[0])?, open(WHOLE_FILE_FOLDERS[1])?])
@@ -85,16 +85,19 @@ pub fn count_partials(partials: &cap_std::fs::Dir, user: &str) -> std::io::Resul
     Ok(count)
 }
 
-/// Opens a partial for appending; returns it with the offset to resume from. A partial longer
-/// than the declared size cannot be right and is emptied. Blocking.
+/// Opens a partial for appending, with `mode` (the mode the published file will have);
+/// returns it with the offset to resume from. A partial longer than the declared size cannot be
+/// right and is emptied. Blocking.
 pub fn open_partial(
     partials: &cap_std::fs::Dir,
     name: &str,
     size: u64,
+    mode: u32,
 ) -> std::io::Result<(std::fs::File, u64)> {
     let mut options = cap_std::fs::OpenOptions::new();
     options.read(true).write(true).create(true);
     let mut file = partials.open_with(name, &options)?.into_std();
+    crate::modes::set_file_mode(&file, mode)?;
     let mut offset = file.metadata()?.len();
     if offset > size {
         file.set_len(0)?;
@@ -362,12 +365,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let partials =
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
-        let (mut file, offset) = open_partial(&partials, "p", 6).unwrap();
+        let (mut file, offset) = open_partial(&partials, "p", 6, 0o600).unwrap();
         assert_eq!(offset, 0);
         file.write_all(b"abc").unwrap();
-        let (_, offset) = open_partial(&partials, "p", 6).unwrap();
+        let (_, offset) = open_partial(&partials, "p", 6, 0o600).unwrap();
         assert_eq!(offset, 3);
-        let (_, offset) = open_partial(&partials, "p", 2).unwrap();
+        let (_, offset) = open_partial(&partials, "p", 2, 0o600).unwrap();
         assert_eq!(offset, 0, "longer than declared: emptied");
     }
 }

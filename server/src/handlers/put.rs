@@ -55,6 +55,8 @@ pub(super) struct Upload {
     pub(super) partial: String,
     /// Declared size.
     pub(super) size: u64,
+    /// Modes of the file and of the parent folders it creates.
+    pub(super) modes: crate::modes::Modes,
 }
 
 /// Answers one `Put` request, through to `PutDone` or a refusal.
@@ -83,6 +85,7 @@ where
         destination,
         shown: path.to_string(),
         size: request.file.size,
+        modes: state.config.modes,
     };
     let prepared = {
         let home = Arc::clone(&session.home);
@@ -184,8 +187,9 @@ fn prepare(
             ));
         }
     }
-    let (file, offset) = uploads::open_partial(partials, &upload.partial, upload.size)
-        .map_err(|e| Refusal::internal("opening a partial upload", e))?;
+    let (file, offset) =
+        uploads::open_partial(partials, &upload.partial, upload.size, upload.modes.file)
+            .map_err(|e| Refusal::internal("opening a partial upload", e))?;
     let plan = uploads::hash_plan(partials, &upload.partial, &file, offset)
         .map_err(|e| Refusal::internal("opening a partial upload", e))?;
     Ok(Prepared::Ready(file, offset, plan))
@@ -201,7 +205,7 @@ pub(super) fn check_destination(
 ) -> Result<Option<[u8; 32]>, Refusal> {
     let destination = upload.destination.as_path();
     if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
-        home.create_dir_all(parent)
+        crate::modes::create_dir_all(home, parent, upload.modes.dir)
             .map_err(|e| jail::refusal_for(&e, path))?;
     }
     inspect_destination(home, destination, path, upload.size, force)

@@ -127,6 +127,7 @@ async fn admit(
         destination,
         shown: path.to_string(),
         size,
+        modes: state.config.modes,
     };
     Ok(Admitted {
         path,

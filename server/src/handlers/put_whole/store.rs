@@ -185,6 +185,7 @@ impl Folders {
         &mut self,
         home: &Arc<cap_std::fs::Dir>,
         destination: &Path,
+        dir_mode: u32,
     ) -> std::io::Result<(Arc<cap_std::fs::Dir>, PathBuf)> {
         let (Some(parent), Some(name)) = (destination.parent(), destination.file_name()) else {
             return Ok((Arc::clone(home), destination.to_path_buf()));
@@ -195,7 +196,7 @@ impl Folders {
         if let Some(folder) = self.opened.get(parent) {
             return Ok((Arc::clone(folder), PathBuf::from(name)));
         }
-        home.create_dir_all(parent)?;
+        crate::modes::create_dir_all(home, parent, dir_mode)?;
         if self.opened.len() >= MOST_FOLDERS {
             return Ok((Arc::clone(home), destination.to_path_buf()));
         }
@@ -231,7 +232,7 @@ fn try_store(
     file: Admitted,
 ) -> Result<Pending, Refusal> {
     let (folder, name) = folders
-        .place(home, &file.upload.destination)
+        .place(home, &file.upload.destination, file.upload.modes.dir)
         .map_err(|e| jail::refusal_for(&e, &file.path))?;
     if let Some(existing) =
         inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
@@ -250,8 +251,13 @@ fn try_store(
             ),
         ));
     }
-    write_partial(partials, &file.upload.partial, &file.data)
-        .map_err(|e| Refusal::internal("storing an upload", e))?;
+    write_partial(
+        partials,
+        &file.upload.partial,
+        &file.data,
+        file.upload.modes.file,
+    )
+    .map_err(|e| Refusal::internal("storing an upload", e))?;
     Ok(Pending::Stored(Stored {
         upload: file.upload,
         folder,
@@ -271,11 +277,18 @@ fn abandon(partials: &cap_std::fs::Dir, pending: Vec<Pending>) {
     }
 }
 
-/// Writes `data` as the partial `name` (the batch's `syncfs` makes it durable). Blocking.
-fn write_partial(partials: &cap_std::fs::Dir, name: &str, data: &[u8]) -> std::io::Result<()> {
+/// Writes `data` as the partial `name`, with `mode` (the batch's `syncfs` makes it durable).
+/// Blocking.
+fn write_partial(
+    partials: &cap_std::fs::Dir,
+    name: &str,
+    data: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
     let mut options = cap_std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     let mut file = partials.open_with(name, &options)?.into_std();
+    crate::modes::set_file_mode(&file, mode)?;
     file.write_all(data)?;
     Ok(())
 }
@@ -431,7 +444,7 @@ mod tests {
         let mut folders = Folders::default();
         for i in 0..MOST_FOLDERS + 4 {
             let destination = PathBuf::from(format!("f{i}/x/new"));
-            let (folder, name) = folders.place(&site.home, &destination).unwrap();
+            let (folder, name) = folders.place(&site.home, &destination, 0o700).unwrap();
             if i < MOST_FOLDERS {
                 assert_eq!(name, Path::new("new"));
             } else {

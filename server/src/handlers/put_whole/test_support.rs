@@ -59,6 +59,7 @@ pub(super) async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted 
             destination,
             shown: path.to_string(),
             size: identity.size,
+            modes: crate::modes::Modes::default(),
         },
         path,
         force: false,
