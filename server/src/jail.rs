@@ -8,6 +8,9 @@
 //!    kernel resolves beneath that folder (openat2 `RESOLVE_BENEATH` where available), so a
 //!    symbolic link can never lead outside it.
 //!
+//! File system errors become refusals in [`refusal_for`], the one place each errno class
+//! (missing, denied, link loop, name too long, disk full, ...) gets its wire kind and message.
+//!
 //! Nothing here may normalise a path after checking it.
 
 use std::fmt;
@@ -117,71 +120,6 @@ pub fn open_home(
 ) -> std::io::Result<cap_std::fs::Dir> {
     crate::modes::create_dir_all(root, home, mode)?;
     root.open_dir(home)
-}
-
-/// What a file type is, in words for a message ("a FIFO", "a folder", ...).
-pub fn kind_words(kind: cap_std::fs::FileType) -> &'static str {
-    use cap_std::fs::FileTypeExt;
-    if kind.is_file() {
-        "a regular file"
-    } else if kind.is_dir() {
-        "a folder"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else {
-        "not a file or folder"
-    }
-}
-
-/// Opens the regular file `relative` beneath `dir` for reading, never blocking on what is
-/// there: the open is non-blocking (a FIFO or device opens at once instead of waiting for a
-/// writer), then the handle itself is checked, so a FIFO, socket, device or folder, even one
-/// put there after an earlier look, is refused by name (`path` as the client wrote it). The
-/// file returned reads normally (blocking). Blocking.
-pub fn open_regular(
-    dir: &cap_std::fs::Dir,
-    relative: &Path,
-    path: &impl fmt::Display,
-) -> Result<(std::fs::File, cap_std::fs::Metadata), Refusal> {
-    use cap_std::fs::OpenOptionsExt;
-    use rustix::fs::OFlags;
-    let mut options = cap_std::fs::OpenOptions::new();
-    options
-        .read(true)
-        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32);
-    let file = dir.open_with(relative, &options).map_err(|e| {
-        // A socket cannot be opened at all (ENXIO): name what is there instead.
-        match dir.metadata(relative) {
-            Ok(meta) if !meta.is_file() && !meta.is_dir() => not_a_file(path, meta.file_type()),
-            _ => refusal_for(&e, path),
-        }
-    })?;
-    let meta = file.metadata().map_err(|e| refusal_for(&e, path))?;
-    if !meta.is_file() {
-        return Err(not_a_file(path, meta.file_type()));
-    }
-    let file = file.into_std();
-    let flags = rustix::fs::fcntl_getfl(&file).map_err(|e| refusal_for(&e.into(), path))?;
-    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)
-        .map_err(|e| refusal_for(&e.into(), path))?;
-    Ok((file, meta))
-}
-
-/// The refusal of a path that is `kind`, where a regular file was needed.
-pub fn not_a_file(path: &impl fmt::Display, kind: cap_std::fs::FileType) -> Refusal {
-    let words = kind_words(kind);
-    Refusal::new(
-        ErrorKind::Denied,
-        format!("{path} is {words}, not a regular file"),
-    )
 }
 
 /// Turns a file system error on `path` into the refusal the client sees: each class of error
@@ -336,6 +274,34 @@ mod tests {
         assert!(home.metadata("escape/secret").is_err());
         assert!(home.read_dir("escape").is_err());
         assert!(home.metadata("sideways").is_err());
+    }
+
+    #[test]
+    fn each_errno_class_is_a_clear_refusal_of_its_kind() {
+        use rustix::io::Errno;
+        let kind = |errno: Errno| refusal_for(&errno.into(), &"/x").kind;
+        assert_eq!(kind(Errno::NOENT), ErrorKind::NotFound);
+        assert_eq!(kind(Errno::ACCESS), ErrorKind::Denied);
+        assert_eq!(kind(Errno::PERM), ErrorKind::Denied);
+        assert_eq!(kind(Errno::LOOP), ErrorKind::InvalidPath);
+        assert_eq!(kind(Errno::NAMETOOLONG), ErrorKind::InvalidPath);
+        assert_eq!(kind(Errno::NOTDIR), ErrorKind::NotFound);
+        assert_eq!(kind(Errno::ISDIR), ErrorKind::Exists);
+        assert_eq!(kind(Errno::NOSPC), ErrorKind::NoSpace);
+        assert_eq!(kind(Errno::DQUOT), ErrorKind::NoSpace);
+        assert_eq!(kind(Errno::NXIO), ErrorKind::Denied);
+        assert_eq!(kind(Errno::IO), ErrorKind::Internal);
+        let looped = refusal_for(&Errno::LOOP.into(), &"/a");
+        assert_eq!(
+            looped.message,
+            "/a: too many levels of symbolic links (a link loop, or a link to itself)"
+        );
+        let escape = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "outside");
+        assert!(
+            refusal_for(&escape, &"/e")
+                .message
+                .contains("outside your home")
+        );
     }
 
     proptest! {

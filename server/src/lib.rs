@@ -5,8 +5,9 @@
 //! handshake or plain TCP for each connection),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
-//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, non-blocking
-//! opens, I/O errors to refusals), [`modes`] (the modes of what the server creates), [`admin`]
+//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, I/O errors to
+//! refusals), [`opening`] (opens that never block on a FIFO or device), [`modes`] (the modes
+//! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
@@ -20,6 +21,7 @@ pub mod handlers;
 pub mod jail;
 pub mod ledger;
 pub mod modes;
+pub mod opening;
 pub mod rate_floor;
 pub mod served;
 pub mod server;

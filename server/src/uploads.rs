@@ -143,9 +143,14 @@ pub fn forget_checkpoints(partials: &cap_std::fs::Dir, partial: &str) {
     let _ = partials.remove_file(checkpoint_name(partial));
 }
 
-/// SHA-256 of a whole file in a home. Blocking.
+/// SHA-256 of a whole regular file in a home (opened without blocking: anything else there,
+/// such as a FIFO, is `ENXIO`). Blocking.
 pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 32]> {
-    ftp_proto::filestream::hash_file(&home.open(path)?.into_std())
+    let file = crate::opening::open_nonblocking(home, path)?;
+    if !file.metadata()?.is_file() {
+        return Err(rustix::io::Errno::NXIO.into());
+    }
+    ftp_proto::filestream::hash_file(&file)
 }
 
 /// Makes a verified partial visible under its final name: fsync the data (when `durable`),

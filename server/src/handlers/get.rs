@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{Session, modified_secs, on_home};
 use crate::error::{Refusal, SessionError};
-use crate::jail::{self, RemotePath};
+use crate::jail::RemotePath;
 use crate::session::{Connection, send, send_error, shutting_down};
 use crate::state::ServerState;
 
@@ -122,7 +122,7 @@ fn open(
             "download refused: the remote path names your home folder, not a file",
         ));
     }
-    jail::open_regular(home, &path.relative(), path).map_err(|refusal| Refusal {
+    crate::opening::open_regular(home, &path.relative(), path).map_err(|refusal| Refusal {
         message: format!("download refused: {}", refusal.message),
         ..refusal
     })
