@@ -1,7 +1,7 @@
 //! Opening user content without ever blocking on it: a FIFO, socket or device in a home is
 //! named by its type and refused where a regular file is needed, never opened in a way that
 //! could wait for a writer (which would hang the request, leak a blocking thread and stop a
-//! clean shutdown). Every open of a file's content in a home goes through here.
+//! clean shutdown). Every read of a file's content in a home opens it through here.
 
 use std::fmt;
 use std::path::Path;
@@ -28,7 +28,7 @@ pub fn kind_words(kind: cap_std::fs::FileType) -> &'static str {
     } else if kind.is_char_device() {
         "a character device"
     } else {
-        "not a file or folder"
+        "of an unknown type"
     }
 }
 
