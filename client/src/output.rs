@@ -76,10 +76,15 @@ fn kind_name(kind: EntryKind) -> &'static str {
         EntryKind::File => "file",
         EntryKind::Dir => "dir",
         EntryKind::Symlink => "symlink",
+        EntryKind::Fifo => "fifo",
+        EntryKind::Socket => "socket",
+        EntryKind::BlockDevice => "block-device",
+        EntryKind::CharDevice => "char-device",
     }
 }
 
-/// `ls` as a table: type, size in bytes, modification time (UTC), name (`/` after folders).
+/// `ls` as a table: type (as `ls -l` marks it), size in bytes, modification time (UTC), name
+/// (`/` after folders, `@` after links, `|` after FIFOs, `=` after sockets, as `ls -F`).
 pub fn listing_table(entries: &[DirEntry]) -> String {
     let width = entries
         .iter()
@@ -92,6 +97,10 @@ pub fn listing_table(entries: &[DirEntry]) -> String {
             EntryKind::File => ('-', ""),
             EntryKind::Dir => ('d', "/"),
             EntryKind::Symlink => ('l', "@"),
+            EntryKind::Fifo => ('p', "|"),
+            EntryKind::Socket => ('s', "="),
+            EntryKind::BlockDevice => ('b', ""),
+            EntryKind::CharDevice => ('c', ""),
         };
         out.push_str(&format!(
             "{mark} {size:>width$}  {time}  {name}{suffix}\n",

@@ -40,8 +40,9 @@ pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, S
 pub use secret::{Password, SharedKey};
 
 /// Protocol version carried in the first message of each side; bumped on any wire change
-/// (3: the key proofs include the TLS channel binding).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// (3: the key proofs include the TLS channel binding; 4: listings name FIFOs, sockets and
+/// devices, which a version-3 peer could not decode).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

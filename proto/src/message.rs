@@ -227,6 +227,14 @@ pub enum EntryKind {
     Dir,
     /// A symbolic link (not followed).
     Symlink,
+    /// A named pipe (FIFO): shown, never opened.
+    Fifo,
+    /// A Unix domain socket: shown, never opened.
+    Socket,
+    /// A block device: shown, never opened.
+    BlockDevice,
+    /// A character device: shown, never opened.
+    CharDevice,
 }
 
 /// Class of a failure reported by the server; the client maps each to its exit code.

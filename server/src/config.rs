@@ -75,6 +75,8 @@ pub struct Config {
     pub max_partials_per_user: usize,
     /// On SIGINT/SIGTERM: time given to sessions to finish what they are doing.
     pub shutdown_grace: Duration,
+    /// Modes of published files (`file_mode`) and created folders (`dir_mode`).
+    pub modes: crate::modes::Modes,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             login_lockout: Duration::from_secs(300),
             max_partials_per_user: 32,
             shutdown_grace: Duration::from_secs(10),
+            modes: crate::modes::Modes::default(),
         }
     }
 }
@@ -149,6 +152,8 @@ struct FileConfig {
     max_partials_per_user: Option<usize>,
     #[serde(default, with = "humantime_serde")]
     shutdown_grace: Option<Duration>,
+    file_mode: Option<String>,
+    dir_mode: Option<String>,
 }
 
 /// A configuration the user can fix.
@@ -283,6 +288,16 @@ impl Config {
         }
         if let Some(grace) = file.shutdown_grace {
             config.shutdown_grace = grace;
+        }
+        let mode = |key, text: &str, owner| {
+            crate::modes::parse(text, owner)
+                .map_err(|message| ConfigError::Invalid { key, message })
+        };
+        if let Some(text) = file.file_mode {
+            config.modes.file = mode("file_mode", &text, 0o600)?;
+        }
+        if let Some(text) = file.dir_mode {
+            config.modes.dir = mode("dir_mode", &text, 0o700)?;
         }
         config.validate()?;
         Ok(config)

@@ -8,6 +8,9 @@
 //!    kernel resolves beneath that folder (openat2 `RESOLVE_BENEATH` where available), so a
 //!    symbolic link can never lead outside it.
 //!
+//! File system errors become refusals in [`refusal_for`], the one place each errno class
+//! (missing, denied, link loop, name too long, disk full, ...) gets its wire kind and message.
+//!
 //! Nothing here may normalise a path after checking it.
 
 use std::fmt;
@@ -109,40 +112,86 @@ pub fn parse_home(text: &str) -> Result<PathBuf, String> {
     Ok(path.relative())
 }
 
-/// Opens (creating when missing) a user's home beneath the root; blocking.
-pub fn open_home(root: &cap_std::fs::Dir, home: &Path) -> std::io::Result<cap_std::fs::Dir> {
-    root.create_dir_all(home)?;
+/// Opens (creating when missing, with `mode`) a user's home beneath the root; blocking.
+pub fn open_home(
+    root: &cap_std::fs::Dir,
+    home: &Path,
+    mode: u32,
+) -> std::io::Result<cap_std::fs::Dir> {
+    crate::modes::create_dir_all(root, home, mode)?;
     root.open_dir(home)
 }
 
-/// Turns a file system error on `path` into the refusal the client sees. A symbolic link that
-/// leads out of the home shows up as `PermissionDenied` (the kernel or cap-std refused it).
+/// Turns a file system error on `path` into the refusal the client sees: each class of error
+/// to its wire kind, here and nowhere else, with a message that says what went wrong. A
+/// symbolic link that leads out of the home shows up as `PermissionDenied` with no OS error
+/// (cap-std refused it) or `EXDEV` (the kernel's `RESOLVE_BENEATH` did).
 pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
-    use std::io::ErrorKind as Io;
-    match error.kind() {
-        Io::NotFound => Refusal::new(
-            ErrorKind::NotFound,
-            format!("{path}: no such file or folder"),
-        ),
-        Io::PermissionDenied => Refusal::new(
-            ErrorKind::Denied,
-            format!("{path}: access denied (the path may lead outside your home)"),
-        ),
-        Io::NotADirectory => Refusal::new(
-            ErrorKind::NotFound,
-            format!("{path}: a parent of this path is not a folder"),
-        ),
-        Io::AlreadyExists => Refusal::new(
-            ErrorKind::Exists,
-            format!(
-                "{path}: something other than a folder is already there, at this path or at one of its parents"
+    use rustix::io::Errno;
+    let refuse = |kind, why: &str| Refusal::new(kind, format!("{path}: {why}"));
+    let Some(errno) = Errno::from_io_error(error) else {
+        return match error.kind() {
+            std::io::ErrorKind::PermissionDenied => refuse(
+                ErrorKind::Denied,
+                "access denied: the path leads outside your home",
             ),
+            std::io::ErrorKind::NotFound => refuse(ErrorKind::NotFound, "no such file or folder"),
+            _ => internal(error, path),
+        };
+    };
+    match errno {
+        Errno::NOENT => refuse(ErrorKind::NotFound, "no such file or folder"),
+        Errno::NOTDIR => refuse(ErrorKind::NotFound, "a parent of this path is not a folder"),
+        Errno::XDEV => refuse(
+            ErrorKind::Denied,
+            "access denied: the path leads outside your home",
         ),
-        _ => {
-            tracing::warn!(%path, %error, "file system error");
-            Refusal::new(ErrorKind::Internal, format!("{path}: server error"))
-        }
+        Errno::ACCESS | Errno::PERM => refuse(
+            ErrorKind::Denied,
+            "permission denied on the server (ask its administrator)",
+        ),
+        Errno::ROFS => refuse(ErrorKind::Denied, "the server's file system is read-only"),
+        Errno::LOOP => refuse(
+            ErrorKind::InvalidPath,
+            "too many levels of symbolic links (a link loop, or a link to itself)",
+        ),
+        Errno::NAMETOOLONG => refuse(
+            ErrorKind::InvalidPath,
+            "a name is too long for the server's file system",
+        ),
+        Errno::INVAL | Errno::ILSEQ => refuse(
+            ErrorKind::InvalidPath,
+            "the name is not valid on the server's file system",
+        ),
+        Errno::EXIST => refuse(
+            ErrorKind::Exists,
+            "something other than a folder is already there, at this path or at one of its parents",
+        ),
+        Errno::ISDIR => refuse(ErrorKind::Exists, "a folder is in the way"),
+        Errno::NOTEMPTY => refuse(ErrorKind::Denied, "the folder is not empty"),
+        Errno::NXIO | Errno::NODEV => refuse(
+            ErrorKind::Denied,
+            "not a regular file (a socket or a device)",
+        ),
+        Errno::MLINK => refuse(ErrorKind::Denied, "too many links to one file"),
+        Errno::BUSY | Errno::TXTBSY => refuse(ErrorKind::Busy, "in use on the server"),
+        Errno::NOSPC => refuse(ErrorKind::NoSpace, "the server's disk is full"),
+        Errno::DQUOT => refuse(
+            ErrorKind::NoSpace,
+            "the disk quota on the server is exhausted",
+        ),
+        Errno::MFILE | Errno::NFILE | Errno::NOMEM | Errno::AGAIN => refuse(
+            ErrorKind::Unavailable,
+            "the server is short of resources; try again later",
+        ),
+        _ => internal(error, path),
     }
+}
+
+/// An error no class covers: logged whole, answered as the server's failure.
+fn internal(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
+    tracing::warn!(%path, %error, "file system error");
+    Refusal::new(ErrorKind::Internal, format!("{path}: server error"))
 }
 
 #[cfg(test)]
@@ -221,10 +270,38 @@ mod tests {
         std::os::unix::fs::symlink("../alice", root.path().join("bob/sideways")).unwrap();
         let root_dir =
             cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
-        let home = open_home(&root_dir, Path::new("bob")).unwrap();
+        let home = open_home(&root_dir, Path::new("bob"), 0o700).unwrap();
         assert!(home.metadata("escape/secret").is_err());
         assert!(home.read_dir("escape").is_err());
         assert!(home.metadata("sideways").is_err());
+    }
+
+    #[test]
+    fn each_errno_class_is_a_clear_refusal_of_its_kind() {
+        use rustix::io::Errno;
+        let kind = |errno: Errno| refusal_for(&errno.into(), &"/x").kind;
+        assert_eq!(kind(Errno::NOENT), ErrorKind::NotFound);
+        assert_eq!(kind(Errno::ACCESS), ErrorKind::Denied);
+        assert_eq!(kind(Errno::PERM), ErrorKind::Denied);
+        assert_eq!(kind(Errno::LOOP), ErrorKind::InvalidPath);
+        assert_eq!(kind(Errno::NAMETOOLONG), ErrorKind::InvalidPath);
+        assert_eq!(kind(Errno::NOTDIR), ErrorKind::NotFound);
+        assert_eq!(kind(Errno::ISDIR), ErrorKind::Exists);
+        assert_eq!(kind(Errno::NOSPC), ErrorKind::NoSpace);
+        assert_eq!(kind(Errno::DQUOT), ErrorKind::NoSpace);
+        assert_eq!(kind(Errno::NXIO), ErrorKind::Denied);
+        assert_eq!(kind(Errno::IO), ErrorKind::Internal);
+        let looped = refusal_for(&Errno::LOOP.into(), &"/a");
+        assert_eq!(
+            looped.message,
+            "/a: too many levels of symbolic links (a link loop, or a link to itself)"
+        );
+        let escape = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "outside");
+        assert!(
+            refusal_for(&escape, &"/e")
+                .message
+                .contains("outside your home")
+        );
     }
 
     proptest! {

@@ -6,7 +6,9 @@
 //! [`transport`] (TLS handshake or plain TCP for each connection),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
-//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home), [`admin`]
+//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, I/O errors to
+//! refusals), [`opening`] (opens that never block on a FIFO or device), [`modes`] (the modes
+//! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
 //! [`place`] (renaming into place without replacing; a full disk),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
@@ -20,6 +22,8 @@ pub mod error;
 pub mod handlers;
 pub mod jail;
 pub mod ledger;
+pub mod modes;
+pub mod opening;
 pub mod place;
 pub mod rate_floor;
 pub mod served;

@@ -28,7 +28,7 @@ const CHECKPOINTS: &str = "checkpoints";
 /// Opens (creating when missing) the checkpoints folder beneath the root.
 pub fn open_checkpoints(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
     let path = Path::new(INTERNAL_DIR).join(CHECKPOINTS);
-    root.create_dir_all(&path)?;
+    crate::modes::create_dir_all(root, &path, crate::modes::INTERNAL_DIR_MODE)?;
     root.open_dir(&path)
 }
 

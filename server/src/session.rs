@@ -205,7 +205,7 @@ where
             handlers::remove::handle(conn, session, &path).await?;
         }
         ClientMessage::MakeDir { path } => {
-            handlers::mkdir::handle(conn, session, &path).await?;
+            handlers::mkdir::handle(conn, session, state, &path).await?;
         }
         ClientMessage::Quit {} => return Ok(true),
         ClientMessage::PutWhole {

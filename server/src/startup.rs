@@ -1,16 +1,19 @@
 //! Getting a server ready: the shared key and the TLS certificate (generated on first start),
-//! the users file (an initial user on first start), the root folder, and the authenticator.
+//! the users file (an initial user on first start), the root folder (created with `dir_mode`;
+//! its internal folder always 0700), and the authenticator.
 //!
 //! Everything the user can fix is a [`StartupError`] naming the file and the fix. This module
 //! prints nothing; it reports what it created so `main` can tell the person at the terminal.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ftp_proto::{KeyError, Password, SharedKey};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::jail::INTERNAL_DIR;
+use crate::modes::INTERNAL_DIR_MODE;
 use crate::state::ServerState;
 use crate::users::{Users, UsersError};
 
@@ -82,7 +85,17 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
     first_run.initial_user = tokio::task::spawn_blocking(move || ensure_users(&users_path))
         .await
         .map_err(|e| UsersError::Hash(e.to_string()))??;
-    let root = open_root(&config.root)?;
+    let root = open_root(&config.root, config.modes.dir)?;
+    // The internal folder is the server's alone, whatever mode an older version or the umask
+    // gave it: closing it closes everything inside.
+    crate::modes::create_dir_all(&root, Path::new(INTERNAL_DIR), INTERNAL_DIR_MODE)
+        .and_then(|()| {
+            crate::modes::set_dir_mode(&root, Path::new(INTERNAL_DIR), INTERNAL_DIR_MODE)
+        })
+        .map_err(|source| StartupError::Root {
+            path: config.root.join(INTERNAL_DIR),
+            source,
+        })?;
     let partials = crate::uploads::open_partials(&root).map_err(|source| StartupError::Root {
         path: config.root.clone(),
         source,
@@ -158,15 +171,19 @@ fn random_password() -> Result<Password, KeyError> {
     Ok(Password::new(password))
 }
 
-/// Creates (when missing) and opens the root folder.
-fn open_root(path: &std::path::Path) -> Result<cap_std::fs::Dir, StartupError> {
+/// Creates (when missing, with exactly `mode`) and opens the root folder.
+fn open_root(path: &Path, mode: u32) -> Result<cap_std::fs::Dir, StartupError> {
     let error = |source| StartupError::Root {
         path: path.to_path_buf(),
         source,
     };
     // Only the root itself is created: a mistyped parent is an error, not a new tree.
     match std::fs::create_dir(path) {
-        Ok(()) => tracing::info!(path = %path.display(), "created the root folder"),
+        Ok(()) => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(error)?;
+            tracing::info!(path = %path.display(), "created the root folder");
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(error(std::io::Error::new(

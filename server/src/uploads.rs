@@ -37,7 +37,7 @@ const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens (creating when missing) the partials folder beneath the root.
 pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
     let path = Path::new(INTERNAL_DIR).join(PARTIALS);
-    root.create_dir_all(&path)?;
+    crate::modes::create_dir_all(root, &path, crate::modes::INTERNAL_DIR_MODE)?;
     root.open_dir(&path)
 }
 
@@ -52,7 +52,7 @@ pub fn open_whole_file_folders(
     partials: &cap_std::fs::Dir,
 ) -> std::io::Result<[cap_std::fs::Dir; 2]> {
     let open = |name: &str| {
-        partials.create_dir_all(name)?;
+        crate::modes::create_dir_all(partials, Path::new(name), crate::modes::INTERNAL_DIR_MODE)?;
         partials.open_dir(name)
     };
     Ok([open(WHOLE_FILE_FOLDERS[0])?, open(WHOLE_FILE_FOLDERS[1])?])
@@ -91,16 +91,19 @@ pub fn count_idle_partials(
     Ok(count)
 }
 
-/// Opens a partial for appending; returns it with the offset to resume from. A partial longer
-/// than the declared size cannot be right and is emptied. Blocking.
+/// Opens a partial for appending, with `mode` (the mode the published file will have);
+/// returns it with the offset to resume from. A partial longer than the declared size cannot be
+/// right and is emptied. Blocking.
 pub fn open_partial(
     partials: &cap_std::fs::Dir,
     name: &str,
     size: u64,
+    mode: u32,
 ) -> std::io::Result<(std::fs::File, u64)> {
     let mut options = cap_std::fs::OpenOptions::new();
     options.read(true).write(true).create(true);
     let mut file = partials.open_with(name, &options)?.into_std();
+    crate::modes::set_file_mode(&file, mode)?;
     let mut offset = file.metadata()?.len();
     if offset > size {
         file.set_len(0)?;
@@ -146,9 +149,14 @@ pub fn forget_checkpoints(partials: &cap_std::fs::Dir, partial: &str) {
     let _ = partials.remove_file(checkpoint_name(partial));
 }
 
-/// SHA-256 of a whole file in a home. Blocking.
+/// SHA-256 of a whole regular file in a home (opened without blocking: anything else there,
+/// such as a FIFO, is `ENXIO`). Blocking.
 pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 32]> {
-    ftp_proto::filestream::hash_file(&home.open(path)?.into_std())
+    let file = crate::opening::open_nonblocking(home, path)?;
+    if !file.metadata()?.is_file() {
+        return Err(rustix::io::Errno::NXIO.into());
+    }
+    ftp_proto::filestream::hash_file(&file)
 }
 
 /// Makes a verified partial visible under its final name: fsync the data (when `durable`),
@@ -391,12 +399,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let partials =
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
-        let (mut file, offset) = open_partial(&partials, "p", 6).unwrap();
+        let (mut file, offset) = open_partial(&partials, "p", 6, 0o600).unwrap();
         assert_eq!(offset, 0);
         file.write_all(b"abc").unwrap();
-        let (_, offset) = open_partial(&partials, "p", 6).unwrap();
+        let (_, offset) = open_partial(&partials, "p", 6, 0o600).unwrap();
         assert_eq!(offset, 3);
-        let (_, offset) = open_partial(&partials, "p", 2).unwrap();
+        let (_, offset) = open_partial(&partials, "p", 2, 0o600).unwrap();
         assert_eq!(offset, 0, "longer than declared: emptied");
     }
 

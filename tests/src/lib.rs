@@ -265,7 +265,12 @@ impl Site {
 
     /// Starts the server; returns once it listens.
     pub fn start(&self) -> Server {
-        let mut command = self.ftpd(&[]);
+        self.start_with(self.ftpd(&[]))
+    }
+
+    /// Starts the server from `command` (this site's [`Site::ftpd`], maybe wrapped, e.g. in a
+    /// shell that sets a umask first); returns once it listens.
+    pub fn start_with(&self, mut command: Command) -> Server {
         command
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())

@@ -42,6 +42,22 @@ fn unknown_keys_and_bad_values_are_named() {
     assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
     assert!(load("max_file_size = \"lots\"\n").contains("max_file_size"));
     assert!(load("tls_cert = \"cert.pem\"\n").contains("tls_key"));
+    assert!(load("file_mode = \"0400\"\n").contains("file_mode"));
+    assert!(load("dir_mode = \"04755\"\n").contains("dir_mode"));
+    assert!(load("dir_mode = 700\n").contains("dir_mode"));
+}
+
+#[test]
+fn modes_are_read_from_the_file_in_octal() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ftpd.toml");
+    std::fs::write(&file, "file_mode = \"0640\"\ndir_mode = \"0o750\"\n").unwrap();
+    let args = SettingsArgs {
+        config: Some(file),
+        ..Default::default()
+    };
+    let config = Config::load(&args).unwrap();
+    assert_eq!((config.modes.file, config.modes.dir), (0o640, 0o750));
 }
 
 #[test]
@@ -121,6 +137,12 @@ fn the_example_config_documents_every_key_with_its_default() {
         Some(defaults.max_partials_per_user)
     );
     assert_eq!(file.shutdown_grace, Some(defaults.shutdown_grace));
+    let file_mode = crate::modes::parse(&file.file_mode.unwrap(), 0o600).unwrap();
+    let dir_mode = crate::modes::parse(&file.dir_mode.unwrap(), 0o700).unwrap();
+    assert_eq!(
+        (file_mode, dir_mode),
+        (defaults.modes.file, defaults.modes.dir)
+    );
     // With everything commented out, as shipped, the file changes nothing.
     let shipped: FileConfig = toml::from_str(include_str!("../../../config/ftpd.toml")).unwrap();
     assert!(shipped.listen.is_none() && shipped.root.is_none());

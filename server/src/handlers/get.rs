@@ -1,7 +1,8 @@
 //! `Get`: stream a file from an offset, then the SHA-256 of the whole file.
 //!
 //! The file is opened through the home's capability handle (a symbolic link may not lead out
-//! of the home), read and hashed on a blocking thread (not hashed when its SHA-256 is known:
+//! of the home) without blocking, and refused unless it is a regular file (a FIFO would hang
+//! the open, a device would be read forever), read and hashed on a blocking thread (not hashed when its SHA-256 is known:
 //! see [`crate::served`]), and sent in `Data` frames with no per-frame reply. If the file
 //! changes size while it is read, the client gets an error instead of `GetDone`, and its
 //! `.part` stays for a later run.
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{Session, modified_secs, on_home};
 use crate::error::{Refusal, SessionError};
-use crate::jail::{self, RemotePath};
+use crate::jail::RemotePath;
 use crate::session::{Connection, send, send_error, shutting_down};
 use crate::state::ServerState;
 
@@ -109,7 +110,8 @@ where
     }
 }
 
-/// Opens a regular file beneath the home. Blocking.
+/// Opens a regular file beneath the home, without blocking on a FIFO or device: anything but
+/// a regular file is refused by name. Blocking.
 fn open(
     home: &cap_std::fs::Dir,
     path: &RemotePath,
@@ -120,15 +122,8 @@ fn open(
             "download refused: the remote path names your home folder, not a file",
         ));
     }
-    let file = home
-        .open(path.relative())
-        .map_err(|e| jail::refusal_for(&e, path))?;
-    let meta = file.metadata().map_err(|e| jail::refusal_for(&e, path))?;
-    if !meta.is_file() {
-        return Err(Refusal::new(
-            ErrorKind::Denied,
-            format!("download refused: {path} is not a regular file"),
-        ));
-    }
-    Ok((file.into_std(), meta))
+    crate::opening::open_regular(home, &path.relative(), path).map_err(|refusal| Refusal {
+        message: format!("download refused: {}", refusal.message),
+        ..refusal
+    })
 }

@@ -36,7 +36,8 @@ pub async fn open_home(
 ) -> Result<cap_std::fs::Dir, Refusal> {
     let root = Arc::clone(&state.root);
     let home = account.home.clone();
-    tokio::task::spawn_blocking(move || jail::open_home(&root, &home))
+    let mode = state.config.modes.dir;
+    tokio::task::spawn_blocking(move || jail::open_home(&root, &home, mode))
         .await
         .map_err(|e| Refusal::internal("opening the home folder", e))?
         .map_err(|e| Refusal::internal("opening the home folder", e))
@@ -102,22 +103,33 @@ pub fn modified_secs(meta: &cap_std::fs::Metadata) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// A listing entry from file metadata (not following links).
+/// A listing entry from file metadata (not following links): each type as what it is, so a
+/// FIFO, socket or device is never shown (or opened) as a file.
 pub fn entry(name: String, meta: &cap_std::fs::Metadata) -> DirEntry {
-    let kind = if meta.is_symlink() {
+    use cap_std::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let kind = if kind.is_symlink() {
         EntryKind::Symlink
-    } else if meta.is_dir() {
+    } else if kind.is_dir() {
         EntryKind::Dir
+    } else if kind.is_fifo() {
+        EntryKind::Fifo
+    } else if kind.is_socket() {
+        EntryKind::Socket
+    } else if kind.is_block_device() {
+        EntryKind::BlockDevice
+    } else if kind.is_char_device() {
+        EntryKind::CharDevice
     } else {
         EntryKind::File
     };
     DirEntry {
         name,
         kind,
-        size: if kind == EntryKind::Dir {
-            0
-        } else {
+        size: if matches!(kind, EntryKind::File | EntryKind::Symlink) {
             meta.len()
+        } else {
+            0
         },
         modified: modified_secs(meta),
     }

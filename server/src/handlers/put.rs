@@ -63,6 +63,8 @@ pub(super) struct Upload {
     /// Replace a file at the destination (without it, one that appears during the upload
     /// is left in place and the upload refused).
     pub(super) force: bool,
+    /// Modes of the file and of the parent folders it creates.
+    pub(super) modes: crate::modes::Modes,
 }
 
 /// Answers one `Put` request, through to `PutDone` or a refusal.
@@ -86,6 +88,7 @@ where
         shown: path.to_string(),
         size: request.file.size,
         force: request.force,
+        modes: state.config.modes,
         destination,
     };
     let lock_key = session.account.home.join(&upload.destination);
@@ -218,7 +221,8 @@ fn prepare(
         }
     };
     let (file, offset) =
-        uploads::open_partial(partials, &upload.partial, upload.size).map_err(opening)?;
+        uploads::open_partial(partials, &upload.partial, upload.size, upload.modes.file)
+            .map_err(opening)?;
     let plan = uploads::hash_plan(partials, &upload.partial, &file, offset).map_err(opening)?;
     Ok(Prepared::Ready(file, offset, plan))
 }
@@ -233,7 +237,7 @@ pub(super) fn check_destination(
 ) -> Result<Option<[u8; 32]>, Refusal> {
     let destination = upload.destination.as_path();
     if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
-        home.create_dir_all(parent).map_err(|e| {
+        crate::modes::create_dir_all(home, parent, upload.modes.dir).map_err(|e| {
             if place::is_disk_full(&e) {
                 place::disk_full(&format!("no folder could be made for {}", upload.shown))
             } else {

@@ -1,5 +1,6 @@
 //! `Stat`: type, size and modification time of one path (a link is described, not followed),
-//! and the SHA-256 of a regular file's content.
+//! and the SHA-256 of a regular file's content. A FIFO, socket or device is described by its
+//! type and never opened.
 
 use ftp_proto::{EntryKind, ServerMessage, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -34,15 +35,18 @@ fn stat(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<ServerMessage, Ref
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let entry = entry(name, &meta);
-    let sha256 = if entry.kind == EntryKind::File {
-        let file = home
-            .open(&relative)
-            .map_err(|e| jail::refusal_for(&e, path))?
-            .into_std();
-        Some(filestream::hash_file(&file).map_err(|e| jail::refusal_for(&e, path))?)
-    } else {
-        None
-    };
-    Ok(ServerMessage::StatInfo { entry, sha256 })
+    if entry(name.clone(), &meta).kind != EntryKind::File {
+        return Ok(ServerMessage::StatInfo {
+            entry: entry(name, &meta),
+            sha256: None,
+        });
+    }
+    // Opened without blocking, and described from the handle: a FIFO put there since the look
+    // above is refused, not waited on.
+    let (file, meta) = crate::opening::open_regular(home, &relative, path)?;
+    let sha256 = filestream::hash_file(&file).map_err(|e| jail::refusal_for(&e, path))?;
+    Ok(ServerMessage::StatInfo {
+        entry: entry(name, &meta),
+        sha256: Some(sha256),
+    })
 }

@@ -123,6 +123,7 @@ async fn admit(
         shown: path.to_string(),
         size,
         force: put.force,
+        modes: state.config.modes,
         destination,
     };
     let lock = state

@@ -187,6 +187,7 @@ impl Folders {
         &mut self,
         home: &Arc<cap_std::fs::Dir>,
         destination: &Path,
+        dir_mode: u32,
     ) -> std::io::Result<(Arc<cap_std::fs::Dir>, PathBuf)> {
         let (Some(parent), Some(name)) = (destination.parent(), destination.file_name()) else {
             return Ok((Arc::clone(home), destination.to_path_buf()));
@@ -197,7 +198,7 @@ impl Folders {
         if let Some(folder) = self.opened.get(parent) {
             return Ok((Arc::clone(folder), PathBuf::from(name)));
         }
-        home.create_dir_all(parent)?;
+        crate::modes::create_dir_all(home, parent, dir_mode)?;
         if self.opened.len() >= MOST_FOLDERS {
             return Ok((Arc::clone(home), destination.to_path_buf()));
         }
@@ -232,13 +233,15 @@ fn try_store(
     folders: &mut Folders,
     file: Admitted,
 ) -> Result<Pending, Refusal> {
-    let (folder, name) = folders.place(home, &file.upload.destination).map_err(|e| {
-        if place::is_disk_full(&e) {
-            place::disk_full(&format!("no folder could be made for {}", file.path))
-        } else {
-            jail::refusal_for(&e, &file.path)
-        }
-    })?;
+    let (folder, name) = folders
+        .place(home, &file.upload.destination, file.upload.modes.dir)
+        .map_err(|e| {
+            if place::is_disk_full(&e) {
+                place::disk_full(&format!("no folder could be made for {}", file.path))
+            } else {
+                jail::refusal_for(&e, &file.path)
+            }
+        })?;
     if let Some(existing) =
         inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
     {
@@ -256,8 +259,13 @@ fn try_store(
             ),
         ));
     }
-    write_partial(partials, &file.upload.partial, &file.data)
-        .map_err(|e| write_refusal(partials, &e, &file.upload))?;
+    write_partial(
+        partials,
+        &file.upload.partial,
+        &file.data,
+        file.upload.modes.file,
+    )
+    .map_err(|e| write_refusal(partials, &e, &file.upload))?;
     Ok(Pending::Stored(Stored {
         upload: file.upload,
         folder,
@@ -289,11 +297,18 @@ fn write_refusal(partials: &cap_std::fs::Dir, error: &std::io::Error, upload: &U
     }
 }
 
-/// Writes `data` as the partial `name` (the batch's `syncfs` makes it durable). Blocking.
-fn write_partial(partials: &cap_std::fs::Dir, name: &str, data: &[u8]) -> std::io::Result<()> {
+/// Writes `data` as the partial `name`, with `mode` (the batch's `syncfs` makes it durable).
+/// Blocking.
+fn write_partial(
+    partials: &cap_std::fs::Dir,
+    name: &str,
+    data: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
     let mut options = cap_std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     let mut file = partials.open_with(name, &options)?.into_std();
+    crate::modes::set_file_mode(&file, mode)?;
     file.write_all(data)?;
     Ok(())
 }
@@ -452,7 +467,7 @@ mod tests {
         let mut folders = Folders::default();
         for i in 0..MOST_FOLDERS + 4 {
             let destination = PathBuf::from(format!("f{i}/x/new"));
-            let (folder, name) = folders.place(&site.home, &destination).unwrap();
+            let (folder, name) = folders.place(&site.home, &destination, 0o700).unwrap();
             if i < MOST_FOLDERS {
                 assert_eq!(name, Path::new("new"));
             } else {

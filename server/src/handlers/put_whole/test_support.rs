@@ -65,6 +65,7 @@ pub(super) async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted 
             shown: path.to_string(),
             size: identity.size,
             force: false,
+            modes: crate::modes::Modes::default(),
         },
         path,
         force: false,
