@@ -44,12 +44,18 @@ pub fn sealed_plan(
     }
 }
 
-/// Replaces the list `name` in `dir` with `bytes` (temp file and rename). Best effort: a list
-/// not saved only means more hashing later; `what` names the transfer in the log. Blocking.
+/// Replaces the list `name` in `dir` with `bytes` (temp file, mode 0600 whatever the umask, and
+/// rename). Best effort: a list not saved only means more hashing later; `what` names the
+/// transfer in the log. Blocking.
 pub fn save_list(dir: &cap_std::fs::Dir, name: &str, bytes: &[u8], what: &str) {
+    use cap_std::fs::OpenOptionsExt;
+    use std::io::Write;
     let temporary = format!("{name}.tmp");
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true).mode(0o600);
     let saved = dir
-        .write(&temporary, bytes)
+        .open_with(&temporary, &options)
+        .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| dir.rename(&temporary, dir, name));
     if let Err(error) = saved {
         tracing::debug!(%error, "cannot save {what} checkpoints");

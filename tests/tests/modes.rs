@@ -44,7 +44,8 @@ fn mode(path: &Path) -> u32 {
 fn upload_everything(site: &Site, server: &Server) {
     let local = site.dir.path().join("local");
     std::fs::create_dir_all(&local).unwrap();
-    random_file(&local.join("big.bin"), 3 << 20, 1);
+    // Past one checkpoint interval (16 MiB), so the server keeps a checkpoint list too.
+    random_file(&local.join("big.bin"), 17 << 20, 1);
     std::fs::write(local.join("a.txt"), "a").unwrap();
     std::fs::write(local.join("b.txt"), "b").unwrap();
     let big = local.join("big.bin");
@@ -97,6 +98,21 @@ fn under_umask_000_everything_created_is_private() {
     ] {
         assert_eq!(mode(&root.join(file)), 0o600, "{file}");
     }
+    // Whatever the server keeps for itself (checkpoint lists, served digests) is private too.
+    let mut kept = 0;
+    let mut folders = vec![internal];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                kept += 1;
+                assert_eq!(mode(&path) & 0o077, 0, "{}", path.display());
+            }
+        }
+    }
+    assert!(kept > 0, "the upload left the server's own records to check");
 }
 
 #[test]
