@@ -159,7 +159,7 @@ async fn start(
         () = state.shutdown.cancelled() => return,
     };
     let Some(slot) = slot else {
-        tracing::warn!(%peer, "refusing a connection: no startup slot within {wait:?}");
+        tracing::warn!(%peer, "refusing a connection: no startup slot within {wait:?}, or its place in the queue went to another address");
         let busy = Refusal::new(
             ErrorKind::Unavailable,
             "server busy: too many connections are starting, try again later",
