@@ -122,7 +122,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             other => return Err(crate::connection::unexpected("a download answer", &other)),
         };
         let identity = RemoteIdentity {
-            remote: plan.remote.to_owned(),
+            // As the server resolves it: `x` and `/x` are the same file.
+            remote: remote_shown(plan.remote),
             size,
             modified,
         };
@@ -228,7 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         remote: &str,
         saved: &RemoteIdentity,
     ) -> Result<bool, ClientError> {
-        if saved.remote != remote {
+        if saved.remote != remote_shown(remote) {
             return Ok(false);
         }
         let entries = self.list(remote).await?;

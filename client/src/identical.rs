@@ -3,7 +3,10 @@
 //! The cheapest honest comparison: the client asks to "resume" at the local file's length.
 //! When the remote file has that size the server sends no data, only `GetDone` with its
 //! SHA-256 (known from the upload without reading the file again, else hashed once), while
-//! the client hashes its own file on a blocking thread. The same digest is success,
+//! the client hashes its own file on a blocking thread (opened without following a link and
+//! without blocking, and checked to be the regular file of that length, so a link or FIFO
+//! swapped in meanwhile is refused, never waited on; hashed only once the sizes are known to
+//! match). The same digest is success,
 //! `identical`, exit 0, with nothing written; another size or digest is the old refusal,
 //! "already exists", exit 4. A size that differs ends the attempt at once (the data the
 //! server then starts sending is not read: the connection is dropped with the error).
@@ -61,11 +64,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         len: u64,
         progress: &FileProgress,
     ) -> Result<Report, ClientError> {
-        let local = plan.local.to_path_buf();
-        let hashing = tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&local)?;
-            ftp_proto::filestream::hash_file(&file)
-        });
+        let file = open_same(plan.local, len)?;
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: len,
@@ -77,12 +76,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             other => return Err(unexpected("a download answer", &other)),
         }
         progress.start_sized(0, len, "local file");
+        let hashing = tokio::task::spawn_blocking(move || ftp_proto::filestream::hash_file(&file));
         let server_sha = match self.receive().await? {
             ServerMessage::GetDone { sha256 } => sha256,
             other => return Err(unexpected("the file's SHA-256", &other)),
         };
-        let local_sha = hashing
-            .await
+        let local_sha = self
+            .interrupt()
+            .guard(hashing)
+            .await?
             .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
             .map_err(|source| ClientError::Local {
                 context: format!(
@@ -100,5 +102,73 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             sha256: local_sha,
             identical: true,
         })
+    }
+}
+
+/// Opens the existing `local` for comparing: never through a link, never blocking (on a FIFO
+/// swapped in since it was looked at), and only if it still is a regular file of `len` bytes;
+/// anything else there is refused as existing.
+fn open_same(local: &Path, len: u64) -> Result<std::fs::File, ClientError> {
+    let shown = || printable(&local.display().to_string());
+    let opened = crate::part::options()
+        .read(true)
+        .open(local)
+        .and_then(|file| Ok((file.metadata()?, file)));
+    match opened {
+        Ok((meta, file)) if meta.is_file() && meta.len() == len => Ok(file),
+        Ok(_) => Err(ClientError::Remote {
+            kind: ErrorKind::Exists,
+            message: format!(
+                "{} already exists and changed while being compared; use --force to replace it",
+                shown()
+            ),
+        }),
+        Err(source) if source.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            Err(ClientError::Remote {
+                kind: ErrorKind::Exists,
+                message: format!(
+                    "{} already exists and is not a regular file; use --force to replace it",
+                    shown()
+                ),
+            })
+        }
+        Err(source) => Err(ClientError::Local {
+            context: format!("cannot read {}", shown()),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_regular_file_of_that_length_is_opened_never_a_link_or_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"12345").unwrap();
+        assert!(open_same(&file, 5).is_ok());
+        let exists = |result: Result<std::fs::File, ClientError>| {
+            matches!(
+                result,
+                Err(ClientError::Remote {
+                    kind: ErrorKind::Exists,
+                    ..
+                })
+            )
+        };
+        assert!(exists(open_same(&file, 4)), "another length");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(exists(open_same(&link, 5)), "a link is not followed");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // With no writer, a blocking open would wait forever.
+        assert!(exists(open_same(&fifo, 0)), "a FIFO is refused at once");
     }
 }

@@ -187,7 +187,7 @@ impl Part {
 }
 
 /// Open options that never follow a link at the last component nor block on a FIFO.
-fn options() -> OpenOptions {
+pub(crate) fn options() -> OpenOptions {
     let mut options = OpenOptions::new();
     let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     options.custom_flags(i32::try_from(flags.bits()).unwrap_or(0));

@@ -158,6 +158,39 @@ fn a_part_of_a_changed_remote_file_is_started_over() {
 }
 
 #[test]
+fn a_part_resumes_when_the_same_remote_file_is_named_another_way() {
+    let site = site();
+    let server = site.start();
+    let source = home(&site).join("big.bin");
+    random_file(&source, 8 * MIB, 34);
+    let downloads = folder(&site, "downloads");
+    let part = e2e::part_of(&downloads.join("big.bin"));
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args(["get", "big.bin", "--limit-rate", "1M", "--retries", "0"])
+        .current_dir(&downloads)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let client = command.spawn().unwrap();
+    wait_until("part of the download on disk", || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() >= MIB as u64)
+    });
+    e2e::signal(client.id(), "TERM");
+    let output = e2e::output_of(client, "ftp get");
+    assert_eq!(code(&output), 130, "{}", stderr(&output));
+
+    // `/big.bin` is the file `big.bin` named: the part is resumed, not thrown away.
+    let (status, json, err) = json_in(&server, &downloads, &["get", "/big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(!err.contains("changed"), "{err}");
+    assert!(
+        json[0]["resumed_from"].as_u64().unwrap() >= MIB as u64,
+        "{json:?}"
+    );
+    assert!(same_content(&source, &downloads.join("big.bin")));
+}
+
+#[test]
 fn an_identical_local_file_is_identical_and_a_different_one_is_refused() {
     let site = site();
     let server = site.start();

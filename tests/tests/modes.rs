@@ -112,7 +112,10 @@ fn under_umask_000_everything_created_is_private() {
             }
         }
     }
-    assert!(kept > 0, "the upload left the server's own records to check");
+    assert!(
+        kept > 0,
+        "the upload left the server's own records to check"
+    );
 }
 
 #[test]
