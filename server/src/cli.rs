@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 /// ftpd: an authenticated, resumable, verified file-transfer server.
@@ -52,7 +53,7 @@ pub struct SettingsArgs {
 
     /// Serve plain TCP without TLS (benchmarks only: passwords and files cross in clear, and
     /// only clients run with --insecure-plaintext can connect).
-    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", global = true)]
+    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", global = true, value_parser = BoolishValueParser::new())]
     pub insecure_plaintext: bool,
 }
 

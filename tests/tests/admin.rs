@@ -305,3 +305,35 @@ fn two_servers_starting_at_once_agree_on_one_new_key() {
         child.wait().unwrap();
     }
 }
+
+#[test]
+fn boolean_environment_variables_accept_1_yes_on_and_their_opposites() {
+    let site = Site::new("");
+    site.add_user("alice", "alice-password", &[]);
+    let mut ftpd = site.ftpd(&[]);
+    ftpd.env("FTPD_INSECURE_PLAINTEXT", "1");
+    let server = site.start_with(ftpd);
+    assert_eq!(
+        server.fingerprint, None,
+        "FTPD_INSECURE_PLAINTEXT=1 serves plain TCP"
+    );
+    std::fs::create_dir_all(site.root().join("alice")).unwrap();
+    std::fs::write(site.root().join("alice/f.txt"), "hello").unwrap();
+
+    let local = site.dir.path().join("got.txt");
+    let mut get = server.ftp_unpinned(server.address, "alice", "alice-password");
+    get.env("FTP_INSECURE_PLAINTEXT", "yes")
+        .env("FTP_NO_FSYNC", "on")
+        .args(["get", "f.txt"])
+        .arg(&local);
+    let output = run(get, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&local).unwrap(), "hello");
+
+    // A false value turns the flag off: TLS against a plaintext server fails (exit 5 or 7).
+    let mut ls = server.ftp_unpinned(server.address, "alice", "alice-password");
+    ls.env("FTP_INSECURE_PLAINTEXT", "0").arg("ls");
+    let output = run(ls, None);
+    assert_ne!(code(&output), 0);
+    assert_ne!(code(&output), 2, "0 is a valid value: {}", stderr(&output));
+}
