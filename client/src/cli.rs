@@ -37,11 +37,12 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Server address, HOST:PORT [default: 127.0.0.1:2121].
+    /// Server address: HOST[:PORT], USER@HOST[:PORT] or ftp://[USER@]HOST[:PORT] [default:
+    /// 127.0.0.1:2121].
     #[arg(long, env = "FTP_SERVER", global = true, value_name = "ADDR")]
     pub server: Option<String>,
 
-    /// User name [default: $USER].
+    /// User name [default: the user in --server, else $USER].
     #[arg(long, env = "FTP_USER", global = true, value_name = "NAME")]
     pub user: Option<String>,
 
