@@ -127,6 +127,9 @@ fn password_file_and_environment_both_work() {
     let server = site.start();
     let file = site.dir.path().join("password.txt");
     std::fs::write(&file, format!("{ALICE_PASSWORD}\n")).unwrap();
+    // A password file is a secret: group and others must not read it.
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(&file, private).unwrap();
 
     let mut command = server.ftp("alice", "");
     command
