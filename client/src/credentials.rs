@@ -74,10 +74,14 @@ pub fn password_source(file: Option<&Path>) -> Result<PasswordSource, ClientErro
         // Refused as a key file is: a password file holds a secret too.
         use ftp_proto::private_file::{PrivacyError, check_private};
         let exposed = |mode| {
-            ClientError::Key(KeyError::Exposed {
+            let why = KeyError::Exposed {
                 path: path.to_path_buf(),
                 mode,
-            })
+            };
+            ClientError::Local {
+                context: "password file".into(),
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_string()),
+            }
         };
         match check_private(path) {
             Err(PrivacyError::Exposed(mode)) => return Err(exposed(mode)),
