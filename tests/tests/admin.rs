@@ -416,3 +416,26 @@ fn a_password_file_group_or_others_can_read_is_refused_like_a_key_file() {
     let output = ls(&file);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
 }
+
+#[test]
+fn maintenance_help_leaves_out_the_flags_only_serving_uses() {
+    let site = Site::new("");
+    for args in [
+        &["user", "list", "--help"][..],
+        &["user", "add", "--help"],
+        &["keygen", "--help"],
+        &["fingerprint", "--help"],
+    ] {
+        let help = stdout(&run(site.ftpd(args), None));
+        assert!(help.contains("--config"), "{args:?}: {help}");
+        assert!(
+            !help.contains("--listen") && !help.contains("--insecure-plaintext"),
+            "{args:?}: {help}"
+        );
+    }
+    let help = stdout(&run(site.ftpd(&["--help"]), None));
+    assert!(
+        help.contains("--listen") && help.contains("--insecure-plaintext"),
+        "{help}"
+    );
+}
