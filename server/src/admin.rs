@@ -2,7 +2,8 @@
 //!
 //! Passwords come from a hidden prompt typed twice on a terminal, or from the first line of
 //! standard input with `--password-stdin`; they are hashed at once and never printed. These
-//! commands are synchronous: they run before (or instead of) the async runtime.
+//! commands are synchronous: they run before (or instead of) the async runtime. Each names the
+//! users file on stderr when it does not exist yet (`user add` then creates it).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -20,6 +21,9 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
     let is_new = loaded.is_none();
     let mut users = loaded.unwrap_or_default();
     let min_length = config.min_password_length;
+    if is_new && !matches!(command, UserCommand::Add { .. }) {
+        eprintln!("ftpd: no users file {} yet", path.display());
+    }
     let message = match command {
         UserCommand::Add {
             name,

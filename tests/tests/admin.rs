@@ -356,12 +356,18 @@ fn boolean_environment_variables_accept_1_yes_on_and_their_opposites() {
 #[test]
 fn user_add_says_when_it_creates_a_new_users_file_and_the_minimum_length_is_configurable() {
     let site = Site::new("min_password_length = 3");
+    let list = run(site.ftpd(&["user", "list"]), None);
+    let users = site.users_file().display().to_string();
+    assert!(
+        stderr(&list).contains(&format!("no users file {users} yet")),
+        "{}",
+        stderr(&list)
+    );
     let add = run(
         site.ftpd(&["user", "add", "alice", "--password-stdin"]),
         Some("abc\n"),
     );
     assert_eq!(code(&add), 0, "{}", stderr(&add));
-    let users = site.users_file().display().to_string();
     assert!(
         stderr(&add).contains(&format!("creating a new users file {users}")),
         "{}",
