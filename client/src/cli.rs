@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 /// ftp: put and get files on an ftpd server, verified and resumable.
@@ -70,7 +69,7 @@ pub struct GlobalArgs {
 
     /// Connect over plain TCP, without TLS (benchmarks only: the server must run with
     /// --insecure-plaintext too; passwords and files cross in clear).
-    #[arg(long, env = "FTP_INSECURE_PLAINTEXT", global = true, value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "FTP_INSECURE_PLAINTEXT", global = true, value_parser = ftp_proto::units::parse_switch)]
     pub insecure_plaintext: bool,
 
     /// Longest wait for the server to answer, or to take the data being sent, before the
@@ -147,7 +146,7 @@ pub struct GetArgs {
 
     /// Skip the fsync before the download is renamed into place: faster, but a power loss
     /// right after may leave the file incomplete.
-    #[arg(long, env = "FTP_NO_FSYNC", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "FTP_NO_FSYNC", value_parser = ftp_proto::units::parse_switch)]
     pub no_fsync: bool,
 }
 

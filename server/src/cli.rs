@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 /// ftpd: an authenticated, resumable, verified file-transfer server.
@@ -55,7 +54,7 @@ pub struct SettingsArgs {
 
     /// Serve plain TCP without TLS (benchmarks only: passwords and files cross in clear, and
     /// only clients run with --insecure-plaintext can connect).
-    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", value_parser = ftp_proto::units::parse_switch)]
     pub insecure_plaintext: bool,
 }
 
