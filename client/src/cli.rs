@@ -36,11 +36,12 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Server address, HOST:PORT [default: 127.0.0.1:2121].
+    /// Server address: HOST[:PORT], USER@HOST[:PORT] or ftp://[USER@]HOST[:PORT] [default:
+    /// 127.0.0.1:2121].
     #[arg(long, env = "FTP_SERVER", global = true, value_name = "ADDR")]
     pub server: Option<String>,
 
-    /// User name [default: $USER].
+    /// User name [default: the user in --server, else $USER].
     #[arg(long, env = "FTP_USER", global = true, value_name = "NAME")]
     pub user: Option<String>,
 
@@ -68,7 +69,7 @@ pub struct GlobalArgs {
 
     /// Connect over plain TCP, without TLS (benchmarks only: the server must run with
     /// --insecure-plaintext too; passwords and files cross in clear).
-    #[arg(long, env = "FTP_INSECURE_PLAINTEXT", global = true)]
+    #[arg(long, env = "FTP_INSECURE_PLAINTEXT", global = true, value_parser = ftp_proto::units::parse_switch)]
     pub insecure_plaintext: bool,
 
     /// Longest wait for the server to answer, or to take the data being sent, before the
@@ -145,7 +146,7 @@ pub struct GetArgs {
 
     /// Skip the fsync before the download is renamed into place: faster, but a power loss
     /// right after may leave the file incomplete.
-    #[arg(long, env = "FTP_NO_FSYNC")]
+    #[arg(long, env = "FTP_NO_FSYNC", value_parser = ftp_proto::units::parse_switch)]
     pub no_fsync: bool,
 }
 

@@ -18,6 +18,8 @@ use ftp_proto::{
     ClientCodec, ClientMessage, DirEntry, PROTOCOL_VERSION, Password, ServerMessage, SharedKey,
 };
 use futures::{FutureExt, SinkExt, StreamExt};
+
+pub use crate::address::{parse_server, server_address};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
@@ -48,55 +50,6 @@ pub struct Welcome {
     pub user: String,
     /// Whether this user may only list, stat and download.
     pub read_only: bool,
-}
-
-/// The `--server` address as `HOST:PORT`, with the default port when it names none (`host`,
-/// `1.2.3.4`, `[::1]`, or a bare IPv6 address, which gets brackets). A usage error for a port
-/// that is not 1-65535 or an address with no host, rather than a failed lookup later.
-pub fn server_address(server: &str) -> Result<String, ClientError> {
-    let bad = |why: String| {
-        ClientError::Usage(format!(
-            "--server {server}: {why} (expected HOST, HOST:PORT or [IPv6]:PORT)"
-        ))
-    };
-    let (host, port) = if let Some(rest) = server.strip_prefix('[') {
-        let (inside, after) = rest
-            .split_once(']')
-            .ok_or_else(|| bad("no closing ]".into()))?;
-        let port = match after {
-            "" => None,
-            after => Some(
-                after
-                    .strip_prefix(':')
-                    .ok_or_else(|| bad(format!("unexpected {after:?} after ]")))?,
-            ),
-        };
-        (inside, port)
-    } else if server.matches(':').count() > 1 {
-        // A bare IPv6 address: a port could not be told apart from it.
-        (server, None)
-    } else {
-        match server.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (server, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("no host".into()));
-    }
-    let port = match port {
-        None => ftp_proto::DEFAULT_PORT,
-        Some(port) => port
-            .parse::<u16>()
-            .ok()
-            .filter(|&port| port != 0)
-            .ok_or_else(|| bad(format!("{port:?} is not a port (1-65535)")))?,
-    };
-    Ok(if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    })
 }
 
 impl Client<Stream> {
@@ -391,36 +344,4 @@ pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
         ServerMessage::Done { .. } => "done",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_port_is_added_only_when_missing_and_bad_ports_are_usage_errors() {
-        let address = |server: &str| server_address(server).unwrap();
-        assert_eq!(address("example.org"), "example.org:2121");
-        assert_eq!(address("127.0.0.1:9"), "127.0.0.1:9");
-        assert_eq!(address("[::1]"), "[::1]:2121");
-        assert_eq!(address("[::1]:80"), "[::1]:80");
-        assert_eq!(address("::1"), "[::1]:2121");
-        assert_eq!(address("fe80::1:2"), "[fe80::1:2]:2121");
-        for bad in [
-            "127.0.0.1:99999",
-            "127.0.0.1:",
-            "host:ftp",
-            "host:0",
-            ":21",
-            "[::1",
-            "[::1]x",
-            "[]:21",
-            "",
-        ] {
-            assert!(
-                matches!(server_address(bad), Err(ClientError::Usage(_))),
-                "{bad:?} is refused"
-            );
-        }
-    }
 }

@@ -9,7 +9,7 @@
 use ftp_proto::{ErrorKind, Password, SharedKey};
 
 use crate::cli::GlobalArgs;
-use crate::connection::{Client, server_address};
+use crate::connection::{Client, parse_server};
 use crate::credentials::{self, PasswordSource};
 use crate::error::ClientError;
 use crate::interrupt::Interrupt;
@@ -47,12 +47,14 @@ impl Connector {
     pub fn new(global: &GlobalArgs) -> Result<Self, ClientError> {
         let (key, key_file) = credentials::load_key(global.secret_file.as_deref())?;
         let transport = Transport::from_args(global)?;
+        let (server_user, server) = match &global.server {
+            Some(server) => parse_server(server)?,
+            None => (None, format!("127.0.0.1:{}", ftp_proto::DEFAULT_PORT)),
+        };
         Ok(Connector {
-            server: match &global.server {
-                Some(server) => server_address(server)?,
-                None => format!("127.0.0.1:{}", ftp_proto::DEFAULT_PORT),
-            },
-            user: credentials::user_name(global.user.as_deref())?,
+            server,
+            // --user beats the user named in --server.
+            user: credentials::user_name(global.user.as_deref().or(server_user.as_deref()))?,
             key,
             key_file,
             password: credentials::password_source(global.password_file.as_deref())?,

@@ -2,12 +2,13 @@
 //! `--password-file`, `FTP_PASSWORD`, or a hidden prompt on the terminal, in that order.
 //!
 //! With no password given and no terminal to ask on, the answer is an immediate error naming
-//! the ways to give one, never a hang. Secrets stay in types that print as `***`.
+//! the ways to give one, never a hang. Secrets stay in types that print as `***`. A password
+//! file that group or others can read is refused, as a key file is.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use ftp_proto::{Password, SharedKey};
+use ftp_proto::{KeyError, Password, SharedKey};
 
 use crate::error::ClientError;
 
@@ -70,6 +71,23 @@ pub fn user_name(named: Option<&str>) -> Result<String, ClientError> {
 /// Decides where the password comes from, failing at once when there is no way to get one.
 pub fn password_source(file: Option<&Path>) -> Result<PasswordSource, ClientError> {
     if let Some(path) = file {
+        // Refused as a key file is: a password file holds a secret too.
+        use ftp_proto::private_file::{PrivacyError, check_private};
+        let exposed = |mode| {
+            let why = KeyError::Exposed {
+                path: path.to_path_buf(),
+                mode,
+            };
+            ClientError::Local {
+                context: "password file".into(),
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_string()),
+            }
+        };
+        match check_private(path) {
+            Err(PrivacyError::Exposed(mode)) => return Err(exposed(mode)),
+            // A file that cannot be read is reported by the read below.
+            Err(PrivacyError::Io(_)) | Ok(()) => {}
+        }
         let text = std::fs::read_to_string(path).map_err(|source| ClientError::Local {
             context: format!("cannot read the password file {}", path.display()),
             source,

@@ -1,6 +1,6 @@
 //! `ftp`: the client as a library, reused by its binary and by tests.
 //!
-//! Layout: [`cli`] (syntax), [`credentials`] (key and password sources), [`transport`] (TCP,
+//! Layout: [`cli`] (syntax), [`address`] (the `--server` forms), [`credentials`] (key and password sources), [`transport`] (TCP,
 //! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
 //! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
@@ -11,6 +11,7 @@
 //! (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command), [`output`]
 //! (tables and JSON), [`error`] (errors and exit codes).
 
+pub mod address;
 pub mod checkpoints;
 pub mod cli;
 pub mod commands;

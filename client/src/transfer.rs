@@ -1,7 +1,8 @@
 //! Transfers with retries: a lost connection is reconnected, logged in again and resumed, with
 //! exponential backoff, up to `--retries` times per file, for uploads and downloads alike.
 //! Failures that retrying cannot fix (refusals, integrity, local errors, a signal) stop at
-//! once; a signal also cuts a pause or a reconnect short.
+//! once; a signal also cuts a pause or a reconnect short. A put or get that runs out of retries
+//! says that a rerun of the same command resumes.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -141,6 +142,20 @@ pub fn new_upload_id() -> Result<[u8; 16], ClientError> {
     Ok(id)
 }
 
+/// A lost or refused connection that ended a put or get (retries spent): says that what was
+/// moved is kept, so the same command resumes. Other errors pass unchanged.
+fn say_a_rerun_resumes(error: ClientError) -> ClientError {
+    const HINT: &str = "anything already sent is kept: run the same command again to resume";
+    match error {
+        ClientError::Connect { server, reason } => ClientError::Connect {
+            server,
+            reason: format!("{reason}; {HINT}"),
+        },
+        ClientError::Connection(reason) => ClientError::Connection(format!("{reason}; {HINT}")),
+        other => other,
+    }
+}
+
 /// Runs `attempt` on the open connection (connecting first if there is none), reconnecting
 /// and trying again after a lost connection, up to `retries` times with backoff. `client` is
 /// left open for the next transfer, or `None` after a connection failure.
@@ -216,7 +231,8 @@ pub async fn put_with_retries(
             open.put(&plan, limiter, &bar, &mut tally).await
         },
     )
-    .await;
+    .await
+    .map_err(say_a_rerun_resumes);
     conclude(&bar, result, &tally)
 }
 
@@ -293,7 +309,8 @@ pub async fn get_with_retries(
             open.get(&plan, limiter, &bar, &mut tally).await
         },
     )
-    .await;
+    .await
+    .map_err(say_a_rerun_resumes);
     conclude(&bar, result, &tally)
 }
 

@@ -1,6 +1,6 @@
 //! Byte quantities as people write them: `500`, `64K`, `1.5M`, `10G`, `2T` (binary multiples,
 //! as curl's `--limit-rate` reads them). Used by the client's `--limit-rate` and the server's
-//! `max_file_size`.
+//! `max_file_size`. Also on/off values as environment variables hold them ([`parse_switch`]).
 
 /// Parses a byte quantity with an optional K, M, G or T suffix (powers of 1024; a trailing `B`
 /// or `iB` is allowed, case does not matter).
@@ -30,6 +30,18 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes.round() as u64)
 }
 
+/// Parses an on/off value such as an environment variable holds: `1`/`0`, `true`/`false`,
+/// `yes`/`no`, `on`/`off` (or `y`/`n`, `t`/`f`; case does not matter); empty is off.
+pub fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" | "n" | "f" => Ok(false),
+        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
+        _ => Err(format!(
+            "{text:?} is neither on nor off (use 1/0, true/false, yes/no or on/off)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +69,17 @@ mod tests {
         ] {
             assert!(parse_bytes(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn switches_read_1_0_true_false_yes_no_on_off_and_empty_is_off() {
+        for on in ["1", "true", "YES", "on", "y", "T"] {
+            assert_eq!(parse_switch(on), Ok(true), "{on}");
+        }
+        for off in ["", "0", "False", "no", "OFF", "n", "f"] {
+            assert_eq!(parse_switch(off), Ok(false), "{off}");
+        }
+        assert!(parse_switch("bogus").is_err());
+        assert!(parse_switch("2").is_err());
     }
 }

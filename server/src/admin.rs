@@ -2,7 +2,8 @@
 //!
 //! Passwords come from a hidden prompt typed twice on a terminal, or from the first line of
 //! standard input with `--password-stdin`; they are hashed at once and never printed. These
-//! commands are synchronous: they run before (or instead of) the async runtime.
+//! commands are synchronous: they run before (or instead of) the async runtime. Each names the
+//! users file on stderr when it does not exist yet (`user add` then creates it).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -16,7 +17,13 @@ use crate::users::{self, Users, UsersError};
 /// Runs one `ftpd user …` command; returns what to print on success.
 pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError> {
     let path = &config.users;
-    let mut users = Users::load(path)?.unwrap_or_default();
+    let loaded = Users::load(path)?;
+    let is_new = loaded.is_none();
+    let mut users = loaded.unwrap_or_default();
+    let min_length = config.min_password_length;
+    if is_new && !matches!(command, UserCommand::Add { .. }) {
+        eprintln!("ftpd: no users file {} yet", path.display());
+    }
     let message = match command {
         UserCommand::Add {
             name,
@@ -30,9 +37,19 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
                     "user {name:?} already exists (change the password with `ftpd user passwd {name}`)"
                 )));
             }
-            let password = read_new_password(&name, password_stdin)?;
+            if let Some(home) = home.as_deref().filter(|home| home.starts_with('/')) {
+                return Err(UsersError::Refused(format!(
+                    "home {home:?} refused: homes are relative to the root {} (give e.g. {:?})",
+                    config.root.display(),
+                    home.trim_start_matches('/')
+                )));
+            }
+            let password = read_new_password(&name, password_stdin, min_length)?;
             let entry = users.add(&name, &password, home, read_only)?;
             let account = entry.account(&name).map_err(UsersError::Refused)?;
+            if is_new {
+                eprintln!("ftpd: creating a new users file {}", path.display());
+            }
             users.store(path)?;
             format!(
                 "added user {name} (home {}/{}{}) to {}",
@@ -54,7 +71,7 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
             if !users.users.contains_key(&name) {
                 return Err(UsersError::Refused(format!("no user named {name:?}")));
             }
-            let password = read_new_password(&name, password_stdin)?;
+            let password = read_new_password(&name, password_stdin, min_length)?;
             users.set_password(&name, &password)?;
             users.store(path)?;
             format!("changed the password of {name}")
@@ -89,8 +106,13 @@ fn list(users: &Users) -> String {
     out
 }
 
-/// Gets a new password: typed twice at a hidden prompt, or one line of standard input.
-fn read_new_password(name: &str, from_stdin: bool) -> Result<Password, UsersError> {
+/// Gets a new password: typed twice at a hidden prompt, or one line of standard input; at
+/// least `min_length` characters (`min_password_length`).
+fn read_new_password(
+    name: &str,
+    from_stdin: bool,
+    min_length: usize,
+) -> Result<Password, UsersError> {
     let password = if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
@@ -118,6 +140,13 @@ fn read_new_password(name: &str, from_stdin: bool) -> Result<Password, UsersErro
         ));
     };
     users::validate_password(&password).map_err(UsersError::Refused)?;
+    let length =
+        std::str::from_utf8(password.expose()).map_or(password.len(), |text| text.chars().count());
+    if length < min_length {
+        return Err(UsersError::Refused(format!(
+            "the password has {length} characters; it needs at least {min_length} characters (config key min_password_length)"
+        )));
+    }
     Ok(password)
 }
 

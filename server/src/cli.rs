@@ -18,7 +18,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Options that override the config file; each also reads an environment variable.
+/// Options that override the config file; each also reads an environment variable. Those only
+/// serving uses (`--listen`, `--insecure-plaintext`) go before any subcommand and stay out of
+/// the maintenance commands' help; the others may also follow a subcommand.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SettingsArgs {
     /// Config file [default: config/ftpd.toml when present].
@@ -30,7 +32,7 @@ pub struct SettingsArgs {
     pub root: Option<PathBuf>,
 
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:2121].
-    #[arg(long, env = "FTPD_LISTEN", global = true, value_name = "ADDR")]
+    #[arg(long, env = "FTPD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
 
     /// Users file (argon2id hashes, mode 0600) [default: ./ftpd-users.toml].
@@ -52,7 +54,7 @@ pub struct SettingsArgs {
 
     /// Serve plain TCP without TLS (benchmarks only: passwords and files cross in clear, and
     /// only clients run with --insecure-plaintext can connect).
-    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", global = true)]
+    #[arg(long, env = "FTPD_INSECURE_PLAINTEXT", value_parser = ftp_proto::units::parse_switch)]
     pub insecure_plaintext: bool,
 }
 

@@ -51,6 +51,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Failed logins allowed on one connection before it is closed.
     pub max_login_attempts: u32,
+    /// Fewest characters `ftpd user add` and `ftpd user passwd` accept in a new password.
+    pub min_password_length: usize,
     /// Password verifications (argon2, CPU and memory heavy) running at once.
     pub max_parallel_logins: usize,
     /// fsync an upload's data and folder before it becomes visible (durable against power loss).
@@ -97,6 +99,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             max_connections: 256,
             max_login_attempts: 3,
+            min_password_length: 8,
             max_parallel_logins: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
@@ -136,6 +139,7 @@ struct FileConfig {
     idle_timeout: Option<Duration>,
     max_connections: Option<usize>,
     max_login_attempts: Option<u32>,
+    min_password_length: Option<usize>,
     max_parallel_logins: Option<usize>,
     fsync: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -248,6 +252,9 @@ impl Config {
         if let Some(n) = file.max_login_attempts {
             config.max_login_attempts = n;
         }
+        if let Some(n) = file.min_password_length {
+            config.min_password_length = n;
+        }
         if let Some(n) = file.max_parallel_logins {
             config.max_parallel_logins = n;
         }
@@ -320,6 +327,7 @@ impl Config {
         positive("max_startups_per_address", self.max_startups_per_address)?;
         positive("max_login_attempts", self.max_login_attempts as usize)?;
         positive("max_parallel_logins", self.max_parallel_logins)?;
+        positive("min_password_length", self.min_password_length)?;
         positive(
             "login_failures_before_lockout",
             self.login_failures_before_lockout as usize,

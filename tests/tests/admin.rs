@@ -52,7 +52,7 @@ fn users_and_key_files_are_private_and_hold_hashes_only() {
 fn the_server_refuses_to_start_with_readable_secrets() {
     for file in ["users", "key"] {
         let site = Site::new("");
-        site.add_user("alice", "pw", &[]);
+        site.add_user("alice", "password", &[]);
         let keygen = run(site.ftpd(&["keygen"]), None);
         assert_eq!(code(&keygen), 0, "{}", stderr(&keygen));
         let path = if file == "users" {
@@ -96,7 +96,7 @@ fn passwd_and_del_take_effect_without_a_restart() {
 #[test]
 fn user_add_refuses_bad_input_and_changes_nothing() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let before = std::fs::read(site.users_file()).unwrap();
     let cases: &[(&[&str], Option<&str>, &str)] = &[
         (&["user", "add", "bob"], None, "--password-stdin"),
@@ -112,8 +112,23 @@ fn user_add_refuses_bad_input_and_changes_nothing() {
         ),
         (
             &["user", "add", "bob", "--password-stdin", "--home", "../x"],
-            Some("x\n"),
+            Some("long-enough\n"),
             "..",
+        ),
+        (
+            &["user", "add", "bob", "--password-stdin", "--home", "/etc"],
+            Some("long-enough\n"),
+            "relative to the root",
+        ),
+        (
+            &["user", "add", "bob", "--password-stdin"],
+            Some("x\n"),
+            "at least 8 characters",
+        ),
+        (
+            &["user", "passwd", "alice", "--password-stdin"],
+            Some("1234567\n"),
+            "at least 8 characters",
         ),
         (
             &["user", "add", "bob", "--password-stdin"],
@@ -188,18 +203,18 @@ fn first_start_creates_a_user_a_newcomer_can_log_in_as() {
 #[test]
 fn ipv6_loopback_works() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let config = std::fs::read_to_string(site.config_file()).unwrap();
     std::fs::write(site.config_file(), config.replace("127.0.0.1:0", "[::1]:0")).unwrap();
     let server = site.start();
     assert!(server.address.is_ipv6());
-    assert_eq!(code(&server.run_ftp("alice", "pw", &["ls"])), 0);
+    assert_eq!(code(&server.run_ftp("alice", "password", &["ls"])), 0);
 }
 
 #[test]
 fn flags_and_environment_override_the_config_file() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let other_root = site.dir.path().join("elsewhere");
     let mut command = site.ftpd(&["user", "list"]);
     command.env("FTPD_USERS", site.dir.path().join("none.toml"));
@@ -238,7 +253,7 @@ fn flags_and_environment_override_the_config_file() {
 #[test]
 fn a_root_whose_parent_is_missing_is_refused_not_created() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let root = site.dir.path().join("missing/parent/root");
     let output = run(site.ftpd(&["--root", root.to_str().unwrap()]), None);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
@@ -254,9 +269,9 @@ fn a_root_whose_parent_is_missing_is_refused_not_created() {
 fn two_servers_starting_at_once_agree_on_one_new_key() {
     use std::io::BufRead;
     let first = Site::new("");
-    first.add_user("alice", "pw", &[]);
+    first.add_user("alice", "password", &[]);
     let second = Site::new("");
-    second.add_user("alice", "pw", &[]);
+    second.add_user("alice", "password", &[]);
     // Both point at the first site's key file, which does not exist yet.
     let shared_key = first.key_file();
     let config = std::fs::read_to_string(second.config_file()).unwrap();
@@ -296,7 +311,7 @@ fn two_servers_starting_at_once_agree_on_one_new_key() {
             .args(["--server", address, "--user", "alice", "--secret-file"])
             .arg(&shared_key)
             .arg("ls")
-            .env("FTP_PASSWORD", "pw");
+            .env("FTP_PASSWORD", "password");
         let output = run(command, None);
         assert_eq!(code(&output), 0, "{address}: {}", stderr(&output));
     }
@@ -304,4 +319,129 @@ fn two_servers_starting_at_once_agree_on_one_new_key() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
+}
+
+#[test]
+fn boolean_environment_variables_accept_1_yes_on_and_their_opposites() {
+    let site = Site::new("");
+    site.add_user("alice", "alice-password", &[]);
+    let mut ftpd = site.ftpd(&[]);
+    ftpd.env("FTPD_INSECURE_PLAINTEXT", "1");
+    let server = site.start_with(ftpd);
+    assert_eq!(
+        server.fingerprint, None,
+        "FTPD_INSECURE_PLAINTEXT=1 serves plain TCP"
+    );
+    std::fs::create_dir_all(site.root().join("alice")).unwrap();
+    std::fs::write(site.root().join("alice/f.txt"), "hello").unwrap();
+
+    let local = site.dir.path().join("got.txt");
+    let mut get = server.ftp_unpinned(server.address, "alice", "alice-password");
+    get.env("FTP_INSECURE_PLAINTEXT", "yes")
+        .env("FTP_NO_FSYNC", "on")
+        .args(["get", "f.txt"])
+        .arg(&local);
+    let output = run(get, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&local).unwrap(), "hello");
+
+    // A false value turns the flag off: TLS against a plaintext server fails (exit 5 or 7).
+    let mut ls = server.ftp_unpinned(server.address, "alice", "alice-password");
+    ls.env("FTP_INSECURE_PLAINTEXT", "0").arg("ls");
+    let output = run(ls, None);
+    assert_ne!(code(&output), 0);
+    assert_ne!(code(&output), 2, "0 is a valid value: {}", stderr(&output));
+}
+
+#[test]
+fn user_add_says_when_it_creates_a_new_users_file_and_the_minimum_length_is_configurable() {
+    let site = Site::new("min_password_length = 3");
+    let list = run(site.ftpd(&["user", "list"]), None);
+    let users = site.users_file().display().to_string();
+    assert!(
+        stderr(&list).contains(&format!("no users file {users} yet")),
+        "{}",
+        stderr(&list)
+    );
+    let add = run(
+        site.ftpd(&["user", "add", "alice", "--password-stdin"]),
+        Some("abc\n"),
+    );
+    assert_eq!(code(&add), 0, "{}", stderr(&add));
+    assert!(
+        stderr(&add).contains(&format!("creating a new users file {users}")),
+        "{}",
+        stderr(&add)
+    );
+    let again = run(
+        site.ftpd(&["user", "add", "bob", "--password-stdin"]),
+        Some("abc\n"),
+    );
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("new users file"),
+        "{}",
+        stderr(&again)
+    );
+    let short = run(
+        site.ftpd(&["user", "add", "carol", "--password-stdin"]),
+        Some("ab\n"),
+    );
+    assert_eq!(code(&short), 2);
+    assert!(stderr(&short).contains("at least 3"), "{}", stderr(&short));
+}
+
+#[test]
+fn a_password_file_group_or_others_can_read_is_refused_like_a_key_file() {
+    let site = Site::new("");
+    site.add_user("alice", "alice-password", &[]);
+    let server = site.start();
+    let file = site.dir.path().join("password.txt");
+    std::fs::write(&file, "alice-password\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ls = |file: &std::path::Path| {
+        let mut command = server.ftp("alice", "unused");
+        command
+            .env_remove("FTP_PASSWORD")
+            .arg("--password-file")
+            .arg(file)
+            .arg("ls");
+        run(command, None)
+    };
+    let output = ls(&file);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let path = file.display().to_string();
+    assert!(
+        stderr(&output).contains(&format!(
+            "{path} can be read by group or others (mode 0644); run `chmod 600 {path}`"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let output = ls(&file);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
+#[test]
+fn maintenance_help_leaves_out_the_flags_only_serving_uses() {
+    let site = Site::new("");
+    for args in [
+        &["user", "list", "--help"][..],
+        &["user", "add", "--help"],
+        &["keygen", "--help"],
+        &["fingerprint", "--help"],
+    ] {
+        let help = stdout(&run(site.ftpd(args), None));
+        assert!(help.contains("--config"), "{args:?}: {help}");
+        assert!(
+            !help.contains("--listen") && !help.contains("--insecure-plaintext"),
+            "{args:?}: {help}"
+        );
+    }
+    let help = stdout(&run(site.ftpd(&["--help"]), None));
+    assert!(
+        help.contains("--listen") && help.contains("--insecure-plaintext"),
+        "{help}"
+    );
 }

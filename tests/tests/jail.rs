@@ -22,7 +22,7 @@ struct Homes {
 fn homes() -> Homes {
     let site = Site::new("");
     site.add_user("alice", "alice-pw", &[]);
-    site.add_user("bob", "bob-pw", &[]);
+    site.add_user("bob", "bob-password", &[]);
     let alice = site.root().join("alice");
     let bob = site.root().join("bob");
     std::fs::create_dir_all(alice.join("private")).unwrap();
@@ -67,7 +67,7 @@ fn bob_cannot_get_or_stat_alices_files() {
     std::fs::create_dir_all(&folder).unwrap();
     for path in ESCAPES {
         for verb in ["get", "stat"] {
-            let mut command = h.server.ftp("bob", "bob-pw");
+            let mut command = h.server.ftp("bob", "bob-password");
             command.args([verb, path]).current_dir(&folder);
             let output = run(command, None);
             let out = stdout(&output);
@@ -108,7 +108,7 @@ fn bob_cannot_list_alices_folders() {
         "to-root/",
         "..\\alice",
     ] {
-        let output = h.server.run_ftp("bob", "bob-pw", &["ls", path]);
+        let output = h.server.run_ftp("bob", "bob-password", &["ls", path]);
         let out = stdout(&output);
         assert!(
             !out.contains("secret.txt") && !out.contains("private"),
@@ -119,7 +119,7 @@ fn bob_cannot_list_alices_folders() {
             "ls {path:?}: {out}"
         );
     }
-    let own = stdout(&h.server.run_ftp("bob", "bob-pw", &["ls", "/"]));
+    let own = stdout(&h.server.run_ftp("bob", "bob-password", &["ls", "/"]));
     assert!(
         own.contains("to-alice@"),
         "his own links are listed as links: {own}"
@@ -135,7 +135,7 @@ fn bob_cannot_remove_or_write_through_escapes() {
     for path in ESCAPES {
         let output = h.server.run_ftp(
             "bob",
-            "bob-pw",
+            "bob-password",
             &["put", "--force", local.to_str().unwrap(), path],
         );
         // Replacing `absolute-secret` replaces bob's own link with a file; it never writes
@@ -145,7 +145,7 @@ fn bob_cannot_remove_or_write_through_escapes() {
         }
         let output = h
             .server
-            .run_ftp("bob", "bob-pw", &["mkdir", &format!("{path}/sub")]);
+            .run_ftp("bob", "bob-password", &["mkdir", &format!("{path}/sub")]);
         assert_ne!(code(&output), 0, "mkdir {path:?}: {}", stderr(&output));
     }
     let replaced = h.bob.join("absolute-secret");
@@ -155,7 +155,7 @@ fn bob_cannot_remove_or_write_through_escapes() {
     );
     assert_eq!(std::fs::read_to_string(&replaced).unwrap(), "overwritten");
     for path in ESCAPES {
-        let output = h.server.run_ftp("bob", "bob-pw", &["rm", path]);
+        let output = h.server.run_ftp("bob", "bob-password", &["rm", path]);
         if code(&output) == 0 {
             assert_eq!(*path, "absolute-secret", "rm {path:?} succeeded");
         }
@@ -275,7 +275,7 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    let mut conn = e2e::raw_session(&h.server, None, "bob", "bob-pw")
+    let mut conn = e2e::raw_session(&h.server, None, "bob", "bob-password")
         .await
         .expect("login");
     let payload_sha = {

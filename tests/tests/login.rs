@@ -127,6 +127,9 @@ fn password_file_and_environment_both_work() {
     let server = site.start();
     let file = site.dir.path().join("password.txt");
     std::fs::write(&file, format!("{ALICE_PASSWORD}\n")).unwrap();
+    // A password file is a secret: group and others must not read it.
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(&file, private).unwrap();
 
     let mut command = server.ftp("alice", "");
     command
@@ -278,4 +281,30 @@ fn one_wrong_password_typed_is_checked_once_even_when_its_answer_comes_late() {
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn the_user_in_an_ftp_url_server_logs_in_without_user() {
+    let site = site_with_alice();
+    let server = site.start();
+    for form in [
+        format!("ftp://alice@{}/", server.address),
+        format!("alice@{}", server.address),
+    ] {
+        let mut command = e2e::command(&e2e::ftp_bin());
+        command
+            .arg("--server")
+            .arg(&form)
+            .arg("--secret-file")
+            .arg(&server.key)
+            .arg("--fingerprint")
+            .arg(server.fingerprint.as_deref().unwrap())
+            .env("USER", "nobody-here")
+            .env("FTP_PASSWORD", ALICE_PASSWORD)
+            .env("XDG_CACHE_HOME", server.client_cache())
+            .env("XDG_CONFIG_HOME", &server.client_config)
+            .arg("ls");
+        let output = run(command, None);
+        assert_eq!(code(&output), 0, "{form}: {}", stderr(&output));
+    }
 }

@@ -61,7 +61,7 @@ fn upload_everything(site: &Site, server: &Server) {
         ],
         &["mkdir", "made/here"],
     ] {
-        let output = server.run_ftp("alice", "pw", args);
+        let output = server.run_ftp("alice", "password", args);
         assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
     }
 }
@@ -69,7 +69,7 @@ fn upload_everything(site: &Site, server: &Server) {
 #[test]
 fn under_umask_000_everything_created_is_private() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let server = start_under_umask(&site, "000");
     upload_everything(&site, &server);
     let root = site.root();
@@ -121,7 +121,7 @@ fn under_umask_000_everything_created_is_private() {
 #[test]
 fn configured_modes_are_applied_exactly_whatever_the_umask() {
     let site = Site::new("file_mode = \"0640\"\ndir_mode = \"0750\"\n");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     // An internal folder an older server left open is closed again at start.
     std::fs::create_dir_all(site.root().join(".ftpd-internal")).unwrap();
     std::fs::set_permissions(

@@ -631,3 +631,34 @@ fn pipelined_small_files_survive_cut_connections() {
     }
     assert!(e2e::partials(&site.root()).is_empty());
 }
+
+#[test]
+fn out_of_retries_against_a_dead_server_says_a_rerun_resumes() {
+    let site = site();
+    let mut server = site.start();
+    let local = site.dir.path().join("big.bin");
+    random_file(&local, 2 * MIB, 41);
+    server.kill();
+    for args in [
+        vec!["put", "--retries", "1"],
+        vec!["get", "--retries", "1", "big.bin"],
+    ] {
+        let mut command = server.ftp("alice", PASSWORD);
+        command.args(&args);
+        if args[0] == "put" {
+            command.arg(&local);
+        } else {
+            command.arg(site.dir.path().join("got.bin"));
+        }
+        let output = run(command, None);
+        assert_eq!(code(&output), 5, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("run the same command again to resume"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let ls = server.run_ftp("alice", PASSWORD, &["ls"]);
+    assert_eq!(code(&ls), 5);
+    assert!(!stderr(&ls).contains("resume"), "{}", stderr(&ls));
+}

@@ -14,7 +14,7 @@ use e2e::{Site, code, run, stderr, stdout};
 #[test]
 fn fifos_and_sockets_are_shown_and_refused_without_hanging() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let home = site.root().join("alice");
     std::fs::create_dir_all(&home).unwrap();
     std::fs::write(home.join("plain.txt"), "x").unwrap();
@@ -28,7 +28,7 @@ fn fifos_and_sockets_are_shown_and_refused_without_hanging() {
     let local = site.dir.path().join("downloads");
     std::fs::create_dir_all(&local).unwrap();
 
-    let listing = server.run_ftp("alice", "pw", &["ls"]);
+    let listing = server.run_ftp("alice", "password", &["ls"]);
     assert_eq!(code(&listing), 0, "{}", stderr(&listing));
     let lines = stdout(&listing);
     let line_of = |name: &str| {
@@ -41,7 +41,7 @@ fn fifos_and_sockets_are_shown_and_refused_without_hanging() {
     assert!(line_of("pipe").starts_with('p') && line_of("pipe").ends_with("pipe|"));
     assert!(line_of("sock").starts_with('s') && line_of("sock").ends_with("sock="));
     assert!(line_of("plain.txt").starts_with('-'));
-    let json = server.run_ftp("alice", "pw", &["--json", "ls"]);
+    let json = server.run_ftp("alice", "password", &["--json", "ls"]);
     let value: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
     let types: Vec<_> = value["entries"]
         .as_array()
@@ -55,7 +55,7 @@ fn fifos_and_sockets_are_shown_and_refused_without_hanging() {
     );
 
     for (name, word) in [("pipe", "fifo"), ("sock", "socket")] {
-        let stat = server.run_ftp("alice", "pw", &["stat", name]);
+        let stat = server.run_ftp("alice", "password", &["stat", name]);
         assert_eq!(code(&stat), 0, "stat {name}: {}", stderr(&stat));
         let text = stdout(&stat);
         assert!(text.contains(&format!("type      {word}")), "{text}");
@@ -63,7 +63,7 @@ fn fifos_and_sockets_are_shown_and_refused_without_hanging() {
     }
 
     for (name, what) in [("pipe", "a FIFO"), ("sock", "a socket")] {
-        let mut get = server.ftp("alice", "pw");
+        let mut get = server.ftp("alice", "password");
         get.args(["get", name]).current_dir(&local);
         let output = run(get, None);
         assert_eq!(code(&output), 4, "get {name}: {}", stderr(&output));
@@ -83,7 +83,7 @@ fn fifos_and_sockets_are_shown_and_refused_without_hanging() {
 #[test]
 fn a_symlink_loop_is_a_clear_refusal() {
     let site = Site::new("");
-    site.add_user("alice", "pw", &[]);
+    site.add_user("alice", "password", &[]);
     let home = site.root().join("alice");
     std::fs::create_dir_all(&home).unwrap();
     symlink("b", home.join("a")).unwrap();
@@ -97,7 +97,7 @@ fn a_symlink_loop_is_a_clear_refusal() {
         &["stat", "a/x"],
         &["ls", "a/x"],
     ] {
-        let mut command = server.ftp("alice", "pw");
+        let mut command = server.ftp("alice", "password");
         command.args(args).current_dir(&local);
         let output = run(command, None);
         let message = stderr(&output);
@@ -109,7 +109,7 @@ fn a_symlink_loop_is_a_clear_refusal() {
         );
     }
     // The links themselves are still described.
-    let stat = server.run_ftp("alice", "pw", &["stat", "a"]);
+    let stat = server.run_ftp("alice", "password", &["stat", "a"]);
     assert_eq!(code(&stat), 0, "{}", stderr(&stat));
     assert!(stdout(&stat).contains("symlink"));
 }
