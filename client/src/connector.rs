@@ -137,7 +137,20 @@ impl Connector {
         if prompted && client.closed_by_server() {
             client = self.reach().await?;
         }
-        client.login(&self.user, password.clone()).await?;
+        match client.login(&self.user, password.clone()).await {
+            // The server gave up before the password arrived (its farewell was still on its
+            // way when the client looked): it never read it, so it goes once more.
+            Err(ClientError::Remote {
+                kind: ErrorKind::LoginTimedOut,
+                ..
+            }) if prompted => {
+                client = self.reach().await?;
+                client.login(&self.user, password.clone()).await?;
+            }
+            answer => {
+                answer?;
+            }
+        }
         Ok(client)
     }
 

@@ -268,6 +268,9 @@ pub enum ErrorKind {
     Unavailable,
     /// The server's disk is full; what was received is kept for a later resume.
     NoSpace,
+    /// The server stopped waiting for the login before one arrived: nothing sent after this
+    /// was read (a typed password may go again over a new connection).
+    LoginTimedOut,
 }
 
 impl ErrorKind {

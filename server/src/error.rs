@@ -47,6 +47,10 @@ pub enum SessionError {
     /// `handshake_timeout`: the server is busy, not the peer slow.
     #[error("login not checked within {0:?}: logins queued")]
     LoginQueued(std::time::Duration),
+    /// A login was checked but `handshake_timeout` passed before its answer went out (a
+    /// failure's delay outlasted it): the password was checked, so it must not come again.
+    #[error("login not answered within {0:?}")]
+    LoginUnanswered(std::time::Duration),
     /// The peer stayed silent too long after login.
     #[error("idle timeout")]
     IdleTimeout,
@@ -73,6 +77,10 @@ impl SessionError {
                 "key proof not finished in time",
             )),
             SessionError::HandshakeTimeout(_) => Some(Refusal::new(
+                ErrorKind::LoginTimedOut,
+                "handshake and login not finished in time",
+            )),
+            SessionError::LoginUnanswered(_) => Some(Refusal::new(
                 ErrorKind::Protocol,
                 "handshake and login not finished in time",
             )),

@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
@@ -115,18 +115,21 @@ where
     drop(startup.slot);
     tracing::debug!(%peer, "client proved the key");
     let limit = state.config.handshake_timeout;
-    let checking = AtomicBool::new(false);
+    let phase = AtomicU8::new(login::WAITING);
     let login = timeout_at(
         Instant::now() + limit,
-        login::log_in(conn, peer, state, &checking),
+        login::log_in(conn, peer, state, &phase),
     );
     let account = tokio::select! {
         result = login => match result {
             Ok(account) => account?,
-            Err(_) if checking.load(Ordering::Relaxed) => {
-                return Err(SessionError::LoginQueued(limit));
+            Err(_) => {
+                return Err(match phase.load(Ordering::Relaxed) {
+                    login::WAITING => SessionError::HandshakeTimeout(limit),
+                    login::CHECKING => SessionError::LoginQueued(limit),
+                    _ => SessionError::LoginUnanswered(limit),
+                });
             }
-            Err(_) => return Err(SessionError::HandshakeTimeout(limit)),
         },
         () = state.shutdown.cancelled() => return Err(shutting_down()),
     };

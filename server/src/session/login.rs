@@ -3,7 +3,7 @@
 //! nor are user names that are no account's (one may be a password typed in the wrong field).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -14,14 +14,23 @@ use crate::error::{Refusal, SessionError};
 use crate::state::ServerState;
 use crate::users::Account;
 
-/// Login attempts, at most `max_login_attempts` on this connection. `checking` is set while
-/// the server, not the peer, is what the login waits for (a place in the throttle's count, an
-/// argon2 slot, the check itself).
+/// What a login is waiting for when its deadline passes: the peer's next login message
+/// ([`WAITING`]: nothing sent since was read), the server (a place in the throttle's count, an
+/// argon2 slot, the check itself: [`CHECKING`]), or the answer to a checked password to go out
+/// after its failure delay ([`ANSWERING`]).
+pub(super) const WAITING: u8 = 0;
+/// See [`WAITING`].
+pub(super) const CHECKING: u8 = 1;
+/// See [`WAITING`].
+pub(super) const ANSWERING: u8 = 2;
+
+/// Login attempts, at most `max_login_attempts` on this connection; `phase` says what each
+/// waits for (see [`WAITING`]).
 pub(super) async fn log_in<S>(
     conn: &mut Connection<S>,
     peer: SocketAddr,
     state: &ServerState,
-    checking: &AtomicBool,
+    phase: &AtomicU8,
 ) -> Result<Account, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -32,7 +41,7 @@ where
             ClientMessage::Login { user, password } => (user, password),
             _ => return Err(out_of_order("expected a login")),
         };
-        checking.store(true, Ordering::Relaxed);
+        phase.store(CHECKING, Ordering::Relaxed);
         let reserved = match state.throttle.begin(peer.ip()).await {
             Ok(reserved) => reserved,
             Err(remaining) => {
@@ -48,7 +57,7 @@ where
             }
         };
         let checked = state.auth.login(&user, password).await;
-        checking.store(false, Ordering::Relaxed);
+        phase.store(ANSWERING, Ordering::Relaxed);
         let (why, known) = match checked {
             Ok(account) => {
                 reserved.succeeded(&user);
@@ -88,6 +97,7 @@ where
             Refusal::new(ErrorKind::LoginFailed, format!("login failed: {why}")),
         )
         .await?;
+        phase.store(WAITING, Ordering::Relaxed);
     }
     Err(out_of_order("login attempts exhausted"))
 }
