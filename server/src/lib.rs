@@ -10,7 +10,7 @@
 //! refusals), [`opening`] (opens that never block on a FIFO or device), [`modes`] (the modes
 //! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
-//! [`place`] (renaming into place without replacing; a full disk),
+//! [`place`] (renaming into place without replacing; a full disk), [`space`] (the disk guard),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
 
@@ -30,6 +30,7 @@ pub mod served;
 pub mod server;
 pub mod session;
 pub mod source;
+pub mod space;
 pub mod startup;
 pub mod startups;
 pub mod state;

@@ -1,5 +1,6 @@
 //! Limits and faults through the real server: login throttling per address, the minimum
-//! transfer rate, the per-user partial quota, a full disk, and graceful shutdown.
+//! transfer rate, the per-user partial quota, a full disk (found while writing, and refused up
+//! front by the disk guard), and graceful shutdown.
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -281,15 +282,6 @@ impl Tmpfs {
             .ok()?;
         status.success().then(|| Tmpfs(path.to_path_buf()))
     }
-
-    fn resize(&self, size: &str) {
-        let status = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
 }
 
 impl Drop for Tmpfs {
@@ -301,11 +293,10 @@ impl Drop for Tmpfs {
     }
 }
 
-#[test]
-fn a_full_disk_keeps_the_partial_and_the_upload_resumes_once_space_returns() {
-    let site = Site::new("");
-    site.add_user("alice", PASSWORD, &[]);
-    let Some(disk) = Tmpfs::mount(&site.root(), "6m") else {
+/// Mounts a tmpfs of `size` as the site's root, or says why the test is skipped (`None`).
+fn small_disk(site: &Site, size: &str) -> Option<Tmpfs> {
+    let disk = Tmpfs::mount(&site.root(), size);
+    if disk.is_none() {
         let root = std::process::Command::new("id").arg("-u").output().unwrap();
         assert_ne!(
             String::from_utf8_lossy(&root.stdout).trim(),
@@ -313,12 +304,29 @@ fn a_full_disk_keeps_the_partial_and_the_upload_resumes_once_space_returns() {
             "root must be able to mount a tmpfs"
         );
         eprintln!("SKIPPED: mounting a tmpfs needs root; run the suite as root (CI does)");
+    }
+    disk
+}
+
+#[test]
+fn a_full_disk_keeps_the_partial_and_the_upload_resumes_once_space_returns() {
+    let site = Site::new("disk_reserve = \"0\"\n");
+    site.add_user("alice", PASSWORD, &[]);
+    let Some(disk) = small_disk(&site, "12m") else {
         return;
     };
     let server = site.start();
     let local = site.dir.path().join("big.bin");
     random_file(&local, 10 * MIB, 60);
-    let output = server.run_ftp("alice", PASSWORD, &["put", local.to_str().unwrap()]);
+    // The upload fits when it starts; the disk fills while it is received.
+    let mut put = server.ftp("alice", PASSWORD);
+    put.args(["put", local.to_str().unwrap(), "--limit-rate", "2M"]);
+    put.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let put = put.spawn().unwrap();
+    server.wait_for_log("receiving upload");
+    let filler = site.root().join("filler");
+    std::fs::write(&filler, vec![1u8; 4 * MIB]).unwrap();
+    let output = e2e::output_of(put, "a put onto a disk that fills");
     assert_eq!(
         code(&output),
         1,
@@ -334,7 +342,7 @@ fn a_full_disk_keeps_the_partial_and_the_upload_resumes_once_space_returns() {
     assert!(kept > MIB as u64, "the partial is kept ({kept} bytes)");
     assert!(!site.root().join("alice/big.bin").exists());
 
-    disk.resize("64m");
+    std::fs::remove_file(&filler).unwrap();
     let output = server.run_ftp(
         "alice",
         PASSWORD,
@@ -344,4 +352,50 @@ fn a_full_disk_keeps_the_partial_and_the_upload_resumes_once_space_returns() {
     assert!(json(&output)["resumed_from"].as_u64().unwrap() > 0);
     assert!(same_content(&local, &site.root().join("alice/big.bin")));
     drop(server);
+    drop(disk);
+}
+
+#[test]
+fn an_upload_the_disk_cannot_hold_is_refused_before_any_data_and_smaller_ones_still_land() {
+    let site = Site::new("");
+    site.add_user("alice", PASSWORD, &[]);
+    let Some(disk) = small_disk(&site, "8m") else {
+        return;
+    };
+    let server = site.start();
+    let big = site.dir.path().join("big.bin");
+    random_file(&big, 10 * MIB, 61);
+    let output = server.run_ftp("alice", PASSWORD, &["put", big.to_str().unwrap()]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("the server's disk has ")
+            && message.contains("kept in reserve")
+            && message.contains("big.bin needs 10.0 MiB more"),
+        "{message}"
+    );
+    assert_eq!(e2e::partial_bytes(&site.root()), 0, "nothing was stored");
+    assert!(!site.root().join("alice/big.bin").exists());
+    assert!(
+        !server.log().contains("receiving upload"),
+        "{}",
+        server.log()
+    );
+
+    // Small files (sent whole) and a chunked upload that fit still land; listings still work.
+    let small = site.dir.path().join("small.txt");
+    std::fs::write(&small, b"7 bytes").unwrap();
+    let output = server.run_ftp("alice", PASSWORD, &["put", small.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let medium = site.dir.path().join("medium.bin");
+    random_file(&medium, 3 * MIB, 62);
+    let output = server.run_ftp("alice", PASSWORD, &["put", medium.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(same_content(&medium, &site.root().join("alice/medium.bin")));
+    let output = server.run_ftp("alice", PASSWORD, &["ls"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).contains("small.txt"), "{}", stdout(&output));
+
+    drop(server);
+    drop(disk);
 }
