@@ -11,6 +11,7 @@
 //! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
 //! [`place`] (renaming into place without replacing; a full disk), [`space`] (the disk guard),
+//! [`partials`] (where each unfinished upload is going),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
 
@@ -24,6 +25,7 @@ pub mod jail;
 pub mod ledger;
 pub mod modes;
 pub mod opening;
+pub mod partials;
 pub mod place;
 pub mod rate_floor;
 pub mod served;

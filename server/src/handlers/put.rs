@@ -240,6 +240,7 @@ fn prepare(
         uploads::open_partial(partials, &upload.partial, upload.size, upload.modes.file)
             .map_err(opening)?;
     let plan = uploads::hash_plan(partials, &upload.partial, &file, offset).map_err(opening)?;
+    crate::partials::record(partials, &upload.partial, upload.size, &upload.shown);
     Ok(Prepared::Ready(file, offset, plan))
 }
 
