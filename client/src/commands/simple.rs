@@ -71,7 +71,7 @@ pub async fn partials(global: &GlobalArgs) -> Result<(), ClientError> {
         } else {
             text.push_str(&format!(
                 "{}  {} of {} bytes held, last written {} ago\n",
-                p.path,
+                output::printable(&p.path),
                 p.held,
                 p.size,
                 age(p.age_secs)
