@@ -111,11 +111,17 @@ pub enum Command {
         /// Remote path.
         path: String,
     },
-    /// Remove a remote file, link or empty folder.
+    /// Remove a remote file, link or empty folder (or, with --partial, an unfinished upload).
     Rm {
         /// Remote path.
         path: String,
+        /// Drop your unfinished upload to PATH (see `ftp partials`) instead; "busy" (exit 4)
+        /// while an upload is writing it.
+        #[arg(long)]
+        partial: bool,
     },
+    /// List your unfinished uploads: remote path, bytes the server holds of the size, age.
+    Partials,
     /// Create a remote folder and any missing parents (a folder already there is fine).
     Mkdir {
         /// Remote path.

@@ -342,6 +342,7 @@ pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
         ServerMessage::GetDone { .. } => "get-done",
         ServerMessage::StatInfo { .. } => "stat",
         ServerMessage::Done { .. } => "done",
+        ServerMessage::PartialList { .. } => "partial-list",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
 }

@@ -1,6 +1,6 @@
-//! The simple requests, one answer each: stat, remove, mkdir.
+//! The simple requests, one answer each: stat, remove, mkdir, partials, remove a partial.
 
-use ftp_proto::{ClientMessage, DirEntry, ServerMessage};
+use ftp_proto::{ClientMessage, DirEntry, PartialInfo, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::{Client, unexpected};
@@ -22,6 +22,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Removes a file, a link or an empty folder.
     pub async fn remove(&mut self, path: &str) -> Result<(), ClientError> {
         self.send(ClientMessage::Remove {
+            path: path.to_owned(),
+        })
+        .await?;
+        match self.receive().await? {
+            ServerMessage::Done { .. } => Ok(()),
+            other => Err(unexpected("the removal's result", &other)),
+        }
+    }
+
+    /// The user's unfinished uploads.
+    pub async fn partials(&mut self) -> Result<Vec<PartialInfo>, ClientError> {
+        self.send(ClientMessage::Partials {}).await?;
+        match self.receive().await? {
+            ServerMessage::PartialList { partials } => Ok(partials),
+            other => Err(unexpected("the list of unfinished uploads", &other)),
+        }
+    }
+
+    /// Drops the user's unfinished upload to `path`.
+    pub async fn remove_partial(&mut self, path: &str) -> Result<(), ClientError> {
+        self.send(ClientMessage::RemovePartial {
             path: path.to_owned(),
         })
         .await?;

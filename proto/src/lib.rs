@@ -36,7 +36,9 @@ pub mod writebehind;
 
 pub use codec::{ClientCodec, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};
-pub use message::{ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, ServerMessage};
+pub use message::{
+    ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, ServerMessage,
+};
 pub use secret::{Password, SharedKey};
 
 /// Protocol version carried in the first message of each side; bumped on any wire change

@@ -103,6 +103,14 @@ pub enum ClientMessage {
         /// SHA-256 of `data`.
         sha256: [u8; 32],
     },
+    /// List the user's unfinished uploads (answered with `PartialList`).
+    Partials {},
+    /// Drop the user's unfinished upload to `path` (answered with `Done`; `Busy` while an
+    /// upload is writing it).
+    RemovePartial {
+        /// Remote path the upload was going to.
+        path: String,
+    },
 }
 
 /// What identifies a local file for resuming: its size and modification time.
@@ -203,6 +211,24 @@ pub enum ServerMessage {
         /// False when `MakeDir` found the folder already there.
         changed: bool,
     },
+    /// Answer to `Partials`: the user's unfinished uploads.
+    PartialList {
+        /// One per partial, by remote path.
+        partials: Vec<PartialInfo>,
+    },
+}
+
+/// One unfinished upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialInfo {
+    /// Remote path the upload is going to.
+    pub path: String,
+    /// The file's declared size.
+    pub size: u64,
+    /// Bytes the server holds of it.
+    pub held: u64,
+    /// Seconds since it was last written.
+    pub age_secs: u64,
 }
 
 /// One name in a listing.

@@ -61,6 +61,9 @@ pub struct Config {
     pub partial_ttl: Duration,
     /// Largest file a client may upload, in bytes.
     pub max_file_size: u64,
+    /// Free space kept on the root's file system: an upload that would eat into it is refused
+    /// before any data is sent (`None`: 1% of the file system, at most 1 GiB; see [`crate::space`]).
+    pub disk_reserve: Option<u64>,
     /// Slowest average transfer, in bytes per second over `transfer_rate_window`, before a
     /// transfer is cut (0: no floor, only `idle_timeout`).
     pub min_transfer_rate: u64,
@@ -106,6 +109,7 @@ impl Default for Config {
             fsync: true,
             partial_ttl: Duration::from_secs(24 * 3600),
             max_file_size: 16 << 40,
+            disk_reserve: None,
             min_transfer_rate: 1024,
             transfer_rate_window: Duration::from_secs(30),
             login_failure_delay: Duration::from_millis(500),
@@ -145,6 +149,7 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde")]
     partial_ttl: Option<Duration>,
     max_file_size: Option<String>,
+    disk_reserve: Option<String>,
     min_transfer_rate: Option<String>,
     #[serde(default, with = "humantime_serde")]
     transfer_rate_window: Option<Duration>,
@@ -270,6 +275,15 @@ impl Config {
                     key: "max_file_size",
                     message,
                 })?;
+        }
+        if let Some(size) = file.disk_reserve {
+            config.disk_reserve =
+                Some(ftp_proto::units::parse_bytes(&size).map_err(|message| {
+                    ConfigError::Invalid {
+                        key: "disk_reserve",
+                        message,
+                    }
+                })?);
         }
         if let Some(rate) = file.min_transfer_rate {
             config.min_transfer_rate =

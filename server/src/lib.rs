@@ -10,7 +10,8 @@
 //! refusals), [`opening`] (opens that never block on a FIFO or device), [`modes`] (the modes
 //! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
-//! [`place`] (renaming into place without replacing; a full disk),
+//! [`place`] (renaming into place without replacing; a full disk), [`space`] (the disk guard),
+//! [`partials`] (where each unfinished upload is going),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
 //! [`error`] (refusals and their wire kinds).
 
@@ -24,12 +25,14 @@ pub mod jail;
 pub mod ledger;
 pub mod modes;
 pub mod opening;
+pub mod partials;
 pub mod place;
 pub mod rate_floor;
 pub mod served;
 pub mod server;
 pub mod session;
 pub mod source;
+pub mod space;
 pub mod startup;
 pub mod startups;
 pub mod state;

@@ -210,6 +210,10 @@ where
         ClientMessage::MakeDir { path } => {
             handlers::mkdir::handle(conn, session, state, &path).await?;
         }
+        ClientMessage::Partials {} => handlers::partials::list(conn, session, state).await?,
+        ClientMessage::RemovePartial { path } => {
+            handlers::partials::remove(conn, session, state, &path).await?;
+        }
         ClientMessage::Quit {} => return Ok(true),
         ClientMessage::PutWhole {
             path,

@@ -3,7 +3,8 @@
 //! Partials live in `<root>/.ftpd-internal/partials/`, on the root's file system but outside
 //! every home and unreachable by any remote path (the jail refuses the folder's name). A
 //! partial is named by a hash of user, remote path, size and local modification time, so the
-//! same command resumes and a changed local file starts afresh. A file becomes visible only
+//! same command resumes and a changed local file starts afresh; a sidecar records where it is
+//! going ([`crate::partials`]). A file becomes visible only
 //! through [`finish`]: fsync, atomic rename into the home, fsync of the folder.
 //!
 //! [`PathLocks`] gives one upload per destination at a time; a second gets "busy", except a
@@ -144,9 +145,11 @@ pub fn hash_plan(
     Ok(plan)
 }
 
-/// Removes the checkpoint list of a partial that is gone. Blocking.
+/// Removes the checkpoint list and the destination record ([`crate::partials`]) of a partial
+/// that is gone. Blocking.
 pub fn forget_checkpoints(partials: &cap_std::fs::Dir, partial: &str) {
     let _ = partials.remove_file(checkpoint_name(partial));
+    crate::partials::forget(partials, partial);
 }
 
 /// SHA-256 of a whole regular file in a home (opened without blocking: anything else there,
@@ -197,18 +200,27 @@ pub fn finish(
     Ok(unchanged.then_some(after))
 }
 
-/// Removes partials not written to for `ttl`; returns how many. Blocking.
+/// Removes partials not written to for `ttl` (and then the records of where they were going);
+/// returns how many. Blocking.
 pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usize> {
     let now = SystemTime::now();
     let mut removed = 0;
     for entry in partials.entries()? {
         let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(crate::partials::is_sidecar)
+        {
+            continue;
+        }
         let modified = entry.metadata()?.modified()?.into_std();
         let age = now.duration_since(modified).unwrap_or_default();
         if age > ttl && partials.remove_file(entry.file_name()).is_ok() {
             removed += 1;
         }
     }
+    crate::partials::sweep(partials)?;
     Ok(removed)
 }
 

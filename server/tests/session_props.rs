@@ -80,6 +80,8 @@ fn message() -> impl Strategy<Value = ClientMessage> {
         path().prop_map(|path| ClientMessage::Stat { path }),
         path().prop_map(|path| ClientMessage::Remove { path }),
         path().prop_map(|path| ClientMessage::MakeDir { path }),
+        path().prop_map(|path| ClientMessage::RemovePartial { path }),
+        Just(ClientMessage::Partials {}),
         (path(), prop_oneof![Just(0u64), any::<u64>()])
             .prop_map(|(path, offset)| ClientMessage::Get { path, offset }),
         (path(), identity, any::<bool>(), any::<[u8; 16]>()).prop_map(

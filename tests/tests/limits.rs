@@ -1,5 +1,5 @@
 //! Limits and faults through the real server: login throttling per address, the minimum
-//! transfer rate, the per-user partial quota, a full disk, and graceful shutdown.
+//! transfer rate, the per-user partial quota and graceful shutdown (a full disk: `disk_full.rs`).
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -264,84 +264,4 @@ fn a_second_signal_stops_at_once() {
     server.wait_for_log("signal received");
     server.signal("INT");
     assert_eq!(server.wait_exit(), 130, "{}", server.log());
-}
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` at `path`; `None` when this process may not mount.
-    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(path).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .stderr(Stdio::null())
-            .status()
-            .ok()?;
-        status.success().then(|| Tmpfs(path.to_path_buf()))
-    }
-
-    fn resize(&self, size: &str) {
-        let status = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
-#[test]
-fn a_full_disk_keeps_the_partial_and_the_upload_resumes_once_space_returns() {
-    let site = Site::new("");
-    site.add_user("alice", PASSWORD, &[]);
-    let Some(disk) = Tmpfs::mount(&site.root(), "6m") else {
-        let root = std::process::Command::new("id").arg("-u").output().unwrap();
-        assert_ne!(
-            String::from_utf8_lossy(&root.stdout).trim(),
-            "0",
-            "root must be able to mount a tmpfs"
-        );
-        eprintln!("SKIPPED: mounting a tmpfs needs root; run the suite as root (CI does)");
-        return;
-    };
-    let server = site.start();
-    let local = site.dir.path().join("big.bin");
-    random_file(&local, 10 * MIB, 60);
-    let output = server.run_ftp("alice", PASSWORD, &["put", local.to_str().unwrap()]);
-    assert_eq!(
-        code(&output),
-        1,
-        "documented exit code for a full server disk: {}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("disk is full"),
-        "{}",
-        stderr(&output)
-    );
-    let kept = e2e::partial_bytes(&site.root());
-    assert!(kept > MIB as u64, "the partial is kept ({kept} bytes)");
-    assert!(!site.root().join("alice/big.bin").exists());
-
-    disk.resize("64m");
-    let output = server.run_ftp(
-        "alice",
-        PASSWORD,
-        &["--json", "put", local.to_str().unwrap()],
-    );
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(json(&output)["resumed_from"].as_u64().unwrap() > 0);
-    assert!(same_content(&local, &site.root().join("alice/big.bin")));
-    drop(server);
 }

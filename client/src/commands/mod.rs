@@ -18,7 +18,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), ClientErro
         Command::Put(args) => put::run(global, args).await,
         Command::Get(args) => get::run(global, args).await,
         Command::Stat { path } => simple::stat(global, &path).await,
-        Command::Rm { path } => simple::rm(global, &path).await,
+        Command::Rm { path, partial } => simple::rm(global, &path, partial).await,
+        Command::Partials => simple::partials(global).await,
         Command::Mkdir { path } => simple::mkdir(global, &path).await,
     }
 }

@@ -1,4 +1,5 @@
-//! `ftp stat PATH`, `ftp rm PATH`, `ftp mkdir PATH`: one request, one answer.
+//! `ftp stat PATH`, `ftp rm [--partial] PATH`, `ftp mkdir PATH`, `ftp partials`: one request,
+//! one answer.
 
 use crate::cli::GlobalArgs;
 use crate::connector::Connector;
@@ -19,12 +20,19 @@ pub async fn stat(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
     client.quit().await
 }
 
-/// `ftp rm PATH`: silent on success, like rm.
-pub async fn rm(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
+/// `ftp rm [--partial] PATH`: silent on success, like rm.
+pub async fn rm(global: &GlobalArgs, path: &str, partial: bool) -> Result<(), ClientError> {
     let mut client = Connector::new(global)?.connect().await?;
-    client.remove(path).await?;
+    if partial {
+        client.remove_partial(path).await?;
+    } else {
+        client.remove(path).await?;
+    }
     if global.json {
-        let json = serde_json::json!({ "op": "rm", "path": output::remote_shown(path) });
+        let mut json = serde_json::json!({ "op": "rm", "path": output::remote_shown(path) });
+        if partial {
+            json["partial"] = true.into();
+        }
         super::print(&format!("{json}\n"))?;
     }
     client.quit().await
@@ -43,4 +51,52 @@ pub async fn mkdir(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
         super::print(&format!("{json}\n"))?;
     }
     client.quit().await
+}
+
+/// `ftp partials`: one line per unfinished upload (nothing when there is none).
+pub async fn partials(global: &GlobalArgs) -> Result<(), ClientError> {
+    let mut client = Connector::new(global)?.connect().await?;
+    let partials = client.partials().await?;
+    let mut text = String::new();
+    for p in &partials {
+        if global.json {
+            let json = serde_json::json!({
+                "op": "partial",
+                "path": p.path,
+                "size": p.size,
+                "held": p.held,
+                "age_seconds": p.age_secs,
+            });
+            text.push_str(&format!("{json}\n"));
+        } else {
+            text.push_str(&format!(
+                "{}  {} of {} bytes held, last written {} ago\n",
+                output::printable(&p.path),
+                p.held,
+                p.size,
+                age(p.age_secs)
+            ));
+        }
+    }
+    super::print(&text)?;
+    client.quit().await
+}
+
+/// An age in its largest whole unit: `42s`, `5m`, `3h`, `2d`.
+fn age(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ages_are_shown_in_their_largest_unit() {
+        let shown: Vec<_> = [0, 59, 60, 3599, 3600, 86400 * 3].map(super::age).into();
+        assert_eq!(shown, ["0s", "59s", "1m", "59m", "1h", "3d"]);
+    }
 }

@@ -41,6 +41,7 @@ fn unknown_keys_and_bad_values_are_named() {
     assert!(load("listen = \"localhost\"\n").contains("listen"));
     assert!(load("idle_timeout = \"soon\"\n").contains("idle_timeout"));
     assert!(load("max_file_size = \"lots\"\n").contains("max_file_size"));
+    assert!(load("disk_reserve = \"-1G\"\n").contains("disk_reserve"));
     assert!(load("tls_cert = \"cert.pem\"\n").contains("tls_key"));
     assert!(load("file_mode = \"0400\"\n").contains("file_mode"));
     assert!(load("dir_mode = \"04755\"\n").contains("dir_mode"));
@@ -58,6 +59,18 @@ fn modes_are_read_from_the_file_in_octal() {
     };
     let config = Config::load(&args).unwrap();
     assert_eq!((config.modes.file, config.modes.dir), (0o640, 0o750));
+}
+
+#[test]
+fn the_disk_reserve_is_a_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ftpd.toml");
+    std::fs::write(&file, "disk_reserve = \"256M\"\n").unwrap();
+    let args = SettingsArgs {
+        config: Some(file),
+        ..Default::default()
+    };
+    assert_eq!(Config::load(&args).unwrap().disk_reserve, Some(256 << 20));
 }
 
 #[test]
@@ -116,6 +129,9 @@ fn the_example_config_documents_every_key_with_its_default() {
     assert_eq!(file.max_connections, Some(defaults.max_connections));
     assert_eq!(file.max_login_attempts, Some(defaults.max_login_attempts));
     assert!(file.max_parallel_logins.is_some());
+    // Its default is computed from the file system (1% of it, at most 1G).
+    assert_eq!(file.disk_reserve.as_deref(), Some("1G"));
+    assert_eq!(defaults.disk_reserve, None);
     assert_eq!(file.fsync, Some(defaults.fsync));
     assert_eq!(file.partial_ttl, Some(defaults.partial_ttl));
     let max = ftp_proto::units::parse_bytes(&file.max_file_size.unwrap()).unwrap();

@@ -5,6 +5,7 @@
 pub mod get;
 pub mod list;
 pub mod mkdir;
+pub mod partials;
 pub mod put;
 pub mod put_whole;
 pub mod remove;

@@ -8,7 +8,9 @@
 //! A verified file is put in place without replacing unless `force` ([`crate::place`]): one
 //! that appeared meanwhile is answered "already exists" and the partial kept for `--force`.
 //! The destination's lock is let go before any answer is sent, so whatever the client runs
-//! next never finds this upload holding it. A full disk (data or inodes) is answered as such.
+//! next never finds this upload holding it. An upload the disk's free space (less a reserve)
+//! cannot hold is refused before any data is sent; a disk found full while writing (data or
+//! inodes) is answered as such.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,6 +67,8 @@ pub(super) struct Upload {
     pub(super) force: bool,
     /// Modes of the file and of the parent folders it creates.
     pub(super) modes: crate::modes::Modes,
+    /// The configured `disk_reserve` ([`crate::space`]).
+    pub(super) disk_reserve: Option<u64>,
 }
 
 /// Answers one `Put` request, through to `PutDone` or a refusal.
@@ -89,6 +93,7 @@ where
         size: request.file.size,
         force: request.force,
         modes: state.config.modes,
+        disk_reserve: state.config.disk_reserve,
         destination,
     };
     let lock_key = session.account.home.join(&upload.destination);
@@ -186,9 +191,9 @@ pub(super) fn check(
     Ok(path)
 }
 
-/// Creates parent folders, checks the destination, opens the partial (refusing a new one past
-/// the user's limit of unfinished uploads that nobody is writing: those named in `in_use` are
-/// being received). Blocking.
+/// Creates parent folders, checks the destination, refuses what the disk cannot hold
+/// ([`crate::space`]), opens the partial (refusing a new one past the user's limit of unfinished
+/// uploads that nobody is writing: those named in `in_use` are being received). Blocking.
 fn prepare(
     home: &cap_std::fs::Dir,
     partials: &Arc<cap_std::fs::Dir>,
@@ -200,7 +205,18 @@ fn prepare(
     if let Some(sha256) = check_destination(home, path, upload, upload.force)? {
         return Ok(Prepared::Existing(sha256));
     }
-    if partials.symlink_metadata(&upload.partial).is_err() {
+    let held = partials
+        .symlink_metadata(&upload.partial)
+        .ok()
+        .map(|m| m.len());
+    crate::space::guard(
+        partials,
+        upload.disk_reserve,
+        upload.size,
+        held.unwrap_or(0),
+        &upload.shown,
+    )?;
+    if held.is_none() {
         let held = uploads::count_idle_partials(partials, &upload.user, in_use)
             .map_err(|e| Refusal::internal("counting partial uploads", e))?;
         if held >= max_partials {
@@ -224,6 +240,7 @@ fn prepare(
         uploads::open_partial(partials, &upload.partial, upload.size, upload.modes.file)
             .map_err(opening)?;
     let plan = uploads::hash_plan(partials, &upload.partial, &file, offset).map_err(opening)?;
+    crate::partials::record(partials, &upload.partial, upload.size, &upload.shown);
     Ok(Prepared::Ready(file, offset, plan))
 }
 

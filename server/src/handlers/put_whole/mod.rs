@@ -124,6 +124,7 @@ async fn admit(
         size,
         force: put.force,
         modes: state.config.modes,
+        disk_reserve: state.config.disk_reserve,
         destination,
     };
     let lock = state

@@ -1,7 +1,8 @@
 //! The store thread of one batch of whole files: one blocking thread takes the batch's files
 //! in request order, in groups through a bounded queue, so the connection keeps reading while
 //! the disk works and no file costs a trip to a blocking thread and back. For each file it
-//! checks the destination, verifies the SHA-256 and writes the partial; a folder's creation and
+//! checks the destination, refuses a file the disk's free space (less its reserve, see
+//! [`crate::space`]) cannot hold, verifies the SHA-256 and writes the partial; a folder's creation and
 //! handle are done once per batch, for all its files. Closed, it makes the batch durable and
 //! visible ([`super::settle`]) and yields the answers, while the next batch can already be
 //! stored. Dropped without settling (the connection is gone), it stops and removes the
@@ -250,6 +251,13 @@ fn try_store(
             sha256: existing,
         }));
     }
+    crate::space::guard(
+        partials,
+        file.upload.disk_reserve,
+        file.upload.size,
+        0,
+        &file.upload.shown,
+    )?;
     if <[u8; 32]>::from(Sha256::digest(&file.data)) != file.sha256 {
         return Err(Refusal::new(
             ErrorKind::Integrity,

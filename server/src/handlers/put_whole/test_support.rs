@@ -66,6 +66,7 @@ pub(super) async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted 
             size: identity.size,
             force: false,
             modes: crate::modes::Modes::default(),
+            disk_reserve: None,
         },
         path,
         force: false,
