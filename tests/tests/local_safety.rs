@@ -45,6 +45,27 @@ fn json_in(server: &Server, folder: &Path, args: &[&str]) -> (i32, Vec<serde_jso
     (code(&output), objects, stderr(&output))
 }
 
+/// Starts `ftp get big.bin` into `downloads` at `rate`, without retries, in the background.
+fn spawn_slow_get(server: &Server, downloads: &Path, rate: &str) -> std::process::Child {
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args(["get", "big.bin", "--limit-rate", rate, "--retries", "0"])
+        .current_dir(downloads)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command.spawn().unwrap()
+}
+
+/// Stops a download with SIGTERM once its `part` holds a MiB; it must exit 130, keeping it.
+fn stop_after_a_mebibyte(client: std::process::Child, part: &Path) {
+    wait_until("part of the download on disk", || {
+        std::fs::metadata(part).is_ok_and(|m| m.len() >= MIB as u64)
+    });
+    e2e::signal(client.id(), "TERM");
+    let output = e2e::output_of(client, "ftp get");
+    assert_eq!(code(&output), 130, "{}", stderr(&output));
+}
+
 #[test]
 fn a_planted_part_link_is_refused_and_nothing_is_written_through_it() {
     let site = site();
@@ -91,13 +112,7 @@ fn a_second_download_to_the_same_target_is_busy() {
     let target = downloads.join("big.bin");
     let part = e2e::part_of(&target);
 
-    let mut command = server.ftp("alice", PASSWORD);
-    command
-        .args(["get", "big.bin", "--limit-rate", "256K", "--retries", "0"])
-        .current_dir(&downloads)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let first = command.spawn().unwrap();
+    let first = spawn_slow_get(&server, &downloads, "256K");
     wait_until("the first download writing", || {
         std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
     });
@@ -130,19 +145,8 @@ fn a_part_of_a_changed_remote_file_is_started_over() {
     let target = downloads.join("big.bin");
     let part = e2e::part_of(&target);
 
-    let mut command = server.ftp("alice", PASSWORD);
-    command
-        .args(["get", "big.bin", "--limit-rate", "1M", "--retries", "0"])
-        .current_dir(&downloads)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let client = command.spawn().unwrap();
-    wait_until("part of the download on disk", || {
-        std::fs::metadata(&part).is_ok_and(|m| m.len() >= MIB as u64)
-    });
-    e2e::signal(client.id(), "TERM");
-    let output = e2e::output_of(client, "ftp get");
-    assert_eq!(code(&output), 130, "{}", stderr(&output));
+    let client = spawn_slow_get(&server, &downloads, "1M");
+    stop_after_a_mebibyte(client, &part);
 
     // The remote file is replaced by another one, larger.
     random_file(&source, 9 * MIB, 33);
@@ -165,19 +169,8 @@ fn a_part_resumes_when_the_same_remote_file_is_named_another_way() {
     random_file(&source, 8 * MIB, 34);
     let downloads = folder(&site, "downloads");
     let part = e2e::part_of(&downloads.join("big.bin"));
-    let mut command = server.ftp("alice", PASSWORD);
-    command
-        .args(["get", "big.bin", "--limit-rate", "1M", "--retries", "0"])
-        .current_dir(&downloads)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let client = command.spawn().unwrap();
-    wait_until("part of the download on disk", || {
-        std::fs::metadata(&part).is_ok_and(|m| m.len() >= MIB as u64)
-    });
-    e2e::signal(client.id(), "TERM");
-    let output = e2e::output_of(client, "ftp get");
-    assert_eq!(code(&output), 130, "{}", stderr(&output));
+    let client = spawn_slow_get(&server, &downloads, "1M");
+    stop_after_a_mebibyte(client, &part);
 
     // `/big.bin` is the file `big.bin` named: the part is resumed, not thrown away.
     let (status, json, err) = json_in(&server, &downloads, &["get", "/big.bin"]);
