@@ -19,6 +19,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connect_line;
 pub mod error;
 pub mod handlers;
 pub mod jail;

@@ -151,19 +151,25 @@ fn announce(
             deliver_initial_password(config, name, password)?;
             name.clone()
         }
-        None => "NAME".to_owned(),
+        None => {
+            let loaded = ftpd::users::Users::load(&config.users).ok().flatten();
+            let names: Vec<String> = loaded
+                .as_ref()
+                .map(|users| users.users.keys().cloned().collect())
+                .unwrap_or_default();
+            if loaded.is_some() && names.is_empty() {
+                tracing::warn!(
+                    "the users file has no users: nobody can log in (add one with `ftpd user add NAME`)"
+                );
+            }
+            // With one user, the connect line names it; with several, the person picks one.
+            match <[String; 1]>::try_from(names) {
+                Ok([only]) => only,
+                Err(_) => "NAME".to_owned(),
+            }
+        }
     };
     tracing::info!(root = %config.root.display(), users = %config.users.display(), "serving");
-    if first_run.initial_user.is_none()
-        && ftpd::users::Users::load(&config.users)
-            .ok()
-            .flatten()
-            .is_some_and(|users| users.users.is_empty())
-    {
-        tracing::warn!(
-            "the users file has no users: nobody can log in (add one with `ftpd user add NAME`)"
-        );
-    }
     let transport = match &state.tls {
         Some(tls) => {
             if first_run.generated_cert {
@@ -180,10 +186,14 @@ fn announce(
         }
     };
     say(&format!("ftpd listening on {address}"));
-    say(&format!(
-        "connect with: ftp --server {address} --secret-file {} {transport} --user {user} ls",
-        absolute(&config.secret_file).display()
-    ));
+    let line = ftpd::connect_line::ConnectLine {
+        client: ftpd::connect_line::client_beside_server(),
+        address,
+        secret_file: &config.secret_file,
+        transport,
+        user: &user,
+    };
+    say(&format!("connect with: {}", line.render()));
     Ok(())
 }
 
@@ -217,11 +227,6 @@ fn say(line: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
-}
-
-/// `path` made absolute against the current folder, for a command a person can paste anywhere.
-fn absolute(path: &std::path::Path) -> std::path::PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Listens for SIGINT and SIGTERM from now on (so none is missed): the returned future

@@ -310,6 +310,13 @@ impl Site {
                 break address.parse().expect("listen address");
             }
         };
+        // The line after the address is the client command to paste.
+        line.clear();
+        stdout.read_line(&mut line).expect("read ftpd stdout");
+        let connect_line = line
+            .trim()
+            .strip_prefix("connect with: ")
+            .map(str::to_owned);
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Server {
@@ -318,6 +325,7 @@ impl Site {
             log,
             key: self.key_file(),
             fingerprint,
+            connect_line,
             client_config: self.client_config(),
         }
     }
@@ -344,6 +352,8 @@ pub struct Server {
     pub key: PathBuf,
     /// Its certificate's fingerprint as it printed it; `None` for a plaintext server.
     pub fingerprint: Option<String>,
+    /// The client command it printed after `connect with: `.
+    pub connect_line: Option<String>,
     /// The config folder its clients run with (`XDG_CONFIG_HOME`).
     pub client_config: PathBuf,
 }

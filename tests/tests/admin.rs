@@ -5,7 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use e2e::{Site, code, run, stderr, stdout};
+use e2e::{Site, code, command, ftp_bin, run, stderr, stdout};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -198,6 +198,30 @@ fn first_start_creates_a_user_a_newcomer_can_log_in_as() {
         site.root().join("admin").is_dir(),
         "home created on first login"
     );
+}
+
+#[test]
+fn the_printed_connect_line_works_as_printed_from_any_folder() {
+    let site = Site::new("");
+    let server = site.start();
+    let password = std::fs::read_to_string(site.dir.path().join("ftpd-initial-password")).unwrap();
+    let line = server.connect_line.clone().expect("a connect line");
+    // The client beside the server, by its absolute path: not whatever `ftp` the PATH finds.
+    assert!(
+        line.starts_with(&format!("{} ", ftp_bin().display())),
+        "{line}"
+    );
+    assert!(line.contains(" --user admin ls"), "{line}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut shell = command(std::path::Path::new("sh"));
+    shell
+        .args(["-c", &line])
+        .current_dir(elsewhere.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env("XDG_CONFIG_HOME", site.client_config())
+        .env("FTP_PASSWORD", password.trim());
+    let output = run(shell, None);
+    assert_eq!(code(&output), 0, "{line}\n{}", stderr(&output));
 }
 
 #[test]
