@@ -149,14 +149,20 @@ impl Store {
     /// when the store was made (else it may have changed while it was hashed). Best effort.
     pub fn keep_whole(&self, file: &std::fs::File, end: &Checkpoint) {
         if end.offset >= checkpoint::INTERVAL && self.unchanged(file, end.offset) {
-            save(&self.path, &checkpoint::encode(&self.binding, std::slice::from_ref(end)));
+            save(
+                &self.path,
+                &checkpoint::encode(&self.binding, std::slice::from_ref(end)),
+            );
         }
     }
 
     /// A transfer that read `file` is finished: its list stays while the file is unchanged
     /// (its reader sealed it with the state at the end), else it goes.
     pub fn settle(&self, file: &std::fs::File) {
-        if !self.read.is_some_and(|(size, _)| self.unchanged(file, size)) {
+        if !self
+            .read
+            .is_some_and(|(size, _)| self.unchanged(file, size))
+        {
             self.forget();
         }
     }

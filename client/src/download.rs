@@ -198,16 +198,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 ),
             });
         }
-        // fsync, the checked rename and the folder's fsync, off the runtime; then the file's
-        // SHA-256 is kept in the cache (see `crate::local_hash`).
+        // fsync, the checked rename and the folder's fsync, off the runtime.
         let (target, durable) = (plan.local.to_path_buf(), plan.durable);
         let shown = plan.local.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let id = part.id();
-            part.finish(file, &target, durable)?;
-            crate::local_hash::remember_download(&target, id, &end);
-            Ok(())
-        })
+        let id = part.id();
+        tokio::task::spawn_blocking(move || part.finish(file, &target, durable))
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
             .map_err(|e| match local_error(&shown, e) {
@@ -217,6 +212,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 },
                 other => other,
             })?;
+        // The file's SHA-256 is kept in the cache (see `crate::local_hash`).
+        let local = plan.local.to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::local_hash::remember_download(&local, id, &end);
+        })
+        .await;
         if let Some(record) = &record {
             record.forget();
         }

@@ -22,9 +22,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::connection::{Client, unexpected};
 use crate::download::GetPlan;
 use crate::error::ClientError;
+use crate::local_hash;
 use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
-use crate::local_hash;
 use crate::transfer::{Report, Tally};
 
 /// The length of an existing regular file at `local` (not followed), `None` when nothing is

@@ -33,8 +33,7 @@ pub fn hash(
     progress: HashProgress,
 ) -> impl Future<Output = std::io::Result<LocalHash>> + Send + 'static {
     let local = local.to_path_buf();
-    let thread =
-        tokio::task::spawn_blocking(move || hash_blocking(&local, &file, cache, progress));
+    let thread = tokio::task::spawn_blocking(move || hash_blocking(&local, &file, cache, progress));
     async move {
         thread
             .await

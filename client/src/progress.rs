@@ -220,7 +220,9 @@ impl HashBar {
     /// `done` of `total` bytes are hashed.
     fn tell(&mut self, done: u64, total: u64) {
         let bar = self.bar.get_or_insert_with(|| {
-            let bar = self.multi.insert_after(&self.after, ProgressBar::new(total));
+            let bar = self
+                .multi
+                .insert_after(&self.after, ProgressBar::new(total));
             bar.set_style(
                 ProgressStyle::with_template(HASHING)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -154,8 +154,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
         let size = file_id.size;
         let store = Store::for_file(plan.local, &file);
-        let hash_plan = checkpoints::plan(store.as_ref(), offset)
-            .with_progress(progress.hashing("hashing"));
+        let hash_plan =
+            checkpoints::plan(store.as_ref(), offset).with_progress(progress.hashing("hashing"));
         let from_cache = hash_plan
             .resume_from
             .as_ref()

@@ -158,7 +158,11 @@ fn ctrl_c_keeps_the_part_with_its_sealed_list_and_the_next_get_resumes() {
     assert!(kept >= 20 * MIB as u64 && kept < 40 * MIB as u64, "{kept}");
     let lists = server.client_cache().join("ftp/checkpoints");
     let part_lists = e2e::checkpoint_lists(&lists);
-    assert_eq!(part_lists.len(), 1, "the writer sealed its list of the .part");
+    assert_eq!(
+        part_lists.len(),
+        1,
+        "the writer sealed its list of the .part"
+    );
 
     let (status, json, err) = json_in(&server, &folder, &["get", "big.bin"]);
     assert_eq!(status, 0, "{err}");

@@ -147,7 +147,10 @@ fn a_wrong_cached_hash_fails_one_upload_and_is_dropped() {
 
     plant_a_wrong_hash(&server, &local);
     let (status, result, err) = put(&server, &local, "other.bin");
-    assert_eq!(status, 6, "the server refuses the wrong digest: {result} {err}");
+    assert_eq!(
+        status, 6,
+        "the server refuses the wrong digest: {result} {err}"
+    );
     assert!(err.contains("integrity"), "{err}");
     assert!(!home(&site).join("other.bin").exists(), "no wrong file");
 
