@@ -84,7 +84,9 @@ fn hash_blocking(
 
 /// Keeps `end`, the hash state at the end of a file just downloaded to `local`, as that file's
 /// whole hash, if `local` is still the file (device and inode `id`) that was written. Best
-/// effort. Blocking.
+/// effort. Blocking. A write by another process between the rename and this look is not seen
+/// (the entry then binds the new change time to the old digest); for the user's own files that
+/// window is the rename's, and the server still checks whatever such a digest declares.
 pub fn remember_download(local: &Path, id: (u64, u64), end: &ftp_proto::checkpoint::Checkpoint) {
     use std::os::unix::fs::MetadataExt;
     let Ok(file) = crate::part::options().read(true).open(local) else {
