@@ -6,8 +6,20 @@
 //! device, inode, size, modification and change times (any edit changes the change time, so
 //! a list never describes other contents); for a download the `.part` file's path, device and
 //! inode, and, as the list is sealed when writing stops, its length and modification time then
-//! (see `ftp_proto::checkpoint::Ledger`). A list is removed when its transfer finishes; lists
-//! older than a week are swept away when a new transfer starts. Saving is best effort: without
+//! (see `ftp_proto::checkpoint::Ledger`).
+//!
+//! A list that holds the hash state at a local file's end knows the file's SHA-256: it is kept
+//! after the file was read whole (a finished `put`, a comparison with a remote file of the same
+//! size) or written whole (a finished `get`, under the downloaded file's own binding), so the
+//! same unchanged file is not read again to be compared or declared. The binding makes any
+//! change to the file (its size, modification or change time, inode) leave the list unused, and
+//! a list is written only when the file's identity is the same after hashing as before; a list
+//! from another boot, torn or altered is ignored (see `ftp_proto::checkpoint`), and so is one
+//! that cannot be read. Such a digest is trusted only to say "the same": the server checks
+//! every byte it receives, and a local file said to differ is read again first (see
+//! [`crate::local_hash`]). The list of an unfinished transfer is removed when its transfer
+//! finishes; lists older than a week are swept away when a new transfer starts. Saving is best
+//! effort: without
 //! a cache folder, or when a save fails, a resume only hashes the prefix again. The folders
 //! are created 0700 and every list 0600 through a fresh temporary file and a rename; a list
 //! is read without following a link, so nothing planted at a list's name is read or written
@@ -18,7 +30,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use ftp_proto::checkpoint::{self, Ledger};
+use ftp_proto::checkpoint::{self, Checkpoint, Ledger};
 use ftp_proto::filestream::HashPlan;
 use sha2::{Digest, Sha256};
 
@@ -36,13 +48,26 @@ pub struct Store {
     current: [u8; 32],
     /// The file is being written: its list is sealed when writing stops.
     sealed: bool,
+    /// For a file being read, its size and identity when the store was made (see
+    /// [`identity_of`]): a list is kept only while the file still has them.
+    read: Option<(u64, [u8; 32])>,
 }
 
 impl Store {
-    /// The list for uploading `local`, opened as `file`; `None` without a cache folder.
-    pub fn for_upload(local: &Path, file: &std::fs::File) -> Option<Store> {
-        let binding = upload_binding(local, file)?;
-        Store::at(binding, binding, false)
+    /// The list of the local file `local`, opened as `file`, being read (an upload's source,
+    /// a file compared or just downloaded); `None` without a cache folder.
+    pub fn for_file(local: &Path, file: &std::fs::File) -> Option<Store> {
+        Store::for_file_in(cache_dir()?, local, file)
+    }
+
+    /// [`Self::for_file`], with the lists in `folder` instead of the cache folder (for tests
+    /// and tools that keep their own).
+    pub fn for_file_in(folder: PathBuf, local: &Path, file: &std::fs::File) -> Option<Store> {
+        let meta = file.metadata().ok()?;
+        let binding = upload_binding(local, &meta)?;
+        let mut store = Store::at(folder, binding, binding, false);
+        store.read = Some((meta.len(), identity_of(&meta)));
+        Some(store)
     }
 
     /// The list for the `.part` file `part` of a download, opened as `file`.
@@ -61,33 +86,51 @@ impl Store {
         }
         let binding = binding.finalize().into();
         let current = checkpoint::sealed_binding(&binding, &meta);
-        Store::at(binding, current, true)
+        Some(Store::at(cache_dir()?, binding, current, true))
     }
 
-    /// The store for `binding` in the cache folder.
-    fn at(binding: [u8; 32], current: [u8; 32], sealed: bool) -> Option<Store> {
-        let folder = cache_dir()?;
+    /// The store for `binding` in `folder`.
+    fn at(folder: PathBuf, binding: [u8; 32], current: [u8; 32], sealed: bool) -> Store {
         let name = format!("{}.ckpt", hex::encode(&binding[..16]));
-        Some(Store {
+        Store {
             path: folder.join(name),
             binding,
             current,
             sealed,
-        })
+            read: None,
+        }
     }
 
-    /// How to hash a file whose first `offset` bytes are already transferred: from the best
-    /// saved checkpoint, saving new ones here. At offset 0 any old list is dropped.
+    /// The saved checkpoints that are valid now; none when the list is missing, unreadable,
+    /// damaged or for another state of the file.
+    fn list(&self) -> Vec<Checkpoint> {
+        read(&self.path)
+            .map(|bytes| checkpoint::decode(&bytes, &self.current))
+            .unwrap_or_default()
+    }
+
+    /// The saved hash state at the end of a file being read, which knows its SHA-256.
+    pub fn whole(&self) -> Option<Checkpoint> {
+        let (size, _) = self.read?;
+        self.list().into_iter().find(|c| c.offset == size)
+    }
+
+    /// How to hash a file whose first `offset` bytes are already transferred: from the state
+    /// at the end of a file being read when that is known (nothing is hashed then), else from
+    /// the best saved checkpoint, saving new ones here. At offset 0 an old list without the
+    /// end state is dropped.
     pub fn plan(&self, offset: u64) -> HashPlan {
-        let resume_from = if offset == 0 {
-            self.forget();
-            sweep_stale(self.path.parent());
-            None
-        } else {
-            read(&self.path).and_then(|bytes| {
-                checkpoint::best(&checkpoint::decode(&bytes, &self.current), offset)
-            })
+        let resume_from = match self.whole() {
+            Some(whole) => Some(whole),
+            None if offset == 0 => {
+                self.forget();
+                None
+            }
+            None => checkpoint::best(&self.list(), offset),
         };
+        if offset == 0 {
+            sweep_stale(self.path.parent());
+        }
         let path = self.path.clone();
         HashPlan {
             resume_from,
@@ -96,18 +139,52 @@ impl Store {
                 save: Box::new(move |bytes| save(&path, bytes)),
                 sealed: self.sealed,
             }),
+            progress: None,
         }
     }
 
-    /// Removes the list (its transfer is finished).
+    /// Keeps `end`, the hash state at the end of the file being read, `file`, as its list:
+    /// only for a file of at least one checkpoint interval (a smaller one is read again in
+    /// less time than a list takes), and only while the file has the size and identity it had
+    /// when the store was made (else it may have changed while it was hashed). Best effort.
+    pub fn keep_whole(&self, file: &std::fs::File, end: &Checkpoint) {
+        if end.offset >= checkpoint::INTERVAL && self.unchanged(file, end.offset) {
+            save(
+                &self.path,
+                &checkpoint::encode(&self.binding, std::slice::from_ref(end)),
+            );
+        }
+    }
+
+    /// A transfer that read `file` is finished: its list stays while the file is unchanged
+    /// (its reader sealed it with the state at the end), else it goes.
+    pub fn settle(&self, file: &std::fs::File) {
+        if !self
+            .read
+            .is_some_and(|(size, _)| self.unchanged(file, size))
+        {
+            self.forget();
+        }
+    }
+
+    /// Whether `file`, being read, still has the identity it had when the store was made and
+    /// is `size` bytes long.
+    fn unchanged(&self, file: &std::fs::File, size: u64) -> bool {
+        let Some((was_size, was)) = self.read else {
+            return false;
+        };
+        file.metadata()
+            .is_ok_and(|meta| was_size == size && identity_of(&meta) == was)
+    }
+
+    /// Removes the list (its transfer is finished, or what it holds proved wrong).
     pub fn forget(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-/// What binds an upload's list to the local file `local`, opened as `file`.
-fn upload_binding(local: &Path, file: &std::fs::File) -> Option<[u8; 32]> {
-    let meta = file.metadata().ok()?;
+/// What binds the list of a local file being read to `local`, described by `meta`.
+fn upload_binding(local: &Path, meta: &std::fs::Metadata) -> Option<[u8; 32]> {
     let mut binding = Sha256::new();
     binding.update(b"ftp upload\0");
     binding.update(
@@ -116,8 +193,15 @@ fn upload_binding(local: &Path, file: &std::fs::File) -> Option<[u8; 32]> {
             .as_os_str()
             .as_encoded_bytes(),
     );
-    checkpoint::hash_identity(&mut binding, &meta);
+    checkpoint::hash_identity(&mut binding, meta);
     Some(binding.finalize().into())
+}
+
+/// A digest of a file's device, inode, size, modification and change times.
+fn identity_of(meta: &std::fs::Metadata) -> [u8; 32] {
+    let mut identity = Sha256::new();
+    checkpoint::hash_identity(&mut identity, meta);
+    identity.finalize().into()
 }
 
 /// Plan for an optional store: without one, hash from byte 0 and save nothing.
@@ -202,14 +286,80 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, b"one").unwrap();
-        let before = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
-        let again = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
+        let before = upload_binding(&path, &std::fs::metadata(&path).unwrap()).unwrap();
+        let again = upload_binding(&path, &std::fs::metadata(&path).unwrap()).unwrap();
         assert_eq!(before, again);
         // Past the file system's timestamp granularity, so the change time moves.
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&path, b"two").unwrap();
-        let after = upload_binding(&path, &std::fs::File::open(&path).unwrap()).unwrap();
+        let after = upload_binding(&path, &std::fs::metadata(&path).unwrap()).unwrap();
         assert_ne!(before, after);
+    }
+
+    /// A state at offset `len` for `len` bytes of `byte`.
+    fn state_of(byte: u8, len: usize) -> Checkpoint {
+        Checkpoint {
+            offset: len as u64,
+            state: Sha256::new_with_prefix(vec![byte; len]),
+        }
+    }
+
+    #[test]
+    fn a_whole_hash_is_kept_only_for_the_unchanged_file_it_describes() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("lists");
+        let path = dir.path().join("big");
+        let len = checkpoint::INTERVAL as usize + 3;
+        std::fs::write(&path, vec![1u8; len]).unwrap();
+        let open = || std::fs::File::open(&path).unwrap();
+        let store = Store::for_file_in(folder.clone(), &path, &open()).unwrap();
+        assert!(store.whole().is_none(), "nothing kept yet");
+        store.keep_whole(&open(), &state_of(1, len));
+        let kept = Store::for_file_in(folder.clone(), &path, &open()).unwrap();
+        let whole = kept.whole().unwrap();
+        assert_eq!(whole.offset, len as u64);
+        assert_eq!(
+            ftp_proto::filestream::sha256_of(&whole),
+            <[u8; 32]>::from(Sha256::digest(vec![1u8; len]))
+        );
+        assert_eq!(
+            kept.plan(0).resume_from.map(|c| c.offset),
+            Some(len as u64),
+            "a put from 0 hashes nothing"
+        );
+
+        // A damaged list is ignored, never trusted.
+        let mut bytes = std::fs::read(&kept.path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1;
+        std::fs::write(&kept.path, &bytes).unwrap();
+        assert!(kept.whole().is_none());
+        std::fs::write(&kept.path, b"garbage").unwrap();
+        assert!(kept.whole().is_none());
+        kept.keep_whole(&open(), &state_of(1, len));
+        assert!(kept.whole().is_some());
+
+        // Any change to the file (here its contents, same size) leaves it unused.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, vec![2u8; len]).unwrap();
+        let after = Store::for_file_in(folder.clone(), &path, &open()).unwrap();
+        assert!(after.whole().is_none());
+        // A file that changed since its store was made is not kept: it may have changed
+        // while it was hashed.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, vec![3u8; len]).unwrap();
+        after.keep_whole(&open(), &state_of(2, len));
+        assert!(!after.path.exists());
+        // A state that is not at the file's end, or a small file, is not kept.
+        let now = Store::for_file_in(folder.clone(), &path, &open()).unwrap();
+        now.keep_whole(&open(), &state_of(3, len - 1));
+        assert!(!now.path.exists());
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"tiny").unwrap();
+        let small_file = std::fs::File::open(&small).unwrap();
+        let store = Store::for_file_in(folder, &small, &small_file).unwrap();
+        store.keep_whole(&small_file, &state_of(b't', 4));
+        assert!(!store.path.exists());
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         if !plan.force
             && let Some(len) = crate::identical::existing_len(plan.local)?
         {
-            return self.compare_existing(plan, len, progress).await;
+            return self.compare_existing(plan, len, progress, tally).await;
         }
         let part_path = part_path(plan.local);
         let mut part = Part::open_existing(&part_path)?;
@@ -164,14 +164,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         tally.resumed_from.get_or_insert(offset);
         progress.start_sized(offset, size, "local .part file");
         let store = Store::for_download(&part.path, &file);
-        let hash_plan = checkpoints::plan(store.as_ref(), offset);
+        let hash_plan =
+            checkpoints::plan(store.as_ref(), offset).with_progress(progress.hashing("hashing"));
         let writer = HashingWriter::start(file, offset, hash_plan);
         let received = self
             .receive_data(&writer, offset, size, &mut limiter, progress, tally)
             .await;
         // Whatever stopped the receiving, the writer drains and seals its list before this.
         let written = writer.finish().await;
-        let (server_sha, Written { file, sha256, .. }) = match (received, written) {
+        let (server_sha, Written { file, sha256, end }) = match (received, written) {
             (Ok(Some(sha)), Ok(written)) => (sha, written),
             // The writer stopped (a full disk, most often): its error is the story.
             (_, Err(error)) => return Err(local_error(&part.path, error)),
@@ -200,6 +201,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         // fsync, the checked rename and the folder's fsync, off the runtime.
         let (target, durable) = (plan.local.to_path_buf(), plan.durable);
         let shown = plan.local.to_path_buf();
+        let id = part.id();
         tokio::task::spawn_blocking(move || part.finish(file, &target, durable))
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
@@ -210,6 +212,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 },
                 other => other,
             })?;
+        // The file's SHA-256 is kept in the cache (see `crate::local_hash`).
+        let local = plan.local.to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::local_hash::remember_download(&local, id, &end);
+        })
+        .await;
         if let Some(record) = &record {
             record.forget();
         }

@@ -9,9 +9,12 @@
 //! match). The same digest is success,
 //! `identical`, exit 0, with nothing written; another size or digest is the old refusal,
 //! "already exists", exit 4. A size that differs ends the attempt at once (the data the
-//! server then starts sending is not read: the connection is dropped with the error).
+//! server then starts sending is not read: the connection is dropped with the error). The
+//! local file's SHA-256 comes from the client's cache when it knows the file unchanged and the
+//! digest matches (see [`crate::local_hash`]); else the file is read, with a "checking" bar.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,9 +22,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::connection::{Client, unexpected};
 use crate::download::GetPlan;
 use crate::error::ClientError;
+use crate::local_hash;
 use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
-use crate::transfer::Report;
+use crate::transfer::{Report, Tally};
 
 /// The length of an existing regular file at `local` (not followed), `None` when nothing is
 /// there; anything else there (a link, a folder) is refused as existing.
@@ -63,8 +67,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         plan: &GetPlan<'_>,
         len: u64,
         progress: &FileProgress,
+        tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        let file = open_same(plan.local, len)?;
+        let file = Arc::new(open_same(plan.local, len)?);
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: len,
@@ -76,30 +81,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             other => return Err(unexpected("a download answer", &other)),
         }
         progress.start_sized(0, len, "local file");
-        let hashing = tokio::task::spawn_blocking(move || ftp_proto::filestream::hash_file(&file));
+        let checking = || progress.hashing("checking");
+        let hashing = local_hash::hash(plan.local, Arc::clone(&file), true, checking());
         let server_sha = match self.receive().await? {
             ServerMessage::GetDone { sha256 } => sha256,
             other => return Err(unexpected("the file's SHA-256", &other)),
         };
-        let local_sha = self
-            .interrupt()
-            .guard(hashing)
-            .await?
-            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            .map_err(|source| ClientError::Local {
-                context: format!(
-                    "cannot read {}",
-                    printable(&plan.local.display().to_string())
-                ),
-                source,
-            })?;
-        if local_sha != server_sha {
+        let again = || local_hash::hash(plan.local, file, false, checking());
+        let local = match self.interrupt().guard(hashing).await? {
+            Ok(first) => {
+                let confirmed = local_hash::confirmed(first, &server_sha, again);
+                self.interrupt().guard(confirmed).await?
+            }
+            Err(error) => Err(error),
+        }
+        .map_err(|source| ClientError::Local {
+            context: format!(
+                "cannot read {}",
+                printable(&plan.local.display().to_string())
+            ),
+            source,
+        })?;
+        if local.sha256 != server_sha {
             return Err(differs(plan));
         }
+        tally.hashed_from_cache |= local.from_cache;
         Ok(Report {
             size: len,
             offset: len,
-            sha256: local_sha,
+            sha256: local.sha256,
             identical: true,
         })
     }

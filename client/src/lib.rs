@@ -23,6 +23,7 @@ pub mod error;
 pub mod identical;
 pub mod interrupt;
 pub mod known_servers;
+pub mod local_hash;
 pub mod output;
 pub mod part;
 pub mod progress;

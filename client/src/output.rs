@@ -129,7 +129,8 @@ pub fn listing_json(path: &str, entries: &[DirEntry]) -> serde_json::Value {
     json!({ "op": "ls", "path": path, "entries": entries })
 }
 
-/// `put --json`: `{"op":"put","local","remote","size","sent","resumed_from","sha256","result"}`.
+/// `put --json`: `{"op":"put","local","remote","size","sent","resumed_from","sha256","result",
+/// "hashed_from_cache"}`.
 pub fn put_json(job: &PutJob, outcome: &Outcome) -> serde_json::Value {
     json!({
         "op": "put",
@@ -140,6 +141,7 @@ pub fn put_json(job: &PutJob, outcome: &Outcome) -> serde_json::Value {
         "resumed_from": outcome.resumed_from,
         "sha256": hex::encode(outcome.sha256),
         "result": if outcome.identical { "identical" } else { "uploaded" },
+        "hashed_from_cache": outcome.hashed_from_cache,
     })
 }
 
@@ -162,7 +164,8 @@ pub fn put_summary(job: &PutJob, outcome: &Outcome) -> String {
     )
 }
 
-/// `get --json`: `{"op":"get","remote","local","size","sent","resumed_from","sha256","result"}`.
+/// `get --json`: `{"op":"get","remote","local","size","sent","resumed_from","sha256","result",
+/// "hashed_from_cache"}`.
 pub fn get_json(job: &GetJob, outcome: &Outcome) -> serde_json::Value {
     json!({
         "op": "get",
@@ -173,6 +176,7 @@ pub fn get_json(job: &GetJob, outcome: &Outcome) -> serde_json::Value {
         "resumed_from": outcome.resumed_from,
         "sha256": hex::encode(outcome.sha256),
         "result": if outcome.identical { "identical" } else { "downloaded" },
+        "hashed_from_cache": outcome.hashed_from_cache,
     })
 }
 

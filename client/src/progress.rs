@@ -1,7 +1,9 @@
 //! Progress on stderr, only on a terminal and never with `--quiet`: one bar per file (bytes,
 //! rate, ETA) and a total bar when several files go. A resumed transfer starts its bar where
 //! the server already is and says so. Nothing is drawn before [`Progress::show`], which comes
-//! after the login, so no bar sits in front of a password prompt.
+//! after the login, so no bar sits in front of a password prompt. Hashing that moves nothing
+//! (a local file read to be compared, a resume's prefix hashed again) gets a bar of its own
+//! under the file's, saying what it does ("checking", "hashing"), gone once the hashing ends.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -15,6 +17,9 @@ use indicatif::{
 
 /// Layout of every bar: the rate and ETA count only bytes this run moved (see [`Skipped`]).
 const TEMPLATE: &str = "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {rate} ETA {left}";
+
+/// Layout of a hashing bar.
+const HASHING: &str = "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
 
 /// The progress display of one command.
 #[derive(Debug)]
@@ -182,6 +187,62 @@ impl FileProgress {
     /// The file failed: removes its bar.
     pub fn abandon(&self) {
         self.bar.finish_and_clear();
+    }
+
+    /// What hears of hashing that moves nothing for this file (see
+    /// [`ftp_proto::filestream::HashProgress`]): a bar labelled `what` and the file's name,
+    /// drawn under the file's own where bars are drawn, shown from the first byte hashed and
+    /// removed when all are, or when the hashing stops.
+    pub fn hashing(&self, what: &str) -> ftp_proto::filestream::HashProgress {
+        let mut bar = HashBar {
+            multi: self.multi.clone(),
+            after: self.bar.clone(),
+            label: format!("{what} {}", short(&crate::output::printable(&self.name))),
+            bar: None,
+        };
+        Box::new(move |done, total| bar.tell(done, total))
+    }
+}
+
+/// The bar of one pass of hashing that moves nothing; made on the first news of it.
+struct HashBar {
+    /// Where the bar goes.
+    multi: MultiProgress,
+    /// The file's bar, which it goes under.
+    after: ProgressBar,
+    /// What the bar says.
+    label: String,
+    /// The bar, once hashing has begun.
+    bar: Option<ProgressBar>,
+}
+
+impl HashBar {
+    /// `done` of `total` bytes are hashed.
+    fn tell(&mut self, done: u64, total: u64) {
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = self
+                .multi
+                .insert_after(&self.after, ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template(HASHING)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(self.label.clone());
+            bar
+        });
+        bar.set_position(done);
+        if done >= total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for HashBar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

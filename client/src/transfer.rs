@@ -70,6 +70,8 @@ pub struct Outcome {
     pub sha256: [u8; 32],
     /// The same content was already in place.
     pub identical: bool,
+    /// The local file's SHA-256 came from the client's cache: the file was not read to know it.
+    pub hashed_from_cache: bool,
 }
 
 /// What the attempts of one transfer add up to.
@@ -79,6 +81,8 @@ pub struct Tally {
     pub sent: u64,
     /// Offset the first attempt started at.
     pub resumed_from: Option<u64>,
+    /// The successful attempt took the local file's SHA-256 from the client's cache.
+    pub hashed_from_cache: bool,
 }
 
 /// What one successful attempt did.
@@ -109,6 +113,7 @@ fn conclude(
                 resumed_from: tally.resumed_from.unwrap_or(report.offset),
                 sha256: report.sha256,
                 identical: report.identical,
+                hashed_from_cache: tally.hashed_from_cache,
             })
         }
         Err(error) => {

@@ -6,8 +6,14 @@
 //! The SHA-256 of the whole file goes last; the server answers only once the file is visible.
 //! However sending stops (a lost connection, a signal: see [`crate::interrupt`]), the reader
 //! thread is stopped and waited for, so its checkpoint list is complete before a retry or exit.
+//!
+//! A file whose SHA-256 the client's cache knows (see [`crate::checkpoints`]) is not hashed
+//! again: neither to be declared at the end nor to be compared with a remote file of the same
+//! size (see [`crate::local_hash`]). When the server finds the declared digest wrong, the
+//! cached one is dropped, so the same command run again reads the file and succeeds.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
@@ -20,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::local_hash;
 use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
@@ -80,6 +87,17 @@ pub fn open_local(path: &Path) -> Result<(std::fs::File, FileIdentity), ClientEr
     Ok((file, identity(&meta)))
 }
 
+/// Whether the server refused the upload's data as not matching its declared digest.
+fn integrity(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::Remote {
+            kind: ErrorKind::Integrity,
+            ..
+        }
+    )
+}
+
 /// An interruption, told with how much of `plan`'s `size` bytes went out (`position`); any
 /// other error as it is.
 fn sent(error: ClientError, plan: &PutPlan<'_>, position: u64, size: u64) -> ClientError {
@@ -123,7 +141,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             }
             ServerMessage::PutExisting { sha256 } => {
                 tally.resumed_from.get_or_insert(file_id.size);
-                return self.settle_existing(plan, file, file_id.size, sha256).await;
+                return self
+                    .settle_existing(plan, file, file_id.size, sha256, progress, tally)
+                    .await;
             }
             other => return Err(crate::connection::unexpected("an upload answer", &other)),
         };
@@ -133,8 +153,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .as_ref()
             .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
         let size = file_id.size;
-        let store = Store::for_upload(plan.local, &file);
-        let hash_plan = checkpoints::plan(store.as_ref(), offset);
+        let store = Store::for_file(plan.local, &file);
+        let hash_plan =
+            checkpoints::plan(store.as_ref(), offset).with_progress(progress.hashing("hashing"));
+        let from_cache = hash_plan
+            .resume_from
+            .as_ref()
+            .is_some_and(|c| c.offset == size);
+        let source = file.try_clone().ok();
         let (mut incoming, reader) =
             filestream::spawn_reader(file, offset, size, chunk_len, hash_plan);
         let mut position = offset;
@@ -151,23 +177,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 context: format!("cannot read {}", plan.local.display()),
                 source,
             })?;
+        let finished = self.finish_put(size, sha256).await;
+        if let Some(store) = &store {
+            match (&finished, &source) {
+                (Ok(()), Some(source)) => store.settle(source),
+                (Err(error), _) if !integrity(error) => {}
+                // A digest the server found wrong (read or cached) is not kept.
+                _ => store.forget(),
+            }
+        }
+        finished?;
+        tally.hashed_from_cache |= from_cache;
+        Ok(Report {
+            size,
+            offset,
+            sha256,
+            identical: false,
+        })
+    }
+
+    /// Declares the file's `sha256` and waits until the server has the file of `size` bytes
+    /// with that digest in place.
+    async fn finish_put(&mut self, size: u64, sha256: [u8; 32]) -> Result<(), ClientError> {
         self.send_or_explain(ClientMessage::PutFinish { sha256 })
             .await?;
         match self.receive().await? {
             ServerMessage::PutDone {
                 size: done_size,
                 sha256: server_sha,
-            } if done_size == size && server_sha == sha256 => {
-                if let Some(store) = &store {
-                    store.forget();
-                }
-                Ok(Report {
-                    size,
-                    offset,
-                    sha256,
-                    identical: false,
-                })
-            }
+            } if done_size == size && server_sha == sha256 => Ok(()),
             ServerMessage::PutDone { .. } => Err(ClientError::Remote {
                 kind: ErrorKind::Integrity,
                 message: "the server reports a different size or SHA-256 for the stored file"
@@ -200,27 +238,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Ok(())
     }
 
-    /// After `PutExisting`: identical content is success, anything else a conflict.
+    /// After `PutExisting`: identical content is success, anything else a conflict. The local
+    /// file's hash comes from the cache when it is there and matches (see
+    /// [`crate::local_hash`]).
     async fn settle_existing(
         &mut self,
         plan: &PutPlan<'_>,
         file: std::fs::File,
         size: u64,
         remote_sha: [u8; 32],
+        progress: &FileProgress,
+        tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        let local_sha = tokio::task::spawn_blocking(move || filestream::hash_file(&file))
-            .await
-            .map_err(|e| ClientError::Protocol(format!("hash thread failed: {e}")))?
-            .map_err(|source| ClientError::Local {
-                context: format!("cannot read {}", plan.local.display()),
-                source,
-            })?;
+        let file = Arc::new(file);
+        let first = local_hash::hash(
+            plan.local,
+            Arc::clone(&file),
+            true,
+            progress.hashing("checking"),
+        );
+        let first = self.interrupt().guard(first).await?;
+        let again = || local_hash::hash(plan.local, file, false, progress.hashing("checking"));
+        let local = match first {
+            Ok(first) => {
+                let confirmed = local_hash::confirmed(first, &remote_sha, again);
+                self.interrupt().guard(confirmed).await?
+            }
+            Err(error) => Err(error),
+        }
+        .map_err(|source| ClientError::Local {
+            context: format!("cannot read {}", plan.local.display()),
+            source,
+        })?;
         self.send(ClientMessage::PutCancel {}).await?;
-        if local_sha == remote_sha {
+        if local.sha256 == remote_sha {
+            tally.hashed_from_cache |= local.from_cache;
             Ok(Report {
                 size,
                 offset: size,
-                sha256: local_sha,
+                sha256: local.sha256,
                 identical: true,
             })
         } else {

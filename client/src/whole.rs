@@ -143,6 +143,7 @@ fn settle(
         resumed_from: 0,
         sha256,
         identical,
+        hashed_from_cache: false,
     };
     match answer {
         ServerMessage::PutDone {

@@ -52,7 +52,9 @@ pub type SaveFn = Box<dyn FnMut(&[u8]) + Send>;
 /// (best effort: a list that is not stored only makes a later resume slower).
 ///
 /// A file being read (an upload's source) is bound by an identity that any change to it
-/// alters (its change time), so its list is saved at every checkpoint. A file being written (a
+/// alters (its change time), so its list is saved at every checkpoint, and once more by
+/// [`CheckpointingHash::seal`] when reading stops, with the state there (at the file's end,
+/// its SHA-256, good for as long as the file is unchanged). A file being written (a
 /// partial) changes all the time: its list is saved once, by [`CheckpointingHash::seal`] when
 /// writing stops, bound to the file's final length and modification time through
 /// [`sealed_binding`], so it is used only on a file nobody has written since. A writer killed
@@ -253,16 +255,25 @@ impl CheckpointingHash {
         }
     }
 
-    /// For a file being written, once writing has stopped: saves the list, with the state at
-    /// the current position added, bound to `file` as it is now (see [`Ledger`]). Call it
-    /// after the last write.
+    /// Once hashing has stopped: saves the list with the state at the current position added.
+    /// For a file being written, bound to `file` as it is now (see [`Ledger`]); for a file
+    /// being read, to the ledger's binding, which already names the file's identity. Call it
+    /// after the last write or read.
     pub fn seal(&mut self, file: &std::fs::File) {
         // Under one interval, hashing again costs less than keeping a list.
-        if self.position < INTERVAL || !self.ledger.as_ref().is_some_and(|l| l.sealed) {
+        let Some(sealed) = self.ledger.as_ref().map(|l| l.sealed) else {
+            return;
+        };
+        if self.position < INTERVAL {
             return;
         }
-        let Ok(meta) = file.metadata() else {
-            return;
+        let binding = match (sealed, &self.ledger) {
+            (true, Some(ledger)) => match file.metadata() {
+                Ok(meta) => sealed_binding(&ledger.binding, &meta),
+                Err(_) => return,
+            },
+            (false, Some(ledger)) => ledger.binding,
+            (_, None) => return,
         };
         let mut list: Vec<Checkpoint> = self.kept.iter().cloned().collect();
         // The state at the end too: a resume from here re-hashes nothing, and a reader that
@@ -271,7 +282,7 @@ impl CheckpointingHash {
             list.push(self.here());
         }
         if let Some(ledger) = self.ledger.as_mut() {
-            (ledger.save)(&encode(&sealed_binding(&ledger.binding, &meta), &list));
+            (ledger.save)(&encode(&binding, &list));
         }
     }
 
@@ -404,6 +415,23 @@ mod tests {
             .unwrap();
         let later = sealed_binding(&[9; 32], &file.metadata().unwrap());
         assert!(decode(&bytes, &later).is_empty(), "the file changed since");
+    }
+
+    #[test]
+    fn a_read_file_seals_its_list_with_the_state_at_its_end_under_its_own_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("source");
+        let bytes = data(INTERVAL as usize + 77);
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let (ledger, saved) = recording();
+        let mut hash = CheckpointingHash::new(None, Some(ledger));
+        hash.update(&bytes);
+        hash.seal(&file);
+        let list = decode(&saved.lock().unwrap(), &[9; 32]);
+        let end = list.last().unwrap();
+        assert_eq!(end.offset, bytes.len() as u64);
+        assert_eq!(end.state.clone().finalize(), Sha256::digest(&bytes));
     }
 
     #[test]

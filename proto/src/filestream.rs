@@ -23,28 +23,68 @@ const HASH_BUFFER: usize = 1 << 20;
 /// Bytes a sender reads before it hashes them: well inside a core's L2 cache.
 const PIECE: usize = 256 << 10;
 
-/// How a file thread hashes: the saved state it may start from, and where its checkpoints go.
-#[derive(Debug, Default)]
+/// Hears how far a file thread has got hashing bytes it neither sends nor receives (a resume's
+/// prefix, a whole file read to be compared): called with the bytes hashed so far and the
+/// bytes to hash in all, first with none hashed, then after each read. For a progress display.
+pub type HashProgress = Box<dyn FnMut(u64, u64) + Send>;
+
+/// How a file thread hashes: the saved state it may start from, where its checkpoints go, and
+/// who hears of the hashing that sends nothing.
+#[derive(Default)]
 pub struct HashPlan {
     /// A checkpoint at or below the thread's offset; the bytes before it are not re-read.
     pub resume_from: Option<Checkpoint>,
     /// Where checkpoints are stored as they are taken (`None`: none are).
     pub ledger: Option<Ledger>,
+    /// Told of the progress of the hashing that sends nothing (`None`: nobody is).
+    pub progress: Option<HashProgress>,
+}
+
+impl std::fmt::Debug for HashPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPlan")
+            .field("resume_from", &self.resume_from)
+            .field("ledger", &self.ledger)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl HashPlan {
+    /// The plan, with `progress` told of the hashing that sends nothing.
+    pub fn with_progress(mut self, progress: HashProgress) -> HashPlan {
+        self.progress = Some(progress);
+        self
+    }
+
     /// Hashes `file` up to `len`, starting from the plan's checkpoint when it is not past
     /// `len`. Blocking.
     fn hash_to(self, file: &std::fs::File, len: u64) -> std::io::Result<CheckpointingHash> {
         let start = self.resume_from.filter(|c| c.offset <= len);
         let mut hash = CheckpointingHash::new(start, self.ledger);
-        hash_range(file, &mut hash, len)?;
+        hash_range(file, &mut hash, len, self.progress)?;
         Ok(hash)
     }
 }
 
-/// Feeds `file` from the hash's position up to `len` into it. Blocking.
-fn hash_range(file: &std::fs::File, hash: &mut CheckpointingHash, len: u64) -> std::io::Result<()> {
+/// Feeds `file` from the hash's position up to `len` into it, telling `progress` as it goes.
+/// Blocking.
+fn hash_range(
+    file: &std::fs::File,
+    hash: &mut CheckpointingHash,
+    len: u64,
+    mut progress: Option<HashProgress>,
+) -> std::io::Result<()> {
+    let start = hash.position();
+    if start >= len {
+        return Ok(());
+    }
+    let mut tell = |position: u64| {
+        if let Some(progress) = progress.as_mut() {
+            progress(position - start, len - start);
+        }
+    };
+    tell(start);
     let mut buffer = aligned_buffer(HASH_BUFFER);
     while hash.position() < len {
         let position = hash.position();
@@ -54,15 +94,30 @@ fn hash_range(file: &std::fs::File, hash: &mut CheckpointingHash, len: u64) -> s
             return Err(shorter());
         }
         hash.update(&buffer[..n]);
+        tell(hash.position());
     }
     Ok(())
 }
 
 /// SHA-256 of a whole file. Blocking.
 pub fn hash_file(file: &std::fs::File) -> std::io::Result<[u8; 32]> {
-    let len = file.metadata()?.len();
+    Ok(sha256_of(&hash_whole(file, HashPlan::default())?))
+}
+
+/// The hash state at the end of a whole file, following `plan`: from its checkpoint on (so
+/// nothing is read when that is at the file's end), telling its progress; its ledger, if any,
+/// is sealed at the end. Blocking.
+pub fn hash_whole(file: &std::fs::File, plan: HashPlan) -> std::io::Result<Checkpoint> {
     // A file that grew while hashed is hashed to its length at the start.
-    Ok(HashPlan::default().hash_to(file, len)?.finalize())
+    let len = file.metadata()?.len();
+    let mut hash = plan.hash_to(file, len)?;
+    hash.seal(file);
+    Ok(hash.here())
+}
+
+/// The SHA-256 of the bytes a checkpoint has hashed.
+pub fn sha256_of(checkpoint: &Checkpoint) -> [u8; 32] {
+    sha2::Digest::finalize(checkpoint.state.clone()).into()
 }
 
 /// The file is shorter than it was said to be.
@@ -201,7 +256,7 @@ pub fn spawn_reader(
     let thread = tokio::task::spawn_blocking(move || {
         if let Some(whole) = plan.resume_from.as_ref().filter(|c| c.offset == size) {
             // The plan knows the whole file's hash: read and send, hash nothing.
-            let sha256 = sha2::Digest::finalize(whole.state.clone()).into();
+            let sha256 = sha256_of(whole);
             send_range(&file, offset, size, chunk_len, &chunks, |_| {})?;
             return Ok(sha256);
         }
@@ -333,7 +388,7 @@ mod tests {
                 offset: INTERVAL,
                 state: Sha256::new_with_prefix(&real[..INTERVAL as usize]),
             }),
-            ledger: None,
+            ..HashPlan::default()
         };
         let file = std::fs::File::open(&path).unwrap();
         let offset = INTERVAL + 1000;
@@ -355,7 +410,7 @@ mod tests {
                 offset: 10_000,
                 state: recorded.clone(),
             }),
-            ledger: None,
+            ..HashPlan::default()
         };
         let file = std::fs::File::open(&path).unwrap();
         let (mut chunks, thread) = spawn_reader(file, 2000, 10_000, 4096, plan);

@@ -41,6 +41,7 @@ pub fn sealed_plan(
             save: Box::new(save),
             sealed: true,
         }),
+        progress: None,
     }
 }
 

@@ -157,8 +157,9 @@ fn ctrl_c_keeps_the_part_with_its_sealed_list_and_the_next_get_resumes() {
     let kept = std::fs::metadata(&part).unwrap().len();
     assert!(kept >= 20 * MIB as u64 && kept < 40 * MIB as u64, "{kept}");
     let lists = server.client_cache().join("ftp/checkpoints");
+    let part_lists = e2e::checkpoint_lists(&lists);
     assert_eq!(
-        e2e::checkpoint_lists(&lists).len(),
+        part_lists.len(),
         1,
         "the writer sealed its list of the .part"
     );
@@ -168,7 +169,10 @@ fn ctrl_c_keeps_the_part_with_its_sealed_list_and_the_next_get_resumes() {
     assert_eq!(json[0]["resumed_from"].as_u64().unwrap(), kept, "{json:?}");
     assert!(same_content(&source, &target));
     assert!(!part.exists());
-    assert!(e2e::checkpoint_lists(&lists).is_empty());
+    // The .part's list went; the downloaded file's SHA-256 is kept under its own name.
+    let after = e2e::checkpoint_lists(&lists);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, part_lists);
 }
 
 #[test]
@@ -212,9 +216,10 @@ fn a_resumed_download_restores_saved_hash_states() {
     // The server sealed its states when the reader stopped, and the retry started from them.
     server.wait_for_log(&format!("restored={}", 32 * MIB));
     let lists = server.client_cache().join("ftp/checkpoints");
-    assert!(
-        e2e::checkpoint_lists(&lists).is_empty(),
-        "the client's list went with the finished download"
+    assert_eq!(
+        e2e::checkpoint_lists(&lists).len(),
+        1,
+        "the .part's list went with the finished download; the file's SHA-256 is kept"
     );
 }
 

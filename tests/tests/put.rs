@@ -330,7 +330,12 @@ fn a_resume_restores_saved_hash_states_instead_of_rereading() {
     // and re-read none of the partial, not even the part past the last 16 MiB checkpoint.
     server.wait_for_log(&format!("offset={offset} restored={offset}"));
     assert!(e2e::checkpoint_lists(&partials_folder(&site)).is_empty());
-    assert!(e2e::checkpoint_lists(&client_lists(&server)).is_empty());
+    // The client's list stays, now with the state at the file's end: its SHA-256.
+    assert_eq!(e2e::checkpoint_lists(&client_lists(&server)).len(), 1);
+    let (status, json, err) = put_json(&server, &[local.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "identical");
+    assert_eq!(json[0]["hashed_from_cache"], true, "{json:?}");
 }
 
 #[test]
