@@ -9,7 +9,8 @@
 //! match). The same digest is success,
 //! `identical`, exit 0, with nothing written; another size or digest is the old refusal,
 //! "already exists", exit 4. A size that differs ends the attempt at once (the data the
-//! server then starts sending is not read: the connection is dropped with the error).
+//! server then starts sending is not read: the connection is dropped with the error). The
+//! file is opened and hashed on blocking threads, never on the async runtime.
 
 use std::path::Path;
 
@@ -24,7 +25,8 @@ use crate::progress::FileProgress;
 use crate::transfer::Report;
 
 /// The length of an existing regular file at `local` (not followed), `None` when nothing is
-/// there; anything else there (a link, a folder) is refused as existing.
+/// there; anything else there (a link, a folder) is refused as existing. Blocking (one
+/// `lstat`): a download calls it on a blocking thread; `ftp get` also once before it connects.
 pub fn existing_len(local: &Path) -> Result<Option<u64>, ClientError> {
     match std::fs::symlink_metadata(local) {
         Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
@@ -64,7 +66,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         len: u64,
         progress: &FileProgress,
     ) -> Result<Report, ClientError> {
-        let file = open_same(plan.local, len)?;
+        let local = plan.local.to_path_buf();
+        let file = crate::blocking::run(move || open_same(&local, len)).await?;
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: len,

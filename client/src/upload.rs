@@ -105,7 +105,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        let (file, file_id) = open_local(plan.local)?;
+        let local = plan.local.to_path_buf();
+        let (file, file_id) = crate::blocking::run(move || open_local(&local)).await?;
         self.send(ClientMessage::Put {
             path: plan.remote.to_owned(),
             file: file_id,
@@ -133,8 +134,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .as_ref()
             .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
         let size = file_id.size;
-        let store = Store::for_upload(plan.local, &file);
-        let hash_plan = checkpoints::plan(store.as_ref(), offset);
+        let local = plan.local.to_path_buf();
+        let (file, store, hash_plan) = crate::blocking::run(move || {
+            let store = Store::for_upload(&local, &file);
+            let hash_plan = checkpoints::plan(store.as_ref(), offset);
+            Ok((file, store, hash_plan))
+        })
+        .await?;
         let (mut incoming, reader) =
             filestream::spawn_reader(file, offset, size, chunk_len, hash_plan);
         let mut position = offset;
@@ -158,8 +164,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 size: done_size,
                 sha256: server_sha,
             } if done_size == size && server_sha == sha256 => {
-                if let Some(store) = &store {
-                    store.forget();
+                if let Some(store) = store {
+                    crate::blocking::run(move || {
+                        store.forget();
+                        Ok(())
+                    })
+                    .await?;
                 }
                 Ok(Report {
                     size,
