@@ -184,6 +184,10 @@ this client would need --insecure-plaintext too)"
             server: address.to_owned(),
             reason: format!("TLS handshake failed: {tls_error}"),
         },
+        None if error.kind() == std::io::ErrorKind::UnexpectedEof => ClientError::Connect {
+            server: address.to_owned(),
+            reason: "the server closed the connection during the TLS handshake".into(),
+        },
         None => ClientError::Connect {
             server: address.to_owned(),
             reason: format!("TLS handshake failed: {error}"),
