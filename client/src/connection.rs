@@ -69,7 +69,9 @@ impl Client<Stream> {
         })?;
         let client = Client::handshake(stream, key, &binding).await?;
         if let Some(first) = first_use {
-            first.file.record(&address, &first.fingerprint)?;
+            let (file, server, fingerprint) =
+                (first.file.clone(), address.clone(), first.fingerprint);
+            crate::blocking::run(move || file.record(&server, &fingerprint)).await?;
             eprintln!(
                 "ftp: first connection to {address}: recorded its certificate {} in {}",
                 first.fingerprint,

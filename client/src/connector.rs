@@ -43,7 +43,9 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// Gathers server, user, key, password source and transport from the options.
+    /// Gathers server, user, key, password source and transport from the options. Reads the
+    /// key, password and CA files right here, on the async runtime: a few small reads once per
+    /// command, before any connection exists to be held up.
     pub fn new(global: &GlobalArgs) -> Result<Self, ClientError> {
         let (key, key_file) = credentials::load_key(global.secret_file.as_deref())?;
         let transport = Transport::from_args(global)?;

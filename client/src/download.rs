@@ -11,15 +11,17 @@
 //! kept. A signal (see [`crate::interrupt`]) stops the receiving between two frames; the
 //! writer still drains what it has, seals its checkpoint list and the `.part` is kept for a
 //! resume. An existing `LOCAL` without `--force` is compared, not replaced (see
-//! [`crate::identical`]).
+//! [`crate::identical`]). Every file-system call here runs on a blocking thread (see
+//! [`crate::blocking`]); this module must never touch the disk on the async runtime.
 
 use std::path::Path;
 
-use ftp_proto::filestream::{HashingWriter, Written};
+use ftp_proto::filestream::{HashPlan, HashingWriter, Written};
 use ftp_proto::{ClientMessage, EntryKind, ErrorKind, ServerMessage};
 use indicatif::HumanBytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::blocking;
 use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
@@ -73,25 +75,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        if !plan.force
-            && let Some(len) = crate::identical::existing_len(plan.local)?
-        {
-            return self.compare_existing(plan, len, progress, tally).await;
-        }
-        let part_path = part_path(plan.local);
-        let mut part = Part::open_existing(&part_path)?;
-        let have = match &part {
-            Some(part) => part
-                .file
-                .metadata()
-                .map_err(|e| local_error(&part.path, e))?
-                .len(),
-            None => 0,
+        let (local, force) = (plan.local.to_path_buf(), plan.force);
+        let (part, have, saved) = match blocking::run(move || look(&local, force)).await? {
+            Found::Existing(len) => {
+                return self.compare_existing(plan, len, progress, tally).await;
+            }
+            Found::Part { part, have, saved } => (part, have, saved),
         };
-        let saved = part
-            .as_ref()
-            .and_then(|p| Record::for_part(&p.path, p.id()))
-            .and_then(|record| record.load());
         let mut ask = have;
         if have > 0
             && let Some(saved) = &saved
@@ -131,41 +121,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         if offset > 0 && changed {
             // Changed between the look and the request: the data on its way continues the
             // wrong file. Drop it, and let a reconnect start over.
-            if let Some(part) = &part {
-                part.file
-                    .set_len(0)
-                    .map_err(|e| local_error(&part.path, e))?;
+            if let Some(part) = part {
+                blocking::run(move || part.file.set_len(0).map_err(|e| local_error(&part.path, e)))
+                    .await?;
             }
             return Err(ClientError::Connection(CHANGED.into()));
         }
         // Only now, with the remote file known to exist, is anything created locally.
-        let part = match part.take() {
-            Some(part) => part,
-            None => Part::open_or_create(&part_path)?,
-        };
-        let file = part
-            .file
-            .try_clone()
-            .map_err(|e| local_error(&part.path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| local_error(&part.path, e))?
-            .len();
-        if offset < len {
-            file.set_len(offset)
-                .map_err(|e| local_error(&part.path, e))?;
-        }
-        let record = Record::for_part(&part.path, part.id());
-        if let Some(record) = &record
-            && (saved.as_ref() != Some(&identity) || offset == 0)
-        {
-            record.save(&identity);
-        }
+        let part_path = part_path(plan.local);
+        let Opened {
+            part,
+            file,
+            record,
+            store,
+            hash_plan,
+        } = blocking::run(move || open(part, &part_path, offset, &identity, saved)).await?;
         tally.resumed_from.get_or_insert(offset);
         progress.start_sized(offset, size, "local .part file");
-        let store = Store::for_download(&part.path, &file);
-        let hash_plan =
-            checkpoints::plan(store.as_ref(), offset).with_progress(progress.hashing("hashing"));
+        let hash_plan = hash_plan.with_progress(progress.hashing("hashing"));
         let writer = HashingWriter::start(file, offset, hash_plan);
         let received = self
             .receive_data(&writer, offset, size, &mut limiter, progress, tally)
@@ -179,17 +152,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             (Ok(None), Ok(_)) => {
                 return Err(ClientError::Protocol("the local writer stopped".into()));
             }
-            (Err(error), Ok(_)) => return Err(kept(error, plan.remote, &part.path, size)),
+            (Err(error), Ok(_)) => return Err(kept(error, plan.remote, &part.path, size).await),
         };
-        if let Some(store) = &store {
-            store.forget();
-        }
         if sha256 != server_sha {
-            drop(file);
-            let _ = std::fs::remove_file(&part.path);
-            if let Some(record) = &record {
-                record.forget();
-            }
+            blocking::run(move || {
+                if let Some(store) = &store {
+                    store.forget();
+                }
+                drop(file);
+                let _ = std::fs::remove_file(&part.path);
+                if let Some(record) = &record {
+                    record.forget();
+                }
+                Ok(())
+            })
+            .await?;
             return Err(ClientError::Remote {
                 kind: ErrorKind::Integrity,
                 message: format!(
@@ -201,26 +178,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         // fsync, the checked rename and the folder's fsync, off the runtime.
         let (target, durable) = (plan.local.to_path_buf(), plan.durable);
         let shown = plan.local.to_path_buf();
-        let id = part.id();
-        tokio::task::spawn_blocking(move || part.finish(file, &target, durable))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            .map_err(|e| match local_error(&shown, e) {
-                ClientError::Local { context, source } => ClientError::Local {
-                    context: context.replacen("cannot write", "cannot finish", 1),
-                    source,
-                },
-                other => other,
-            })?;
-        // The file's SHA-256 is kept in the cache (see `crate::local_hash`).
-        let local = plan.local.to_path_buf();
-        let _ = tokio::task::spawn_blocking(move || {
-            crate::local_hash::remember_download(&local, id, &end);
+        blocking::run(move || {
+            if let Some(store) = &store {
+                store.forget();
+            }
+            let id = part.id();
+            part.finish(file, &target, durable)
+                .map_err(|e| match local_error(&shown, e) {
+                    ClientError::Local { context, source } => ClientError::Local {
+                        context: context.replacen("cannot write", "cannot finish", 1),
+                        source,
+                    },
+                    other => other,
+                })?;
+            // The file's SHA-256 is kept in the cache (see `crate::local_hash`).
+            crate::local_hash::remember_download(&target, id, &end);
+            if let Some(record) = &record {
+                record.forget();
+            }
+            Ok(())
         })
-        .await;
-        if let Some(record) = &record {
-            record.forget();
-        }
+        .await?;
         Ok(Report {
             size,
             offset,
@@ -292,13 +270,110 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 }
 
+/// What is at a download's target before an attempt.
+enum Found {
+    /// A regular file of this length, to compare rather than replace.
+    Existing(u64),
+    /// The part, if there is one, the bytes it holds, and the remote file it was started from
+    /// when that is on record.
+    Part {
+        /// The opened, verified and locked part.
+        part: Option<Part>,
+        /// Its length.
+        have: u64,
+        /// The remote file it holds the start of.
+        saved: Option<RemoteIdentity>,
+    },
+}
+
+/// Looks at the target `local` (unless `force`) and its part. Blocking.
+fn look(local: &Path, force: bool) -> Result<Found, ClientError> {
+    if !force && let Some(len) = crate::identical::existing_len(local)? {
+        return Ok(Found::Existing(len));
+    }
+    let part = Part::open_existing(&part_path(local))?;
+    let have = match &part {
+        Some(part) => part
+            .file
+            .metadata()
+            .map_err(|e| local_error(&part.path, e))?
+            .len(),
+        None => 0,
+    };
+    let saved = part
+        .as_ref()
+        .and_then(|p| Record::for_part(&p.path, p.id()))
+        .and_then(|record| record.load());
+    Ok(Found::Part { part, have, saved })
+}
+
+/// A part ready for the writer.
+struct Opened {
+    /// The part (its lock held until the rename).
+    part: Part,
+    /// The writer's handle on it, cut to the offset.
+    file: std::fs::File,
+    /// Where the remote file it belongs to is on record.
+    record: Option<Record>,
+    /// Its checkpoint list.
+    store: Option<Store>,
+    /// How the writer hashes what the part already holds.
+    hash_plan: HashPlan,
+}
+
+/// Opens the part at `path` (`part` when it was already open, else created), cuts it to
+/// `offset`, records `identity` when it is new or restarted (`saved` is what was on record)
+/// and plans the hashing. Blocking.
+fn open(
+    part: Option<Part>,
+    path: &Path,
+    offset: u64,
+    identity: &RemoteIdentity,
+    saved: Option<RemoteIdentity>,
+) -> Result<Opened, ClientError> {
+    let part = match part {
+        Some(part) => part,
+        None => Part::open_or_create(path)?,
+    };
+    let file = part
+        .file
+        .try_clone()
+        .map_err(|e| local_error(&part.path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| local_error(&part.path, e))?
+        .len();
+    if offset < len {
+        file.set_len(offset)
+            .map_err(|e| local_error(&part.path, e))?;
+    }
+    let record = Record::for_part(&part.path, part.id());
+    if let Some(record) = &record
+        && (saved.as_ref() != Some(identity) || offset == 0)
+    {
+        record.save(identity);
+    }
+    let store = Store::for_download(&part.path, &file);
+    let hash_plan = checkpoints::plan(store.as_ref(), offset);
+    Ok(Opened {
+        part,
+        file,
+        record,
+        store,
+        hash_plan,
+    })
+}
+
 /// An interruption, told with what `part` keeps of the `size` bytes of `remote`; any other
 /// error as it is.
-fn kept(error: ClientError, remote: &str, part: &Path, size: u64) -> ClientError {
+async fn kept(error: ClientError, remote: &str, part: &Path, size: u64) -> ClientError {
     if !matches!(error, ClientError::Interrupted(_)) {
         return error;
     }
-    let kept = std::fs::metadata(part).map_or(0, |meta| meta.len());
+    let part_len = part.to_path_buf();
+    let kept = blocking::run(move || Ok(std::fs::metadata(&part_len).map_or(0, |meta| meta.len())))
+        .await
+        .unwrap_or(0);
     ClientError::Interrupted(format!(
         "{} of {} ({}) kept in {}; run the same command to resume",
         HumanBytes(kept),

@@ -122,9 +122,18 @@ impl ClientError {
 }
 
 impl From<CodecError> for ClientError {
+    /// A lost connection is told in our words: a server that went away is not worth rustls's
+    /// note on close_notify and its link.
     fn from(error: CodecError) -> Self {
+        use std::io::ErrorKind as Io;
         match error {
-            CodecError::Io(e) => ClientError::Connection(e.to_string()),
+            CodecError::Io(e) => ClientError::Connection(match e.kind() {
+                Io::UnexpectedEof | Io::BrokenPipe => "the server closed the connection".into(),
+                Io::ConnectionReset | Io::ConnectionAborted => {
+                    "the server reset the connection".into()
+                }
+                _ => e.to_string(),
+            }),
             other => ClientError::Protocol(other.to_string()),
         }
     }
@@ -133,6 +142,20 @@ impl From<CodecError> for ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_that_went_away_is_told_in_our_words() {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls",
+        );
+        let error = ClientError::from(CodecError::Io(eof));
+        assert_eq!(
+            error.to_string(),
+            "connection to the server lost: the server closed the connection"
+        );
+        assert_eq!(error.exit_code(), 5);
+    }
 
     #[test]
     fn exit_codes_follow_the_contract() {

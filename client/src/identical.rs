@@ -12,6 +12,7 @@
 //! server then starts sending is not read: the connection is dropped with the error). The
 //! local file's SHA-256 comes from the client's cache when it knows the file unchanged and the
 //! digest matches (see [`crate::local_hash`]); else the file is read, with a "checking" bar.
+//! The file is opened and hashed on blocking threads, never on the async runtime.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,7 +29,8 @@ use crate::progress::FileProgress;
 use crate::transfer::{Report, Tally};
 
 /// The length of an existing regular file at `local` (not followed), `None` when nothing is
-/// there; anything else there (a link, a folder) is refused as existing.
+/// there; anything else there (a link, a folder) is refused as existing. Blocking (one
+/// `lstat`): a download calls it on a blocking thread; `ftp get` also once before it connects.
 pub fn existing_len(local: &Path) -> Result<Option<u64>, ClientError> {
     match std::fs::symlink_metadata(local) {
         Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
@@ -69,7 +71,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        let file = Arc::new(open_same(plan.local, len)?);
+        let local = plan.local.to_path_buf();
+        let file = Arc::new(crate::blocking::run(move || open_same(&local, len)).await?);
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: len,

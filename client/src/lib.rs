@@ -8,10 +8,12 @@
 //! [`remote_identity`] it belongs to, and the [`identical`] check of an existing file), [`whole`] (small files sent whole,
 //! pipelined), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
 //! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
-//! (`--limit-rate`), [`progress`] (bars), [`commands`] (one module per command), [`output`]
-//! (tables and JSON), [`error`] (errors and exit codes).
+//! (`--limit-rate`), [`blocking`] (file-system work off the runtime), [`progress`] (bars),
+//! [`commands`] (one module per command), [`output`] (tables and JSON), [`error`] (errors and
+//! exit codes).
 
 pub mod address;
+pub mod blocking;
 pub mod checkpoints;
 pub mod cli;
 pub mod commands;

@@ -122,7 +122,8 @@ pub async fn tls(
             (Expect::Ca { verifier, file }, None)
         }
         Trust::KnownServers(known_servers) => {
-            let known = known_servers.lookup(address)?;
+            let (file, server) = (known_servers.clone(), address.to_owned());
+            let known = crate::blocking::run(move || file.lookup(&server)).await?;
             let first = matches!(known, Known::Unknown).then(|| known_servers.clone());
             let file = known_servers.path.clone();
             (Expect::Known { known, file }, first)
@@ -182,6 +183,10 @@ this client would need --insecure-plaintext too)"
         Some(tls_error) => ClientError::Connect {
             server: address.to_owned(),
             reason: format!("TLS handshake failed: {tls_error}"),
+        },
+        None if error.kind() == std::io::ErrorKind::UnexpectedEof => ClientError::Connect {
+            server: address.to_owned(),
+            reason: "the server closed the connection during the TLS handshake".into(),
         },
         None => ClientError::Connect {
             server: address.to_owned(),

@@ -123,7 +123,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
-        let (file, file_id) = open_local(plan.local)?;
+        let local = plan.local.to_path_buf();
+        let (file, file_id) = crate::blocking::run(move || open_local(&local)).await?;
         self.send(ClientMessage::Put {
             path: plan.remote.to_owned(),
             file: file_id,
@@ -153,9 +154,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .as_ref()
             .map_or(ftp_proto::MAX_CHUNK_LEN, RateLimiter::chunk_len);
         let size = file_id.size;
-        let store = Store::for_file(plan.local, &file);
-        let hash_plan =
-            checkpoints::plan(store.as_ref(), offset).with_progress(progress.hashing("hashing"));
+        let local = plan.local.to_path_buf();
+        let (file, store, hash_plan) = crate::blocking::run(move || {
+            let store = Store::for_file(&local, &file);
+            let hash_plan = checkpoints::plan(store.as_ref(), offset);
+            Ok((file, store, hash_plan))
+        })
+        .await?;
+        let hash_plan = hash_plan.with_progress(progress.hashing("hashing"));
         let from_cache = hash_plan
             .resume_from
             .as_ref()
@@ -178,12 +184,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 source,
             })?;
         let finished = self.finish_put(size, sha256).await;
-        if let Some(store) = &store {
-            match (&finished, &source) {
-                (Ok(()), Some(source)) => store.settle(source),
-                (Err(error), _) if !integrity(error) => {}
+        if let Some(store) = store {
+            let settle = match (&finished, source) {
+                (Ok(()), Some(source)) => Some(Some(source)),
+                (Err(error), _) if !integrity(error) => None,
                 // A digest the server found wrong (read or cached) is not kept.
-                _ => store.forget(),
+                _ => Some(None),
+            };
+            if let Some(source) = settle {
+                crate::blocking::run(move || {
+                    match source {
+                        Some(source) => store.settle(&source),
+                        None => store.forget(),
+                    }
+                    Ok(())
+                })
+                .await?;
             }
         }
         finished?;

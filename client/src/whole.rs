@@ -3,6 +3,10 @@
 //! trip per file. Messages are queued and written together, flushed only before waiting for
 //! an answer that is not already here. The server answers in order, once each file is durable
 //! and in place.
+//!
+//! The files are opened, read and hashed on a reader thread of their own, [`READ_AHEAD`]
+//! files ahead of the sending, so the runtime never waits on the disk and reading overlaps
+//! the network. This module must never read a file on the async runtime.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -10,6 +14,7 @@ use std::io::Read;
 use ftp_proto::{ClientMessage, ErrorKind, MAX_CHUNK_LEN, ServerMessage};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 
 use crate::connection::Client;
 use crate::error::ClientError;
@@ -22,6 +27,14 @@ pub const SMALL_FILE: u64 = (MAX_CHUNK_LEN / 4) as u64;
 /// Files sent ahead of their answers: two of the server's batches (512 files each), so the
 /// next batch is on its way while the server makes the one before durable.
 const WINDOW: usize = 1024;
+
+/// Files the reader thread holds read ahead of the sending (each at most [`SMALL_FILE`]
+/// bytes, so at most 8 MiB of file data waits here).
+const READ_AHEAD: usize = 32;
+
+/// One file as the reader thread hands it over: its index in the jobs, and its message, size
+/// and SHA-256, or why it could not be read.
+type ReadFile = (usize, Result<(ClientMessage, u64, [u8; 32]), ClientError>);
 
 /// A file on its way: sent and awaiting its answer, or already failed locally.
 enum Flight {
@@ -58,11 +71,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let mut flights: VecDeque<Flight> = VecDeque::new();
         let mut queued = *next;
         let mut sent = 0;
+        // Stops at its next file once this attempt ends and `reads` is dropped.
+        let mut reads = spawn_reader(&jobs[queued..], queued, force, upload_id)?;
         while *next < jobs.len() {
             while queued < jobs.len() && sent < WINDOW {
-                let index = queued;
+                let read = self.interrupt().guard(reads.recv()).await?;
+                let Some((index, read)) = read.filter(|(index, _)| *index == queued) else {
+                    return Err(crate::blocking::thread_failed(
+                        "the small-file reader stopped early",
+                    ));
+                };
                 queued += 1;
-                match read_whole(&jobs[index], force, upload_id) {
+                match read {
                     Ok((message, size, sha256)) => {
                         self.feed_or_explain(message).await?;
                         flights.push_back(Flight::Sent {
@@ -98,7 +118,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 }
 
+/// Starts the thread that reads `jobs` (the first of them at index `first`) in order, each
+/// with [`read_whole`], and hands them over at most [`READ_AHEAD`] ahead of their sending. The
+/// thread ends after the last file, or at its next file once the receiver is dropped.
+fn spawn_reader(
+    jobs: &[PutJob],
+    first: usize,
+    force: bool,
+    upload_id: [u8; 16],
+) -> Result<mpsc::Receiver<ReadFile>, ClientError> {
+    let (to_sender, reads) = mpsc::channel(READ_AHEAD);
+    let jobs = jobs.to_vec();
+    std::thread::Builder::new()
+        .name("ftp-small-files".into())
+        .spawn(move || {
+            for (index, job) in (first..).zip(&jobs) {
+                let read = read_whole(job, force, upload_id);
+                if to_sender.blocking_send((index, read)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|source| ClientError::Local {
+            context: "cannot start the small-file reader thread".into(),
+            source,
+        })?;
+    Ok(reads)
+}
+
 /// Reads a small file and builds its message; returns it with the file's size and hash.
+/// Blocking: runs on the reader thread only.
 fn read_whole(
     job: &PutJob,
     force: bool,
@@ -164,5 +213,133 @@ fn settle(
             ),
         }),
         other => Err(crate::connection::unexpected("an upload's result", &other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::Path;
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+
+    use ftp_proto::handshake::{self, ChannelBinding};
+    use ftp_proto::{PROTOCOL_VERSION, ServerCodec, SharedKey};
+    use futures::{SinkExt, StreamExt};
+    use tokio_util::codec::Framed;
+
+    use super::*;
+
+    /// A server at the other end of `stream`: the key handshake, then `PutDone` for each
+    /// `PutWhole`.
+    async fn serve(stream: tokio::io::DuplexStream, key: SharedKey) {
+        let binding = ChannelBinding::plaintext();
+        let mut conn = Framed::new(stream, ServerCodec::default());
+        let nonce = handshake::new_nonce().unwrap();
+        let hello = ServerMessage::Hello {
+            version: PROTOCOL_VERSION,
+            nonce,
+        };
+        conn.send(hello).await.unwrap();
+        let Some(Ok(ClientMessage::Hello {
+            nonce: client_nonce,
+            ..
+        })) = conn.next().await
+        else {
+            panic!("no hello from the client");
+        };
+        let proof = handshake::server_proof(&key, &binding, &client_nonce, &nonce);
+        conn.send(ServerMessage::Proof { proof }).await.unwrap();
+        while let Some(Ok(ClientMessage::PutWhole { data, sha256, .. })) = conn.next().await {
+            let size = data.len() as u64;
+            conn.send(ServerMessage::PutDone { size, sha256 })
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Opens `fifo` for writing without blocking: it succeeds only while a reader has it open
+    /// or is waiting in its open.
+    fn open_writer(fifo: &Path) -> std::io::Result<std::fs::File> {
+        let flags = rustix::fs::OFlags::NONBLOCK.bits();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(i32::try_from(flags).unwrap())
+            .open(fifo)
+    }
+
+    /// A FIFO among the files (swapped in after the command looked) blocks its reader in
+    /// `open` until a writer comes. The only writer here is a task on the same single-threaded
+    /// runtime: were the file opened on the runtime, that task could never run. (A thread
+    /// opens the FIFO after a long wait so that such a failure ends instead of hanging.)
+    #[test]
+    fn reading_the_files_never_stalls_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"data").unwrap();
+        let jobs = [
+            PutJob {
+                local: fifo.clone(),
+                remote: "fifo".into(),
+                size: 0,
+            },
+            PutJob {
+                local: file,
+                remote: "file".into(),
+                size: 4,
+            },
+        ];
+        let (opened, by_the_task) = std_mpsc::channel();
+        let rescue = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                if by_the_task.recv_timeout(Duration::from_secs(30)).is_ok() {
+                    return false;
+                }
+                drop(open_writer(&fifo));
+                true
+            })
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let results = runtime.block_on(async move {
+            let writer = tokio::spawn(async move {
+                loop {
+                    if let Ok(writer) = open_writer(&fifo) {
+                        let _ = opened.send(());
+                        drop(writer);
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+            let key = SharedKey::from_bytes([7; 32]);
+            let (near, far) = tokio::io::duplex(1 << 20);
+            let server = tokio::spawn(serve(far, key.clone()));
+            let binding = ChannelBinding::plaintext();
+            let mut client = Client::handshake(near, &key, &binding).await.unwrap();
+            let mut results = Vec::new();
+            let mut next = 0;
+            client
+                .put_whole(&jobs, &mut next, false, [1; 16], &mut |index, result| {
+                    results.push((index, result.is_ok()));
+                })
+                .await
+                .unwrap();
+            writer.abort();
+            drop(client);
+            server.await.unwrap();
+            results
+        });
+        assert!(
+            !rescue.join().unwrap(),
+            "the FIFO's open held up the runtime"
+        );
+        assert_eq!(results, [(0, false), (1, true)]);
     }
 }

@@ -18,17 +18,17 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Options that override the config file; each also reads an environment variable. Those only
-/// serving uses (`--listen`, `--insecure-plaintext`) go before any subcommand and stay out of
-/// the maintenance commands' help; the others may also follow a subcommand.
+/// Options that override the config file; each also reads an environment variable. All of
+/// them go before any subcommand; a maintenance command also takes, after its name, the few it
+/// uses ([`UserSettings`], [`KeySettings`], [`CertSettings`]), and its help lists only those.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SettingsArgs {
     /// Config file [default: config/ftpd.toml when present].
-    #[arg(long, env = "FTPD_CONFIG", global = true, value_name = "FILE")]
+    #[arg(long, env = "FTPD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Folder that holds every user's home [default: ./uploads].
-    #[arg(long, env = "FTPD_ROOT", global = true, value_name = "DIR")]
+    #[arg(long, env = "FTPD_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
 
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:2121].
@@ -36,20 +36,20 @@ pub struct SettingsArgs {
     pub listen: Option<String>,
 
     /// Users file (argon2id hashes, mode 0600) [default: ./ftpd-users.toml].
-    #[arg(long, env = "FTPD_USERS", global = true, value_name = "FILE")]
+    #[arg(long, env = "FTPD_USERS", value_name = "FILE")]
     pub users: Option<PathBuf>,
 
     /// Shared client key (mode 0600; generated when missing) [default: ./ftpd.key].
-    #[arg(long, env = "FTPD_SECRET_FILE", global = true, value_name = "FILE")]
+    #[arg(long, env = "FTPD_SECRET_FILE", value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
 
     /// TLS certificate chain (PEM), with --tls-key [default: ./ftpd-cert.pem, self-signed,
     /// generated when missing].
-    #[arg(long, env = "FTPD_TLS_CERT", global = true, value_name = "FILE")]
+    #[arg(long, env = "FTPD_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 
     /// TLS private key (PEM, mode 0600), with --tls-cert [default: ./ftpd-cert.key].
-    #[arg(long, env = "FTPD_TLS_KEY", global = true, value_name = "FILE")]
+    #[arg(long, env = "FTPD_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 
     /// Serve plain TCP without TLS (benchmarks only: passwords and files cross in clear, and
@@ -58,14 +58,106 @@ pub struct SettingsArgs {
     pub insecure_plaintext: bool,
 }
 
+/// The settings `ftpd user …` uses, also taken after `user` or its subcommand. Their
+/// environment variables are read with [`SettingsArgs`].
+#[derive(Debug, Clone, Default, Args)]
+pub struct UserSettings {
+    /// Config file [default: config/ftpd.toml when present; env: FTPD_CONFIG].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Folder that holds every user's home [default: ./uploads; env: FTPD_ROOT].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Users file (argon2id hashes, mode 0600) [default: ./ftpd-users.toml; env: FTPD_USERS].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+}
+
+/// The settings `ftpd keygen` uses, also taken after `keygen`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeySettings {
+    /// Config file [default: config/ftpd.toml when present; env: FTPD_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The configured shared client key, written unless --out names another file [default:
+    /// ./ftpd.key; env: FTPD_SECRET_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// The settings `ftpd fingerprint` uses, also taken after `fingerprint`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CertSettings {
+    /// Config file [default: config/ftpd.toml when present; env: FTPD_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// TLS certificate chain (PEM), with --tls-key [default: ./ftpd-cert.pem, self-signed,
+    /// generated when missing; env: FTPD_TLS_CERT].
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM, mode 0600), with --tls-cert [default: ./ftpd-cert.key; env:
+    /// FTPD_TLS_KEY].
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The settings in force: those before the subcommand (and the environment), overridden
+    /// by those given after it.
+    pub fn settings(&self) -> SettingsArgs {
+        let mut settings = self.settings.clone();
+        let replace = |value: &mut Option<PathBuf>, after: &Option<PathBuf>| {
+            if after.is_some() {
+                value.clone_from(after);
+            }
+        };
+        match &self.command {
+            Some(Command::User {
+                settings: after, ..
+            }) => {
+                replace(&mut settings.config, &after.config);
+                replace(&mut settings.root, &after.root);
+                replace(&mut settings.users, &after.users);
+            }
+            Some(Command::Keygen {
+                settings: after, ..
+            }) => {
+                replace(&mut settings.config, &after.config);
+                replace(&mut settings.secret_file, &after.secret_file);
+            }
+            Some(Command::Fingerprint { settings: after }) => {
+                replace(&mut settings.config, &after.config);
+                replace(&mut settings.tls_cert, &after.tls_cert);
+                replace(&mut settings.tls_key, &after.tls_key);
+            }
+            None => {}
+        }
+        settings
+    }
+}
+
 /// Maintenance commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage the users allowed to log in.
-    #[command(subcommand)]
-    User(UserCommand),
+    User {
+        /// The settings this command uses.
+        #[command(flatten)]
+        settings: UserSettings,
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Write a new shared client key.
     Keygen {
+        /// The settings this command uses.
+        #[command(flatten)]
+        settings: KeySettings,
         /// Where to write the key [default: the configured secret file].
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -75,7 +167,11 @@ pub enum Command {
     },
     /// Print the SHA-256 fingerprint of the server's TLS certificate (generating the
     /// self-signed one first if it does not exist yet), for clients to pin with --fingerprint.
-    Fingerprint,
+    Fingerprint {
+        /// The settings this command uses.
+        #[command(flatten)]
+        settings: CertSettings,
+    },
 }
 
 /// `ftpd user …`
@@ -110,4 +206,56 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings a command line ends up with.
+    fn settings(args: &[&str]) -> SettingsArgs {
+        let mut line = vec!["ftpd"];
+        line.extend_from_slice(args);
+        Cli::try_parse_from(line).unwrap().settings()
+    }
+
+    #[test]
+    fn flags_after_a_subcommand_override_those_before_it() {
+        let path = |text: &str| Some(PathBuf::from(text));
+        assert_eq!(settings(&["--users", "a", "user", "list"]).users, path("a"));
+        assert_eq!(settings(&["user", "list", "--users", "b"]).users, path("b"));
+        assert_eq!(settings(&["user", "--users", "b", "list"]).users, path("b"));
+        let add = settings(&[
+            "--users", "a", "user", "add", "x", "--users", "b", "--root", "r",
+        ]);
+        assert_eq!((add.users, add.root), (path("b"), path("r")));
+        let keygen = settings(&["--config", "c", "keygen", "--secret-file", "k"]);
+        assert_eq!((keygen.config, keygen.secret_file), (path("c"), path("k")));
+        let cert = settings(&["fingerprint", "--tls-cert", "c", "--tls-key", "k"]);
+        assert_eq!((cert.tls_cert, cert.tls_key), (path("c"), path("k")));
+        // Before the subcommand, any flag is still taken.
+        let before = settings(&["--secret-file", "k", "--tls-cert", "c", "user", "list"]);
+        assert_eq!(
+            (before.secret_file, before.tls_cert),
+            (path("k"), path("c"))
+        );
+    }
+
+    #[test]
+    fn a_flag_a_subcommand_does_not_use_is_refused_after_it() {
+        for args in [
+            &["ftpd", "user", "list", "--secret-file", "k"][..],
+            &["ftpd", "user", "add", "x", "--tls-cert", "c"],
+            &["ftpd", "keygen", "--users", "u"],
+            &["ftpd", "fingerprint", "--root", "r"],
+            &["ftpd", "user", "list", "--listen", "127.0.0.1:0"],
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
+    }
 }

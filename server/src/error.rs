@@ -33,7 +33,7 @@ impl Refusal {
 pub enum SessionError {
     /// The connection failed or sent bytes that are not a frame.
     #[error("{0}")]
-    Codec(#[from] CodecError),
+    Codec(CodecError),
     /// The peer closed the connection.
     #[error("peer closed the connection")]
     Closed,
@@ -57,6 +57,29 @@ pub enum SessionError {
     /// The peer broke the protocol or failed authentication; it is told why, then closed.
     #[error("{}", .0.message)]
     Fatal(Refusal),
+}
+
+impl From<CodecError> for SessionError {
+    /// A peer that went away (see [`vanished`]) is [`SessionError::Closed`], whether a read or
+    /// a write noticed; any other failure stays a codec error.
+    fn from(error: CodecError) -> Self {
+        match error {
+            CodecError::Io(io) if vanished(&io) => SessionError::Closed,
+            other => SessionError::Codec(other),
+        }
+    }
+}
+
+/// Whether an I/O error only says that the peer has gone: the stream ended without TLS
+/// close_notify (how a command-line client usually exits, and what rustls words with a link
+/// to its manual), or the peer reset the connection or stopped taking data. Logged in our own
+/// words, at debug, like any other client that left.
+pub fn vanished(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind as Io;
+    matches!(
+        error.kind(),
+        Io::UnexpectedEof | Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe
+    )
 }
 
 impl SessionError {

@@ -73,14 +73,14 @@ fn init_logging() {
 
 /// Dispatches to the command asked for.
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::load(&cli.settings)?;
+    let config = Config::load(&cli.settings())?;
     match cli.command {
-        Some(Command::User(command)) => say(&ftpd::admin::user(command, &config)?),
-        Some(Command::Keygen { out, force }) => {
+        Some(Command::User { command, .. }) => say(&ftpd::admin::user(command, &config)?),
+        Some(Command::Keygen { out, force, .. }) => {
             let out = out.unwrap_or_else(|| config.secret_file.clone());
             say(&ftpd::admin::keygen(&out, force)?);
         }
-        Some(Command::Fingerprint) => {
+        Some(Command::Fingerprint { .. }) => {
             let (identity, generated) = ftpd::tls::load_or_generate(&config)?;
             if generated {
                 eprintln!(

@@ -314,13 +314,8 @@ where
     match conn.next().await {
         Some(Ok(message)) => Ok(message),
         // A client that closes without TLS close_notify (the usual exit of a command line
-        // client) has gone away like any other: nothing truncated it that matters here.
-        Some(Err(ftp_proto::CodecError::Io(error)))
-            if error.kind() == std::io::ErrorKind::UnexpectedEof =>
-        {
-            Err(SessionError::Closed)
-        }
-        Some(Err(error)) => Err(SessionError::Codec(error)),
+        // client) has gone away like any other: `From` makes it `Closed`.
+        Some(Err(error)) => Err(SessionError::from(error)),
         None => Err(SessionError::Closed),
     }
 }
@@ -330,7 +325,7 @@ pub async fn send<S>(conn: &mut Connection<S>, message: ServerMessage) -> Result
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    conn.send(message).await.map_err(SessionError::Codec)
+    conn.send(message).await.map_err(SessionError::from)
 }
 
 /// Sends an error frame.

@@ -48,6 +48,9 @@ pub enum AcceptError {
     /// The client closed the connection before sending anything.
     #[error("the client closed the connection before any TLS handshake")]
     Closed,
+    /// The client went away during the TLS handshake (closed or reset the connection).
+    #[error("the client went away during the TLS handshake")]
+    Vanished,
     /// The TLS handshake failed.
     #[error("TLS handshake failed: {0}")]
     Handshake(std::io::Error),
@@ -69,7 +72,7 @@ pub async fn accept(
                 refuse_plaintext(tcp).await;
                 return Err(AcceptError::Silent);
             }
-            Ok(peeked) => peeked.map_err(AcceptError::Handshake)?,
+            Ok(peeked) => peeked.map_err(handshake_error)?,
         };
         if peeked == 0 {
             return Err(AcceptError::Closed);
@@ -82,12 +85,22 @@ pub async fn accept(
             .acceptor
             .accept(ftp_proto::transport::socket(tcp))
             .await
-            .map_err(AcceptError::Handshake)?;
+            .map_err(handshake_error)?;
         Ok(Stream::from(tls))
     };
     tokio::time::timeout(timeout, handshake)
         .await
         .map_err(|_| AcceptError::Timeout(timeout))?
+}
+
+/// A failed handshake: [`AcceptError::Vanished`] when the client only went away (rustls's
+/// "tls handshake eof", a reset), else the error as it is.
+fn handshake_error(error: std::io::Error) -> AcceptError {
+    if crate::error::vanished(&error) {
+        AcceptError::Vanished
+    } else {
+        AcceptError::Handshake(error)
+    }
 }
 
 /// Tells a plaintext client, in its own framing, that this server requires TLS.
@@ -103,7 +116,9 @@ async fn refuse_plaintext(tcp: TcpStream) {
 /// Logs why a connection got no session, at a level that fits (a probe is not an error).
 pub fn log_refused(peer: SocketAddr, error: &AcceptError) {
     match error {
-        AcceptError::Closed => tracing::debug!(%peer, "closing connection: {error}"),
+        AcceptError::Closed | AcceptError::Vanished => {
+            tracing::debug!(%peer, "closing connection: {error}");
+        }
         AcceptError::Plaintext | AcceptError::Silent => {
             tracing::info!(%peer, "closing connection: {error} (the client may run with --insecure-plaintext)");
         }

@@ -448,24 +448,67 @@ fn a_password_file_group_or_others_can_read_is_refused_like_a_key_file() {
 }
 
 #[test]
-fn maintenance_help_leaves_out_the_flags_only_serving_uses() {
+fn maintenance_help_lists_only_the_flags_each_command_uses() {
     let site = Site::new("");
-    for args in [
-        &["user", "list", "--help"][..],
-        &["user", "add", "--help"],
-        &["keygen", "--help"],
-        &["fingerprint", "--help"],
+    let every = [
+        "--config",
+        "--root",
+        "--users",
+        "--secret-file",
+        "--tls-cert",
+        "--tls-key",
+        "--listen",
+        "--insecure-plaintext",
+    ];
+    let user = &["--config", "--root", "--users"][..];
+    for (args, uses) in [
+        (&["user", "--help"][..], user),
+        (&["user", "list", "--help"], user),
+        (&["user", "add", "--help"], user),
+        (&["user", "del", "--help"], user),
+        (&["user", "passwd", "--help"], user),
+        (&["keygen", "--help"], &["--config", "--secret-file"]),
+        (
+            &["fingerprint", "--help"],
+            &["--config", "--tls-cert", "--tls-key"],
+        ),
     ] {
         let help = stdout(&run(site.ftpd(args), None));
-        assert!(help.contains("--config"), "{args:?}: {help}");
-        assert!(
-            !help.contains("--listen") && !help.contains("--insecure-plaintext"),
-            "{args:?}: {help}"
-        );
+        for flag in every {
+            assert_eq!(
+                help.contains(flag),
+                uses.contains(&flag),
+                "{args:?} and {flag}: {help}"
+            );
+        }
     }
     let help = stdout(&run(site.ftpd(&["--help"]), None));
-    assert!(
-        help.contains("--listen") && help.contains("--insecure-plaintext"),
-        "{help}"
-    );
+    for flag in every {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+}
+
+#[test]
+fn a_subcommand_takes_the_flags_it_uses_after_its_name_and_refuses_the_others() {
+    let site = Site::new("");
+    site.add_user("alice", "correct horse battery", &[]);
+    let users = site.users_file().display().to_string();
+    for args in [
+        &["user", "list", "--users", &users][..],
+        &["user", "--users", &users, "list"],
+        &["--users", &users, "user", "list"],
+    ] {
+        let output = run(site.ftpd(args), None);
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        assert!(stdout(&output).contains("alice"), "{args:?}");
+    }
+    for args in [
+        &["user", "list", "--secret-file", "key"][..],
+        &["keygen", "--users", &users],
+        &["fingerprint", "--root", "."],
+    ] {
+        let output = run(site.ftpd(args), None);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("unexpected argument"), "{args:?}");
+    }
 }

@@ -67,7 +67,9 @@ pub fn remote_file_name(remote: &str) -> Result<&str, ClientError> {
     }
 }
 
-/// Where the download goes: LOCAL, LOCAL/NAME when LOCAL is a folder, or ./NAME.
+/// Where the download goes: LOCAL, LOCAL/NAME when LOCAL is a folder, or ./NAME. A few
+/// metadata calls on the async runtime, once per command before anything connects (nothing
+/// else runs then); every file-system call of the transfer itself runs off it.
 fn local_target(remote: &str, local: Option<&Path>, force: bool) -> Result<PathBuf, ClientError> {
     let target = match local {
         Some(path) if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') => {

@@ -20,7 +20,9 @@ use crate::whole;
 
 /// Runs `ftp put`.
 pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
-    let (jobs, unreadable) = plan(&args.paths, args.to.as_deref())?;
+    // One open per file: off the runtime, as every file-system call of a transfer.
+    let (paths, to) = (args.paths.clone(), args.to.clone());
+    let (jobs, unreadable) = crate::blocking::run(move || plan(&paths, to.as_deref())).await?;
     let several = jobs.len() + unreadable.len() > 1;
     let mut failures: Vec<ClientError> = Vec::new();
     for error in unreadable {
@@ -152,7 +154,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
 
 /// Works out each file's remote path and size: the jobs, and why each file that cannot be
 /// sent (unreadable, not a file, a name that is not UTF-8) cannot. An error for a command line
-/// that names no valid set of files at all.
+/// that names no valid set of files at all. Blocking.
 fn plan(
     paths: &[PathBuf],
     to: Option<&str>,

@@ -80,7 +80,7 @@ where
         loop {
             tokio::select! {
                 sent = &mut sending => {
-                    sent.map_err(SessionError::Codec)?;
+                    sent.map_err(SessionError::from)?;
                     break;
                 }
                 () = &mut notice, if !noticed => {

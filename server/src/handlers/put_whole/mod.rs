@@ -226,7 +226,7 @@ where
         if let (ServerMessage::PutDone { size, .. }, Some(shown)) = (&answer, &shown) {
             tracing::info!(user = %session.account.name, path = %shown, size, "upload complete");
         }
-        conn.feed(answer).await.map_err(SessionError::Codec)?;
+        conn.feed(answer).await.map_err(SessionError::from)?;
     }
-    conn.flush().await.map_err(SessionError::Codec)
+    conn.flush().await.map_err(SessionError::from)
 }
