@@ -12,6 +12,7 @@
 //! size (see [`crate::local_hash`]). When the server finds the declared digest wrong, the
 //! cached one is dropped, so the same command run again reads the file and succeeds.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -76,12 +77,19 @@ pub fn open_local(path: &Path) -> Result<(std::fs::File, FileIdentity), ClientEr
         context: format!("cannot read {}", path.display()),
         source,
     };
-    let file = std::fs::File::open(path).map_err(local_error)?;
+    // Without blocking: a FIFO or a device is refused below, never waited on. A link named
+    // on the command line is followed, as cp and scp do.
+    let mut options = std::fs::OpenOptions::new();
+    let nonblocking = rustix::fs::OFlags::NONBLOCK.bits();
+    options
+        .read(true)
+        .custom_flags(i32::try_from(nonblocking).unwrap_or(0));
+    let file = options.open(path).map_err(local_error)?;
     let meta = file.metadata().map_err(local_error)?;
     if !meta.is_file() {
         return Err(ClientError::Usage(format!(
             "{} is not a regular file (folders are not uploaded recursively)",
-            path.display()
+            printable(&path.display().to_string())
         )));
     }
     Ok((file, identity(&meta)))

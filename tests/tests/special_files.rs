@@ -113,3 +113,46 @@ fn a_symlink_loop_is_a_clear_refusal() {
     assert_eq!(code(&stat), 0, "{}", stderr(&stat));
     assert!(stdout(&stat).contains("symlink"));
 }
+
+#[test]
+fn putting_a_local_fifo_is_refused_without_waiting_and_the_other_files_still_go() {
+    let site = Site::new("");
+    site.add_user("alice", "password", &[]);
+    let server = site.start();
+    let local = site.dir.path().join("outgoing");
+    std::fs::create_dir_all(&local).unwrap();
+    let pipe = local.join("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(local.join("plain.txt"), "kept").unwrap();
+
+    // Nobody ever writes to the FIFO: opening it for reading in the normal way waits forever.
+    let alone = server.run_ftp("alice", "password", &["put", pipe.to_str().unwrap()]);
+    assert_eq!(code(&alone), 2, "{}", stderr(&alone));
+    assert!(
+        stderr(&alone).contains("not a regular file"),
+        "{}",
+        stderr(&alone)
+    );
+
+    let plain = local.join("plain.txt");
+    let both = server.run_ftp(
+        "alice",
+        "password",
+        &[
+            "put",
+            pipe.to_str().unwrap(),
+            plain.to_str().unwrap(),
+            "--to",
+            "in",
+        ],
+    );
+    assert_eq!(code(&both), 2, "{}", stderr(&both));
+    let stored = site.root().join("alice/in/plain.txt");
+    assert_eq!(std::fs::read_to_string(stored).unwrap(), "kept");
+}
