@@ -73,6 +73,24 @@ pub struct UserSettings {
     /// Users file (argon2id hashes, mode 0600) [default: ./ftpd-users.toml; env: FTPD_USERS].
     #[arg(long, global = true, value_name = "FILE")]
     pub users: Option<PathBuf>,
+
+    /// Taken after the subcommand by earlier versions; does nothing here (see [`Cli::unused`]).
+    /// Its own id: a value given before `user` is the server's, not this one.
+    #[arg(
+        long = "secret-file",
+        id = "unused_secret_file",
+        global = true,
+        hide = true
+    )]
+    pub secret_file: Option<PathBuf>,
+
+    /// As `secret_file`.
+    #[arg(long = "tls-cert", id = "unused_tls_cert", global = true, hide = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// As `secret_file`.
+    #[arg(long = "tls-key", id = "unused_tls_key", global = true, hide = true)]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The settings `ftpd keygen` uses, also taken after `keygen`.
@@ -86,6 +104,22 @@ pub struct KeySettings {
     /// ./ftpd.key; env: FTPD_SECRET_FILE].
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+
+    /// Taken after the subcommand by earlier versions; does nothing here (see [`Cli::unused`]).
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// As `root`.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// As `root`.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// As `root`.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The settings `ftpd fingerprint` uses, also taken after `fingerprint`.
@@ -104,9 +138,56 @@ pub struct CertSettings {
     /// FTPD_TLS_KEY].
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+
+    /// Taken after the subcommand by earlier versions; does nothing here (see [`Cli::unused`]).
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// As `root`.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// As `root`.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
 }
 
 impl Cli {
+    /// Flags given after a subcommand that it does not use. Earlier versions took every path
+    /// flag after any subcommand, so scripts may still pass them: they are accepted, left out
+    /// of the help, and named here so `main` can say they did nothing.
+    pub fn unused(&self) -> Vec<&'static str> {
+        let given = |flag: &'static str, value: &Option<PathBuf>| value.is_some().then_some(flag);
+        match &self.command {
+            Some(Command::User { settings, .. }) => [
+                given("--secret-file", &settings.secret_file),
+                given("--tls-cert", &settings.tls_cert),
+                given("--tls-key", &settings.tls_key),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            Some(Command::Keygen { settings, .. }) => [
+                given("--root", &settings.root),
+                given("--users", &settings.users),
+                given("--tls-cert", &settings.tls_cert),
+                given("--tls-key", &settings.tls_key),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            Some(Command::Fingerprint { settings }) => [
+                given("--root", &settings.root),
+                given("--users", &settings.users),
+                given("--secret-file", &settings.secret_file),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The settings in force: those before the subcommand (and the environment), overridden
     /// by those given after it.
     pub fn settings(&self) -> SettingsArgs {
@@ -242,20 +323,30 @@ mod tests {
     }
 
     #[test]
-    fn a_flag_a_subcommand_does_not_use_is_refused_after_it() {
-        for args in [
-            &["ftpd", "user", "list", "--secret-file", "k"][..],
-            &["ftpd", "user", "add", "x", "--tls-cert", "c"],
-            &["ftpd", "keygen", "--users", "u"],
-            &["ftpd", "fingerprint", "--root", "r"],
-            &["ftpd", "user", "list", "--listen", "127.0.0.1:0"],
-        ] {
-            let error = Cli::try_parse_from(args).unwrap_err();
-            assert_eq!(
-                error.kind(),
-                clap::error::ErrorKind::UnknownArgument,
-                "{args:?}"
-            );
-        }
+    fn a_path_flag_a_subcommand_does_not_use_is_taken_and_named_as_unused() {
+        let parse = |args: &[&str]| {
+            let mut line = vec!["ftpd"];
+            line.extend_from_slice(args);
+            Cli::try_parse_from(line).unwrap()
+        };
+        assert_eq!(
+            parse(&["user", "list", "--secret-file", "k"]).unused(),
+            ["--secret-file"]
+        );
+        assert_eq!(
+            parse(&["user", "add", "x", "--tls-cert", "c", "--users", "u"]).unused(),
+            ["--tls-cert"]
+        );
+        assert_eq!(parse(&["keygen", "--users", "u"]).unused(), ["--users"]);
+        assert_eq!(parse(&["fingerprint", "--root", "r"]).unused(), ["--root"]);
+        assert!(
+            parse(&["--secret-file", "k", "user", "list"])
+                .unused()
+                .is_empty()
+        );
+        // What only serving uses was never taken after a subcommand.
+        let error =
+            Cli::try_parse_from(["ftpd", "user", "list", "--listen", "127.0.0.1:0"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 }

@@ -73,6 +73,9 @@ fn init_logging() {
 
 /// Dispatches to the command asked for.
 fn run(cli: Cli) -> anyhow::Result<()> {
+    for flag in cli.unused() {
+        eprintln!("ftpd: note: {flag} does nothing for this command; ignored");
+    }
     let config = Config::load(&cli.settings())?;
     match cli.command {
         Some(Command::User { command, .. }) => say(&ftpd::admin::user(command, &config)?),
