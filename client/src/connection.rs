@@ -41,6 +41,9 @@ pub struct Client<S = Stream> {
     /// Longest wait for an answer, or for the server to take one frame: past it the
     /// connection counts as lost.
     timeout: Duration,
+    /// The server's minimum transfer rate in bytes per second, as its `Welcome` said (0 before
+    /// the login, or when it has none): a `--limit-rate` below it is refused up front.
+    min_transfer_rate: u64,
 }
 
 /// What the server said on a successful login.
@@ -50,6 +53,8 @@ pub struct Welcome {
     pub user: String,
     /// Whether this user may only list, stat and download.
     pub read_only: bool,
+    /// The server's minimum transfer rate (`min_transfer_rate`), bytes per second; 0: none.
+    pub min_transfer_rate: u64,
 }
 
 impl Client<Stream> {
@@ -93,6 +98,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             conn: Framed::new(stream, ClientCodec::default()),
             interrupt: Interrupt::default(),
             timeout: DEFAULT_TIMEOUT,
+            min_transfer_rate: 0,
         };
         let (version, server_nonce) = match client.receive().await? {
             ServerMessage::Hello { version, nonce } => (version, nonce),
@@ -138,7 +144,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         })
         .await?;
         match self.receive().await {
-            Ok(ServerMessage::Welcome { user, read_only }) => Ok(Welcome { user, read_only }),
+            Ok(ServerMessage::Welcome {
+                user,
+                read_only,
+                min_transfer_rate,
+            }) => {
+                self.min_transfer_rate = min_transfer_rate;
+                Ok(Welcome {
+                    user,
+                    read_only,
+                    min_transfer_rate,
+                })
+            }
             Ok(other) => Err(unexpected("a login answer", &other)),
             Err(ClientError::Remote { kind, message }) if kind.is_authentication() => {
                 Err(ClientError::Remote {
@@ -175,6 +192,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.send(ClientMessage::Quit {}).await?;
         self.conn.close().await?;
         Ok(())
+    }
+
+    /// Refuses a `--limit-rate` below the server's minimum transfer rate, which would cut the
+    /// transfer: called before anything is sent or asked for, so nothing moves.
+    pub fn check_limit_rate(&self, limit: Option<u64>) -> Result<(), ClientError> {
+        match limit {
+            Some(rate) if rate < self.min_transfer_rate => Err(ClientError::BelowServerFloor {
+                rate,
+                floor: self.min_transfer_rate,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the server has already spoken or closed the connection unasked: before a login,

@@ -96,6 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: ask,
+            limit_rate: limiter.as_ref().map(RateLimiter::rate),
         })
         .await?;
         let (size, modified, offset) = match self.receive().await? {

@@ -1,8 +1,10 @@
 //! Client errors and the one place they become exit codes:
-//! 0 success, 2 usage, 3 authentication, 4 remote path rejected/missing/busy/exists,
+//! 0 success, 2 usage, 3 authentication, 4 remote path rejected/missing/busy/exists or over a
+//! server limit,
 //! 5 connection failed or lost, 6 integrity, 7 server identity changed or not verified,
 //! 130 stopped by Ctrl-C or SIGTERM (see [`crate::interrupt`]), 1 anything else.
 
+use ftp_proto::units::exact_bytes;
 use ftp_proto::{CodecError, ErrorKind, KeyError};
 
 /// Everything that can go wrong in the client.
@@ -77,6 +79,21 @@ pub enum ClientError {
     /// Ctrl-C or SIGTERM stopped the command; says what was kept and how to resume.
     #[error("interrupted: {0}")]
     Interrupted(String),
+    /// A `--limit-rate` below the server's minimum transfer rate: the server would cut the
+    /// transfer, so it is refused before anything is sent or asked for.
+    #[error(
+        "--limit-rate {}/s is below this server's minimum transfer rate of {}/s (its \
+         min_transfer_rate); use at least {}/s",
+        exact_bytes(*rate),
+        exact_bytes(*floor),
+        exact_bytes(*floor)
+    )]
+    BelowServerFloor {
+        /// The rate asked for, bytes per second.
+        rate: u64,
+        /// The server's floor, bytes per second.
+        floor: u64,
+    },
     /// The server refused the request.
     #[error("{message}")]
     Remote {
@@ -103,6 +120,7 @@ impl ClientError {
             ClientError::ServerNotVerified => 3,
             ClientError::Remote { kind, .. } if kind.is_authentication() => 3,
             ClientError::Remote { kind, .. } if kind.is_remote_path() => 4,
+            ClientError::BelowServerFloor { .. } => 4,
             ClientError::Remote {
                 kind: ErrorKind::Integrity,
                 ..
@@ -177,6 +195,16 @@ mod tests {
         ] {
             assert_eq!(remote(kind).exit_code(), 4, "{kind:?}");
         }
+        let below = ClientError::BelowServerFloor {
+            rate: 512,
+            floor: 1024,
+        };
+        assert_eq!(below.exit_code(), 4, "over a limit of the server's");
+        assert_eq!(
+            below.to_string(),
+            "--limit-rate 512 B/s is below this server's minimum transfer rate of 1 KiB/s \
+             (its min_transfer_rate); use at least 1 KiB/s"
+        );
         assert_eq!(ClientError::Connection(String::new()).exit_code(), 5);
         assert_eq!(remote(ErrorKind::Integrity).exit_code(), 6);
         assert_eq!(ClientError::ServerIdentity(String::new()).exit_code(), 7);

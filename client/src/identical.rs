@@ -76,6 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: len,
+            limit_rate: None,
         })
         .await?;
         match self.receive().await? {

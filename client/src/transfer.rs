@@ -1,7 +1,8 @@
 //! Transfers with retries: a lost connection is reconnected, logged in again and resumed, with
 //! exponential backoff, up to `--retries` times per file, for uploads and downloads alike.
 //! Failures that retrying cannot fix (refusals, integrity, local errors, a signal) stop at
-//! once; a signal also cuts a pause or a reconnect short. A put or get that runs out of retries
+//! once; a signal also cuts a pause or a reconnect short. A `--limit-rate` below the server's
+//! minimum transfer rate is refused on each connection before the transfer starts. A put or get that runs out of retries
 //! says that a rerun of the same command resumes.
 
 use std::path::PathBuf;
@@ -232,6 +233,7 @@ pub async fn put_with_retries(
         progress,
         &name,
         async |open: &mut Client| {
+            open.check_limit_rate(options.limit_rate)?;
             let limiter = options.limit_rate.map(RateLimiter::new);
             open.put(&plan, limiter, &bar, &mut tally).await
         },
@@ -310,6 +312,7 @@ pub async fn get_with_retries(
         progress,
         &name,
         async |open: &mut Client| {
+            open.check_limit_rate(options.limit_rate)?;
             let limiter = options.limit_rate.map(RateLimiter::new);
             open.get(&plan, limiter, &bar, &mut tally).await
         },

@@ -53,6 +53,7 @@ fn get(path: &str, offset: u64) -> ClientMessage {
     ClientMessage::Get {
         path: path.into(),
         offset,
+        limit_rate: None,
     }
 }
 
@@ -294,6 +295,7 @@ fn decode_seeds() -> Vec<(String, Vec<u8>)> {
             ServerMessage::Welcome {
                 user: "fuzz".into(),
                 read_only: false,
+                min_transfer_rate: 1024,
             },
         ),
         (

@@ -298,6 +298,7 @@ async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
             ServerMessage::Welcome {
                 user: name,
                 read_only: flag,
+                ..
             } => assert!(
                 name == user && flag == read_only,
                 "welcome for the wrong user"

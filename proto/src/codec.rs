@@ -358,6 +358,16 @@ mod tests {
             ClientMessage::List {
                 path: "/docs".into(),
             },
+            ClientMessage::Get {
+                path: "/big.iso".into(),
+                offset: 9,
+                limit_rate: Some(u64::MAX),
+            },
+            ClientMessage::Get {
+                path: String::new(),
+                offset: u64::MAX,
+                limit_rate: None,
+            },
             ClientMessage::Quit {},
         ]
     }
@@ -378,6 +388,7 @@ mod tests {
             ServerMessage::Welcome {
                 user: "bob".into(),
                 read_only: true,
+                min_transfer_rate: u64::MAX,
             },
             ServerMessage::Listing {
                 entries: vec![
@@ -442,6 +453,32 @@ mod tests {
         for message in every_server_message() {
             let mut codec = MessageCodec::<ServerMessage, ServerMessage>::default();
             assert_eq!(round_trip(&mut codec, message.clone()), message);
+        }
+    }
+
+    #[test]
+    fn the_welcome_carries_the_floor_and_a_get_its_pace() {
+        let mut codec = MessageCodec::<ServerMessage, ServerMessage>::default();
+        let welcome = ServerMessage::Welcome {
+            user: "alice".into(),
+            read_only: false,
+            min_transfer_rate: 64 << 10,
+        };
+        match round_trip(&mut codec, welcome) {
+            ServerMessage::Welcome {
+                min_transfer_rate, ..
+            } => assert_eq!(min_transfer_rate, 64 << 10),
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+        let mut codec = MessageCodec::<ClientMessage, ClientMessage>::default();
+        let get = ClientMessage::Get {
+            path: "a".into(),
+            offset: 0,
+            limit_rate: Some(8192),
+        };
+        match round_trip(&mut codec, get) {
+            ClientMessage::Get { limit_rate, .. } => assert_eq!(limit_rate, Some(8192)),
+            other => panic!("expected a get, got {other:?}"),
         }
     }
 

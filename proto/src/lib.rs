@@ -10,6 +10,7 @@
 //!   [`buffer_pool`] recycles the reader's chunk buffers, and [`file_frames`] writes them to
 //!   the connection without copying them into the frame buffer.
 //! - [`checkpoint`]: saved hash states, so a resume re-hashes at most one interval.
+//! - [`pace`]: `--limit-rate`'s pacing and chunk size, the same on both sides.
 //! - [`appender`]: how a file being received is written (direct I/O, else [`writebehind`]).
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
 //! - [`tls`]: what both sides agree on about TLS (provider, fingerprints, exporter label), and
@@ -27,6 +28,7 @@ pub mod file_frames;
 pub mod filestream;
 pub mod handshake;
 pub mod message;
+pub mod pace;
 pub mod private_file;
 pub mod secret;
 pub mod tls;
@@ -43,11 +45,16 @@ pub use secret::{Password, SharedKey};
 
 /// Protocol version carried in the first message of each side; bumped on any wire change
 /// (3: the key proofs include the TLS channel binding; 4: listings name FIFOs, sockets and
-/// devices, which a version-3 peer could not decode).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// devices, which a version-3 peer could not decode; 5: `Welcome` names the server's minimum
+/// transfer rate and `Get` the pace the client wants).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;
+
+/// Smallest file-data frame a paced transfer (`--limit-rate`) uses: small enough that a slow
+/// pace is smooth, large enough that the frame and TLS overhead stays small.
+pub const MIN_CHUNK_LEN: usize = 4 << 10;
 
 /// Largest frame either side accepts: one chunk of data plus room for the message header.
 pub const MAX_FRAME_LEN: usize = MAX_CHUNK_LEN + 64 * 1024;

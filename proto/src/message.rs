@@ -69,6 +69,11 @@ pub enum ClientMessage {
         path: String,
         /// Bytes the client already has (the length of its `.part` file).
         offset: u64,
+        /// The pace the client wants the data at (`--limit-rate`), bytes per second, or `None`
+        /// for as fast as it goes. The server then paces its sending (see [`crate::pace`]), at
+        /// least at its own minimum transfer rate, in frames of an eighth of a second's worth:
+        /// the data leaves at the pace instead of piling up in socket buffers.
+        limit_rate: Option<u64>,
     },
     /// Describe one path: type, size, modification time, and SHA-256 for a file.
     Stat {
@@ -145,6 +150,10 @@ pub enum ServerMessage {
         user: String,
         /// Whether this user may only list, stat and download.
         read_only: bool,
+        /// The server's minimum transfer rate (`min_transfer_rate`), in bytes per second: a
+        /// transfer that falls below it is cut. 0: none. A client refuses a `--limit-rate`
+        /// below it before it sends or asks for any data.
+        min_transfer_rate: u64,
     },
     /// One batch of a listing; `last` marks the final batch.
     Listing {

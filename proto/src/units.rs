@@ -1,6 +1,6 @@
 //! Byte quantities as people write them: `500`, `64K`, `1.5M`, `10G`, `2T` (binary multiples,
 //! as curl's `--limit-rate` reads them). Used by the client's `--limit-rate` and the server's
-//! `max_file_size`. Also on/off values as environment variables hold them ([`parse_switch`]).
+//! `max_file_size`; [`exact_bytes`] writes one back. Also on/off values as environment variables hold them ([`parse_switch`]).
 
 /// Parses a byte quantity with an optional K, M, G or T suffix (powers of 1024; a trailing `B`
 /// or `iB` is allowed, case does not matter).
@@ -28,6 +28,20 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         return Err(format!("{trimmed:?} is too large"));
     }
     Ok(bytes.round() as u64)
+}
+
+/// A byte quantity in the largest binary unit that holds it exactly (`512 B`, `1 KiB`,
+/// `1536 KiB`, `10 MiB`), so a figure in a message is one that [`parse_bytes`] reads back as
+/// the same number.
+pub fn exact_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    for (unit, shift) in UNITS {
+        let size = 1u64 << shift;
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} B")
 }
 
 /// Parses an on/off value such as an environment variable holds: `1`/`0`, `true`/`false`,
@@ -68,6 +82,21 @@ mod tests {
             "99999999999T",
         ] {
             assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exact_figures_read_back_the_same() {
+        assert_eq!(exact_bytes(0), "0 B");
+        assert_eq!(exact_bytes(512), "512 B");
+        assert_eq!(exact_bytes(1024), "1 KiB");
+        assert_eq!(exact_bytes(1000), "1000 B");
+        assert_eq!(exact_bytes(1536 << 10), "1536 KiB");
+        assert_eq!(exact_bytes(64 << 20), "64 MiB");
+        assert_eq!(exact_bytes(3 << 40), "3 TiB");
+        for bytes in [1, 1023, 1025, 65536, 1 << 30, (1 << 30) + 4096] {
+            let text = exact_bytes(bytes);
+            assert_eq!(parse_bytes(&text), Ok(bytes), "{text}");
         }
     }
 

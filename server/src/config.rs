@@ -64,10 +64,12 @@ pub struct Config {
     /// Free space kept on the root's file system: an upload that would eat into it is refused
     /// before any data is sent (`None`: 1% of the file system, at most 1 GiB; see [`crate::space`]).
     pub disk_reserve: Option<u64>,
-    /// Slowest average transfer, in bytes per second over `transfer_rate_window`, before a
-    /// transfer is cut (0: no floor, only `idle_timeout`).
+    /// Slowest average transfer, in bytes per second from the first data byte, before a
+    /// transfer is cut (0: no floor, only `idle_timeout`); told to clients at login, which
+    /// refuse a `--limit-rate` below it. See [`crate::rate_floor`].
     pub min_transfer_rate: u64,
-    /// Window over which `min_transfer_rate` is averaged.
+    /// How far, in time at `min_transfer_rate`, a transfer may fall behind that pace (and how
+    /// far ahead of it counts).
     pub transfer_rate_window: Duration,
     /// Delay added to the answer of each failed login, times the failures so far from that
     /// address.

@@ -200,8 +200,12 @@ where
             };
             handlers::put::handle(conn, session, state, request).await?;
         }
-        ClientMessage::Get { path, offset } => {
-            handlers::get::handle(conn, session, state, &path, offset).await?;
+        ClientMessage::Get {
+            path,
+            offset,
+            limit_rate,
+        } => {
+            handlers::get::handle(conn, session, state, &path, offset, limit_rate).await?;
         }
         ClientMessage::Stat { path } => handlers::stat::handle(conn, session, &path).await?,
         ClientMessage::Remove { path } => {

@@ -82,8 +82,16 @@ fn message() -> impl Strategy<Value = ClientMessage> {
         path().prop_map(|path| ClientMessage::MakeDir { path }),
         path().prop_map(|path| ClientMessage::RemovePartial { path }),
         Just(ClientMessage::Partials {}),
-        (path(), prop_oneof![Just(0u64), any::<u64>()])
-            .prop_map(|(path, offset)| ClientMessage::Get { path, offset }),
+        (
+            path(),
+            prop_oneof![Just(0u64), any::<u64>()],
+            prop_oneof![Just(None), any::<u64>().prop_map(Some)]
+        )
+            .prop_map(|(path, offset, limit_rate)| ClientMessage::Get {
+                path,
+                offset,
+                limit_rate
+            }),
         (path(), identity, any::<bool>(), any::<[u8; 16]>()).prop_map(
             |(path, file, force, upload_id)| ClientMessage::Put {
                 path,

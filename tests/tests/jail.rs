@@ -295,6 +295,7 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
             ClientMessage::Get {
                 path: path.clone(),
                 offset: 0,
+                limit_rate: None,
             },
         ];
         for request in requests {

@@ -126,6 +126,7 @@ fn a_stalled_upload_and_a_reader_that_stops_reading_are_cut() {
         conn.send(ClientMessage::Get {
             path: "big.bin".into(),
             offset: 0,
+            limit_rate: None,
         })
         .await
         .unwrap();
@@ -254,6 +255,7 @@ fn a_second_signal_stops_at_once() {
         conn.send(ClientMessage::Get {
             path: "big.bin".into(),
             offset: 0,
+            limit_rate: None,
         })
         .await
         .unwrap();

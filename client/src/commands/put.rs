@@ -67,7 +67,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                 }
                 true
             }
-            Err(error @ ClientError::Interrupted(_)) => {
+            // A --limit-rate below the server's floor is refused for every file alike, before
+            // anything is sent: said once, and the command ends with it.
+            Err(error @ (ClientError::Interrupted(_) | ClientError::BelowServerFloor { .. })) => {
                 ended = Some(error);
                 false
             }

@@ -5,10 +5,16 @@
 //! the open, a device would be read forever), read and hashed on a blocking thread (not hashed when its SHA-256 is known:
 //! see [`crate::served`]), and sent in `Data` frames with no per-frame reply. If the file
 //! changes size while it is read, the client gets an error instead of `GetDone`, and its
-//! `.part` stays for a later run.
+//! `.part` stays for a later run. A download the client asked to be paced (`--limit-rate`) is
+//! sent at that pace, never below the server's own floor, in frames of an eighth of a
+//! second's worth: the data leaves at the pace instead of piling up in socket buffers, which
+//! would hide the client's pace from the floor. The floor starts with the first frame, and time
+//! the reader is behind (hashing a resumed prefix, a slow disk) is the server's, not the
+//! client's.
 
 use std::sync::Arc;
 
+use ftp_proto::pace::Pacer;
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, file_frames, filestream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -29,6 +35,7 @@ pub async fn handle<S>(
     state: &ServerState,
     path: &str,
     offset: u64,
+    limit_rate: Option<u64>,
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -66,11 +73,37 @@ where
         }
         None => {}
     }
-    let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, MAX_CHUNK_LEN, plan);
-    let mut floor = super::rate_floor(state);
+    // Paced no slower than the floor: the server never cuts its own pace.
+    let pace = limit_rate.map(|rate| rate.max(state.config.min_transfer_rate));
+    let chunk_len = pace.map_or(MAX_CHUNK_LEN, ftp_proto::pace::chunk_len);
+    let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, chunk_len, plan);
+    // Both start with the first frame.
+    let mut floor: Option<crate::rate_floor::RateFloor> = None;
+    let mut pacer: Option<Pacer> = None;
     let mut position = offset;
-    while let Some(data) = chunks.recv().await {
+    loop {
+        let asked = Instant::now();
+        let Some(data) = chunks.recv().await else {
+            break;
+        };
+        // The floor starts with the first frame; a reader behind is the server's delay.
+        let floor = match &mut floor {
+            Some(floor) => {
+                floor.excuse(asked.elapsed());
+                floor
+            }
+            None => {
+                pacer = pace.map(Pacer::new);
+                floor.insert(super::rate_floor(state))
+            }
+        };
         let len = data.len() as u64;
+        if let Some(pacer) = pacer.as_mut() {
+            tokio::select! {
+                () = pacer.take(len) => {}
+                () = state.shutdown.cancelled() => return Err(shutting_down()),
+            }
+        }
         let sending = file_frames::send_data(conn, position, data);
         tokio::pin!(sending);
         // A reader that stops reading blocks the send: the floor's deadline still ends it.

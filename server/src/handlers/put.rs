@@ -345,6 +345,7 @@ where
                         "chunk of {len} bytes at {position} goes past the declared size of {size} bytes"
                     )));
                 }
+                let queued = Instant::now();
                 if !writer.write(data).await {
                     // The writer failed; its error, from `finish`, is what the client is told.
                     return Err(SessionError::Fatal(Refusal::new(
@@ -353,6 +354,8 @@ where
                     )));
                 }
                 position += len;
+                // A writer behind (a slow disk, a prefix being hashed) is the server's delay.
+                floor.excuse(queued.elapsed());
                 floor.record(len);
                 floor.check(Instant::now()).map_err(SessionError::Fatal)?;
             }

@@ -66,6 +66,7 @@ where
                     ServerMessage::Welcome {
                         user: account.name.clone(),
                         read_only: account.read_only,
+                        min_transfer_rate: state.config.min_transfer_rate,
                     },
                 )
                 .await?;
