@@ -18,7 +18,9 @@ import argparse
 import csv
 import os
 import pathlib
+import platform
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -74,6 +76,44 @@ def stop_all(procs):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def busy_cpu_seconds():
+    """CPU time the whole machine has spent busy since boot (user, nice, system, irq, softirq,
+    steal; not idle or iowait), in seconds, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    """User and system CPU time of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def sha256_seconds_per_gib(streams):
+    """Seconds one SHA-256 stream takes per GiB while `streams` run at once (openssl speed,
+    1 MiB blocks): on a machine whose two vCPUs share a core's SHA unit, two streams each run
+    at half speed, and that is the floor of a transfer that hashes on both ends at once."""
+    args = ["openssl", "speed", "-evp", "sha256", "-bytes", str(1 << 20), "-seconds", "3"]
+    if streams > 1:
+        args[2:2] = ["-multi", str(streams)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    line = [l for l in out.splitlines() if l.startswith("sha256")][-1]
+    kb_per_s = float(line.split()[-1].rstrip("k"))  # all streams together, 1000-byte units
+    return streams * (1 << 30) / (kb_per_s * 1000)
+
+
+def machine_state():
+    """What the figures depend on: the CPU, how long the machine has been up, its load."""
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                  if l.startswith("model name")), platform.processor())
+    uptime = float(open("/proc/uptime").read().split()[0])
+    load = os.getloadavg()[0]
+    return (f"{os.cpu_count()} × {model}; up {uptime / 60:.0f} min when the run began;"
+            f" load average {load:.2f}")
 
 
 def rss_kib(pid):
@@ -180,6 +220,10 @@ class Bench:
         self.memory = {}
         self.fingerprints = {}  # (work folder, ftpd name) -> its TLS certificate fingerprint
         self.loopback_up = False
+        self.client_cache = self.work / "client-cache"
+        self.cpu = {}  # (workload, tool) -> (client CPU-s list, rest-of-machine CPU-s list)
+        self.floor = None  # seconds two SHA-256 streams at once take for the big file
+        self.state = machine_state()
 
     # ---------------------------------------------------------------- set-up
     def setup(self):
@@ -279,7 +323,10 @@ class Bench:
     def ftp(self, port, *args, host="127.0.0.1", work=None):
         """The ftp command line and environment for the ftpd on `host:port` with state in `work`:
         pinned to a TLS server's certificate, or plain TCP for a plaintext one."""
-        env = dict(os.environ, FTP_PASSWORD="bench")
+        # The client's cache (checkpoint lists, whole-file hashes) lives in the bench's folder;
+        # `measure` empties it before every round, so each put hashes its file as a first put
+        # does (the "hash cached" row keeps it on purpose).
+        env = dict(os.environ, FTP_PASSWORD="bench", XDG_CACHE_HOME=str(self.client_cache))
         work = work or self.work
         name = next(n for n, p in PORTS.items() if p == port)
         fingerprint = self.fingerprints.get((str(work), name))
@@ -291,23 +338,36 @@ class Bench:
         return f"{BENCH_USER}@127.0.0.1:{path}"
 
     # ---------------------------------------------------------------- timing
-    def measure(self, workload, tool, run, clean, amount, unit, rounds=None):
-        """`run(i)` does one timed run; `clean(i)` tidies after it (not timed)."""
-        times = []
+    def measure(self, workload, tool, run, clean, amount, unit, rounds=None, keep_cache=False):
+        """`run(i)` does one timed run; `clean(i)` tidies after it (not timed). The client's
+        cache is emptied before each round unless `keep_cache`. Besides the wall time, each
+        round's CPU time is taken: the client's (the commands `run` started, from
+        RUSAGE_CHILDREN) and the rest of the machine's (all CPU time /proc/stat counted, less
+        the client's: the server, and the kernel's network and disk work)."""
+        times, client_cpu, rest_cpu = [], [], []
         total = (rounds or self.rounds) + 1
         for i in range(total):
+            if not keep_cache:
+                shutil.rmtree(self.client_cache, ignore_errors=True)
             sh("sync")
+            machine0, children0 = busy_cpu_seconds(), children_cpu_seconds()
             start = time.perf_counter()
             run(i)
             elapsed = time.perf_counter() - start
+            client = children_cpu_seconds() - children0
+            rest = busy_cpu_seconds() - machine0 - client
             clean(i)
             if i > 0:  # the first run warms up
                 times.append(elapsed)
+                client_cpu.append(client)
+                rest_cpu.append(max(rest, 0.0))
         median = statistics.median(times)
         rate = amount / median
         label = f"{rate / 1e6:,.0f} MB/s" if unit == "B" else f"{rate:,.0f} files/s"
-        print(f"  {workload:28} {tool:36} {median:7.2f} s  {label}", flush=True)
+        cpu = f"CPU {statistics.median(client_cpu):.2f} + {statistics.median(rest_cpu):.2f} s"
+        print(f"  {workload:28} {tool:36} {median:7.2f} s  {label}  {cpu}", flush=True)
         self.results.append((workload, tool, times, amount, unit))
+        self.cpu[(workload, tool)] = (client_cpu, rest_cpu)
 
     def remove(self, *paths):
         for p in paths:
@@ -325,8 +385,20 @@ class Bench:
         sh("bash", "-c", sender)
         listener.wait()
 
+    def hash_floor(self):
+        """SHA-256 alone and with two streams at once, as rows of their own: what hashing on
+        both ends costs this machine, whatever the transfer does."""
+        gib = self.size / (1 << 30)
+        for streams, tool in ((1, "SHA-256, one stream alone"),
+                              (2, "SHA-256, each of two streams at once (hash floor)")):
+            seconds = sha256_seconds_per_gib(streams) * gib
+            print(f"  {self.label + ' hashing':28} {tool:36} {seconds:7.2f} s", flush=True)
+            self.results.append((f"{self.label} hashing", tool, [seconds], self.size, "B"))
+            self.floor = seconds
+
     def big_upload(self):
         big, w, home = self.big, self.work, self.home
+        self.hash_floor()
         dest = lambda i: w / f"raw{i}.bin"
         connect = f"TCP:127.0.0.1:{PORTS['raw']},retry=100,interval=0.005"
         self.measure(f"{self.label} upload", "raw TCP into a new file (limit)",
@@ -368,6 +440,13 @@ class Bench:
                          lambda i, name=name: sh(*self.ftp(PORTS[name], "put", str(big), f"p{i}.bin")[0],
                                                  env=self.ftp(PORTS[name])[1]),
                          lambda i, root=root: self.remove(root / f"p{i}.bin"), self.size, "B")
+        # The same file put again, unchanged: the client takes its SHA-256 from its cache (the
+        # warm-up round puts it there) and only reads it to send it; the server still hashes.
+        root = w / "ftpd-tls-fsync" / "root" / "bench"
+        self.measure(f"{self.label} upload", "ftp put again, file unchanged (hash cached; TLS, fsync on)",
+                     lambda i: sh(*self.ftp(PORTS["ftpd-tls-fsync"], "put", str(big), f"q{i}.bin")[0],
+                                  env=self.ftp(PORTS["ftpd-tls-fsync"])[1]),
+                     lambda i: self.remove(root / f"q{i}.bin"), self.size, "B", keep_cache=True)
         # Downloads: the file is on the server once; each round gets it to a new local name.
         cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), "dl.bin")
         sh(*cmd, env=env)
@@ -499,6 +578,9 @@ class Bench:
         ):
             times = []
             for i in range(rounds + 1):
+                # As for a first put: what the client's cache holds then is only what the
+                # interrupted run itself left there.
+                shutil.rmtree(self.client_cache, ignore_errors=True)
                 prepare(i)  # seeding the 90 % is set-up, not part of the timing
                 sh("sync")
                 start = time.perf_counter()
@@ -622,20 +704,31 @@ class Bench:
             rate = amount / median
             if "resume" in workload:
                 rate = self.size / median  # as if the whole file had moved
+            client_cpu, rest_cpu = self.cpu.get((workload, tool), ([], []))
+            per_gib = (1 << 30) / amount if unit == "B" else 1.0
+            hashed = unit == "B" and self.floor and workload in (f"{self.label} upload",
+                                                                  f"{self.label} download")
             rows.append({
                 "workload": workload, "tool": tool, "median_s": f"{median:.3f}",
                 "min_s": f"{min(times):.3f}", "max_s": f"{max(times):.3f}",
                 "rate": f"{rate / 1e6:.0f} MB/s" if unit == "B" else f"{rate:.0f} files/s",
                 "x_limit": f"{median / limit:.2f}" if limit else "",
+                "x_hash_floor": f"{median / self.floor:.2f}" if hashed else "",
+                "client_cpu_s": f"{statistics.median(client_cpu) * per_gib:.2f}" if client_cpu else "",
+                "rest_cpu_s": f"{statistics.median(rest_cpu) * per_gib:.2f}" if rest_cpu else "",
                 "rounds": 0 if tool == NetLink.LIMIT else len(times),
             })
         with open(out_dir / "results.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
             writer.writeheader()
             writer.writerows(rows)
-        lines = ["| workload | tool | median s | rate | × limit (time) |", "|---|---|---|---|---|"]
+        lines = [f"Machine: {self.state}.", "",
+                 "| workload | tool | median s | rate | × limit (time) | × hash floor |"
+                 " CPU s client | CPU s rest |",
+                 "|---|---|---|---|---|---|---|---|"]
         for r in rows:
-            lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {r['rate']} | {r['x_limit']} |")
+            lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {r['rate']} |"
+                         f" {r['x_limit']} | {r['x_hash_floor']} | {r['client_cpu_s']} | {r['rest_cpu_s']} |")
         if self.memory:
             lines.append("")
             lines.append("| server | idle RSS |")

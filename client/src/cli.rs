@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
     long_about = None,
     after_help = "Environment: FTP_SERVER, FTP_USER, FTP_PASSWORD (the password itself), \
 FTP_PASSWORD_FILE, FTP_SECRET_FILE, FTP_FINGERPRINT, FTP_CA_FILE, FTP_KNOWN_SERVERS, \
-FTP_INSECURE_PLAINTEXT, and for get FTP_NO_FSYNC. With no password given, ftp asks on the \
-terminal.\n\
+FTP_INSECURE_PLAINTEXT, FTP_TIMEOUT, and for get FTP_NO_FSYNC. With no password given, ftp \
+asks on the terminal.\n\
 Server identity: --fingerprint pins the certificate; else --ca-file verifies it against a CA; \
 else the first connection records it in the known-servers file and later ones must match.\n\
 Exit codes: 0 success, 2 usage, 3 authentication failed, 4 remote path rejected, missing, \
@@ -36,8 +36,8 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Server address: HOST[:PORT], USER@HOST[:PORT] or ftp://[USER@]HOST[:PORT] [default:
-    /// 127.0.0.1:2121].
+    /// Server address: HOST[:PORT], [IPV6]:PORT, USER@HOST[:PORT] or
+    /// ftp://[USER@]HOST[:PORT] [default: 127.0.0.1:2121].
     #[arg(long, env = "FTP_SERVER", global = true, value_name = "ADDR")]
     pub server: Option<String>,
 
@@ -186,7 +186,7 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     let duration = match text.parse::<u64>() {
         Ok(seconds) => std::time::Duration::from_secs(seconds),
         Err(_) => humantime::parse_duration(text)
-            .map_err(|e| format!("{text:?} is not a duration such as 60s or 2m: {e}"))?,
+            .map_err(|_| format!("{text:?} is not a duration: use seconds (60), or a number with s, m or h (90s, 2m, 1h)"))?,
     };
     if duration < std::time::Duration::from_secs(1) {
         return Err(format!("{text:?} is shorter than the least timeout, 1s"));

@@ -41,10 +41,17 @@ pub fn load_key(named: Option<&Path>) -> Result<(SharedKey, PathBuf), ClientErro
     match candidates.iter().find(|p| p.exists()) {
         Some(path) => Ok((SharedKey::load(path)?, path.clone())),
         None => Err(ClientError::Usage(format!(
-            "no shared key: give the server's key file with --secret-file or FTP_SECRET_FILE (looked for {})",
+            "no shared key: give the server's key file with --secret-file or FTP_SECRET_FILE, or copy it to {} (looked for {})",
+            candidates.last().map_or_else(
+                || "~/.config/ftp/secret.key".into(),
+                |p| p.display().to_string()
+            ),
             candidates
                 .iter()
-                .map(|p| p.display().to_string())
+                .map(|p| std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string())
                 .collect::<Vec<_>>()
                 .join(" and ")
         ))),

@@ -233,14 +233,31 @@ pub fn stat_text(path: &str, entry: &DirEntry, sha256: Option<&[u8; 32]>) -> Str
     text
 }
 
-/// A remote path as the server shows it: from the home, with a leading `/`.
+/// A remote path as the server shows it: from the home, with a leading `/`, without empty or
+/// `.` components (`./a//b/.` is `/a/b`). `..` is left as it is: the server refuses it.
 pub fn remote_shown(remote: &str) -> String {
-    format!("/{}", remote.trim_start_matches('/'))
+    let parts: Vec<&str> = remote
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_paths_are_shown_from_the_home_without_dots_or_doubled_slashes() {
+        assert_eq!(remote_shown("a.txt"), "/a.txt");
+        assert_eq!(remote_shown("/a.txt"), "/a.txt");
+        assert_eq!(remote_shown("./nu.bin"), "/nu.bin");
+        assert_eq!(remote_shown("/./b//c/./d.bin"), "/b/c/d.bin");
+        assert_eq!(remote_shown("."), "/");
+        assert_eq!(remote_shown(""), "/");
+        assert_eq!(remote_shown("a/../b"), "/a/../b");
+        assert_eq!(remote_shown(".hidden/..x"), "/.hidden/..x");
+    }
 
     #[test]
     fn timestamps_and_hostile_names() {

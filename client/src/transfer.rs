@@ -295,7 +295,8 @@ pub async fn get_with_retries(
     options: &TransferOptions,
     progress: &Progress,
 ) -> Result<Outcome, ClientError> {
-    let name = job.remote.clone();
+    // Named as every result line names it.
+    let name = crate::output::remote_shown(&job.remote);
     let plan = GetPlan {
         remote: &job.remote,
         local: &job.local,

@@ -107,47 +107,66 @@ fn list(users: &Users) -> String {
 }
 
 /// Gets a new password: typed twice at a hidden prompt, or one line of standard input; at
-/// least `min_length` characters (`min_password_length`).
+/// least `min_length` characters (`min_password_length`). At a prompt, a password that is
+/// refused (too short, too long) is said so at once and asked again, up to three times, as
+/// passwd(1) does, before it is typed a second time.
 fn read_new_password(
     name: &str,
     from_stdin: bool,
     min_length: usize,
 ) -> Result<Password, UsersError> {
-    let password = if from_stdin {
+    if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
             UsersError::Refused(format!("cannot read the password from standard input: {e}"))
         })?;
-        let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
-        Password::new(trimmed)
-    } else if std::io::stdin().is_terminal() {
-        let prompt = |text: &str| {
-            rpassword::prompt_password(text)
-                .map(Password::new)
-                .map_err(|e| UsersError::Refused(format!("cannot read the password: {e}")))
-        };
-        let first = prompt(&format!("New password for {name}: "))?;
-        let second = prompt("Type it again: ")?;
-        if first != second {
-            return Err(UsersError::Refused(
-                "the two passwords differ; nothing changed".into(),
-            ));
-        }
-        first
-    } else {
+        let password = Password::new(line.trim_end_matches(['\n', '\r']).to_owned());
+        acceptable(&password, min_length).map_err(UsersError::Refused)?;
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
         return Err(UsersError::Refused(
             "no terminal to ask for a password: pipe it in with --password-stdin".into(),
         ));
+    }
+    let prompt = |text: &str| {
+        rpassword::prompt_password(text)
+            .map(Password::new)
+            .map_err(|e| UsersError::Refused(format!("cannot read the password: {e}")))
     };
-    users::validate_password(&password).map_err(UsersError::Refused)?;
+    let mut tries = 0;
+    let first = loop {
+        let typed = prompt(&format!("New password for {name}: "))?;
+        match acceptable(&typed, min_length) {
+            Ok(()) => break typed,
+            Err(why) if tries < 2 => {
+                eprintln!("ftpd: {why}; try again");
+                tries += 1;
+            }
+            Err(why) => return Err(UsersError::Refused(format!("{why}; nothing changed"))),
+        }
+    };
+    let second = prompt("Type it again: ")?;
+    if first != second {
+        return Err(UsersError::Refused(
+            "the two passwords differ; nothing changed".into(),
+        ));
+    }
+    Ok(first)
+}
+
+/// Why `password` cannot be used, if it cannot: its form (see [`users::validate_password`]),
+/// or fewer than `min_length` characters.
+fn acceptable(password: &Password, min_length: usize) -> Result<(), String> {
+    users::validate_password(password)?;
     let length =
         std::str::from_utf8(password.expose()).map_or(password.len(), |text| text.chars().count());
     if length < min_length {
-        return Err(UsersError::Refused(format!(
+        return Err(format!(
             "the password has {length} characters; it needs at least {min_length} characters (config key min_password_length)"
-        )));
+        ));
     }
-    Ok(password)
+    Ok(())
 }
 
 /// `ftpd keygen`: writes a new shared key (mode 0600).

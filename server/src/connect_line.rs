@@ -1,5 +1,6 @@
-//! The `connect with: …` line the server prints when it starts: a client command that works
-//! when pasted as printed, from any folder.
+//! The commands the server prints when it starts: the `connect with: …` line, a client
+//! command that works when pasted as printed from any folder, and how to change the first
+//! user's password.
 //!
 //! The client is named by the absolute path of the `ftp` beside this `ftpd` when there is one
 //! (cargo builds both into one folder; an install puts both in one bin folder), so neither the
@@ -38,6 +39,17 @@ impl ConnectLine<'_> {
             quoted_text(self.user),
         )
     }
+}
+
+/// `ftpd --users USERS user passwd NAME`, with this very `ftpd` by its absolute path and the
+/// users file made absolute, so it changes the right user's password from any folder.
+pub fn passwd_command(users: &Path, name: &str) -> String {
+    let server = std::env::current_exe().map_or_else(|_| "ftpd".to_owned(), |exe| quoted(&exe));
+    format!(
+        "{server} --users {} user passwd {}",
+        quoted(&absolute(users)),
+        quoted_text(name)
+    )
 }
 
 /// The client beside the running server, quoted, or `ftp` when there is none.
@@ -117,6 +129,16 @@ mod tests {
         let words = shlex::split(&printed).unwrap();
         assert_eq!(words[4], "/tmp/my keys/it's.key");
         assert_eq!(words[7], "a b");
+    }
+
+    #[test]
+    fn the_passwd_command_names_this_server_and_an_absolute_users_file() {
+        let printed = passwd_command(Path::new("ftpd-users.toml"), "admin");
+        let words = shlex::split(&printed).unwrap();
+        assert_eq!(Path::new(&words[0]), std::env::current_exe().unwrap());
+        assert_eq!(words[1], "--users");
+        assert!(Path::new(&words[2]).is_absolute(), "{printed}");
+        assert_eq!(&words[3..], ["user", "passwd", "admin"]);
     }
 
     #[test]

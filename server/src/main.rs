@@ -210,7 +210,8 @@ fn deliver_initial_password(
     let text = String::from_utf8_lossy(password.expose()).into_owned();
     if std::io::stdout().is_terminal() {
         say(&format!(
-            "\n  First start: created user '{name}' with password  {text}\n  It is shown only this once and stored only as a hash.\n  Change it with: ftpd user passwd {name}\n"
+            "\n  First start: created user '{name}' with password  {text}\n  It is shown only this once and stored only as a hash.\n  Change it with: {}\n",
+            ftpd::connect_line::passwd_command(&config.users, name)
         ));
     } else {
         let folder = config.users.parent().filter(|p| !p.as_os_str().is_empty());

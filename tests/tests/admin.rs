@@ -529,3 +529,32 @@ fn a_subcommand_takes_the_flags_it_uses_after_its_name_and_notes_the_others() {
     );
     assert_eq!(code(&output), 2, "{}", stderr(&output));
 }
+
+#[test]
+fn a_short_password_typed_at_the_prompt_is_refused_at_once_and_asked_again() {
+    let site = Site::new("");
+    // Typed at a terminal: too short, then a good one twice.
+    let typed = "short\ncorrect horse battery\ncorrect horse battery\n";
+    let add = run(
+        e2e::on_a_terminal(&site.ftpd(&["user", "add", "alice"])),
+        Some(typed),
+    );
+    let screen = stdout(&add);
+    assert_eq!(code(&add), 0, "{screen}{}", stderr(&add));
+    assert!(
+        screen.contains("it needs at least 8 characters"),
+        "{screen}"
+    );
+    assert!(screen.contains("try again"), "{screen}");
+    // Asked for the good one twice, and no second time after the short one.
+    assert_eq!(screen.matches("Type it again").count(), 1, "{screen}");
+    assert!(stdout(&run(site.ftpd(&["user", "list"]), None)).contains("alice"));
+
+    // Three short ones: refused, nothing added.
+    let add = run(
+        e2e::on_a_terminal(&site.ftpd(&["user", "add", "bob"])),
+        Some("a\nb\nc\n"),
+    );
+    assert_eq!(code(&add), 2, "{}", stdout(&add));
+    assert!(!stdout(&run(site.ftpd(&["user", "list"]), None)).contains("bob"));
+}
