@@ -138,7 +138,8 @@ pub struct GetArgs {
     /// Local file or folder [default: the remote file's name, here].
     pub local: Option<PathBuf>,
 
-    /// Replace a local file that already exists.
+    /// Replace a local file that already exists with different content (one that already
+    /// holds the remote file's content is left as it is and nothing is downloaded).
     #[arg(long)]
     pub force: bool,
 
@@ -168,7 +169,8 @@ pub struct PutArgs {
     #[arg(long, value_name = "DIR")]
     pub to: Option<String>,
 
-    /// Replace remote files that already exist (identical content is never re-sent).
+    /// Replace remote files that already exist with different content (identical content
+    /// is left as it is and never sent again).
     #[arg(long)]
     pub force: bool,
 

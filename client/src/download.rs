@@ -10,7 +10,8 @@
 //! A mismatch deletes the `.part` (exit 6). A full local disk is told as such and the part is
 //! kept. A signal (see [`crate::interrupt`]) stops the receiving between two frames; the
 //! writer still drains what it has, seals its checkpoint list and the `.part` is kept for a
-//! resume. An existing `LOCAL` without `--force` is compared, not replaced (see
+//! resume. An existing `LOCAL` without `--force` is compared, not replaced; with `--force`, one
+//! of the remote file's size is compared first and left untouched when identical (see
 //! [`crate::identical`]). Every file-system call here runs on a blocking thread (see
 //! [`crate::blocking`]); this module must never touch the disk on the async runtime.
 
@@ -75,6 +76,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         progress: &FileProgress,
         tally: &mut Tally,
     ) -> Result<Report, ClientError> {
+        if plan.force
+            && let Some(identical) = self.compare_before_replacing(plan, progress, tally).await?
+        {
+            return Ok(identical);
+        }
         let (local, force) = (plan.local.to_path_buf(), plan.force);
         let (part, have, saved) = match blocking::run(move || look(&local, force)).await? {
             Found::Existing(len) => {

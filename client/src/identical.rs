@@ -1,4 +1,4 @@
-//! `get` onto an existing local file without `--force`: compared, never rewritten.
+//! `get` onto an existing local file: compared, and never rewritten when identical.
 //!
 //! The cheapest honest comparison: the client asks to "resume" at the local file's length.
 //! When the remote file has that size the server sends no data, only `GetDone` with its
@@ -13,11 +13,19 @@
 //! local file's SHA-256 comes from the client's cache when it knows the file unchanged and the
 //! digest matches (see [`crate::local_hash`]); else the file is read, with a "checking" bar.
 //! The file is opened and hashed on blocking threads, never on the async runtime.
+//!
+//! With `--force` the same comparison runs first, but only onto a regular file whose length a
+//! `List` of the remote file shows to be the remote file's size (so no data is in flight when
+//! they differ): identical is `identical` as above; a different digest, or a local file that is
+//! not the regular file of that length when opened, lets the download go on as a normal one on
+//! a new request, replacing `LOCAL` through its `.part`. A remote file that changed size
+//! between the `List` and the request ends the attempt as a lost connection (its data is
+//! already on the way), which a retry starts afresh.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
+use ftp_proto::{ClientMessage, EntryKind, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::{Client, unexpected};
@@ -61,6 +69,16 @@ fn differs(plan: &GetPlan<'_>) -> ClientError {
     }
 }
 
+/// How a comparison ended.
+enum Compared {
+    /// The same content: the report of a download that wrote nothing.
+    Identical(Report),
+    /// Different content of the same size; the connection is ready for another request.
+    Differs,
+    /// The remote file has another size; its data may be on the way, unread.
+    OtherSize,
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Compares the existing `plan.local`, `len` bytes long, with the remote file (see the
     /// module doc).
@@ -73,6 +91,72 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ) -> Result<Report, ClientError> {
         let local = plan.local.to_path_buf();
         let file = Arc::new(crate::blocking::run(move || open_same(&local, len)).await?);
+        match self.compare_open(plan, len, file, progress, tally).await? {
+            Compared::Identical(report) => Ok(report),
+            Compared::Differs | Compared::OtherSize => Err(differs(plan)),
+        }
+    }
+
+    /// With `--force`: compares `plan.local` with the remote file when it is a regular file of
+    /// the remote file's size (see the module doc). `Some` when identical; `None` when the
+    /// download is to go on and replace it.
+    pub(crate) async fn compare_before_replacing(
+        &mut self,
+        plan: &GetPlan<'_>,
+        progress: &FileProgress,
+        tally: &mut Tally,
+    ) -> Result<Option<Report>, ClientError> {
+        let local = plan.local.to_path_buf();
+        let len = crate::blocking::run(move || {
+            Ok(std::fs::symlink_metadata(&local)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|meta| meta.len()))
+        })
+        .await?;
+        let Some(len) = len else {
+            return Ok(None);
+        };
+        let same_size = match self.list(plan.remote).await {
+            Ok(entries) => matches!(
+                entries.as_slice(),
+                [entry] if entry.kind == EntryKind::File && entry.size == len
+            ),
+            // The download itself tells what is wrong with the remote path.
+            Err(ClientError::Remote { .. }) => false,
+            Err(error) => return Err(error),
+        };
+        if !same_size {
+            return Ok(None);
+        }
+        let local = plan.local.to_path_buf();
+        // Anything but the regular file of that length there now is simply replaced.
+        let Ok(file) = crate::blocking::run(move || open_same(&local, len)).await else {
+            return Ok(None);
+        };
+        match self
+            .compare_open(plan, len, Arc::new(file), progress, tally)
+            .await?
+        {
+            Compared::Identical(report) => Ok(Some(report)),
+            Compared::Differs => Ok(None),
+            Compared::OtherSize => Err(ClientError::Connection(format!(
+                "{} changed size while being compared",
+                printable(&remote_shown(plan.remote))
+            ))),
+        }
+    }
+
+    /// Compares the open `file`, `plan.local` of `len` bytes, with the remote file: asks to
+    /// resume at `len` and hashes the local file meanwhile (see the module doc).
+    async fn compare_open(
+        &mut self,
+        plan: &GetPlan<'_>,
+        len: u64,
+        file: Arc<std::fs::File>,
+        progress: &FileProgress,
+        tally: &mut Tally,
+    ) -> Result<Compared, ClientError> {
         self.send(ClientMessage::Get {
             path: plan.remote.to_owned(),
             offset: len,
@@ -81,7 +165,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         .await?;
         match self.receive().await? {
             ServerMessage::GetReady { size, offset, .. } if size == len && offset == len => {}
-            ServerMessage::GetReady { .. } => return Err(differs(plan)),
+            ServerMessage::GetReady { .. } => return Ok(Compared::OtherSize),
             other => return Err(unexpected("a download answer", &other)),
         }
         progress.start_sized(0, len, "local file");
@@ -107,15 +191,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             source,
         })?;
         if local.sha256 != server_sha {
-            return Err(differs(plan));
+            return Ok(Compared::Differs);
         }
         tally.hashed_from_cache |= local.from_cache;
-        Ok(Report {
+        Ok(Compared::Identical(Report {
             size: len,
             offset: len,
             sha256: local.sha256,
             identical: true,
-        })
+        }))
     }
 }
 

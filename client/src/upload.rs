@@ -9,7 +9,9 @@
 //!
 //! A file whose SHA-256 the client's cache knows (see [`crate::checkpoints`]) is not hashed
 //! again: neither to be declared at the end nor to be compared with a remote file of the same
-//! size (see [`crate::local_hash`]). When the server finds the declared digest wrong, the
+//! size (see [`crate::local_hash`]). With `--force`, a remote file of the same size is compared
+//! too: identical content is never sent again, different content is replaced after
+//! `PutReplace`. When the server finds the declared digest wrong, the
 //! cached one is dropped, so the same command run again reads the file and succeeds.
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -121,6 +123,17 @@ fn sent(error: ClientError, plan: &PutPlan<'_>, position: u64, size: u64) -> Cli
     ))
 }
 
+/// The offset of a `PutReady` answer, checked against the file's `size`.
+fn ready(answer: ServerMessage, size: u64) -> Result<u64, ClientError> {
+    match answer {
+        ServerMessage::PutReady { offset } if offset <= size => Ok(offset),
+        ServerMessage::PutReady { offset } => Err(ClientError::Protocol(format!(
+            "server resumes at {offset}, past the file's {size} bytes"
+        ))),
+        other => Err(crate::connection::unexpected("an upload answer", &other)),
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Uploads one file. `tally` counts every byte handed to the connection and the offset of
     /// the first attempt, across the attempts of one command.
@@ -140,21 +153,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             upload_id: plan.upload_id,
         })
         .await?;
-        let offset = match self.receive().await? {
-            ServerMessage::PutReady { offset } if offset <= file_id.size => offset,
-            ServerMessage::PutReady { offset } => {
-                return Err(ClientError::Protocol(format!(
-                    "server resumes at {offset}, past the file's {} bytes",
-                    file_id.size
-                )));
-            }
+        let (offset, file) = match self.receive().await? {
             ServerMessage::PutExisting { sha256 } => {
-                tally.resumed_from.get_or_insert(file_id.size);
-                return self
-                    .settle_existing(plan, file, file_id.size, sha256, progress, tally)
-                    .await;
+                let file = Arc::new(file);
+                let settled = self
+                    .settle_existing(plan, Arc::clone(&file), file_id.size, sha256, progress)
+                    .await?;
+                if let Some(identical) = settled {
+                    tally.resumed_from.get_or_insert(file_id.size);
+                    tally.hashed_from_cache |= identical.from_cache;
+                    return Ok(Report {
+                        size: file_id.size,
+                        offset: file_id.size,
+                        sha256: identical.sha256,
+                        identical: true,
+                    });
+                }
+                // Different content and `force`: the server now answers as to a forced upload.
+                let file = Arc::try_unwrap(file)
+                    .or_else(|shared| shared.try_clone())
+                    .map_err(|source| ClientError::Local {
+                        context: format!("cannot read {}", plan.local.display()),
+                        source,
+                    })?;
+                self.send(ClientMessage::PutReplace {}).await?;
+                (ready(self.receive().await?, file_id.size)?, file)
             }
-            other => return Err(crate::connection::unexpected("an upload answer", &other)),
+            answer => (ready(answer, file_id.size)?, file),
         };
         progress.start_at(offset, "server");
         tally.resumed_from.get_or_insert(offset);
@@ -262,19 +287,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Ok(())
     }
 
-    /// After `PutExisting`: identical content is success, anything else a conflict. The local
-    /// file's hash comes from the cache when it is there and matches (see
-    /// [`crate::local_hash`]).
+    /// After `PutExisting`: identical content is success (`Some`, with the local hash, after
+    /// `PutCancel`); different content is a conflict without `force` (after `PutCancel`) and
+    /// `None` with it: the caller then asks for the replacement. The local file's hash comes
+    /// from the cache when it is there and matches (see [`crate::local_hash`]).
     async fn settle_existing(
         &mut self,
         plan: &PutPlan<'_>,
-        file: std::fs::File,
+        file: Arc<std::fs::File>,
         size: u64,
         remote_sha: [u8; 32],
         progress: &FileProgress,
-        tally: &mut Tally,
-    ) -> Result<Report, ClientError> {
-        let file = Arc::new(file);
+    ) -> Result<Option<local_hash::LocalHash>, ClientError> {
         let first = local_hash::hash(
             plan.local,
             Arc::clone(&file),
@@ -294,15 +318,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             context: format!("cannot read {}", plan.local.display()),
             source,
         })?;
+        if local.sha256 != remote_sha && plan.force {
+            return Ok(None);
+        }
         self.send(ClientMessage::PutCancel {}).await?;
         if local.sha256 == remote_sha {
-            tally.hashed_from_cache |= local.from_cache;
-            Ok(Report {
-                size,
-                offset: size,
-                sha256: local.sha256,
-                identical: true,
-            })
+            Ok(Some(local))
         } else {
             Err(ClientError::Remote {
                 kind: ErrorKind::Exists,

@@ -175,6 +175,17 @@ fn session_seeds() -> Vec<(&'static str, u8, Vec<ClientMessage>)> {
             ],
         ),
         ("put-force", commands, upload(FILE_A, b"replaced", true)),
+        (
+            // The same size with force: compared (PutExisting), then replaced.
+            "put-force-replace",
+            commands,
+            {
+                let data: &[u8] = b"same length!";
+                let mut messages = upload(FILE_A, data, true);
+                messages.insert(1, ClientMessage::PutReplace {});
+                messages
+            },
+        ),
         ("put-onto-folder", commands, upload(DIR_D, b"x", true)),
         ("put-resume", commands, resume),
         (

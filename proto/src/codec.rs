@@ -368,6 +368,8 @@ mod tests {
                 offset: u64::MAX,
                 limit_rate: None,
             },
+            ClientMessage::PutCancel {},
+            ClientMessage::PutReplace {},
             ClientMessage::Quit {},
         ]
     }

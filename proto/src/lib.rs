@@ -46,8 +46,10 @@ pub use secret::{Password, SharedKey};
 /// Protocol version carried in the first message of each side; bumped on any wire change
 /// (3: the key proofs include the TLS channel binding; 4: listings name FIFOs, sockets and
 /// devices, which a version-3 peer could not decode; 5: `Welcome` names the server's minimum
-/// transfer rate and `Get` the pace the client wants).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// transfer rate and `Get` the pace the client wants; 6: a `Put` with `force` onto a file of the
+/// same size is answered `PutExisting` too, and the client's `PutReplace` asks for the
+/// replacement once it found the content different).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

@@ -63,6 +63,12 @@ pub enum ClientMessage {
     },
     /// Abandon the upload in progress (after `PutExisting`); the partial is kept.
     PutCancel {},
+    /// After `PutExisting` to a `Put` with `force`: the client found the content different and
+    /// asks for it to be replaced. The server answers as it would a forced upload that found
+    /// nothing to compare: `PutReady { offset }` (resuming a matching partial) or an error.
+    /// Only valid right after `PutExisting` for a `Put` with `force`; anything else closes the
+    /// connection.
+    PutReplace {},
     /// Download a file, resuming after the `offset` bytes the client already holds.
     Get {
         /// Remote path of the file.
@@ -174,8 +180,10 @@ pub enum ServerMessage {
         /// Bytes already held for this user, path and file identity.
         offset: u64,
     },
-    /// A file of the same size is already there (and `force` was not asked): its SHA-256, so
-    /// the client can tell identical content (done) from a conflict. Answer with `PutCancel`.
+    /// A regular file of the same size is already there: its SHA-256, so the client can tell
+    /// identical content (done, answered with `PutCancel`) from a conflict (`PutCancel`, or
+    /// with `force` asked, `PutReplace` to replace it). To a `PutWhole`, it means identical
+    /// content (or, without `force`, a conflict) and nothing more is asked.
     PutExisting {
         /// SHA-256 of the file in place.
         sha256: [u8; 32],

@@ -242,7 +242,8 @@ where
         }
         ClientMessage::Chunk { .. }
         | ClientMessage::PutFinish { .. }
-        | ClientMessage::PutCancel {} => {
+        | ClientMessage::PutCancel {}
+        | ClientMessage::PutReplace {} => {
             return Err(out_of_order("upload data with no upload in progress"));
         }
     }

@@ -110,6 +110,7 @@ fn message() -> impl Strategy<Value = ClientMessage> {
             }),
         any::<[u8; 32]>().prop_map(|sha256| ClientMessage::PutFinish { sha256 }),
         Just(ClientMessage::PutCancel {}),
+        Just(ClientMessage::PutReplace {}),
         Just(ClientMessage::Quit {}),
         Just(ClientMessage::Login {
             user: "prop".into(),

@@ -90,10 +90,11 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
     let why = expect_error_then_close(&mut conn, ErrorKind::Protocol).await;
     assert!(why.contains("no upload in progress"), "{why}");
 
-    // PutFinish and PutCancel out of order.
+    // PutFinish, PutCancel and PutReplace out of order.
     for message in [
         ClientMessage::PutFinish { sha256: [0; 32] },
         ClientMessage::PutCancel {},
+        ClientMessage::PutReplace {},
     ] {
         let mut conn = login(&server).await;
         send(&mut conn, message).await;

@@ -456,3 +456,62 @@ fn on_a_terminal_the_password_prompt_comes_before_any_progress_bar() {
         "no progress bar once logged in:\n{screen}"
     );
 }
+
+/// The inode and modification time of `path`: what shows a file was left untouched.
+fn untouched_mark(path: &Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.ino(), meta.modified().unwrap())
+}
+
+#[test]
+fn force_onto_an_identical_local_file_writes_nothing() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    let remote = home(&site).join("f.bin");
+    random_file(&remote, 3 * MIB, 41);
+    let folder = download_folder(&site);
+    let local = folder.join("f.bin");
+    std::fs::copy(&remote, &local).unwrap();
+    let before = untouched_mark(&local);
+
+    let (status, json, err) = json_in(&server, &folder, &["get", "--force", "f.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "identical", "{json:?}");
+    assert_eq!(json[0]["sent"], 0, "{json:?}");
+    assert_eq!(
+        untouched_mark(&local),
+        before,
+        "the local file was not rewritten"
+    );
+    assert!(!e2e::part_of(&local).exists());
+}
+
+#[test]
+fn force_onto_a_different_local_file_of_the_same_size_replaces_it() {
+    let site = site();
+    let server = site.start();
+    std::fs::create_dir_all(home(&site)).unwrap();
+    let remote = home(&site).join("f.bin");
+    random_file(&remote, 3 * MIB, 42);
+    let folder = download_folder(&site);
+    let local = folder.join("f.bin");
+    random_file(&local, 3 * MIB, 43);
+
+    let (status, _, err) = json_in(&server, &folder, &["get", "f.bin"]);
+    assert_eq!(status, 4, "without --force: {err}");
+    let (status, json, err) = json_in(&server, &folder, &["get", "--force", "f.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "downloaded", "{json:?}");
+    assert_eq!(json[0]["sent"], 3 * MIB, "{json:?}");
+    assert!(same_content(&remote, &local));
+    assert!(!e2e::part_of(&local).exists());
+
+    // Another size with --force: replaced as before, nothing compared.
+    random_file(&local, 1000, 44);
+    let (status, json, err) = json_in(&server, &folder, &["get", "--force", "f.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "downloaded", "{json:?}");
+    assert!(same_content(&remote, &local));
+}

@@ -369,6 +369,10 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
                     "{path:?}: {answer:?}"
                 );
             }
+            // A file of the same size already there (even with force): compared, not replaced.
+            ServerMessage::PutExisting { .. } => {
+                conn.send(ClientMessage::PutCancel {}).await.unwrap();
+            }
             ServerMessage::Error { .. } => {}
             other => panic!("{path:?}: {other:?}"),
         }

@@ -229,3 +229,112 @@ fn a_full_disk_is_reported_as_such_and_a_failed_batch_leaves_no_partials() {
     assert_eq!(code(&output), 1, "{err}");
     assert!(err.contains("the server's disk has"), "{err}");
 }
+
+/// The inode and modification time of `path`: what shows a file was left untouched.
+fn untouched_mark(path: &Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.ino(), meta.modified().unwrap())
+}
+
+/// Runs `ftp --json put ARGS…` as alice; returns exit code, JSON lines and stderr.
+fn put_json(server: &Server, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut all = vec!["--json", "put"];
+    all.extend_from_slice(args);
+    let output = server.run_ftp("alice", PASSWORD, &all);
+    let objects = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
+    (code(&output), objects, stderr(&output))
+}
+
+#[test]
+fn force_onto_identical_content_sends_nothing_and_leaves_the_file_alone() {
+    let site = Site::new("");
+    site.add_user("alice", PASSWORD, &[]);
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    random_file(&local, 3 * MIB, 31);
+    let path = local.to_str().unwrap();
+    let (status, _, err) = put_json(&server, &[path, "backups/big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    let destination = site.root().join("alice/backups/big.bin");
+    let before = untouched_mark(&destination);
+
+    let (status, json, err) = put_json(&server, &["--force", path, "backups/big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "identical", "{json:?}");
+    assert_eq!(json[0]["sent"], 0, "{json:?}");
+    assert_eq!(
+        untouched_mark(&destination),
+        before,
+        "the file was not rewritten"
+    );
+    assert!(same_content(&local, &destination));
+
+    // Small files, which go whole: identical ones are left alone with --force too.
+    let (a, b) = (site.dir.path().join("a.txt"), site.dir.path().join("b.txt"));
+    random_file(&a, 100, 32);
+    random_file(&b, 200, 33);
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let (status, _, err) = put_json(&server, &[a, b, "--to", "small"]);
+    assert_eq!(status, 0, "{err}");
+    let small = site.root().join("alice/small");
+    let before = [
+        untouched_mark(&small.join("a.txt")),
+        untouched_mark(&small.join("b.txt")),
+    ];
+    let (status, json, err) = put_json(&server, &["--force", a, b, "--to", "small"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "identical", "{json:?}");
+    assert_eq!(json[1]["result"], "identical", "{json:?}");
+    assert_eq!(json[0]["sent"], 0, "{json:?}");
+    let after = [
+        untouched_mark(&small.join("a.txt")),
+        untouched_mark(&small.join("b.txt")),
+    ];
+    assert_eq!(after, before, "the small files were not rewritten");
+}
+
+#[test]
+fn force_onto_different_content_of_the_same_size_replaces_it() {
+    let site = Site::new("");
+    site.add_user("alice", PASSWORD, &[]);
+    let server = site.start();
+    let local = site.dir.path().join("big.bin");
+    random_file(&local, 3 * MIB, 34);
+    let destination = site.root().join("alice/backups/big.bin");
+    std::fs::create_dir_all(destination.parent().unwrap()).unwrap();
+    random_file(&destination, 3 * MIB, 35);
+    let path = local.to_str().unwrap();
+
+    let (status, _, err) = put_json(&server, &[path, "backups/big.bin"]);
+    assert_eq!(status, 4, "without --force: {err}");
+    assert!(err.contains("already exists"), "{err}");
+
+    let (status, json, err) = put_json(&server, &["--force", path, "backups/big.bin"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "uploaded", "{json:?}");
+    assert_eq!(json[0]["sent"], 3 * MIB, "{json:?}");
+    assert_eq!(json[0]["sha256"], e2e::sha256sum(&local));
+    assert!(same_content(&local, &destination));
+    assert!(e2e::partials(&site.root()).is_empty());
+
+    // Small files too: the one that differs is replaced, the identical one left alone.
+    let (a, b) = (site.dir.path().join("a.txt"), site.dir.path().join("b.txt"));
+    random_file(&a, 100, 36);
+    random_file(&b, 200, 37);
+    let small = site.root().join("alice/small");
+    std::fs::create_dir_all(&small).unwrap();
+    random_file(&small.join("a.txt"), 100, 38);
+    std::fs::copy(&b, small.join("b.txt")).unwrap();
+    let before_b = untouched_mark(&small.join("b.txt"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let (status, json, err) = put_json(&server, &["--force", a, b, "--to", "small"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(json[0]["result"], "uploaded", "{json:?}");
+    assert_eq!(json[1]["result"], "identical", "{json:?}");
+    assert!(same_content(Path::new(a), &small.join("a.txt")));
+    assert_eq!(untouched_mark(&small.join("b.txt")), before_b);
+}

@@ -1,8 +1,11 @@
 //! `Put`: receive a file in chunks into a partial, verify its SHA-256, then make it visible.
 //!
 //! Order of checks: permission, path, size limit, the destination's lock ("busy"), then the
-//! destination itself (a folder, or an existing file without `force`, is refused; a file of the
-//! same size is answered with its hash so identical content completes at once). Chunks must
+//! destination itself (a folder, or an existing file without `force`, is refused; a regular file
+//! of the same size is answered with its hash, with or without `force`, so identical content
+//! completes at once and is never sent again). With `force`, a client that found the content
+//! different answers `PutReplace`, and the lock and the destination are taken again as for a
+//! forced upload with nothing to compare: `PutReady` from a matching partial. Chunks must
 //! arrive in order and stay within the declared size; anything else closes the connection. On
 //! every exit the writer is drained first, so the partial on disk is whole up to its length.
 //! A verified file is put in place without replacing unless `force` ([`crate::place`]): one
@@ -41,9 +44,28 @@ pub struct PutRequest {
     pub upload_id: [u8; 16],
 }
 
+/// What to do with a file already at the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Conflict {
+    /// No `force`: a regular file of the same size is compared (its hash is answered), any
+    /// other existing file refused.
+    Refuse,
+    /// `force`: a regular file of the same size is compared, any other replaced.
+    Compare,
+    /// `force`, after the client compared and asked with `PutReplace`: replaced, unhashed.
+    Replace,
+}
+
+impl Conflict {
+    /// How a request with or without `force` starts.
+    pub(super) fn of(force: bool) -> Self {
+        if force { Self::Compare } else { Self::Refuse }
+    }
+}
+
 /// Where the destination stands before any data moves.
 enum Prepared {
-    /// A file of the same size is there and `force` was not given: its hash.
+    /// A regular file of the same size is there and is to be compared: its hash.
     Existing([u8; 32]),
     /// Ready to receive from `offset` into the open partial, hashing as planned.
     Ready(std::fs::File, u64, HashPlan),
@@ -97,72 +119,95 @@ where
         destination,
     };
     let lock_key = session.account.home.join(&upload.destination);
-    let lock = match state
-        .locks
-        .lock(lock_key, request.upload_id, &upload.partial, &upload.shown)
-        .await
-    {
-        Ok(lock) => lock,
-        Err(refusal) => return send_error(conn, refusal).await,
-    };
-    let prepared = {
-        let home = Arc::clone(&session.home);
-        let partials = Arc::clone(&state.partials);
-        let target = upload.clone();
-        let max_partials = state.config.max_partials_per_user;
-        // Partials being written by live uploads (this one's included) are not idle.
-        let in_use = state.locks.partials_in_use();
-        tokio::task::spawn_blocking(move || {
-            prepare(&home, &partials, &path, &target, max_partials, &in_use)
-        })
-        .await
-        .unwrap_or_else(|e| Err(Refusal::internal("preparing an upload", e)))
-    };
-    match prepared {
-        Err(refusal) => {
-            drop(lock);
-            send_error(conn, refusal).await
-        }
-        Ok(Prepared::Existing(sha256)) => {
-            drop(lock);
-            send(conn, ServerMessage::PutExisting { sha256 }).await?;
-            match receive(conn).await? {
-                ClientMessage::PutCancel {} => Ok(()),
-                _ => Err(protocol("expected PutCancel after PutExisting")),
+    let mut conflict = Conflict::of(request.force);
+    // A second round only after `PutReplace`: the lock was let go before `PutExisting`.
+    let (lock, file, offset, plan) = loop {
+        let lock = match state
+            .locks
+            .lock(
+                lock_key.clone(),
+                request.upload_id,
+                &upload.partial,
+                &upload.shown,
+            )
+            .await
+        {
+            Ok(lock) => lock,
+            Err(refusal) => return send_error(conn, refusal).await,
+        };
+        let prepared = {
+            let home = Arc::clone(&session.home);
+            let partials = Arc::clone(&state.partials);
+            let (target, path) = (upload.clone(), path.clone());
+            let max_partials = state.config.max_partials_per_user;
+            // Partials being written by live uploads (this one's included) are not idle.
+            let in_use = state.locks.partials_in_use();
+            tokio::task::spawn_blocking(move || {
+                prepare(
+                    &home,
+                    &partials,
+                    &path,
+                    &target,
+                    conflict,
+                    max_partials,
+                    &in_use,
+                )
+            })
+            .await
+            .unwrap_or_else(|e| Err(Refusal::internal("preparing an upload", e)))
+        };
+        match prepared {
+            Err(refusal) => {
+                drop(lock);
+                return send_error(conn, refusal).await;
             }
-        }
-        Ok(Prepared::Ready(file, offset, plan)) => {
-            send(conn, ServerMessage::PutReady { offset }).await?;
-            if offset > 0 {
-                // Bytes below this are not re-read: their hash state was restored.
-                let restored = plan.resume_from.as_ref().map_or(0, |c| c.offset);
-                tracing::info!(user = %session.account.name, path = %upload.shown, offset, restored, "resuming upload");
-            } else {
-                tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
-            }
-            let writer = HashingWriter::start(file, offset, plan);
-            let received = tokio::select! {
-                result = receive_chunks(conn, state, &writer, offset, upload.size) => result,
-                () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
-                    ErrorKind::Busy,
-                    "upload taken over by a newer connection of the same command",
-                ))),
-            };
-            // Drain the writer before anything else: the partial must be whole to its length.
-            // If the writer failed, that failure (a full disk, say) is what ended the upload.
-            let written = match writer.finish().await {
-                Ok(written) => written,
-                Err(error) => {
-                    return Err(SessionError::Fatal(place::storage_refusal(
-                        &error,
-                        &upload.shown,
-                    )));
+            Ok(Prepared::Existing(sha256)) => {
+                drop(lock);
+                send(conn, ServerMessage::PutExisting { sha256 }).await?;
+                match receive(conn).await? {
+                    ClientMessage::PutCancel {} => return Ok(()),
+                    ClientMessage::PutReplace {} if conflict == Conflict::Compare => {
+                        conflict = Conflict::Replace;
+                    }
+                    _ => {
+                        return Err(protocol(
+                            "expected PutCancel after PutExisting (or PutReplace, with force)",
+                        ));
+                    }
                 }
-            };
-            let expected = received?;
-            complete(conn, session, state, &upload, lock, written, expected).await
+            }
+            Ok(Prepared::Ready(file, offset, plan)) => break (lock, file, offset, plan),
         }
+    };
+    send(conn, ServerMessage::PutReady { offset }).await?;
+    if offset > 0 {
+        // Bytes below this are not re-read: their hash state was restored.
+        let restored = plan.resume_from.as_ref().map_or(0, |c| c.offset);
+        tracing::info!(user = %session.account.name, path = %upload.shown, offset, restored, "resuming upload");
+    } else {
+        tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
     }
+    let writer = HashingWriter::start(file, offset, plan);
+    let received = tokio::select! {
+        result = receive_chunks(conn, state, &writer, offset, upload.size) => result,
+        () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
+            ErrorKind::Busy,
+            "upload taken over by a newer connection of the same command",
+        ))),
+    };
+    // Drain the writer before anything else: the partial must be whole to its length.
+    // If the writer failed, that failure (a full disk, say) is what ended the upload.
+    let written = match writer.finish().await {
+        Ok(written) => written,
+        Err(error) => {
+            return Err(SessionError::Fatal(place::storage_refusal(
+                &error,
+                &upload.shown,
+            )));
+        }
+    };
+    let expected = received?;
+    complete(conn, session, state, &upload, lock, written, expected).await
 }
 
 /// Permission, path and size checks that need no disk access.
@@ -191,18 +236,20 @@ pub(super) fn check(
     Ok(path)
 }
 
-/// Creates parent folders, checks the destination, refuses what the disk cannot hold
-/// ([`crate::space`]), opens the partial (refusing a new one past the user's limit of unfinished
-/// uploads that nobody is writing: those named in `in_use` are being received). Blocking.
+/// Creates parent folders, checks the destination as `conflict` says, refuses what the disk
+/// cannot hold ([`crate::space`]), opens the partial (refusing a new one past the user's limit of
+/// unfinished uploads that nobody is writing: those named in `in_use` are being received).
+/// Blocking.
 fn prepare(
     home: &cap_std::fs::Dir,
     partials: &Arc<cap_std::fs::Dir>,
     path: &RemotePath,
     upload: &Upload,
+    conflict: Conflict,
     max_partials: usize,
     in_use: &std::collections::HashSet<String>,
 ) -> Result<Prepared, Refusal> {
-    if let Some(sha256) = check_destination(home, path, upload, upload.force)? {
+    if let Some(sha256) = check_destination(home, path, upload, conflict)? {
         return Ok(Prepared::Existing(sha256));
     }
     let held = partials
@@ -250,7 +297,7 @@ pub(super) fn check_destination(
     home: &cap_std::fs::Dir,
     path: &RemotePath,
     upload: &Upload,
-    force: bool,
+    conflict: Conflict,
 ) -> Result<Option<[u8; 32]>, Refusal> {
     let destination = upload.destination.as_path();
     if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -262,19 +309,20 @@ pub(super) fn check_destination(
             }
         })?;
     }
-    inspect_destination(home, destination, path, upload.size, force)
+    inspect_destination(home, destination, path, upload.size, conflict)
 }
 
-/// Checks the destination `name` beneath `dir` (`path` as the client named it): a folder, or an
-/// existing file without `force`, is refused; a file of `size` bytes is answered with its hash
-/// (`Some`), so identical content completes at once; nothing there (or `force`) is `None`.
-/// Blocking.
+/// Checks the destination `name` beneath `dir` (`path` as the client named it): a folder is
+/// refused; a regular file of `size` bytes is answered with its hash (`Some`), so identical
+/// content completes at once, unless `conflict` is [`Conflict::Replace`]; any other existing
+/// file is refused without `force` ([`Conflict::Refuse`]); nothing there, or a file to be
+/// replaced, is `None`. Blocking.
 pub(super) fn inspect_destination(
     dir: &cap_std::fs::Dir,
     name: &std::path::Path,
     path: &RemotePath,
     size: u64,
-    force: bool,
+    conflict: Conflict,
 ) -> Result<Option<[u8; 32]>, Refusal> {
     match dir.symlink_metadata(name) {
         Ok(meta) if meta.is_dir() => {
@@ -285,11 +333,11 @@ pub(super) fn inspect_destination(
                 ),
             ));
         }
-        Ok(meta) if !force && meta.is_file() && meta.len() == size => {
+        Ok(meta) if conflict != Conflict::Replace && meta.is_file() && meta.len() == size => {
             let sha256 = uploads::hash_file(dir, name).map_err(|e| jail::refusal_for(&e, path))?;
             return Ok(Some(sha256));
         }
-        Ok(meta) if !force => {
+        Ok(meta) if conflict == Conflict::Refuse => {
             return Err(Refusal::new(
                 ErrorKind::Exists,
                 format!(

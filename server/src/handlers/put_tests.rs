@@ -107,3 +107,91 @@ async fn a_file_that_appeared_lets_go_before_the_client_is_told() {
     })
     .await;
 }
+
+/// Serves one `Put` of 3 bytes to `/f.bin` (with `force` as given) in a home that already
+/// holds `xyz` there; returns the client's end and the home folder.
+async fn put_onto_xyz(
+    force: bool,
+) -> (
+    Framed<tokio::io::DuplexStream, ClientCodec>,
+    tokio::task::JoinHandle<Result<(), crate::error::SessionError>>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::Config {
+        root: dir.path().join("root"),
+        users: dir.path().join("users.toml"),
+        secret_file: dir.path().join("key"),
+        insecure_plaintext: true,
+        ..crate::Config::default()
+    };
+    let (state, _) = crate::prepare(config).await.unwrap();
+    std::fs::create_dir(dir.path().join("root/alice")).unwrap();
+    std::fs::write(dir.path().join("root/alice/f.bin"), b"xyz").unwrap();
+    let session = Session {
+        account: Account {
+            name: "alice".into(),
+            home: "alice".into(),
+            read_only: false,
+        },
+        home: Arc::new(state.root.open_dir("alice").unwrap()),
+    };
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let serving = tokio::spawn(async move {
+        let mut conn = Framed::new(server, ftp_proto::ServerCodec::default());
+        let request = PutRequest {
+            path: "/f.bin".into(),
+            file: FileIdentity {
+                size: 3,
+                modified_secs: 1,
+                modified_nanos: 0,
+            },
+            force,
+            upload_id: [1; 16],
+        };
+        handle(&mut conn, &session, &state, request).await
+    });
+    let mut client = Framed::new(client, ClientCodec::default());
+    let existing = client.next().await.unwrap().unwrap();
+    let xyz: [u8; 32] = Sha256::digest(b"xyz").into();
+    assert_eq!(existing, ServerMessage::PutExisting { sha256: xyz });
+    (client, serving, dir)
+}
+
+#[tokio::test]
+async fn a_forced_put_onto_the_same_size_is_compared_then_replaced_on_put_replace() {
+    let (mut client, serving, dir) = put_onto_xyz(true).await;
+    client.send(ClientMessage::PutReplace {}).await.unwrap();
+    let ready = client.next().await.unwrap().unwrap();
+    assert_eq!(ready, ServerMessage::PutReady { offset: 0 });
+    client
+        .send(ClientMessage::Chunk {
+            offset: 0,
+            data: Bytes::from_static(b"abc"),
+        })
+        .await
+        .unwrap();
+    let sha256: [u8; 32] = Sha256::digest(b"abc").into();
+    client
+        .send(ClientMessage::PutFinish { sha256 })
+        .await
+        .unwrap();
+    let done = client.next().await.unwrap().unwrap();
+    assert_eq!(done, ServerMessage::PutDone { size: 3, sha256 });
+    assert!(serving.await.unwrap().is_ok());
+    assert_eq!(
+        std::fs::read(dir.path().join("root/alice/f.bin")).unwrap(),
+        b"abc"
+    );
+}
+
+#[tokio::test]
+async fn put_replace_without_force_is_a_protocol_error_and_replaces_nothing() {
+    let (mut client, serving, dir) = put_onto_xyz(false).await;
+    client.send(ClientMessage::PutReplace {}).await.unwrap();
+    assert!(serving.await.unwrap().is_err());
+    assert_eq!(
+        std::fs::read(dir.path().join("root/alice/f.bin")).unwrap(),
+        b"xyz"
+    );
+}

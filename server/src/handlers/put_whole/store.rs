@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::super::put::{Upload, inspect_destination};
+use super::super::put::{Conflict, Upload, inspect_destination};
 use super::settle::{Answer, Pending, Stored, settle};
 use crate::error::Refusal;
 use crate::jail::{self, RemotePath};
@@ -243,8 +243,11 @@ fn try_store(
                 jail::refusal_for(&e, &file.path)
             }
         })?;
+    let conflict = Conflict::of(file.force);
     if let Some(existing) =
-        inspect_destination(&folder, &name, &file.path, file.upload.size, file.force)?
+        inspect_destination(&folder, &name, &file.path, file.upload.size, conflict)?
+        // With `force`, different content is replaced; identical content is left untouched.
+        && (!file.force || existing == file.sha256)
     {
         // The client compares: identical content is done, anything else a conflict.
         return Ok(Pending::Ready(ServerMessage::PutExisting {
