@@ -34,6 +34,8 @@ CONFIG = REPO / "bench" / "config"
 RELEASE = REPO / "target" / "release"
 BENCH_USER = "ftpbench"
 BENCH_PASSWORD = "bench-password-not-secret"
+# ftpd's user "bench" (at least min_password_length, 8, characters).
+FTPD_PASSWORD = "bench-password"
 PORTS = {"pure-ftpd": 22021, "sshd": 22022, "rsyncd": 22023, "ftpd-fsync": 22024,
          "ftpd-nofsync": 22025, "raw": 22026, "ftpd-tls-fsync": 22027, "ftpd-tls-nofsync": 22028}
 # The ftpd servers: the first two serve plain TCP (insecure_plaintext, as the rows before TLS
@@ -269,7 +271,7 @@ class Bench:
         its fingerprint is kept for the client to pin."""
         ftpd = str(RELEASE / "ftpd")
         sh(ftpd, "--users", str(work / "ftpd-users.toml"), "user", "add", "bench", "--password-stdin",
-           input=b"bench\n", stdout=subprocess.DEVNULL)
+           input=f"{FTPD_PASSWORD}\n".encode(), stdout=subprocess.DEVNULL)
         procs = {}
         for name in FTPDS:
             (work / name).mkdir()
@@ -326,7 +328,7 @@ class Bench:
         # The client's cache (checkpoint lists, whole-file hashes) lives in the bench's folder;
         # `measure` empties it before every round, so each put hashes its file as a first put
         # does (the "hash cached" row keeps it on purpose).
-        env = dict(os.environ, FTP_PASSWORD="bench", XDG_CACHE_HOME=str(self.client_cache))
+        env = dict(os.environ, FTP_PASSWORD=FTPD_PASSWORD, XDG_CACHE_HOME=str(self.client_cache))
         work = work or self.work
         name = next(n for n, p in PORTS.items() if p == port)
         fingerprint = self.fingerprints.get((str(work), name))
