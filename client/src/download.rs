@@ -50,6 +50,13 @@ pub struct GetPlan<'a> {
 /// What a resume of a changed remote file says.
 const CHANGED: &str = "the remote file changed since the partial download; starting over";
 
+/// The server's modification time of a file (seconds since the epoch), which the downloaded
+/// copy gets; `None` for 0, which the server sends when it does not know it.
+fn server_time(modified: i64) -> Option<std::time::SystemTime> {
+    let secs = u64::try_from(modified).ok().filter(|&secs| secs > 0)?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+}
+
 /// A local I/O error on `path`, telling a full disk apart.
 pub fn local_error(path: &Path, source: std::io::Error) -> ClientError {
     let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT]
@@ -184,20 +191,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         // fsync, the checked rename and the folder's fsync, off the runtime.
         let (target, durable) = (plan.local.to_path_buf(), plan.durable);
+        let modified = server_time(modified);
         let shown = plan.local.to_path_buf();
         blocking::run(move || {
             if let Some(store) = &store {
                 store.forget();
             }
             let id = part.id();
-            part.finish(file, &target, durable)
-                .map_err(|e| match local_error(&shown, e) {
+            part.finish(file, &target, modified, durable).map_err(|e| {
+                match local_error(&shown, e) {
                     ClientError::Local { context, source } => ClientError::Local {
                         context: context.replacen("cannot write", "cannot finish", 1),
                         source,
                     },
                     other => other,
-                })?;
+                }
+            })?;
             // The file's SHA-256 is kept in the cache (see `crate::local_hash`).
             crate::local_hash::remember_download(&target, id, &end);
             if let Some(record) = &record {

@@ -73,6 +73,21 @@ pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> Stri
     format!("{user}~{}.part", hex::encode(hash.finalize()))
 }
 
+/// The client's modification time of `file`, when it is a time this system can hold (its
+/// nanoseconds below a second, its seconds in range); `None` otherwise.
+pub fn client_time(file: &FileIdentity) -> Option<SystemTime> {
+    if file.modified_nanos >= 1_000_000_000 {
+        return None;
+    }
+    let nanos = Duration::from_nanos(u64::from(file.modified_nanos));
+    let secs = Duration::from_secs(file.modified_secs.unsigned_abs());
+    if file.modified_secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(secs)?.checked_add(nanos)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(secs)?.checked_add(nanos)
+    }
+}
+
 /// How many partials `user` has that nobody is writing: those named in `in_use` (see
 /// [`PathLocks::partials_in_use`]) are being received and do not count. Blocking.
 pub fn count_idle_partials(
@@ -162,26 +177,38 @@ pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 3
     ftp_proto::filestream::hash_file(&file)
 }
 
-/// Makes a verified partial visible under its final name: fsync the data (when `durable`),
-/// rename into the home (atomically replacing any file there only when `replace`; otherwise a
-/// file that appeared there meanwhile is an `AlreadyExists` error and the partial, with its
-/// checkpoints, is kept: see [`crate::place`]), fsync the folder. Returns the
-/// file's metadata once in place, unless something wrote to it meanwhile (its size or
-/// modification time moved). Blocking.
+/// Makes a verified partial visible under its final name: give it the client's modification
+/// time `modified` (so it never appears under its name with another), fsync the data (when
+/// `durable`), rename into the home (atomically replacing any file there only when `replace`;
+/// otherwise a file that appeared there meanwhile is an `AlreadyExists` error and the partial,
+/// with its checkpoints and its own time back, is kept: see [`crate::place`]), fsync the
+/// folder. Returns the file's metadata once in place, unless something wrote to it meanwhile
+/// (its size or modification time moved). Blocking.
+#[allow(clippy::too_many_arguments)]
 pub fn finish(
     partials: &cap_std::fs::Dir,
     name: &str,
     file: std::fs::File,
     home: &cap_std::fs::Dir,
     destination: &Path,
+    modified: Option<SystemTime>,
     durable: bool,
     replace: bool,
 ) -> std::io::Result<Option<std::fs::Metadata>> {
+    let own = file.metadata()?.modified()?;
+    if let Some(modified) = modified {
+        file.set_modified(modified)?;
+    }
     if durable {
         file.sync_data()?;
     }
     let before = file.metadata()?;
-    crate::place::place(partials, name, home, destination, replace)?;
+    if let Err(error) = crate::place::place(partials, name, home, destination, replace) {
+        // The partial stays: with its own time, expiry does not take it early and its
+        // checkpoints (bound to that time) still hold.
+        let _ = file.set_modified(own);
+        return Err(error);
+    }
     forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
@@ -200,7 +227,7 @@ pub fn finish(
     Ok(unchanged.then_some(after))
 }
 
-/// Removes partials not written to for `ttl` (and then the records of where they were going);
+/// Removes partials not written to (nor their time set) for `ttl` (and then the records of where they were going);
 /// returns how many. Blocking.
 pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usize> {
     let now = SystemTime::now();
@@ -214,8 +241,19 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
         {
             continue;
         }
-        let modified = entry.metadata()?.modified()?.into_std();
-        let age = now.duration_since(modified).unwrap_or_default();
+        let meta = entry.metadata()?;
+        use cap_std::fs::MetadataExt as _;
+        // Setting an upload's time (to the client's, before it is placed) moves the change
+        // time: such a partial is in use, however old its modification time.
+        let changed = u64::try_from(meta.ctime()).ok().map(|secs| {
+            let nanos = u32::try_from(meta.ctime_nsec()).unwrap_or(0);
+            SystemTime::UNIX_EPOCH + Duration::new(secs, nanos.min(999_999_999))
+        });
+        let touched = meta
+            .modified()?
+            .into_std()
+            .max(changed.unwrap_or(SystemTime::UNIX_EPOCH));
+        let age = now.duration_since(touched).unwrap_or_default();
         if age > ttl && partials.remove_file(entry.file_name()).is_ok() {
             removed += 1;
         }
