@@ -50,11 +50,13 @@ pub struct GetPlan<'a> {
 /// What a resume of a changed remote file says.
 const CHANGED: &str = "the remote file changed since the partial download; starting over";
 
-/// The server's modification time of a file (seconds since the epoch), which the downloaded
-/// copy gets; `None` for 0, which the server sends when it does not know it.
-fn server_time(modified: i64) -> Option<std::time::SystemTime> {
+/// The server's modification time of a file (seconds since the epoch and nanoseconds), which
+/// the downloaded copy gets; `None` for 0 seconds, which the server sends when it does not know
+/// it, and for nanoseconds past a second.
+fn server_time(modified: i64, nanos: u32) -> Option<std::time::SystemTime> {
     let secs = u64::try_from(modified).ok().filter(|&secs| secs > 0)?;
-    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+    let nanos = Some(nanos).filter(|&nanos| nanos < 1_000_000_000)?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
 }
 
 /// A local I/O error on `path`, telling a full disk apart.
@@ -112,12 +114,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             limit_rate: limiter.as_ref().map(RateLimiter::rate),
         })
         .await?;
-        let (size, modified, offset) = match self.receive().await? {
+        let (size, modified, modified_nanos, offset) = match self.receive().await? {
             ServerMessage::GetReady {
                 size,
                 modified,
+                modified_nanos,
                 offset,
-            } if offset <= size && offset <= ask => (size, modified, offset),
+            } if offset <= size && offset <= ask => (size, modified, modified_nanos, offset),
             ServerMessage::GetReady { .. } => {
                 return Err(ClientError::Protocol(
                     "the server offered to resume past what either side has".into(),
@@ -191,7 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         // fsync, the checked rename and the folder's fsync, off the runtime.
         let (target, durable) = (plan.local.to_path_buf(), plan.durable);
-        let modified = server_time(modified);
+        let modified = server_time(modified, modified_nanos);
         let shown = plan.local.to_path_buf();
         blocking::run(move || {
             if let Some(store) = &store {

@@ -445,6 +445,95 @@ mod tests {
     }
 
     #[test]
+    fn client_times_before_the_epoch_count_and_bad_nanoseconds_do_not() {
+        let at = |secs, nanos| {
+            client_time(&FileIdentity {
+                size: 0,
+                modified_secs: secs,
+                modified_nanos: nanos,
+            })
+        };
+        assert_eq!(at(5, 7), Some(epoch_plus(5, 7)));
+        assert!(at(-5, 0).is_some_and(|t| t < SystemTime::UNIX_EPOCH));
+        assert_eq!(at(1, 1_000_000_000), None);
+    }
+
+    fn epoch_plus(secs: u64, nanos: u32) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::new(secs, nanos)
+    }
+
+    #[test]
+    fn a_placed_partial_has_the_client_time_and_a_kept_one_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["home", "partials"] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        let open = |name: &str| {
+            cap_std::fs::Dir::open_ambient_dir(dir.path().join(name), cap_std::ambient_authority())
+                .unwrap()
+        };
+        let (home, partials) = (open("home"), open("partials"));
+        let old = epoch_plus(1_000_000_000, 123_456_789);
+        let write = |name: &str| {
+            let path = dir.path().join("partials").join(name);
+            std::fs::write(&path, b"data").unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap()
+        };
+
+        std::fs::write(dir.path().join("home/taken"), b"planted").unwrap();
+        let kept = write("kept");
+        let own = kept.metadata().unwrap().modified().unwrap();
+        let error = finish(
+            &partials,
+            "kept",
+            kept,
+            &home,
+            Path::new("taken"),
+            Some(old),
+            true,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        let meta = std::fs::metadata(dir.path().join("partials/kept")).unwrap();
+        assert_eq!(
+            meta.modified().unwrap(),
+            own,
+            "the kept partial has its own time back"
+        );
+
+        let placed = write("placed");
+        let meta = finish(
+            &partials,
+            "placed",
+            placed,
+            &home,
+            Path::new("free"),
+            Some(old),
+            true,
+            false,
+        )
+        .unwrap()
+        .expect("nothing wrote to it");
+        assert_eq!(meta.modified().unwrap(), old);
+        let landed = std::fs::metadata(dir.path().join("home/free")).unwrap();
+        assert_eq!(landed.modified().unwrap(), old);
+    }
+
+    #[test]
+    fn a_partial_given_an_old_time_just_now_does_not_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let partials =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        let path = dir.path().join("p.part");
+        std::fs::write(&path, b"data").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(epoch_plus(1_000_000_000, 0)).unwrap();
+        assert_eq!(expire(&partials, Duration::from_secs(3600)).unwrap(), 0);
+        assert!(path.exists());
+    }
+
+    #[test]
     fn partials_resume_from_their_length_and_too_long_ones_restart() {
         let dir = tempfile::tempdir().unwrap();
         let partials =

@@ -1,6 +1,6 @@
 //! Modification times through the real binaries: `put` gives the stored file the local file's
 //! time (to the nanosecond), whole, chunked and resumed; `get` gives the local copy the
-//! server's (to the second); `ls` shows the time put; identical files are left alone.
+//! server's (to the nanosecond too); `ls` shows the time put; identical files are left alone.
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -122,8 +122,7 @@ fn get_gives_the_local_copy_the_servers_time_and_identical_leaves_it_alone() {
         let local = site.dir.path().join(format!("got-{name}"));
         let json = ftp_json(&server, &["get", name, local.to_str().unwrap()]);
         assert_eq!(json[0]["result"], "downloaded", "{json:?}");
-        // The protocol carries whole seconds.
-        assert_eq!(mtime(&local), (OLD_SECS, 0), "{name}");
+        assert_eq!(mtime(&local), (OLD_SECS, i64::from(OLD_NANOS)), "{name}");
 
         // Identical content: the local file, and its time, stay as they are.
         let later = SystemTime::now() - Duration::from_secs(60);
