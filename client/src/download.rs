@@ -50,6 +50,15 @@ pub struct GetPlan<'a> {
 /// What a resume of a changed remote file says.
 const CHANGED: &str = "the remote file changed since the partial download; starting over";
 
+/// The server's modification time of a file (seconds since the epoch and nanoseconds), which
+/// the downloaded copy gets; `None` for 0 seconds, which the server sends when it does not know
+/// it, and for nanoseconds past a second.
+fn server_time(modified: i64, nanos: u32) -> Option<std::time::SystemTime> {
+    let secs = u64::try_from(modified).ok().filter(|&secs| secs > 0)?;
+    let nanos = Some(nanos).filter(|&nanos| nanos < 1_000_000_000)?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
+}
+
 /// A local I/O error on `path`, telling a full disk apart.
 pub fn local_error(path: &Path, source: std::io::Error) -> ClientError {
     let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT]
@@ -105,12 +114,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             limit_rate: limiter.as_ref().map(RateLimiter::rate),
         })
         .await?;
-        let (size, modified, offset) = match self.receive().await? {
+        let (size, modified, modified_nanos, offset) = match self.receive().await? {
             ServerMessage::GetReady {
                 size,
                 modified,
+                modified_nanos,
                 offset,
-            } if offset <= size && offset <= ask => (size, modified, offset),
+            } if offset <= size && offset <= ask => (size, modified, modified_nanos, offset),
             ServerMessage::GetReady { .. } => {
                 return Err(ClientError::Protocol(
                     "the server offered to resume past what either side has".into(),
@@ -184,20 +194,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         // fsync, the checked rename and the folder's fsync, off the runtime.
         let (target, durable) = (plan.local.to_path_buf(), plan.durable);
+        let modified = server_time(modified, modified_nanos);
         let shown = plan.local.to_path_buf();
         blocking::run(move || {
             if let Some(store) = &store {
                 store.forget();
             }
             let id = part.id();
-            part.finish(file, &target, durable)
-                .map_err(|e| match local_error(&shown, e) {
+            part.finish(file, &target, modified, durable).map_err(|e| {
+                match local_error(&shown, e) {
                     ClientError::Local { context, source } => ClientError::Local {
                         context: context.replacen("cannot write", "cannot finish", 1),
                         source,
                     },
                     other => other,
-                })?;
+                }
+            })?;
             // The file's SHA-256 is kept in the cache (see `crate::local_hash`).
             crate::local_hash::remember_download(&target, id, &end);
             if let Some(record) = &record {

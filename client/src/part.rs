@@ -146,16 +146,26 @@ impl Part {
             .is_ok_and(|meta| meta.is_file() && (meta.dev(), meta.ino()) == self.id)
     }
 
-    /// Renames the verified part to `local`: fsync first when `durable`, then the folder.
-    /// The lock is held throughout; `written` is the writer's handle, which must be this file.
-    /// Blocking.
-    pub fn finish(self, written: File, local: &Path, durable: bool) -> std::io::Result<()> {
+    /// Renames the verified part to `local`: gives it the server's modification time
+    /// `modified` when known, fsyncs when `durable`, renames, then fsyncs the folder (so the
+    /// file never appears under its name with another time). The lock is held throughout;
+    /// `written` is the writer's handle, which must be this file. Blocking.
+    pub fn finish(
+        self,
+        written: File,
+        local: &Path,
+        modified: Option<std::time::SystemTime>,
+        durable: bool,
+    ) -> std::io::Result<()> {
         let meta = written.metadata()?;
         if (meta.dev(), meta.ino()) != self.id || !self.still_at(&self.path) {
             return Err(std::io::Error::other(format!(
                 "{} was replaced during the download; nothing was renamed",
                 printable(&self.path.display().to_string())
             )));
+        }
+        if let Some(modified) = modified {
+            written.set_modified(modified)?;
         }
         if durable {
             written.sync_all()?;
@@ -284,7 +294,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, b"other").unwrap();
         let target = dir.path().join("y");
-        assert!(first.finish(written, &target, false).is_err());
+        assert!(first.finish(written, &target, None, false).is_err());
         assert!(!target.exists());
     }
 }

@@ -354,6 +354,7 @@ fn decode_seeds() -> Vec<(String, Vec<u8>)> {
             ServerMessage::GetReady {
                 size: 12,
                 modified: 1_700_000_000,
+                modified_nanos: 123_456_789,
                 offset: 0,
             },
         ),

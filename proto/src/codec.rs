@@ -415,6 +415,7 @@ mod tests {
             ServerMessage::GetReady {
                 size: 10,
                 modified: 5,
+                modified_nanos: 6,
                 offset: 3,
             },
             ServerMessage::Data {

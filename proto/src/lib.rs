@@ -49,7 +49,7 @@ pub use secret::{Password, SharedKey};
 /// transfer rate and `Get` the pace the client wants; 6: a `Put` with `force` onto a file of the
 /// same size is answered `PutExisting` too, and the client's `PutReplace` asks for the
 /// replacement once it found the content different).
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

@@ -201,6 +201,8 @@ pub enum ServerMessage {
         size: u64,
         /// Its modification time, seconds since the Unix epoch.
         modified: i64,
+        /// Nanoseconds within that second.
+        modified_nanos: u32,
         /// Where the data starts: the client's offset, or 0 if that was past the end.
         offset: u64,
     },

@@ -73,6 +73,21 @@ pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> Stri
     format!("{user}~{}.part", hex::encode(hash.finalize()))
 }
 
+/// The client's modification time of `file`, when it is a time this system can hold (its
+/// nanoseconds below a second, its seconds in range); `None` otherwise.
+pub fn client_time(file: &FileIdentity) -> Option<SystemTime> {
+    if file.modified_nanos >= 1_000_000_000 {
+        return None;
+    }
+    let nanos = Duration::from_nanos(u64::from(file.modified_nanos));
+    let secs = Duration::from_secs(file.modified_secs.unsigned_abs());
+    if file.modified_secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(secs)?.checked_add(nanos)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(secs)?.checked_add(nanos)
+    }
+}
+
 /// How many partials `user` has that nobody is writing: those named in `in_use` (see
 /// [`PathLocks::partials_in_use`]) are being received and do not count. Blocking.
 pub fn count_idle_partials(
@@ -162,26 +177,38 @@ pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 3
     ftp_proto::filestream::hash_file(&file)
 }
 
-/// Makes a verified partial visible under its final name: fsync the data (when `durable`),
-/// rename into the home (atomically replacing any file there only when `replace`; otherwise a
-/// file that appeared there meanwhile is an `AlreadyExists` error and the partial, with its
-/// checkpoints, is kept: see [`crate::place`]), fsync the folder. Returns the
-/// file's metadata once in place, unless something wrote to it meanwhile (its size or
-/// modification time moved). Blocking.
+/// Makes a verified partial visible under its final name: give it the client's modification
+/// time `modified` (so it never appears under its name with another), fsync the data (when
+/// `durable`), rename into the home (atomically replacing any file there only when `replace`;
+/// otherwise a file that appeared there meanwhile is an `AlreadyExists` error and the partial,
+/// with its checkpoints and its own time back, is kept: see [`crate::place`]), fsync the
+/// folder. Returns the file's metadata once in place, unless something wrote to it meanwhile
+/// (its size or modification time moved). Blocking.
+#[allow(clippy::too_many_arguments)]
 pub fn finish(
     partials: &cap_std::fs::Dir,
     name: &str,
     file: std::fs::File,
     home: &cap_std::fs::Dir,
     destination: &Path,
+    modified: Option<SystemTime>,
     durable: bool,
     replace: bool,
 ) -> std::io::Result<Option<std::fs::Metadata>> {
+    let own = file.metadata()?.modified()?;
+    if let Some(modified) = modified {
+        file.set_modified(modified)?;
+    }
     if durable {
         file.sync_data()?;
     }
     let before = file.metadata()?;
-    crate::place::place(partials, name, home, destination, replace)?;
+    if let Err(error) = crate::place::place(partials, name, home, destination, replace) {
+        // The partial stays: with its own time, expiry does not take it early and its
+        // checkpoints (bound to that time) still hold.
+        let _ = file.set_modified(own);
+        return Err(error);
+    }
     forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
@@ -200,7 +227,7 @@ pub fn finish(
     Ok(unchanged.then_some(after))
 }
 
-/// Removes partials not written to for `ttl` (and then the records of where they were going);
+/// Removes partials not written to (nor their time set) for `ttl` (and then the records of where they were going);
 /// returns how many. Blocking.
 pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usize> {
     let now = SystemTime::now();
@@ -214,8 +241,19 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
         {
             continue;
         }
-        let modified = entry.metadata()?.modified()?.into_std();
-        let age = now.duration_since(modified).unwrap_or_default();
+        let meta = entry.metadata()?;
+        use cap_std::fs::MetadataExt as _;
+        // Setting an upload's time (to the client's, before it is placed) moves the change
+        // time: such a partial is in use, however old its modification time.
+        let changed = u64::try_from(meta.ctime()).ok().map(|secs| {
+            let nanos = u32::try_from(meta.ctime_nsec()).unwrap_or(0);
+            SystemTime::UNIX_EPOCH + Duration::new(secs, nanos.min(999_999_999))
+        });
+        let touched = meta
+            .modified()?
+            .into_std()
+            .max(changed.unwrap_or(SystemTime::UNIX_EPOCH));
+        let age = now.duration_since(touched).unwrap_or_default();
         if age > ttl && partials.remove_file(entry.file_name()).is_ok() {
             removed += 1;
         }
@@ -404,6 +442,95 @@ mod tests {
         retry.await.unwrap().unwrap();
         // Released again after the retry's lock dropped.
         locks.lock("a".into(), [2; 16], "p2", "/a").await.unwrap();
+    }
+
+    #[test]
+    fn client_times_before_the_epoch_count_and_bad_nanoseconds_do_not() {
+        let at = |secs, nanos| {
+            client_time(&FileIdentity {
+                size: 0,
+                modified_secs: secs,
+                modified_nanos: nanos,
+            })
+        };
+        assert_eq!(at(5, 7), Some(epoch_plus(5, 7)));
+        assert!(at(-5, 0).is_some_and(|t| t < SystemTime::UNIX_EPOCH));
+        assert_eq!(at(1, 1_000_000_000), None);
+    }
+
+    fn epoch_plus(secs: u64, nanos: u32) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::new(secs, nanos)
+    }
+
+    #[test]
+    fn a_placed_partial_has_the_client_time_and_a_kept_one_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["home", "partials"] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        let open = |name: &str| {
+            cap_std::fs::Dir::open_ambient_dir(dir.path().join(name), cap_std::ambient_authority())
+                .unwrap()
+        };
+        let (home, partials) = (open("home"), open("partials"));
+        let old = epoch_plus(1_000_000_000, 123_456_789);
+        let write = |name: &str| {
+            let path = dir.path().join("partials").join(name);
+            std::fs::write(&path, b"data").unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap()
+        };
+
+        std::fs::write(dir.path().join("home/taken"), b"planted").unwrap();
+        let kept = write("kept");
+        let own = kept.metadata().unwrap().modified().unwrap();
+        let error = finish(
+            &partials,
+            "kept",
+            kept,
+            &home,
+            Path::new("taken"),
+            Some(old),
+            true,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        let meta = std::fs::metadata(dir.path().join("partials/kept")).unwrap();
+        assert_eq!(
+            meta.modified().unwrap(),
+            own,
+            "the kept partial has its own time back"
+        );
+
+        let placed = write("placed");
+        let meta = finish(
+            &partials,
+            "placed",
+            placed,
+            &home,
+            Path::new("free"),
+            Some(old),
+            true,
+            false,
+        )
+        .unwrap()
+        .expect("nothing wrote to it");
+        assert_eq!(meta.modified().unwrap(), old);
+        let landed = std::fs::metadata(dir.path().join("home/free")).unwrap();
+        assert_eq!(landed.modified().unwrap(), old);
+    }
+
+    #[test]
+    fn a_partial_given_an_old_time_just_now_does_not_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let partials =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        let path = dir.path().join("p.part");
+        std::fs::write(&path, b"data").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(epoch_plus(1_000_000_000, 0)).unwrap();
+        assert_eq!(expire(&partials, Duration::from_secs(3600)).unwrap(), 0);
+        assert!(path.exists());
     }
 
     #[test]

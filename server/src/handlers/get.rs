@@ -19,7 +19,7 @@ use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, file_frames, filestream
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use super::{Session, modified_secs, on_home};
+use super::{Session, modified_nanos, modified_secs, on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
 use crate::session::{Connection, send, send_error, shutting_down};
@@ -59,6 +59,7 @@ where
         ServerMessage::GetReady {
             size,
             modified: modified_secs(&meta),
+            modified_nanos: modified_nanos(&meta),
             offset,
         },
     )

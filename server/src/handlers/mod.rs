@@ -104,6 +104,15 @@ pub fn modified_secs(meta: &cap_std::fs::Metadata) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Nanoseconds within the second of [`modified_secs`] (0 when unknown).
+pub fn modified_nanos(meta: &cap_std::fs::Metadata) -> u32 {
+    meta.modified()
+        .ok()
+        .map(|t| t.into_std())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.subsec_nanos())
+}
+
 /// A listing entry from file metadata (not following links): each type as what it is, so a
 /// FIFO, socket or device is never shown (or opened) as a file.
 pub fn entry(name: String, meta: &cap_std::fs::Metadata) -> DirEntry {

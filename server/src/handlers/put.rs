@@ -91,6 +91,9 @@ pub(super) struct Upload {
     pub(super) modes: crate::modes::Modes,
     /// The configured `disk_reserve` ([`crate::space`]).
     pub(super) disk_reserve: Option<u64>,
+    /// The client's modification time of the file, which the stored file gets (`None` when
+    /// the system cannot hold it: the file keeps the time it was written).
+    pub(super) modified: Option<std::time::SystemTime>,
 }
 
 /// Answers one `Put` request, through to `PutDone` or a refusal.
@@ -116,6 +119,7 @@ where
         force: request.force,
         modes: state.config.modes,
         disk_reserve: state.config.disk_reserve,
+        modified: uploads::client_time(&request.file),
         destination,
     };
     let lock_key = session.account.home.join(&upload.destination);
@@ -466,7 +470,7 @@ where
         )
         .await;
     }
-    let (durable, replace) = (state.config.fsync, upload.force);
+    let (durable, replace, modified) = (state.config.fsync, upload.force, upload.modified);
     let finished = tokio::task::spawn_blocking(move || {
         let placed = uploads::finish(
             &partials,
@@ -474,6 +478,7 @@ where
             file,
             &home,
             &destination,
+            modified,
             durable,
             replace,
         )?;

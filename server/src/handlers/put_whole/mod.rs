@@ -125,6 +125,7 @@ async fn admit(
         force: put.force,
         modes: state.config.modes,
         disk_reserve: state.config.disk_reserve,
+        modified: uploads::client_time(&put.file),
         destination,
     };
     let lock = state

@@ -275,6 +275,7 @@ fn try_store(
         &file.upload.partial,
         &file.data,
         file.upload.modes.file,
+        file.upload.modified,
     )
     .map_err(|e| write_refusal(partials, &e, &file.upload))?;
     Ok(Pending::Stored(Stored {
@@ -308,19 +309,23 @@ fn write_refusal(partials: &cap_std::fs::Dir, error: &std::io::Error, upload: &U
     }
 }
 
-/// Writes `data` as the partial `name`, with `mode` (the batch's `syncfs` makes it durable).
-/// Blocking.
+/// Writes `data` as the partial `name`, with `mode` and the client's modification time
+/// `modified` when known (the batch's `syncfs` makes it durable). Blocking.
 fn write_partial(
     partials: &cap_std::fs::Dir,
     name: &str,
     data: &[u8],
     mode: u32,
+    modified: Option<std::time::SystemTime>,
 ) -> std::io::Result<()> {
     let mut options = cap_std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     let mut file = partials.open_with(name, &options)?.into_std();
     crate::modes::set_file_mode(&file, mode)?;
     file.write_all(data)?;
+    if let Some(modified) = modified {
+        file.set_modified(modified)?;
+    }
     Ok(())
 }
 

@@ -67,6 +67,7 @@ pub(super) async fn file(site: &Site, remote: &str, content: &[u8]) -> Admitted 
             force: false,
             modes: crate::modes::Modes::default(),
             disk_reserve: None,
+            modified: crate::uploads::client_time(&identity),
         },
         path,
         force: false,
