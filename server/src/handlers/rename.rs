@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn a_folder_destination_means_inside_it() {
         let (temp, home) = home();
-        assert_eq!(moved(&home, "a", "d", false).expect("moved"), "d/a");
+        assert_eq!(moved(&home, "a", "d", false).expect("moved"), "/d/a");
         assert_eq!(std::fs::read(temp.path().join("d/a")).expect("read"), b"A");
         assert!(moved(&home, "d/a", "new/", false).is_err_and(|r| r.kind == ErrorKind::NotFound));
     }
@@ -264,5 +264,44 @@ mod tests {
         assert!(moved(&home, "d", "d/sub", false).is_err_and(|r| r.kind == ErrorKind::InvalidPath));
         assert!(moved(&home, "d", "d/", false).is_err_and(|r| r.kind == ErrorKind::InvalidPath));
         assert!(moved(&home, "nope", "x", false).is_err_and(|r| r.kind == ErrorKind::NotFound));
+    }
+
+    #[tokio::test]
+    async fn a_path_an_upload_holds_is_busy_and_left_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::Config {
+            root: dir.path().join("root"),
+            users: dir.path().join("users.toml"),
+            secret_file: dir.path().join("key"),
+            insecure_plaintext: true,
+            ..crate::Config::default()
+        };
+        let (state, _) = crate::prepare(config).await.expect("state");
+        let alice = dir.path().join("root/alice");
+        std::fs::create_dir(&alice).expect("home");
+        std::fs::write(alice.join("a"), "A").expect("a");
+        let session = Session {
+            account: crate::users::Account {
+                name: "alice".into(),
+                home: "alice".into(),
+                read_only: false,
+            },
+            home: Arc::new(state.root.open_dir("alice").expect("open")),
+        };
+        for held in ["alice/a", "alice/b"] {
+            let lock = state
+                .locks
+                .lock(held.into(), [7; 16], "", held)
+                .await
+                .expect("lock");
+            let refused = rename(&session, &state, "a", "b", false).await;
+            assert!(refused.is_err_and(|r| r.kind == ErrorKind::Busy), "{held}");
+            assert!(alice.join("a").exists() && !alice.join("b").exists());
+            drop(lock);
+        }
+        rename(&session, &state, "a", "b", false)
+            .await
+            .expect("moved");
+        assert_eq!(std::fs::read(alice.join("b")).expect("read"), b"A");
     }
 }
