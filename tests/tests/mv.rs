@@ -23,6 +23,7 @@ struct Fixture {
     outside: PathBuf,
 }
 
+/// Starts the server over a fresh [`Fixture`].
 fn fixture() -> Fixture {
     let site = Site::new("");
     site.add_user("alice", "alice-pw", &[]);
@@ -49,6 +50,7 @@ impl Fixture {
         self.mv_as("alice", "alice-pw", args)
     }
 
+    /// Runs `ftp mv ARGS…` as `user`; returns the exit code and stderr.
     fn mv_as(&self, user: &str, password: &str, args: &[&str]) -> (i32, String) {
         let mut all = vec!["mv"];
         all.extend_from_slice(args);
@@ -56,6 +58,7 @@ impl Fixture {
         (code(&output), stderr(&output))
     }
 
+    /// The content of `path` in alice's home.
     fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.home.join(path)).unwrap()
     }

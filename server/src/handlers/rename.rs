@@ -219,10 +219,12 @@ mod tests {
         (temp, dir)
     }
 
+    /// A checked remote path.
     fn path(text: &str) -> RemotePath {
         RemotePath::parse(text).expect("path")
     }
 
+    /// Resolves and applies one rename as the handler does; the final destination.
     fn moved(
         home: &cap_std::fs::Dir,
         from: &str,
