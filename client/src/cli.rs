@@ -127,6 +127,18 @@ pub enum Command {
         /// Remote path.
         path: String,
     },
+    /// Rename a remote file, link or folder within your home, atomically.
+    #[command(after_help = "Examples:\n  ftp mv draft.txt final.txt\n  ftp mv photo.png albums/")]
+    Mv {
+        /// Remote path to move (a link is moved as the link).
+        src: String,
+        /// New remote path; ending in `/` or naming a folder means inside it, under SRC's name.
+        /// Its parent folders must exist.
+        dst: String,
+        /// Replace an existing file at DST (a folder is never replaced).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `ftp get` options.

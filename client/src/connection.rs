@@ -374,6 +374,7 @@ pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
         ServerMessage::StatInfo { .. } => "stat",
         ServerMessage::Done { .. } => "done",
         ServerMessage::PartialList { .. } => "partial-list",
+        ServerMessage::Renamed { .. } => "renamed",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
 }

@@ -1,4 +1,4 @@
-//! The simple requests, one answer each: stat, remove, mkdir, partials, remove a partial.
+//! The simple requests, one answer each: stat, remove, mkdir, rename, partials, remove a partial.
 
 use ftp_proto::{ClientMessage, DirEntry, PartialInfo, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -49,6 +49,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         match self.receive().await? {
             ServerMessage::Done { .. } => Ok(()),
             other => Err(unexpected("the removal's result", &other)),
+        }
+    }
+
+    /// Renames `from` to `to` (inside it when it ends in `/` or is a folder), replacing a file
+    /// there only with `force`; the paths as the server resolved them.
+    pub async fn rename(
+        &mut self,
+        from: &str,
+        to: &str,
+        force: bool,
+    ) -> Result<(String, String), ClientError> {
+        self.send(ClientMessage::Rename {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            force,
+        })
+        .await?;
+        match self.receive().await? {
+            ServerMessage::Renamed { from, to } => Ok((from, to)),
+            other => Err(unexpected("the rename's result", &other)),
         }
     }
 

@@ -205,7 +205,12 @@ fn session_seeds() -> Vec<(&'static str, u8, Vec<ClientMessage>)> {
             vec![
                 ClientMessage::MakeDir { path: "x/y".into() },
                 ClientMessage::MakeDir { path: "x".into() },
-                ClientMessage::Remove { path: "x/y".into() },
+                ClientMessage::Rename {
+                    from: "x/y".into(),
+                    to: "x/z".into(),
+                    force: false,
+                },
+                ClientMessage::Remove { path: "x/z".into() },
                 ClientMessage::Remove { path: DIR_D.into() },
                 ClientMessage::Remove {
                     path: LINK_INSIDE.into(),
@@ -240,6 +245,16 @@ fn session_seeds() -> Vec<(&'static str, u8, Vec<ClientMessage>)> {
                 ClientMessage::Remove {
                     path: LINK_ABSOLUTE.into(),
                 },
+                ClientMessage::Rename {
+                    from: format!("{LINK_RELATIVE}/{OUTSIDE_FILE}"),
+                    to: "stolen".into(),
+                    force: true,
+                },
+                ClientMessage::Rename {
+                    from: FILE_A.into(),
+                    to: "../escaped".into(),
+                    force: false,
+                },
             ],
         ),
         (
@@ -257,6 +272,11 @@ fn session_seeds() -> Vec<(&'static str, u8, Vec<ClientMessage>)> {
             vec![
                 put("ro.txt", identity(1), false),
                 ClientMessage::MakeDir { path: "ro".into() },
+                ClientMessage::Rename {
+                    from: FILE_A.into(),
+                    to: "ro-moved".into(),
+                    force: false,
+                },
                 ClientMessage::Remove {
                     path: FILE_A.into(),
                 },

@@ -370,6 +370,11 @@ mod tests {
             },
             ClientMessage::PutCancel {},
             ClientMessage::PutReplace {},
+            ClientMessage::Rename {
+                from: "a/b.txt".into(),
+                to: "c/".into(),
+                force: true,
+            },
             ClientMessage::Quit {},
         ]
     }
@@ -432,6 +437,10 @@ mod tests {
                 sha256: None,
             },
             ServerMessage::Done { changed: false },
+            ServerMessage::Renamed {
+                from: "a/b.txt".into(),
+                to: "c/b.txt".into(),
+            },
         ]
     }
 

@@ -48,8 +48,9 @@ pub use secret::{Password, SharedKey};
 /// devices, which a version-3 peer could not decode; 5: `Welcome` names the server's minimum
 /// transfer rate and `Get` the pace the client wants; 6: a `Put` with `force` onto a file of the
 /// same size is answered `PutExisting` too, and the client's `PutReplace` asks for the
-/// replacement once it found the content different).
-pub const PROTOCOL_VERSION: u32 = 7;
+/// replacement once it found the content different; 7: modification times to the nanosecond;
+/// 8: `Rename`, answered `Renamed`).
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

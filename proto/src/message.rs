@@ -96,6 +96,16 @@ pub enum ClientMessage {
         /// Remote path.
         path: String,
     },
+    /// Rename a file, link or folder within the home, atomically (answered with `Renamed`).
+    /// A `to` ending in `/` or naming an existing folder means inside it, under `from`'s name.
+    Rename {
+        /// Remote path to move.
+        from: String,
+        /// Where to move it.
+        to: String,
+        /// Replace an existing file at `to` (never a folder).
+        force: bool,
+    },
     /// Upload a small file whole, in one message, with no `PutReady` to wait for: a client may
     /// send many before reading the answers, which come in order (`PutDone`, `PutExisting` when
     /// identical content is already there, or `Error`). The server makes the files of a burst
@@ -234,6 +244,13 @@ pub enum ServerMessage {
     PartialList {
         /// One per partial, by remote path.
         partials: Vec<PartialInfo>,
+    },
+    /// A `Rename` succeeded: the paths as the server resolved them.
+    Renamed {
+        /// The path moved.
+        from: String,
+        /// Where it is now.
+        to: String,
     },
 }
 

@@ -85,6 +85,30 @@ impl RemotePath {
         self.components.is_empty()
     }
 
+    /// The last component (`None` for the home).
+    pub fn name(&self) -> Option<&str> {
+        self.components.last().map(String::as_str)
+    }
+
+    /// The folder holding this path (the home for a top-level name, and for the home itself).
+    pub fn parent(&self) -> RemotePath {
+        let mut components = self.components.clone();
+        components.pop();
+        RemotePath { components }
+    }
+
+    /// This path with `name`, a component taken from another checked path, added.
+    pub fn child(&self, name: &str) -> RemotePath {
+        let mut components = self.components.clone();
+        components.push(name.to_owned());
+        RemotePath { components }
+    }
+
+    /// Whether `self` is `ancestor` or lies beneath it.
+    pub fn is_within(&self, ancestor: &RemotePath) -> bool {
+        self.components.starts_with(&ancestor.components)
+    }
+
     /// The path relative to the home, for a [`cap_std::fs::Dir`] opened on it (`.` for the home).
     pub fn relative(&self) -> PathBuf {
         if self.components.is_empty() {

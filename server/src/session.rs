@@ -214,6 +214,9 @@ where
         ClientMessage::MakeDir { path } => {
             handlers::mkdir::handle(conn, session, state, &path).await?;
         }
+        ClientMessage::Rename { from, to, force } => {
+            handlers::rename::handle(conn, session, state, &from, &to, force).await?;
+        }
         ClientMessage::Partials {} => handlers::partials::list(conn, session, state).await?,
         ClientMessage::RemovePartial { path } => {
             handlers::partials::remove(conn, session, state, &path).await?;

@@ -80,6 +80,11 @@ fn message() -> impl Strategy<Value = ClientMessage> {
         path().prop_map(|path| ClientMessage::Stat { path }),
         path().prop_map(|path| ClientMessage::Remove { path }),
         path().prop_map(|path| ClientMessage::MakeDir { path }),
+        (path(), path(), any::<bool>()).prop_map(|(from, to, force)| ClientMessage::Rename {
+            from,
+            to,
+            force
+        }),
         path().prop_map(|path| ClientMessage::RemovePartial { path }),
         Just(ClientMessage::Partials {}),
         (

@@ -21,6 +21,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), ClientErro
         Command::Rm { path, partial } => simple::rm(global, &path, partial).await,
         Command::Partials => simple::partials(global).await,
         Command::Mkdir { path } => simple::mkdir(global, &path).await,
+        Command::Mv { src, dst, force } => simple::mv(global, &src, &dst, force).await,
     }
 }
 

@@ -1,5 +1,5 @@
-//! `ftp stat PATH`, `ftp rm [--partial] PATH`, `ftp mkdir PATH`, `ftp partials`: one request,
-//! one answer.
+//! `ftp stat PATH`, `ftp rm [--partial] PATH`, `ftp mkdir PATH`, `ftp mv SRC DST`,
+//! `ftp partials`: one request, one answer.
 
 use crate::cli::GlobalArgs;
 use crate::connector::Connector;
@@ -47,6 +47,22 @@ pub async fn mkdir(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
             "op": "mkdir",
             "path": output::remote_shown(path),
             "created": created,
+        });
+        super::print(&format!("{json}\n"))?;
+    }
+    client.quit().await
+}
+
+/// `ftp mv SRC DST [--force]`: silent on success, like mv.
+pub async fn mv(global: &GlobalArgs, src: &str, dst: &str, force: bool) -> Result<(), ClientError> {
+    let mut client = Connector::new(global)?.connect().await?;
+    let (from, to) = client.rename(src, dst, force).await?;
+    if global.json {
+        let json = serde_json::json!({
+            "op": "mv",
+            "from": output::remote_shown(&from),
+            "to": output::remote_shown(&to),
+            "result": "moved",
         });
         super::print(&format!("{json}\n"))?;
     }

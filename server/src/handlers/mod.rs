@@ -9,6 +9,7 @@ pub mod partials;
 pub mod put;
 pub mod put_whole;
 pub mod remove;
+pub mod rename;
 pub mod stat;
 
 use std::sync::Arc;
