@@ -218,21 +218,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             })?;
         let finished = self.finish_put(size, sha256).await;
         if let Some(store) = store {
-            let settle = match (&finished, source) {
-                (Ok(()), Some(source)) => Some(Some(source)),
-                (Err(error), _) if !integrity(error) => None,
+            match (&finished, source) {
+                (Ok(()), Some(source)) => {
+                    crate::blocking::run(move || {
+                        store.settle(&source);
+                        Ok(())
+                    })
+                    .await?;
+                }
+                (Err(error), _) if !integrity(error) => {}
                 // A digest the server found wrong (read or cached) is not kept.
-                _ => Some(None),
-            };
-            if let Some(source) = settle {
-                crate::blocking::run(move || {
-                    match source {
-                        Some(source) => store.settle(&source),
-                        None => store.forget(),
-                    }
-                    Ok(())
-                })
-                .await?;
+                _ => {
+                    crate::blocking::run(move || {
+                        store.forget();
+                        Ok(())
+                    })
+                    .await?;
+                }
             }
         }
         finished?;

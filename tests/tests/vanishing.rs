@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 
 use e2e::{Server, Site, code, random_file, wait_until};
 
@@ -66,22 +66,7 @@ fn a_client_gone_during_the_tls_handshake_is_logged_in_our_words() {
 #[test]
 fn a_client_killed_mid_download_is_logged_in_our_words() {
     let (site, server) = start();
-    let home = site.root().join("alice");
-    std::fs::create_dir_all(&home).unwrap();
-    random_file(&home.join("big.bin"), 8 << 20, 3);
-    let folder = site.dir.path().join("downloads");
-    std::fs::create_dir_all(&folder).unwrap();
-    let mut command = server.ftp("alice", PASSWORD);
-    command
-        .args(["get", "big.bin", "--limit-rate", "1M", "--retries", "0"])
-        .current_dir(&folder)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut client = command.spawn().unwrap();
-    let part = e2e::part_of(&folder.join("big.bin"));
-    wait_until("part of the download on disk", || {
-        std::fs::metadata(&part).is_ok_and(|meta| meta.len() > 0)
-    });
+    let mut client = download_under_way(&site, &server, 3, Stdio::null());
     client.kill().unwrap();
     client.wait().unwrap();
     logged_in_our_words(&server, "peer closed the connection");
@@ -90,22 +75,7 @@ fn a_client_killed_mid_download_is_logged_in_our_words() {
 #[test]
 fn a_server_killed_mid_download_is_told_in_our_words() {
     let (site, mut server) = start();
-    let home = site.root().join("alice");
-    std::fs::create_dir_all(&home).unwrap();
-    random_file(&home.join("big.bin"), 8 << 20, 4);
-    let folder = site.dir.path().join("downloads");
-    std::fs::create_dir_all(&folder).unwrap();
-    let mut command = server.ftp("alice", PASSWORD);
-    command
-        .args(["get", "big.bin", "--limit-rate", "1M", "--retries", "0"])
-        .current_dir(&folder)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let client = command.spawn().unwrap();
-    let part = e2e::part_of(&folder.join("big.bin"));
-    wait_until("part of the download on disk", || {
-        std::fs::metadata(&part).is_ok_and(|meta| meta.len() > 0)
-    });
+    let client = download_under_way(&site, &server, 4, Stdio::piped());
     server.kill();
     let output = e2e::output_of(client, "the download");
     let stderr = e2e::stderr(&output);
@@ -117,4 +87,26 @@ fn a_server_killed_mid_download_is_told_in_our_words() {
     for raw in ["close_notify", "os error", "docs.rs"] {
         assert!(!stderr.contains(raw), "{stderr}");
     }
+}
+
+/// A paced `get` of an 8 MiB file (made from `seed`), with no retries, started and returned
+/// once part of it is on disk; its stderr goes to `stderr`.
+fn download_under_way(site: &Site, server: &Server, seed: u64, stderr: Stdio) -> Child {
+    let home = site.root().join("alice");
+    std::fs::create_dir_all(&home).unwrap();
+    random_file(&home.join("big.bin"), 8 << 20, seed);
+    let folder = site.dir.path().join("downloads");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut command = server.ftp("alice", PASSWORD);
+    command
+        .args(["get", "big.bin", "--limit-rate", "1M", "--retries", "0"])
+        .current_dir(&folder)
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    let client = command.spawn().unwrap();
+    let part = e2e::part_of(&folder.join("big.bin"));
+    wait_until("part of the download on disk", || {
+        std::fs::metadata(&part).is_ok_and(|meta| meta.len() > 0)
+    });
+    client
 }

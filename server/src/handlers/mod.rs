@@ -11,6 +11,8 @@ pub mod put_whole;
 pub mod remove;
 pub mod rename;
 pub mod stat;
+#[cfg(test)]
+pub(crate) mod test_session;
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;

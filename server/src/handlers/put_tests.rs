@@ -11,8 +11,6 @@ use sha2::{Digest, Sha256};
 use tokio_util::codec::Framed;
 
 use super::{PutRequest, handle};
-use crate::handlers::Session;
-use crate::users::Account;
 
 /// Uploads `abc` to `/f.bin` over a connection too narrow for the answer, which the client
 /// never reads; `before_finish` runs before `PutFinish` is sent. Returns once another command
@@ -21,24 +19,7 @@ async fn lock_is_free_while_the_answer_is_unread(
     sha256: [u8; 32],
     before_finish: fn(&std::path::Path),
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = crate::Config {
-        root: dir.path().join("root"),
-        users: dir.path().join("users.toml"),
-        secret_file: dir.path().join("key"),
-        insecure_plaintext: true,
-        ..crate::Config::default()
-    };
-    let (state, _) = crate::prepare(config).await.unwrap();
-    std::fs::create_dir(dir.path().join("root/alice")).unwrap();
-    let session = Session {
-        account: Account {
-            name: "alice".into(),
-            home: "alice".into(),
-            read_only: false,
-        },
-        home: Arc::new(state.root.open_dir("alice").unwrap()),
-    };
+    let (dir, state, session) = crate::handlers::test_session::alice().await;
     // Room for the small frames, not for an error's message.
     let (client, server) = tokio::io::duplex(64);
     let server_state = Arc::clone(&state);
@@ -117,25 +98,8 @@ async fn put_onto_xyz(
     tokio::task::JoinHandle<Result<(), crate::error::SessionError>>,
     tempfile::TempDir,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = crate::Config {
-        root: dir.path().join("root"),
-        users: dir.path().join("users.toml"),
-        secret_file: dir.path().join("key"),
-        insecure_plaintext: true,
-        ..crate::Config::default()
-    };
-    let (state, _) = crate::prepare(config).await.unwrap();
-    std::fs::create_dir(dir.path().join("root/alice")).unwrap();
+    let (dir, state, session) = crate::handlers::test_session::alice().await;
     std::fs::write(dir.path().join("root/alice/f.bin"), b"xyz").unwrap();
-    let session = Session {
-        account: Account {
-            name: "alice".into(),
-            home: "alice".into(),
-            read_only: false,
-        },
-        home: Arc::new(state.root.open_dir("alice").unwrap()),
-    };
     let (client, server) = tokio::io::duplex(1 << 16);
     let serving = tokio::spawn(async move {
         let mut conn = Framed::new(server, ftp_proto::ServerCodec::default());

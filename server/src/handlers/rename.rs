@@ -270,26 +270,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_path_an_upload_holds_is_busy_and_left_alone() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = crate::Config {
-            root: dir.path().join("root"),
-            users: dir.path().join("users.toml"),
-            secret_file: dir.path().join("key"),
-            insecure_plaintext: true,
-            ..crate::Config::default()
-        };
-        let (state, _) = crate::prepare(config).await.expect("state");
+        let (dir, state, session) = crate::handlers::test_session::alice().await;
         let alice = dir.path().join("root/alice");
-        std::fs::create_dir(&alice).expect("home");
         std::fs::write(alice.join("a"), "A").expect("a");
-        let session = Session {
-            account: crate::users::Account {
-                name: "alice".into(),
-                home: "alice".into(),
-                read_only: false,
-            },
-            home: Arc::new(state.root.open_dir("alice").expect("open")),
-        };
         for held in ["alice/a", "alice/b"] {
             let lock = state
                 .locks
