@@ -2,8 +2,10 @@
 """Side-by-side benchmark of ftp/ftpd against the limits of the machine and against peers.
 
 Started by bench/run.sh (which installs the peers and builds the release binaries). Every
-server runs on 127.0.0.1 with a config from bench/config/. Each case runs ROUNDS times back to
-back after one warm-up; the table reports medians. Targets are fresh names each round, and the
+server runs on 127.0.0.1 with a config from bench/config/. The cases of a workload run
+interleaved: one warm-up of each, then ROUNDS rounds that each run every case once, so a row
+and the limits and peers it is compared with are measured in the same minutes even while the
+machine's own speed drifts; the table reports medians and the spread. Targets are fresh names each round, and the
 page cache is flushed to disk (sync) between runs, outside the timing, so no run pays for the
 previous one's writeback. Nothing here is asserted: it measures and reports.
 
@@ -80,13 +82,15 @@ def stop_all(procs):
             proc.kill()
 
 
-def busy_cpu_seconds():
-    """CPU time the whole machine has spent busy since boot (user, nice, system, irq, softirq,
-    steal; not idle or iowait), in seconds, from /proc/stat."""
+def cpu_seconds():
+    """CPU time the whole machine has spent busy since boot (user, nice, system, irq, softirq;
+    not idle, iowait or steal), and the time the host ran something else on its CPUs while
+    this machine wanted them (steal), in seconds, from /proc/stat."""
     with open("/proc/stat") as f:
         fields = f.readline().split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def children_cpu_seconds():
@@ -109,13 +113,26 @@ def sha256_seconds_per_gib(streams):
 
 
 def machine_state():
-    """What the figures depend on: the CPU, how long the machine has been up, its load."""
+    """What the figures depend on: the CPU, how long the machine has been up, its load, and
+    whether the guest gives free memory back to its host (free page reporting), which makes
+    every page the kernel hands out afresh (a new file's page cache) cost a fault on the host."""
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                   if l.startswith("model name")), platform.processor())
     uptime = float(open("/proc/uptime").read().split()[0])
     load = os.getloadavg()[0]
-    return (f"{os.cpu_count()} × {model}; up {uptime / 60:.0f} min when the run began;"
-            f" load average {load:.2f}")
+    state = (f"{os.cpu_count()} × {model}; up {uptime / 60:.0f} min when the run began;"
+             f" load average {load:.2f}")
+    reporting = pathlib.Path("/sys/module/page_reporting/parameters")
+    try:
+        order = int((reporting / "page_reporting_order").read_text())
+        state += (f"; free memory goes back to the host in blocks of {4 << order >> 10} MiB"
+                  " (page reporting)")
+        reported = reporting / "reported_kib"
+        if reported.exists():
+            state += f", {int(reported.read_text()) / (1 << 20):.0f} GiB so far"
+    except (OSError, ValueError):
+        state += "; no free page reporting"
+    return state
 
 
 def rss_kib(pid):
@@ -224,6 +241,8 @@ class Bench:
         self.loopback_up = False
         self.client_cache = self.work / "client-cache"
         self.cpu = {}  # (workload, tool) -> (client CPU-s list, rest-of-machine CPU-s list)
+        self.pending = []  # cases queued by `measure`, run by `run_cases`
+        self.steal = 0.0  # seconds the host kept the CPUs from the timed runs, in all
         self.floor = None  # seconds two SHA-256 streams at once take for the big file
         self.state = machine_state()
 
@@ -322,13 +341,14 @@ class Bench:
         stop_all(self.procs)
 
     # ---------------------------------------------------------------- clients
-    def ftp(self, port, *args, host="127.0.0.1", work=None):
+    def ftp(self, port, *args, host="127.0.0.1", work=None, cache=None):
         """The ftp command line and environment for the ftpd on `host:port` with state in `work`:
         pinned to a TLS server's certificate, or plain TCP for a plaintext one."""
         # The client's cache (checkpoint lists, whole-file hashes) lives in the bench's folder;
         # `measure` empties it before every round, so each put hashes its file as a first put
         # does (the "hash cached" row keeps it on purpose).
-        env = dict(os.environ, FTP_PASSWORD=FTPD_PASSWORD, XDG_CACHE_HOME=str(self.client_cache))
+        env = dict(os.environ, FTP_PASSWORD=FTPD_PASSWORD,
+                   XDG_CACHE_HOME=str(cache or self.client_cache))
         work = work or self.work
         name = next(n for n, p in PORTS.items() if p == port)
         fingerprint = self.fingerprints.get((str(work), name))
@@ -341,35 +361,56 @@ class Bench:
 
     # ---------------------------------------------------------------- timing
     def measure(self, workload, tool, run, clean, amount, unit, rounds=None, keep_cache=False):
-        """`run(i)` does one timed run; `clean(i)` tidies after it (not timed). The client's
-        cache is emptied before each round unless `keep_cache`. Besides the wall time, each
-        round's CPU time is taken: the client's (the commands `run` started, from
-        RUSAGE_CHILDREN) and the rest of the machine's (all CPU time /proc/stat counted, less
-        the client's: the server, and the kernel's network and disk work)."""
-        times, client_cpu, rest_cpu = [], [], []
-        total = (rounds or self.rounds) + 1
-        for i in range(total):
-            if not keep_cache:
-                shutil.rmtree(self.client_cache, ignore_errors=True)
-            sh("sync")
-            machine0, children0 = busy_cpu_seconds(), children_cpu_seconds()
-            start = time.perf_counter()
-            run(i)
-            elapsed = time.perf_counter() - start
-            client = children_cpu_seconds() - children0
-            rest = busy_cpu_seconds() - machine0 - client
-            clean(i)
-            if i > 0:  # the first run warms up
-                times.append(elapsed)
-                client_cpu.append(client)
-                rest_cpu.append(max(rest, 0.0))
-        median = statistics.median(times)
-        rate = amount / median
-        label = f"{rate / 1e6:,.0f} MB/s" if unit == "B" else f"{rate:,.0f} files/s"
-        cpu = f"CPU {statistics.median(client_cpu):.2f} + {statistics.median(rest_cpu):.2f} s"
-        print(f"  {workload:28} {tool:36} {median:7.2f} s  {label}  {cpu}", flush=True)
-        self.results.append((workload, tool, times, amount, unit))
-        self.cpu[(workload, tool)] = (client_cpu, rest_cpu)
+        """Queues a case: `run(i)` does one timed run, `clean(i)` tidies after it (not timed).
+        The client's cache is emptied before each round unless `keep_cache`. Queued cases run
+        when `run_cases` is called, interleaved, so every row of a table is measured in the same
+        minutes as the limits and peers it is compared with, whatever the machine does
+        meanwhile."""
+        self.pending.append((workload, tool, run, clean, amount, unit, rounds or self.rounds,
+                             keep_cache))
+
+    def run_cases(self):
+        """Runs the queued cases round by round: one warm-up of each, in order, then each round
+        runs every case once. Besides the wall time, each round's CPU time is taken: the
+        client's (the commands `run` started, from RUSAGE_CHILDREN) and the rest of the
+        machine's (all CPU time /proc/stat counted, less the client's: the server, and the
+        kernel's network and disk work); and the time the host took the CPUs away (steal)."""
+        cases, self.pending = self.pending, []
+        samples = {id(case): ([], [], [], []) for case in cases}
+        for i in range(max(case[6] for case in cases) + 1):
+            for case in cases:
+                workload, tool, run, clean, amount, unit, rounds, keep_cache = case
+                if i > rounds:
+                    continue
+                if not keep_cache:
+                    shutil.rmtree(self.client_cache, ignore_errors=True)
+                sh("sync")
+                (machine0, steal0), children0 = cpu_seconds(), children_cpu_seconds()
+                start = time.perf_counter()
+                run(i)
+                elapsed = time.perf_counter() - start
+                client = children_cpu_seconds() - children0
+                machine1, steal1 = cpu_seconds()
+                rest = machine1 - machine0 - client
+                clean(i)
+                if i > 0:  # the first run warms up
+                    times, client_cpu, rest_cpu, steal = samples[id(case)]
+                    times.append(elapsed)
+                    client_cpu.append(client)
+                    rest_cpu.append(max(rest, 0.0))
+                    steal.append(steal1 - steal0)
+        for case in cases:
+            workload, tool, _run, _clean, amount, unit, _rounds, _keep = case
+            times, client_cpu, rest_cpu, steal = samples[id(case)]
+            median = statistics.median(times)
+            rate = amount / median
+            label = f"{rate / 1e6:,.0f} MB/s" if unit == "B" else f"{rate:,.0f} files/s"
+            cpu = f"CPU {statistics.median(client_cpu):.2f} + {statistics.median(rest_cpu):.2f} s"
+            print(f"  {workload:28} {tool:36} {median:7.2f} s  {label}  {cpu}"
+                  f"  ({min(times):.2f}-{max(times):.2f} s)", flush=True)
+            self.results.append((workload, tool, times, amount, unit))
+            self.cpu[(workload, tool)] = (client_cpu, rest_cpu)
+            self.steal += sum(steal)
 
     def remove(self, *paths):
         for p in paths:
@@ -444,10 +485,12 @@ class Bench:
                          lambda i, root=root: self.remove(root / f"p{i}.bin"), self.size, "B")
         # The same file put again, unchanged: the client takes its SHA-256 from its cache (the
         # warm-up round puts it there) and only reads it to send it; the server still hashes.
+        # Its cache is its own, so the other cases, emptying theirs, leave it alone.
         root = w / "ftpd-tls-fsync" / "root" / "bench"
+        kept = w / "client-cache-kept"
         self.measure(f"{self.label} upload", "ftp put again, file unchanged (hash cached; TLS, fsync on)",
                      lambda i: sh(*self.ftp(PORTS["ftpd-tls-fsync"], "put", str(big), f"q{i}.bin")[0],
-                                  env=self.ftp(PORTS["ftpd-tls-fsync"])[1]),
+                                  env=self.ftp(PORTS["ftpd-tls-fsync"], cache=kept)[1]),
                      lambda i: self.remove(root / f"q{i}.bin"), self.size, "B", keep_cache=True)
         # Downloads: the file is on the server once; each round gets it to a new local name.
         cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), "dl.bin")
@@ -478,6 +521,7 @@ class Bench:
                      lambda i: sh("rsync", f"rsync://127.0.0.1:{PORTS['rsyncd']}/bench/dl.bin",
                                   str(w / f"rg{i}.bin")),
                      lambda i: self.remove(w / f"rg{i}.bin"), self.size, "B")
+        self.run_cases()
 
     def small_files(self):
         w, small, home = self.work, self.small, self.home
@@ -515,6 +559,7 @@ class Bench:
                          lambda i, name=name: sh(*self.ftp(PORTS[name], "put", *files, "--to", f"d{i}")[0],
                                                  env=self.ftp(PORTS[name])[1]),
                          later(lambda i, root=root: root / f"d{i}"), n, "files")
+        self.run_cases()
         self.remove(*leftovers)
 
     def resume(self):
@@ -680,12 +725,12 @@ class Bench:
         measure("ftp get (download, client fsyncs)",
                 lambda i: ftp("ftpd-nofsync", "get", "dl.bin", str(self.work / f"lg{i}.bin")),
                 lambda i: self.remove(self.work / f"lg{i}.bin"))
-        if not full:
-            return
-        shutil.copy(big, work / "rsync" / "dl.bin")
-        measure("rsync daemon (download)",
-                lambda i: sh("rsync", f"{rsync_url}/dl.bin", str(self.work / f"lr{i}.bin")),
-                lambda i: self.remove(self.work / f"lr{i}.bin"))
+        if full:
+            shutil.copy(big, work / "rsync" / "dl.bin")
+            measure("rsync daemon (download)",
+                    lambda i: sh("rsync", f"{rsync_url}/dl.bin", str(self.work / f"lr{i}.bin")),
+                    lambda i: self.remove(self.work / f"lr{i}.bin"))
+        self.run_cases()
 
     # ---------------------------------------------------------------- report
     def report(self):
@@ -724,12 +769,14 @@ class Bench:
             writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
             writer.writeheader()
             writer.writerows(rows)
-        lines = [f"Machine: {self.state}.", "",
-                 "| workload | tool | median s | rate | × limit (time) | × hash floor |"
+        lines = [f"Machine: {self.state}; the host kept the CPUs from the timed runs for"
+                 f" {self.steal:.1f} s in all (steal).", "",
+                 "| workload | tool | median s | min-max s | rate | × limit (time) | × hash floor |"
                  " CPU s client | CPU s rest |",
-                 "|---|---|---|---|---|---|---|---|"]
+                 "|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
-            lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {r['rate']} |"
+            spread = f"{r['min_s']}-{r['max_s']}" if r["rounds"] > 1 else ""
+            lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {spread} | {r['rate']} |"
                          f" {r['x_limit']} | {r['x_hash_floor']} | {r['client_cpu_s']} | {r['rest_cpu_s']} |")
         if self.memory:
             lines.append("")

@@ -2,7 +2,7 @@
 # Reproduces the benchmark table in the README: installs the peers (pure-ftpd, OpenSSH, rsync,
 # lftp, socat, gnuplot, iproute2) from Debian's packages, builds the release binaries, and runs
 # bench/bench.py, which starts every server on 127.0.0.1 with the configs in bench/config/,
-# runs each case several rounds back to back, and writes bench/results/{results.md,
+# runs the cases of each workload interleaved for several rounds, and writes bench/results/{results.md,
 # results.csv, upload.png}. The "link" workload also builds a network namespace joined by a
 # veth pair shaped to 1 Gbit/s (ip, tc) and removes it at the end. Needs root (it adds a
 # system user, runs sshd and creates the namespace).
