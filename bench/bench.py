@@ -5,9 +5,10 @@ Started by bench/run.sh (which installs the peers and builds the release binarie
 server runs on 127.0.0.1 with a config from bench/config/. The cases of a workload run
 interleaved: one warm-up of each, then ROUNDS rounds that each run every case once, so a row
 and the limits and peers it is compared with are measured in the same minutes even while the
-machine's own speed drifts; the table reports medians and the spread. Targets are fresh names each round, and the
-page cache is flushed to disk (sync) between runs, outside the timing, so no run pays for the
-previous one's writeback. Nothing here is asserted: it measures and reports.
+machine's own speed drifts; the table reports medians and the spread. Targets are fresh names
+each round, and the page cache is flushed to disk (sync) between runs, outside the timing, so
+no run pays for the previous one's writeback. Nothing here is asserted: it measures and
+reports.
 
 The "link" workload moves the big file over an emulated 1 Gbit/s Ethernet link instead: a
 network namespace joined to the host by a veth pair shaped with tc in both directions (see
@@ -30,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = REPO / "bench" / "config"
@@ -50,6 +52,21 @@ FTP_PUTS = (("ftpd-fsync", "ftp put (plaintext, fsync on)"),
             ("ftpd-tls-nofsync", "ftp put (TLS, fsync off)"))
 SSH_OPTIONS = ["-i", None, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "LogLevel=ERROR", "-c", "aes128-gcm@openssh.com"]
+
+
+@dataclass
+class Case:
+    """One row of a workload: how to run and tidy a round, and what its rounds measured."""
+    workload: str
+    tool: str
+    run: object  # run(i): one timed round
+    clean: object  # clean(i): tidies after it, untimed
+    amount: int  # bytes or files moved per round
+    unit: str  # "B" or "files"
+    rounds: int
+    times: list = field(default_factory=list)
+    client_cpu: list = field(default_factory=list)
+    rest_cpu: list = field(default_factory=list)
 
 
 def sh(*args, check=True, **kw):
@@ -345,8 +362,8 @@ class Bench:
         """The ftp command line and environment for the ftpd on `host:port` with state in `work`:
         pinned to a TLS server's certificate, or plain TCP for a plaintext one."""
         # The client's cache (checkpoint lists, whole-file hashes) lives in the bench's folder;
-        # `measure` empties it before every round, so each put hashes its file as a first put
-        # does (the "hash cached" row keeps it on purpose).
+        # `run_cases` empties it before every round, so each put hashes its file as a first put
+        # does (the "hash cached" row passes a `cache` of its own, which stays).
         env = dict(os.environ, FTP_PASSWORD=FTPD_PASSWORD,
                    XDG_CACHE_HOME=str(cache or self.client_cache))
         work = work or self.work
@@ -360,57 +377,47 @@ class Bench:
         return f"{BENCH_USER}@127.0.0.1:{path}"
 
     # ---------------------------------------------------------------- timing
-    def measure(self, workload, tool, run, clean, amount, unit, rounds=None, keep_cache=False):
+    def measure(self, workload, tool, run, clean, amount, unit, rounds=None):
         """Queues a case: `run(i)` does one timed run, `clean(i)` tidies after it (not timed).
-        The client's cache is emptied before each round unless `keep_cache`. Queued cases run
-        when `run_cases` is called, interleaved, so every row of a table is measured in the same
-        minutes as the limits and peers it is compared with, whatever the machine does
-        meanwhile."""
-        self.pending.append((workload, tool, run, clean, amount, unit, rounds or self.rounds,
-                             keep_cache))
+        Queued cases run when `run_cases` is called, interleaved, so every row of a table is
+        measured in the same minutes as the limits and peers it is compared with, whatever the
+        machine does meanwhile."""
+        self.pending.append(Case(workload, tool, run, clean, amount, unit, rounds or self.rounds))
 
     def run_cases(self):
         """Runs the queued cases round by round: one warm-up of each, in order, then each round
-        runs every case once. Besides the wall time, each round's CPU time is taken: the
-        client's (the commands `run` started, from RUSAGE_CHILDREN) and the rest of the
+        runs every case once, the client's cache emptied first (a case that wants its cache
+        kept names a folder of its own). Besides the wall time, each round's CPU time is taken:
+        the client's (the commands `run` started, from RUSAGE_CHILDREN) and the rest of the
         machine's (all CPU time /proc/stat counted, less the client's: the server, and the
         kernel's network and disk work); and the time the host took the CPUs away (steal)."""
         cases, self.pending = self.pending, []
-        samples = {id(case): ([], [], [], []) for case in cases}
-        for i in range(max(case[6] for case in cases) + 1):
-            for case in cases:
-                workload, tool, run, clean, amount, unit, rounds, keep_cache = case
-                if i > rounds:
-                    continue
-                if not keep_cache:
-                    shutil.rmtree(self.client_cache, ignore_errors=True)
+        for i in range(max((case.rounds for case in cases), default=-1) + 1):
+            for case in (case for case in cases if i <= case.rounds):
+                shutil.rmtree(self.client_cache, ignore_errors=True)
                 sh("sync")
                 (machine0, steal0), children0 = cpu_seconds(), children_cpu_seconds()
                 start = time.perf_counter()
-                run(i)
+                case.run(i)
                 elapsed = time.perf_counter() - start
                 client = children_cpu_seconds() - children0
                 machine1, steal1 = cpu_seconds()
-                rest = machine1 - machine0 - client
-                clean(i)
+                case.clean(i)
                 if i > 0:  # the first run warms up
-                    times, client_cpu, rest_cpu, steal = samples[id(case)]
-                    times.append(elapsed)
-                    client_cpu.append(client)
-                    rest_cpu.append(max(rest, 0.0))
-                    steal.append(steal1 - steal0)
+                    case.times.append(elapsed)
+                    case.client_cpu.append(client)
+                    case.rest_cpu.append(max(machine1 - machine0 - client, 0.0))
+                    self.steal += steal1 - steal0
         for case in cases:
-            workload, tool, _run, _clean, amount, unit, _rounds, _keep = case
-            times, client_cpu, rest_cpu, steal = samples[id(case)]
-            median = statistics.median(times)
-            rate = amount / median
-            label = f"{rate / 1e6:,.0f} MB/s" if unit == "B" else f"{rate:,.0f} files/s"
-            cpu = f"CPU {statistics.median(client_cpu):.2f} + {statistics.median(rest_cpu):.2f} s"
-            print(f"  {workload:28} {tool:36} {median:7.2f} s  {label}  {cpu}"
-                  f"  ({min(times):.2f}-{max(times):.2f} s)", flush=True)
-            self.results.append((workload, tool, times, amount, unit))
-            self.cpu[(workload, tool)] = (client_cpu, rest_cpu)
-            self.steal += sum(steal)
+            median = statistics.median(case.times)
+            rate = case.amount / median
+            label = f"{rate / 1e6:,.0f} MB/s" if case.unit == "B" else f"{rate:,.0f} files/s"
+            cpu = (f"CPU {statistics.median(case.client_cpu):.2f}"
+                   f" + {statistics.median(case.rest_cpu):.2f} s")
+            print(f"  {case.workload:28} {case.tool:36} {median:7.2f} s  {label}  {cpu}"
+                  f"  ({min(case.times):.2f}-{max(case.times):.2f} s)", flush=True)
+            self.results.append((case.workload, case.tool, case.times, case.amount, case.unit))
+            self.cpu[(case.workload, case.tool)] = (case.client_cpu, case.rest_cpu)
 
     def remove(self, *paths):
         for p in paths:
@@ -491,7 +498,7 @@ class Bench:
         self.measure(f"{self.label} upload", "ftp put again, file unchanged (hash cached; TLS, fsync on)",
                      lambda i: sh(*self.ftp(PORTS["ftpd-tls-fsync"], "put", str(big), f"q{i}.bin")[0],
                                   env=self.ftp(PORTS["ftpd-tls-fsync"], cache=kept)[1]),
-                     lambda i: self.remove(root / f"q{i}.bin"), self.size, "B", keep_cache=True)
+                     lambda i: self.remove(root / f"q{i}.bin"), self.size, "B")
         # Downloads: the file is on the server once; each round gets it to a new local name.
         cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), "dl.bin")
         sh(*cmd, env=env)
