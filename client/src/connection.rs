@@ -375,6 +375,8 @@ pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
         ServerMessage::Done { .. } => "done",
         ServerMessage::PartialList { .. } => "partial-list",
         ServerMessage::Renamed { .. } => "renamed",
+        ServerMessage::TreeBatch { .. } => "tree-batch",
+        ServerMessage::Removed { .. } => "removed",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
 }

@@ -4,12 +4,13 @@
 //! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
 //! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
-//! mkdir), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
+//! mkdir), [`tree_requests`] (a whole remote tree listed or removed), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
 //! [`remote_identity`] it belongs to, and the [`identical`] check of an existing file), [`whole`] (small files sent whole,
 //! pipelined), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
 //! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
 //! (`--limit-rate`), [`blocking`] (file-system work off the runtime), [`progress`] (bars),
-//! [`commands`] (one module per command), [`output`] (tables and JSON), [`error`] (errors and
+//! [`commands`] (one module per command), [`output`] (tables and JSON), [`summary`] (the counts and
+//! lines of a command over several files), [`error`] (errors and
 //! exit codes).
 
 pub mod address;
@@ -32,8 +33,10 @@ pub mod progress;
 pub mod rate;
 pub mod remote_identity;
 pub mod requests;
+pub mod summary;
 pub mod transfer;
 pub mod transport;
+pub mod tree_requests;
 pub mod upload;
 pub mod verifier;
 pub mod whole;

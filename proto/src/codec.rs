@@ -375,6 +375,13 @@ mod tests {
                 to: "c/".into(),
                 force: true,
             },
+            ClientMessage::ListTree {
+                path: "photos".into(),
+                sha256: true,
+            },
+            ClientMessage::RemoveTree {
+                path: "old/builds".into(),
+            },
             ClientMessage::Quit {},
         ]
     }
@@ -440,6 +447,31 @@ mod tests {
             ServerMessage::Renamed {
                 from: "a/b.txt".into(),
                 to: "c/b.txt".into(),
+            },
+            ServerMessage::TreeBatch {
+                entries: vec![
+                    crate::message::TreeEntry {
+                        path: "2026/a.jpg".into(),
+                        kind: EntryKind::File,
+                        size: u64::MAX,
+                        modified_secs: i64::MIN,
+                        modified_nanos: 999_999_999,
+                        sha256: Some([9; 32]),
+                    },
+                    crate::message::TreeEntry {
+                        path: "2026".into(),
+                        kind: EntryKind::Dir,
+                        size: 0,
+                        modified_secs: 0,
+                        modified_nanos: 0,
+                        sha256: None,
+                    },
+                ],
+                last: true,
+            },
+            ServerMessage::Removed {
+                files: u64::MAX,
+                folders: 1,
             },
         ]
     }

@@ -40,6 +40,7 @@ pub use codec::{ClientCodec, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};
 pub use message::{
     ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, ServerMessage,
+    TreeEntry,
 };
 pub use secret::{Password, SharedKey};
 
@@ -49,8 +50,9 @@ pub use secret::{Password, SharedKey};
 /// transfer rate and `Get` the pace the client wants; 6: a `Put` with `force` onto a file of the
 /// same size is answered `PutExisting` too, and the client's `PutReplace` asks for the
 /// replacement once it found the content different; 7: modification times to the nanosecond;
-/// 8: `Rename`, answered `Renamed`).
-pub const PROTOCOL_VERSION: u32 = 8;
+/// 8: `Rename`, answered `Renamed`; 9: `ListTree` answered in `TreeBatch`es, and `RemoveTree`
+/// answered `Removed`).
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

@@ -132,6 +132,22 @@ pub enum ClientMessage {
         /// Remote path the upload was going to.
         path: String,
     },
+    /// List a whole folder tree beneath `path` (answered with `TreeBatch` frames, the last one
+    /// marked; or an error, `Denied` when `path` is not a folder). Depth first: a folder's
+    /// entry comes before what it holds, the names of one folder in byte order. Links are
+    /// listed, never followed; the listed folder itself is not an entry.
+    ListTree {
+        /// Remote folder, relative to the home; "" or "/" is the home itself.
+        path: String,
+        /// Give each regular file's SHA-256 too (the server's stored hash, else computed).
+        sha256: bool,
+    },
+    /// Remove a folder and everything in it (answered with `Removed`). Links inside are
+    /// removed, never followed; the home itself is refused.
+    RemoveTree {
+        /// Remote path (a file or link is removed as `Remove` would).
+        path: String,
+    },
 }
 
 /// What identifies a local file for resuming: its size and modification time.
@@ -252,6 +268,38 @@ pub enum ServerMessage {
         /// Where it is now.
         to: String,
     },
+    /// One batch of a `ListTree` answer; `last` marks the final batch.
+    TreeBatch {
+        /// Entries of this batch, in the order the request describes.
+        entries: Vec<TreeEntry>,
+        /// True on the final batch.
+        last: bool,
+    },
+    /// A `RemoveTree` succeeded: how much it removed.
+    Removed {
+        /// Files, links and other non-folders removed.
+        files: u64,
+        /// Folders removed, the one named included.
+        folders: u64,
+    },
+}
+
+/// One name in a tree listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeEntry {
+    /// Path relative to the listed folder, components joined with `/` (never empty, `.` or
+    /// `..`).
+    pub path: String,
+    /// File, folder, symbolic link or other.
+    pub kind: EntryKind,
+    /// Size in bytes (0 for folders).
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub modified_secs: i64,
+    /// Nanoseconds within that second.
+    pub modified_nanos: u32,
+    /// SHA-256 of a regular file's content, when asked for.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// One unfinished upload.

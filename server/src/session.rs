@@ -221,6 +221,12 @@ where
         ClientMessage::RemovePartial { path } => {
             handlers::partials::remove(conn, session, state, &path).await?;
         }
+        ClientMessage::ListTree { path, sha256 } => {
+            handlers::tree::handle(conn, session, &path, sha256).await?;
+        }
+        ClientMessage::RemoveTree { path } => {
+            handlers::remove_tree::handle(conn, session, &path).await?;
+        }
         ClientMessage::Quit {} => return Ok(true),
         ClientMessage::PutWhole {
             path,

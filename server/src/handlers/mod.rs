@@ -9,10 +9,12 @@ pub mod partials;
 pub mod put;
 pub mod put_whole;
 pub mod remove;
+pub mod remove_tree;
 pub mod rename;
 pub mod stat;
 #[cfg(test)]
 pub(crate) mod test_session;
+pub mod tree;
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;

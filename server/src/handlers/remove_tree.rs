@@ -1,0 +1,153 @@
+//! `RemoveTree`: delete a folder and everything in it (`ftp rm -r`), answered with how many
+//! files and folders went. Links inside are removed as links, never followed; the home itself
+//! and read-only users are refused. A file or link named directly is removed as `Remove`
+//! removes it. Unfinished uploads live in the internal folder, outside any tree a user can
+//! name, so an upload into the folder carries on and recreates its parents when it finishes.
+
+use ftp_proto::{ErrorKind, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Session, change_on_home};
+use crate::error::{Refusal, SessionError};
+use crate::jail::{self, RemotePath};
+use crate::session::{Connection, send, send_error};
+
+/// What a removal took away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Removed {
+    files: u64,
+    folders: u64,
+}
+
+/// Answers one `RemoveTree` request.
+pub async fn handle<S>(
+    conn: &mut Connection<S>,
+    session: &Session,
+    path: &str,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match change_on_home(session, path, "removing", remove_tree).await {
+        Ok(removed) => {
+            tracing::info!(
+                user = %session.account.name,
+                path,
+                files = removed.files,
+                folders = removed.folders,
+                "removed tree"
+            );
+            send(
+                conn,
+                ServerMessage::Removed {
+                    files: removed.files,
+                    folders: removed.folders,
+                },
+            )
+            .await
+        }
+        Err(refusal) => send_error(conn, refusal).await,
+    }
+}
+
+/// Removes the path and, for a folder, everything beneath it. Blocking.
+fn remove_tree(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Removed, Refusal> {
+    if path.is_home() {
+        return Err(Refusal::new(
+            ErrorKind::InvalidPath,
+            "remove refused: that is your home folder",
+        ));
+    }
+    let relative = path.relative();
+    let meta = home
+        .symlink_metadata(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    if !meta.is_dir() {
+        home.remove_file(&relative)
+            .map_err(|e| jail::refusal_for(&e, path))?;
+        return Ok(Removed {
+            files: 1,
+            folders: 0,
+        });
+    }
+    let dir = home
+        .open_dir(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    let mut removed = empty(&dir, path)?;
+    home.remove_dir(&relative)
+        .map_err(|e| jail::refusal_for(&e, path))?;
+    removed.folders += 1;
+    Ok(removed)
+}
+
+/// Removes everything inside `dir` (whose path is `shown`), depth first. Blocking.
+fn empty(dir: &cap_std::fs::Dir, shown: &RemotePath) -> Result<Removed, Refusal> {
+    let mut removed = Removed::default();
+    for item in dir.entries().map_err(|e| jail::refusal_for(&e, shown))? {
+        let item = item.map_err(|e| jail::refusal_for(&e, shown))?;
+        let name = item.file_name();
+        let child = shown.child(&name.to_string_lossy());
+        // Not following links: a link to a folder is a link, removed as a file.
+        let is_dir = item
+            .file_type()
+            .map_err(|e| jail::refusal_for(&e, &child))?
+            .is_dir();
+        if is_dir {
+            let inner = dir
+                .open_dir(&name)
+                .map_err(|e| jail::refusal_for(&e, &child))?;
+            let below = empty(&inner, &child)?;
+            removed.files += below.files;
+            removed.folders += below.folders + 1;
+            dir.remove_dir(&name)
+                .map_err(|e| jail::refusal_for(&e, &child))?;
+        } else {
+            match dir.remove_file(&name) {
+                Ok(()) => removed.files += 1,
+                // Removed by someone else meanwhile: gone all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(jail::refusal_for(&e, &child)),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_a_tree_counting_and_never_following_links() {
+        let temp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), "k").unwrap();
+        let root = temp.path();
+        std::fs::create_dir_all(root.join("t/a/b")).unwrap();
+        std::fs::create_dir_all(root.join("t/empty")).unwrap();
+        std::fs::write(root.join("t/a/b/f"), "f").unwrap();
+        std::fs::write(root.join("t/g"), "g").unwrap();
+        std::fs::create_dir(root.join("other")).unwrap();
+        std::fs::write(root.join("other/h"), "h").unwrap();
+        std::os::unix::fs::symlink("../other", root.join("t/a/link")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("t/out")).unwrap();
+        let home = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap();
+        let removed = remove_tree(&home, &RemotePath::parse("t").unwrap()).unwrap();
+        assert_eq!(
+            removed,
+            Removed {
+                files: 4,
+                folders: 4
+            }
+        );
+        assert!(!root.join("t").exists());
+        assert!(root.join("other/h").exists(), "a link's target stays");
+        assert!(outside.path().join("keep").exists());
+        let home_itself = remove_tree(&home, &RemotePath::parse("/").unwrap()).unwrap_err();
+        assert_eq!(home_itself.kind, ErrorKind::InvalidPath);
+        let file = remove_tree(&home, &RemotePath::parse("other/h").unwrap()).unwrap();
+        assert_eq!(file.files, 1);
+        let missing = remove_tree(&home, &RemotePath::parse("nothing").unwrap()).unwrap_err();
+        assert_eq!(missing.kind, ErrorKind::NotFound);
+    }
+}
