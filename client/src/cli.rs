@@ -94,6 +94,10 @@ pub enum Command {
         /// Remote path, relative to your home ("/" is your home).
         #[arg(default_value = "/")]
         path: String,
+        /// List the whole tree beneath PATH, folder by folder (with --json, one object per
+        /// folder).
+        #[arg(short = 'R', long)]
+        recursive: bool,
     },
     /// Upload files: chunked, verified with SHA-256, resumed after any interruption.
     #[command(
@@ -115,6 +119,10 @@ pub enum Command {
     Rm {
         /// Remote path.
         path: String,
+        /// Remove a folder and everything in it (links inside are removed, never followed;
+        /// your home itself is refused).
+        #[arg(short = 'r', long)]
+        recursive: bool,
         /// Drop your unfinished upload to PATH (see `ftp partials`) instead; "busy" (exit 4)
         /// while an upload is writing it.
         #[arg(long)]
@@ -139,16 +147,85 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Make DST identical to SRC, one way: the remote side is written with a leading ':'
+    /// (`ftp sync photos :backup/photos` uploads, `ftp sync :backup/photos photos` downloads).
+    #[command(
+        after_help = "Examples:\n  ftp sync photos :backup/photos --delete --dry-run\n  ftp sync :site/www ./www --delete --max-delete 100"
+    )]
+    Sync(SyncArgs),
+}
+
+/// Options of every tree transfer (`put -r`, `get -r`, `sync`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TreeArgs {
+    /// Compare SHA-256 instead of size and modification time to tell unchanged files.
+    #[arg(long)]
+    pub checksum: bool,
+
+    /// Send what local symbolic links point to instead of skipping them.
+    #[arg(short = 'L', long)]
+    pub follow_links: bool,
+}
+
+/// `ftp sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The folder to copy from (`:PATH` for a remote one).
+    pub src: String,
+
+    /// The folder to make identical to SRC (`:PATH` for a remote one).
+    pub dst: String,
+
+    /// Remove what SRC does not have from DST.
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Print what would be done, one line per action, and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Stop before deleting more than N files and folders (nothing is deleted then).
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<u64>,
+
+    /// Tree options.
+    #[command(flatten)]
+    pub tree: TreeArgs,
+
+    /// Times to reconnect and resume after a lost connection (exponential backoff).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+
+    /// Most bytes per second to move, e.g. 500K, 10M, 1G.
+    #[arg(long, value_name = "RATE", value_parser = crate::rate::parse_rate)]
+    pub limit_rate: Option<u64>,
+
+    /// Skip the fsync before each downloaded file is renamed into place.
+    #[arg(long, env = "FTP_NO_FSYNC", value_parser = ftp_proto::units::parse_switch)]
+    pub no_fsync: bool,
 }
 
 /// `ftp get` options.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// Remote file.
-    pub remote: String,
+    /// REMOTE [LOCAL], or REMOTE... with --to DIR (`*`, `?` and `[..]` in the last part of a
+    /// REMOTE match names in its folder). LOCAL defaults to the remote name, here; a LOCAL
+    /// that is a folder or ends in '/' means inside it.
+    #[arg(required = true, value_name = "PATHS")]
+    pub paths: Vec<String>,
 
-    /// Local file or folder [default: the remote file's name, here].
-    pub local: Option<PathBuf>,
+    /// Local folder for every REMOTE file (it must exist).
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+
+    /// Copy a whole remote folder: REMOTE_DIR [LOCAL] (LOCAL names the copy of the folder
+    /// itself [default: its name, here]; ending in '/' means inside that folder).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+
+    /// Tree options (with -r).
+    #[command(flatten)]
+    pub tree: TreeArgs,
 
     /// Replace a local file that already exists with different content (one that already
     /// holds the remote file's content is left as it is and nothing is downloaded).
@@ -180,6 +257,15 @@ pub struct PutArgs {
     /// Remote folder for every LOCAL file.
     #[arg(long, value_name = "DIR")]
     pub to: Option<String>,
+
+    /// Copy a whole folder: DIR [REMOTE] (REMOTE names the copy of the folder itself
+    /// [default: its name in your home]; ending in '/' means inside that folder).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+
+    /// Tree options (with -r).
+    #[command(flatten)]
+    pub tree: TreeArgs,
 
     /// Replace remote files that already exist with different content (identical content
     /// is left as it is and never sent again).

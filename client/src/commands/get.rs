@@ -19,9 +19,23 @@ use crate::transfer::{self, GetJob, TransferOptions};
 
 /// Runs `ftp get`.
 pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
+    let (remote, local) = match args.paths.as_slice() {
+        [remote] => (remote.clone(), None),
+        [remote, local] if args.to.is_none() => (remote.clone(), Some(PathBuf::from(local))),
+        _ => {
+            return Err(ClientError::Usage(
+                "get REMOTE... --to DIR and get -r: not built yet (issue 16)".into(),
+            ));
+        }
+    };
+    if args.recursive {
+        return Err(ClientError::Usage(
+            "get -r: not built yet (issue 16)".into(),
+        ));
+    }
     let job = GetJob {
-        local: local_target(&args.remote, args.local.as_deref(), args.force)?,
-        remote: args.remote.clone(),
+        local: local_target(&remote, local.as_deref(), args.force)?,
+        remote: remote.clone(),
         durable: !args.no_fsync,
     };
     let options = TransferOptions {

@@ -6,7 +6,10 @@ use crate::error::ClientError;
 use crate::output;
 
 /// Lists `path` on the server.
-pub async fn run(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
+pub async fn run(global: &GlobalArgs, path: &str, recursive: bool) -> Result<(), ClientError> {
+    if recursive {
+        return Err(ClientError::Usage("ls -R: not built yet (issue 16)".into()));
+    }
     let mut client = Connector::new(global)?.connect().await?;
     let entries = client.list(path).await?;
     let text = if global.json {

@@ -5,6 +5,7 @@ pub mod get;
 pub mod ls;
 pub mod put;
 pub mod simple;
+pub mod sync;
 
 use std::io::Write;
 
@@ -14,14 +15,19 @@ use crate::error::ClientError;
 /// Runs a parsed command line.
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), ClientError> {
     match command {
-        Command::Ls { path } => ls::run(global, &path).await,
+        Command::Ls { path, recursive } => ls::run(global, &path, recursive).await,
         Command::Put(args) => put::run(global, args).await,
         Command::Get(args) => get::run(global, args).await,
         Command::Stat { path } => simple::stat(global, &path).await,
-        Command::Rm { path, partial } => simple::rm(global, &path, partial).await,
+        Command::Rm {
+            path,
+            recursive,
+            partial,
+        } => simple::rm(global, &path, recursive, partial).await,
         Command::Partials => simple::partials(global).await,
         Command::Mkdir { path } => simple::mkdir(global, &path).await,
         Command::Mv { src, dst, force } => simple::mv(global, &src, &dst, force).await,
+        Command::Sync(args) => sync::run(global, args).await,
     }
 }
 

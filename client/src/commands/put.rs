@@ -20,6 +20,11 @@ use crate::whole;
 
 /// Runs `ftp put`.
 pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
+    if args.recursive {
+        return Err(ClientError::Usage(
+            "put -r: not built yet (issue 16)".into(),
+        ));
+    }
     // One open per file: off the runtime, as every file-system call of a transfer.
     let (paths, to) = (args.paths.clone(), args.to.clone());
     let (jobs, unreadable) = crate::blocking::run(move || plan(&paths, to.as_deref())).await?;

@@ -21,7 +21,15 @@ pub async fn stat(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
 }
 
 /// `ftp rm [--partial] PATH`: silent on success, like rm.
-pub async fn rm(global: &GlobalArgs, path: &str, partial: bool) -> Result<(), ClientError> {
+pub async fn rm(
+    global: &GlobalArgs,
+    path: &str,
+    recursive: bool,
+    partial: bool,
+) -> Result<(), ClientError> {
+    if recursive {
+        return Err(ClientError::Usage("rm -r: not built yet (issue 16)".into()));
+    }
     let mut client = Connector::new(global)?.connect().await?;
     if partial {
         client.remove_partial(path).await?;
