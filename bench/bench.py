@@ -10,6 +10,10 @@ each round, and the page cache is flushed to disk (sync) between runs, outside t
 no run pays for the previous one's writeback. Nothing here is asserted: it measures and
 reports.
 
+The "tree" workload (bench/tree.py) moves whole folders with each tool: fresh, again with
+nothing changed, and synced after 1 % changed; and measures the memory a tree of 100,000 files
+takes the client and the server.
+
 The "link" workload moves the big file over an emulated 1 Gbit/s Ethernet link instead: a
 network namespace joined to the host by a veth pair shaped with tc in both directions (see
 NetLink). ftpd, an rsync daemon and a raw TCP receiver run inside the namespace, the clients on
@@ -33,6 +37,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from tree import TreeWorkload
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = REPO / "bench" / "config"
 RELEASE = REPO / "target" / "release"
@@ -41,7 +47,8 @@ BENCH_PASSWORD = "bench-password-not-secret"
 # ftpd's user "bench" (at least min_password_length, 8, characters).
 FTPD_PASSWORD = "bench-password"
 PORTS = {"pure-ftpd": 22021, "sshd": 22022, "rsyncd": 22023, "ftpd-fsync": 22024,
-         "ftpd-nofsync": 22025, "raw": 22026, "ftpd-tls-fsync": 22027, "ftpd-tls-nofsync": 22028}
+         "ftpd-nofsync": 22025, "raw": 22026, "ftpd-tls-fsync": 22027, "ftpd-tls-nofsync": 22028,
+         "ftpd-mem": 22029}
 # The ftpd servers: the first two serve plain TCP (insecure_plaintext, as the rows before TLS
 # measured), the TLS ones the default transport; the client pins their certificates.
 FTPDS = ("ftpd-fsync", "ftpd-nofsync", "ftpd-tls-fsync", "ftpd-tls-nofsync")
@@ -262,6 +269,7 @@ class Bench:
         self.steal = 0.0  # seconds the host kept the CPUs from the timed runs, in all
         self.floor = None  # seconds two SHA-256 streams at once take for the big file
         self.state = machine_state()
+        self.tree_memory = []  # (what, peak KiB) for the 100,000-file tree
 
     # ---------------------------------------------------------------- set-up
     def setup(self):
@@ -320,6 +328,23 @@ class Bench:
                                 stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
         return procs
 
+    def start_fresh_ftpd(self, name):
+        """A new ftpd (TLS, fsync off) on PORTS[name] with a root of its own, for measuring
+        what one workload alone makes it use; stopped with the others."""
+        work = self.work
+        (work / name).mkdir()
+        config = work / f"{name}.toml"
+        text = template("ftpd-tls-nofsync.toml", work, PORTS[name]).replace("ftpd-tls-nofsync", name)
+        config.write_text(text)
+        ftpd = str(RELEASE / "ftpd")
+        printed = subprocess.run([ftpd, "--config", str(config), "fingerprint"], cwd=work / name,
+                                 check=True, capture_output=True, text=True)
+        self.fingerprints[(str(work), name)] = printed.stdout.strip()
+        proc = self.spawn([ftpd, "--config", str(config)], cwd=work / name, stdout=subprocess.DEVNULL,
+                          stderr=open(work / f"{name}.log", "w"))
+        wait_port(PORTS[name])
+        return proc
+
     def start_servers(self):
         """The peers and ftpd on 127.0.0.1, for the loopback workloads."""
         w = self.work
@@ -340,8 +365,8 @@ class Bench:
         self.start_rsyncd(w, "127.0.0.1", self.spawn)
         for name, proc in self.start_ftpds(w, "127.0.0.1", self.spawn).items():
             self.memory[name] = proc.pid
-        for port in PORTS.values():
-            if port != PORTS["raw"]:
+        for name, port in PORTS.items():
+            if name not in ("raw", "ftpd-mem"):
                 wait_port(port)
         time.sleep(0.2)
         for name, pid in list(self.memory.items()):
@@ -785,6 +810,12 @@ class Bench:
             spread = f"{r['min_s']}-{r['max_s']}" if r["rounds"] > 1 else ""
             lines.append(f"| {r['workload']} | {r['tool']} | {r['median_s']} | {spread} | {r['rate']} |"
                          f" {r['x_limit']} | {r['x_hash_floor']} | {r['client_cpu_s']} | {r['rest_cpu_s']} |")
+        if self.tree_memory:
+            lines.append("")
+            lines.append("| 100,000 files of 256 B in 1,000 folders | peak RSS |")
+            lines.append("|---|---|")
+            for what, kib in self.tree_memory:
+                lines.append(f"| {what} | {kib / 1024:.1f} MiB |" if kib else f"| {what} | ? |")
         if self.memory:
             lines.append("")
             lines.append("| server | idle RSS |")
@@ -835,17 +866,18 @@ def main():
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--work", default="/var/tmp/ftpd-bench")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
-    parser.add_argument("--only", choices=["big", "small", "resume", "link"], action="append",
-                        help="run only these workloads (repeatable); link: the big file over an emulated "
-                             "1 Gbit/s link, at most 3 rounds")
+    parser.add_argument("--only", choices=["big", "small", "resume", "tree", "link"], action="append",
+                        help="run only these workloads (repeatable); tree: whole folders (bench/tree.py), "
+                             "at most 3 rounds; link: the big file over an emulated 1 Gbit/s link, "
+                             "at most 3 rounds")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench.py runs peers as system services and needs root")
     bench = Bench(args)
     try:
         bench.setup()
-        parts = args.only or ["big", "small", "resume", "link"]
-        if {"big", "small", "resume"} & set(parts):
+        parts = args.only or ["big", "small", "resume", "tree", "link"]
+        if {"big", "small", "resume", "tree"} & set(parts):
             bench.start_servers()
         if "big" in parts:
             print(f"{bench.label} transfers:", flush=True)
@@ -856,6 +888,12 @@ def main():
         if "resume" in parts:
             print("resume from 90 %:", flush=True)
             bench.resume()
+        if "tree" in parts:
+            print("whole folders:", flush=True)
+            trees = TreeWorkload(bench, sh, PORTS, SSH_OPTIONS, BENCH_USER, BENCH_PASSWORD,
+                                 min(args.rounds, 3))
+            trees.run()
+            trees.memory()
         if "link" in parts:
             print(f"{bench.label} over an emulated 1 Gbit/s link:", flush=True)
             bench.link()

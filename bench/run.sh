@@ -3,13 +3,16 @@
 # lftp, socat, gnuplot, iproute2) from Debian's packages, builds the release binaries, and runs
 # bench/bench.py, which starts every server on 127.0.0.1 with the configs in bench/config/,
 # runs the cases of each workload interleaved for several rounds, and writes bench/results/{results.md,
-# results.csv, upload.png}. The "link" workload also builds a network namespace joined by a
+# results.csv, upload.png}. The "tree" workload (bench/tree.py) moves whole folders: 10,000 small
+# files plus 10 of 100 MiB, fresh, again unchanged, and synced after 1 % changed; then the
+# memory a tree of 100,000 files takes. The "link" workload also builds a network namespace joined by a
 # veth pair shaped to 1 Gbit/s (ip, tc) and removes it at the end. Needs root (it adds a
 # system user, runs sshd and creates the namespace).
 #
 #   bash bench/run.sh                    # 5 rounds, 1 GiB (the link case: at most 3 rounds)
 #   bash bench/run.sh --rounds 7 --only big
 #   bash bench/run.sh --rounds 3 --only link
+#   bash bench/run.sh --only tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
