@@ -154,14 +154,25 @@ fn a_tree_goes_whole_with_times_and_a_rerun_moves_nothing() {
         .unwrap();
     assert_eq!(line["reason"], "same size and time");
     let total = summary(&again);
-    assert_eq!((total["files"].as_u64(), total["bytes"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (total["files"].as_u64(), total["bytes"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(total["skipped"], 4);
 
     // For a person: the summary line, and nothing at all with --quiet.
     let output = fixture.ftp(&["put", "-r", local.to_str().unwrap()]);
     assert_eq!(code(&output), 0);
-    assert!(stdout(&output).contains("0 files, 0 B, 4 skipped"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("4 of 4 files"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("0 files, 0 B, 4 skipped"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("4 of 4 files"),
+        "{}",
+        stderr(&output)
+    );
     let output = fixture.ftp(&["--quiet", "put", "-r", local.to_str().unwrap()]);
     assert_eq!(code(&output), 0);
     assert_eq!(stdout(&output), "");
@@ -185,11 +196,16 @@ fn a_changed_file_is_refused_and_the_rest_still_go_until_force_replaces_it() {
         .find(|line| line["remote"] == "/photos/a.jpg")
         .unwrap();
     assert_eq!(line["exit_code"], 4);
-    assert!(line["error"].as_str().unwrap().contains("--force"), "{line}");
+    assert!(
+        line["error"].as_str().unwrap().contains("--force"),
+        "{line}"
+    );
     assert_eq!(result_of(&refused, "/photos/2026/new.jpg"), "uploaded");
     assert_eq!(summary(&refused)["failed"], 1);
     assert_eq!(
-        std::fs::metadata(fixture.home().join("photos/a.jpg")).unwrap().len(),
+        std::fs::metadata(fixture.home().join("photos/a.jpg"))
+            .unwrap()
+            .len(),
         1000,
         "the refused file is untouched"
     );
@@ -221,7 +237,10 @@ fn checksum_finds_other_content_of_the_same_size_and_time() {
 
     let output = fixture.ftp(&["--json", "put", "-r", "--checksum", "--force", path]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert_eq!(result_of(&lines(&output), "/photos/2026/june/c.jpg"), "replaced");
+    assert_eq!(
+        result_of(&lines(&output), "/photos/2026/june/c.jpg"),
+        "replaced"
+    );
     assert!(same_content(&local.join("2026/june/c.jpg"), &stored));
 }
 
@@ -274,7 +293,11 @@ fn local_links_are_skipped_unless_followed() {
     assert!(!fixture.home().join("photos/folder-link").exists());
     assert!(!fixture.home().join("photos/file-link").exists());
     let text = fixture.ftp(&["put", "-r", path, "again"]);
-    assert!(stderr(&text).contains("file-link: skipped (symbolic link)"), "{}", stderr(&text));
+    assert!(
+        stderr(&text).contains("file-link: skipped (symbolic link)"),
+        "{}",
+        stderr(&text)
+    );
 
     let output = fixture.ftp(&["--json", "put", "-r", "-L", path, "followed"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
@@ -283,7 +306,10 @@ fn local_links_are_skipped_unless_followed() {
         std::fs::read(followed.join("folder-link/secret.txt")).unwrap(),
         b"pointed to"
     );
-    assert!(same_content(&local.join("a.jpg"), &followed.join("file-link")));
+    assert!(same_content(
+        &local.join("a.jpg"),
+        &followed.join("file-link")
+    ));
     assert!(
         lines(&output)
             .iter()
