@@ -195,13 +195,16 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     }
 }
 
+/// A local file that cannot be sent, and why.
+type Unreadable = (PathBuf, ClientError);
+
 /// Works out each file's remote path and size: the jobs, and why each file that cannot be
 /// sent (unreadable, not a file, a name that is not UTF-8) cannot. An error for a command line
 /// that names no valid set of files at all. Blocking.
 fn plan(
     paths: &[PathBuf],
     to: Option<&str>,
-) -> Result<(Vec<PutJob>, Vec<(PathBuf, ClientError)>), ClientError> {
+) -> Result<(Vec<PutJob>, Vec<Unreadable>), ClientError> {
     let (locals, remote): (&[PathBuf], Option<String>) = match (to, paths) {
         (Some(_), _) => (paths, None),
         (None, [local]) => (std::slice::from_ref(local), None),
