@@ -283,6 +283,14 @@ fn local_links_are_skipped_unless_followed() {
     std::os::unix::fs::symlink(&elsewhere, local.join("folder-link")).unwrap();
     std::os::unix::fs::symlink(local.join("a.jpg"), local.join("file-link")).unwrap();
     std::os::unix::fs::symlink(&local, local.join("2026/loop")).unwrap();
+    // A FIFO is never opened (it would block), a name that is not UTF-8 cannot be a remote one.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(local.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::write(local.join(std::ffi::OsStr::from_bytes(b"bad\xff")), "x").unwrap();
     let path = local.to_str().unwrap();
 
     let output = fixture.ftp(&["--json", "put", "-r", path]);
@@ -292,6 +300,14 @@ fn local_links_are_skipped_unless_followed() {
     assert_eq!(result_of(&plain, "/photos/folder-link"), "skipped");
     assert!(!fixture.home().join("photos/folder-link").exists());
     assert!(!fixture.home().join("photos/file-link").exists());
+    assert_eq!(result_of(&plain, "/photos/pipe"), "skipped");
+    assert!(
+        plain
+            .iter()
+            .any(|line| line["reason"] == "name is not valid UTF-8"),
+        "{plain:?}"
+    );
+    assert_eq!(summary(&plain)["skipped"], 5, "{plain:?}");
     let text = fixture.ftp(&["put", "-r", path, "again"]);
     assert!(
         stderr(&text).contains("file-link: skipped (symbolic link)"),

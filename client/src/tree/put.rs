@@ -3,8 +3,8 @@
 //!
 //! The local tree is walked and the remote one listed (one request) before the first byte is
 //! sent, and planned ([`super::plan`]); then the folders that no file will create are made,
-//! and the files to move go in tree order: small ones whole and pipelined, large ones in
-//! chunks, each through the single-file machinery (resume at the exact byte, SHA-256 checked,
+//! and the files to move go: small ones first, whole and pipelined, then large ones in
+//! chunks (tree order within each), each through the single-file machinery (resume at the exact byte, SHA-256 checked,
 //! atomic, the local modification time kept). [`prepare`] and [`send`] are what `sync` uses.
 
 use std::collections::HashSet;
@@ -240,6 +240,10 @@ pub async fn send(
         }
         jobs.push(job);
     }
+    // Small files first, in one pipelined run (tree order within each kind): a large file
+    // between them would break the run and cost a round trip.
+    let whole = |job: &PutJob| options.limit_rate.is_none() && job.size <= whole::SMALL_FILE;
+    jobs.sort_by_key(|job| !whole(job));
     send_files(
         connector, client, &jobs, &replacing, options, progress, report,
     )
