@@ -242,6 +242,7 @@ pub async fn fetch(
     make_folders(download, report, progress).await?;
     let mut jobs = Vec::new();
     let mut replacing = HashSet::new();
+    let mut sizes = Vec::new();
     for item in download
         .plan
         .items
@@ -257,12 +258,14 @@ pub async fn fetch(
             replacing.insert(job.remote.clone());
         }
         jobs.push(job);
+        sizes.push(item.entry.size);
     }
     let mut ended = None;
     download_files(
         connector,
         client,
         &jobs,
+        &sizes,
         options,
         progress,
         |job, result| {
@@ -347,18 +350,21 @@ fn make_folder(path: &Path) -> Result<(), ClientError> {
     }
 }
 
-/// Downloads `jobs` in order; `done` hears of each file and says whether to go on. The one
-/// place downloads of a tree go through (small files may go pipelined here later).
+/// Downloads `jobs` in order (`sizes` their listed sizes, which the progress total counts);
+/// `done` hears of each file and says whether to go on. The one place downloads of a tree go
+/// through (small files may go pipelined here later).
 pub async fn download_files(
     connector: &mut Connector,
     client: &mut Option<Client>,
     jobs: &[GetJob],
+    sizes: &[u64],
     options: &TransferOptions,
     progress: &Progress,
     mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>) -> bool,
 ) {
-    for job in jobs {
-        let result = transfer::get_with_retries(connector, client, job, options, progress).await;
+    for (job, &size) in jobs.iter().zip(sizes) {
+        let result =
+            transfer::get_sized_with_retries(connector, client, job, size, options, progress).await;
         if !done(job, result) {
             return;
         }
