@@ -188,3 +188,39 @@ pub fn refusal(reason: &str) -> ClientError {
         message: reason.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failure_gives_the_exit_code_and_the_counts_add_up() {
+        let global = GlobalArgs {
+            quiet: true,
+            ..GlobalArgs::default()
+        };
+        let progress = Progress::new(true, 0, 0);
+        let mut report = Report::new("put", &global);
+        report.total = 4;
+        report.skipped(&progress, Path::new("a"), "r/a", 1, "symbolic link");
+        report.failed(
+            &progress,
+            Some(Path::new("b")),
+            Some("r/b"),
+            &refusal("differs"),
+        );
+        let lost = ClientError::Connection("reset".into());
+        report.failed(&progress, Some(Path::new("c")), Some("r/c"), &lost);
+        assert_eq!((report.summary.skipped, report.summary.failed), (1, 2));
+        match report.finish(&progress) {
+            Err(ClientError::Several {
+                failed: 2,
+                total: 4,
+                code: 4,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let clean = Report::new("get", &global);
+        assert!(clean.finish(&progress).is_ok());
+    }
+}
