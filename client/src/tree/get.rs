@@ -243,12 +243,15 @@ pub async fn fetch(
     let mut jobs = Vec::new();
     let mut replacing = HashSet::new();
     let mut sizes = Vec::new();
-    for item in download
+    let mut moving: Vec<_> = download
         .plan
         .items
         .iter()
         .filter(|item| item.action.moves())
-    {
+        .collect();
+    // Small files first, in one run (tree order within each kind), as put -r sends them.
+    moving.sort_by_key(|item| !is_small(item.entry.size, options));
+    for item in moving {
         let job = GetJob {
             remote: remote(&item.entry.path),
             local: local(&item.entry.path),
@@ -261,7 +264,7 @@ pub async fn fetch(
         sizes.push(item.entry.size);
     }
     let mut ended = None;
-    download_files(
+    let finished = download_files(
         connector,
         client,
         &jobs,
@@ -290,6 +293,9 @@ pub async fn fetch(
         },
     )
     .await;
+    if let Flow::End(error) = super::flow(finished, report, progress, None, "small files") {
+        return Err(error);
+    }
     ended.map_or(Ok(()), Err)
 }
 
@@ -350,9 +356,16 @@ fn make_folder(path: &Path) -> Result<(), ClientError> {
     }
 }
 
-/// Downloads `jobs` in order (`sizes` their listed sizes, which the progress total counts);
-/// `done` hears of each file and says whether to go on. The one place downloads of a tree go
-/// through (small files may go pipelined here later).
+/// Whether a file of `size` bytes goes whole (in a pipelined run).
+fn is_small(size: u64, options: &TransferOptions) -> bool {
+    options.limit_rate.is_none() && size <= crate::whole::SMALL_FILE
+}
+
+/// Downloads `jobs` in order (`sizes` their listed sizes, which the progress total counts;
+/// the small ones first): a leading run of small files through [`fetch_whole`], the others
+/// one by one. `done` hears of each file and says whether to go on. The one place downloads
+/// of a tree go through. `Err`: the run of small files ended (its unanswered files not heard
+/// of).
 pub async fn download_files(
     connector: &mut Connector,
     client: &mut Option<Client>,
@@ -361,14 +374,72 @@ pub async fn download_files(
     options: &TransferOptions,
     progress: &Progress,
     mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>) -> bool,
-) {
-    for (job, &size) in jobs.iter().zip(sizes) {
+) -> Result<(), ClientError> {
+    let small = sizes
+        .iter()
+        .take_while(|&&size| is_small(size, options))
+        .count();
+    let mut going = true;
+    let (run, rest) = jobs.split_at(if small > 1 { small } else { 0 });
+    if !run.is_empty() {
+        let finished = fetch_whole(
+            connector,
+            client,
+            run,
+            &sizes[..run.len()],
+            options,
+            progress,
+            |job, result| {
+                if going {
+                    going = done(job, result);
+                }
+            },
+        )
+        .await;
+        if !going {
+            return Ok(());
+        }
+        finished?;
+    }
+    for (job, &size) in rest.iter().zip(&sizes[run.len()..]) {
         let result =
             transfer::get_sized_with_retries(connector, client, job, size, options, progress).await;
         if !done(job, result) {
-            return;
+            return Ok(());
         }
     }
+    Ok(())
+}
+
+/// Downloads a run of small files; `done` hears of each in order. For now one request after
+/// another: at the merge, `transfer::get_whole_with_retries(connector, client, jobs, options,
+/// progress, done)` (pipelined, the shape of `put_whole_with_retries`) takes its place.
+async fn fetch_whole(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    jobs: &[GetJob],
+    sizes: &[u64],
+    options: &TransferOptions,
+    progress: &Progress,
+    mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
+) -> Result<(), ClientError> {
+    for (job, &size) in jobs.iter().zip(sizes) {
+        let result =
+            transfer::get_sized_with_retries(connector, client, job, size, options, progress).await;
+        // A lost connection (retries spent), a signal or a refused rate ends the run.
+        let ends = result.as_ref().is_err_and(|error| {
+            transfer::is_retryable(error)
+                || matches!(
+                    error,
+                    ClientError::Interrupted(_) | ClientError::BelowServerFloor { .. }
+                )
+        });
+        done(job, result);
+        if ends {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Reports one file downloaded (or found identical).
