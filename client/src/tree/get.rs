@@ -59,6 +59,14 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
             ));
         }
     };
+    if local
+        .as_ref()
+        .is_some_and(|local| local.as_os_str().is_empty())
+    {
+        return Err(ClientError::Usage(
+            "LOCAL is empty: name the copy (\".\" is this folder itself)".into(),
+        ));
+    }
     let local_root = names::local_copy(&remote_root, local.as_deref())?;
     let options = TransferOptions {
         force: args.force,

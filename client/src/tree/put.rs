@@ -61,6 +61,11 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         names::local_folder_name(&folder)
     })
     .await?;
+    if remote.as_deref() == Some("") {
+        return Err(ClientError::Usage(
+            "REMOTE is empty: name the copy (\"/\" or \".\" is your home itself)".into(),
+        ));
+    }
     let remote_root = names::remote_copy(&name, remote.as_deref());
     let options = TransferOptions {
         force: args.force,
