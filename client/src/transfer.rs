@@ -295,6 +295,19 @@ pub async fn get_with_retries(
     options: &TransferOptions,
     progress: &Progress,
 ) -> Result<Outcome, ClientError> {
+    get_sized_with_retries(connector, client, job, 0, options, progress).await
+}
+
+/// [`get_with_retries`] for a file whose size a listing told (`size`, 0 when unknown): the
+/// progress total already counts it, so the file's bar starts at that size.
+pub async fn get_sized_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    job: &GetJob,
+    size: u64,
+    options: &TransferOptions,
+    progress: &Progress,
+) -> Result<Outcome, ClientError> {
     // Named as every result line names it.
     let name = crate::output::remote_shown(&job.remote);
     let plan = GetPlan {
@@ -303,8 +316,8 @@ pub async fn get_with_retries(
         durable: job.durable,
         force: options.force,
     };
-    // The size is known only once the server answers; the bar learns it then.
-    let bar = progress.file(&name, 0);
+    // Else the size is known only once the server answers; the bar learns it then.
+    let bar = progress.file(&name, size);
     let mut tally = Tally::default();
     let result = with_retries(
         connector,
