@@ -4,7 +4,7 @@
 //! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
 //! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
-//! mkdir), [`tree_requests`] (a whole remote tree listed or removed), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
+//! mkdir), [`tree_requests`] (a whole remote tree listed or removed), [`tree`] (folders both ways: walk, plan, `put -r`, `get -r`), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
 //! [`remote_identity`] it belongs to, and the [`identical`] check of an existing file), [`whole`] (small files sent whole,
 //! pipelined), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
 //! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
@@ -37,6 +37,7 @@ pub mod summary;
 pub mod sync;
 pub mod transfer;
 pub mod transport;
+pub mod tree;
 pub mod tree_requests;
 pub mod upload;
 pub mod verifier;

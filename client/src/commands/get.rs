@@ -19,6 +19,9 @@ use crate::transfer::{self, GetJob, TransferOptions};
 
 /// Runs `ftp get`.
 pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
+    if args.recursive {
+        return crate::tree::get::run(global, args).await;
+    }
     let (remote, local) = match args.paths.as_slice() {
         [remote] => (remote.clone(), None),
         [remote, local] if args.to.is_none() => (remote.clone(), Some(PathBuf::from(local))),

@@ -21,9 +21,7 @@ use crate::whole;
 /// Runs `ftp put`.
 pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
     if args.recursive {
-        return Err(ClientError::Usage(
-            "put -r: not built yet (issue 16)".into(),
-        ));
+        return crate::tree::put::run(global, args).await;
     }
     // One open per file: off the runtime, as every file-system call of a transfer.
     let (paths, to) = (args.paths.clone(), args.to.clone());

@@ -1,0 +1,432 @@
+//! `ftp get -r REMOTE_DIR [LOCAL]`: a remote folder copied here, resumable and verified file
+//! by file.
+//!
+//! The remote tree is listed (one request) and the local copy walked before the first byte
+//! moves, and planned ([`super::plan`]): remote links and special files are skipped with a
+//! note, as are names unusable as local file names. Writing never goes through a local link:
+//! a link where the tree has a file or folder is refused (exit 4), and so is a LOCAL that is a
+//! link. Folders are created (empty ones too), then the files come through the single-file
+//! machinery (`NAME.part`, resumed at the exact byte, SHA-256 checked, renamed into place,
+//! the server's modification time kept). [`prepare`] and [`fetch`] are what `sync` uses.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use ftp_proto::EntryKind;
+
+use crate::cli::{GetArgs, GlobalArgs};
+use crate::connection::Client;
+use crate::connector::Connector;
+use crate::error::ClientError;
+use crate::output;
+use crate::progress::Progress;
+use crate::transfer::{self, GetJob, Outcome, TransferOptions};
+
+use super::names;
+use super::plan::{self, Action, Plan, PlanOptions};
+use super::report::{self, Report};
+use super::{Flow, checksum, remote, walk};
+
+/// A download planned: both trees seen, every entry's action decided.
+#[derive(Debug)]
+pub struct Download {
+    /// The remote folder copied.
+    pub remote_root: String,
+    /// The local copy of it.
+    pub local_root: PathBuf,
+    /// What to do with each entry (and what the local copy has that the remote folder lacks;
+    /// the `.part` files of downloads under way are not counted there).
+    pub plan: Plan,
+    /// Local entries the walk left out, and why.
+    pub walk_skipped: Vec<(String, &'static str)>,
+    /// Local entries the walk could not read.
+    pub walk_failed: Vec<(String, ClientError)>,
+}
+
+/// Runs `ftp get -r`.
+pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
+    if args.to.is_some() {
+        return Err(ClientError::Usage(
+            "get -r copies one folder: ftp get -r REMOTE_DIR [LOCAL] (no --to)".into(),
+        ));
+    }
+    let (remote_root, local) = match args.paths.as_slice() {
+        [remote] => (remote.clone(), None),
+        [remote, local] => (remote.clone(), Some(PathBuf::from(local))),
+        _ => {
+            return Err(ClientError::Usage(
+                "get -r copies one folder: ftp get -r REMOTE_DIR [LOCAL]".into(),
+            ));
+        }
+    };
+    let local_root = names::local_copy(&remote_root, local.as_deref())?;
+    let options = TransferOptions {
+        force: args.force,
+        retries: args.retries,
+        limit_rate: args.limit_rate,
+        upload_id: transfer::new_upload_id()?,
+    };
+    let plan_options = PlanOptions {
+        checksum: args.tree.checksum,
+        force: args.force,
+        replace: false,
+        local_destination: true,
+    };
+    let mut connector = Connector::new(global)?;
+    connector.stop_on_signals();
+    let mut client = None;
+    let listing = Progress::new(global.quiet, 0, 0);
+    let download = prepare(
+        &mut connector,
+        &mut client,
+        &listing,
+        remote_root,
+        local_root,
+        plan_options,
+        args.retries,
+    )
+    .await?;
+    let progress = super::progress_for(&download.plan, global.quiet);
+    let mut report = Report::new("get", global);
+    fetch(
+        &mut connector,
+        &mut client,
+        &download,
+        &options,
+        !args.no_fsync,
+        &progress,
+        &mut report,
+    )
+    .await?;
+    if let Some(client) = client {
+        let _ = client.quit().await;
+    }
+    report.finish(&progress)
+}
+
+/// Lists `remote_root` (a missing one is an error), walks `local_root` (never following a
+/// link) and plans the download. Connects as needed.
+pub async fn prepare(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    progress: &Progress,
+    remote_root: String,
+    local_root: PathBuf,
+    options: PlanOptions,
+    retries: u32,
+) -> Result<Download, ClientError> {
+    let source = remote::list(
+        connector,
+        client,
+        retries,
+        progress,
+        &remote_root,
+        options.checksum,
+        false,
+    )
+    .await?;
+    let root = local_root.clone();
+    let walked = crate::blocking::run(move || walk_local_copy(&root)).await?;
+    let mut destination = walked.entries;
+    plan::sort(&mut destination);
+    if options.checksum {
+        let pairs: Vec<_> = plan::same_size_pairs(&source, &destination)
+            .into_iter()
+            .map(|(remote, local)| (local, remote))
+            .collect();
+        checksum::fill_local(&local_root, &mut destination, &source, &pairs).await;
+    }
+    let mut plan = plan::plan(source, destination, options);
+    drop_parts(&mut plan);
+    Ok(Download {
+        plan,
+        remote_root,
+        local_root,
+        walk_skipped: walked.skipped,
+        walk_failed: walked.failed,
+    })
+}
+
+/// The local copy's tree: empty when it is not there yet; refused when it is a link or not a
+/// folder. Blocking.
+fn walk_local_copy(root: &Path) -> Result<walk::Walked, ClientError> {
+    let shown = output::printable(&root.display().to_string());
+    match std::fs::symlink_metadata(root) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(walk::Walked::default()),
+        Err(source) => Err(ClientError::Local {
+            context: format!("cannot read {shown}"),
+            source,
+        }),
+        Ok(meta) if meta.is_dir() => Ok(walk::walk(root, false)),
+        Ok(meta) if meta.file_type().is_symlink() => Err(report::refusal(&format!(
+            "{shown} is a symbolic link: a tree is never written through one (name the folder it points to)"
+        ))),
+        Ok(_) => Err(report::refusal(&format!(
+            "{shown} is already there and is not a folder"
+        ))),
+    }
+}
+
+/// Leaves out of the plan's extras the `.part` files of the files it downloads.
+fn drop_parts(plan: &mut Plan) {
+    let parts: HashSet<PathBuf> = plan
+        .items
+        .iter()
+        .filter(|item| item.entry.kind == EntryKind::File)
+        .map(|item| crate::part::part_path(Path::new(&item.entry.path)))
+        .collect();
+    plan.extra
+        .retain(|extra| extra.kind != EntryKind::File || !parts.contains(Path::new(&extra.path)));
+}
+
+/// Carries out `download`: reports what is not moved, creates the local folders, downloads
+/// the files (`durable`: fsync before each rename). `options.force` must be set when the
+/// plan replaces files. `Err` only for what ends the command at once (a signal, stdout gone,
+/// a rate below the server's floor, a local copy that cannot be created); the failures of
+/// files are in `report`.
+pub async fn fetch(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    download: &Download,
+    options: &TransferOptions,
+    durable: bool,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<(), ClientError> {
+    progress.show();
+    let totals = download.plan.totals();
+    report.total += download.plan.items.len() + download.walk_failed.len();
+    super::note_already_there(progress, &totals);
+    for (shown, reason) in &download.walk_skipped {
+        report.skipped_local(progress, shown, reason);
+    }
+    for (shown, error) in &download.walk_failed {
+        report.failed(progress, Some(Path::new(shown)), None, error);
+    }
+    let local = |path: &str| download.local_root.join(path);
+    let remote = |path: &str| names::remote_join(&download.remote_root, path);
+    for item in &download.plan.items {
+        let path = item.entry.path.as_str();
+        match item.action {
+            Action::Skip(reason) => {
+                report.skipped(
+                    progress,
+                    &local(path),
+                    &remote(path),
+                    item.entry.size,
+                    reason,
+                );
+            }
+            Action::Refuse(reason) => report.failed(
+                progress,
+                Some(&local(path)),
+                Some(&remote(path)),
+                &report::refusal(reason),
+            ),
+            Action::Identical => {
+                let job = GetJob {
+                    remote: remote(path),
+                    local: local(path),
+                    durable,
+                };
+                let outcome = super::identical_outcome(&item.entry);
+                report.identical(
+                    progress,
+                    output::get_json(&job, &outcome),
+                    output::get_summary(&job, &outcome),
+                );
+            }
+            _ => {}
+        }
+    }
+    make_folders(download, report, progress).await?;
+    let mut jobs = Vec::new();
+    let mut replacing = HashSet::new();
+    for item in download
+        .plan
+        .items
+        .iter()
+        .filter(|item| item.action.moves())
+    {
+        let job = GetJob {
+            remote: remote(&item.entry.path),
+            local: local(&item.entry.path),
+            durable,
+        };
+        if item.action == (Action::Send { replacing: true }) {
+            replacing.insert(job.remote.clone());
+        }
+        jobs.push(job);
+    }
+    let mut ended = None;
+    download_files(
+        connector,
+        client,
+        &jobs,
+        options,
+        progress,
+        |job, result| {
+            let outcome = match super::flow(result, report, progress, Some(&job.local), &job.remote)
+            {
+                Flow::Go(outcome) => outcome,
+                Flow::Next => return true,
+                Flow::Stop => return false,
+                Flow::End(error) => {
+                    ended = Some(error);
+                    return false;
+                }
+            };
+            reported(
+                report,
+                progress,
+                job,
+                &outcome,
+                replacing.contains(&job.remote),
+            );
+            true
+        },
+    )
+    .await;
+    ended.map_or(Ok(()), Err)
+}
+
+/// Creates the local copy and its folders, in tree order (parents first), never through a
+/// link: a folder whose creation fails is reported, and the files in it fail on their own.
+async fn make_folders(
+    download: &Download,
+    report: &mut Report,
+    progress: &Progress,
+) -> Result<(), ClientError> {
+    let root = download.local_root.clone();
+    let folders: Vec<String> = download
+        .plan
+        .items
+        .iter()
+        .filter(|item| item.action == Action::MakeDir)
+        .map(|item| item.entry.path.clone())
+        .collect();
+    let failures = crate::blocking::run(move || {
+        std::fs::create_dir_all(&root).map_err(|source| ClientError::Local {
+            context: format!("cannot create {}", root.display()),
+            source,
+        })?;
+        let mut failures = Vec::new();
+        for folder in folders {
+            let path = root.join(&folder);
+            if let Err(error) = make_folder(&path) {
+                failures.push((path, folder, error));
+            }
+        }
+        Ok(failures)
+    })
+    .await?;
+    for (path, folder, error) in failures {
+        let remote = names::remote_join(&download.remote_root, &folder);
+        report.failed(progress, Some(&path), Some(&remote), &error);
+    }
+    Ok(())
+}
+
+/// Creates one folder; one already there is fine only if it is a folder (not a link to one).
+/// Blocking.
+fn make_folder(path: &Path) -> Result<(), ClientError> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            match std::fs::symlink_metadata(path) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                _ => Err(report::refusal(
+                    "something other than a folder is in the way",
+                )),
+            }
+        }
+        Err(source) => Err(ClientError::Local {
+            context: format!("cannot create {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// Downloads `jobs` in order; `done` hears of each file and says whether to go on. The one
+/// place downloads of a tree go through (small files may go pipelined here later).
+pub async fn download_files(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    jobs: &[GetJob],
+    options: &TransferOptions,
+    progress: &Progress,
+    mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>) -> bool,
+) {
+    for job in jobs {
+        let result = transfer::get_with_retries(connector, client, job, options, progress).await;
+        if !done(job, result) {
+            return;
+        }
+    }
+}
+
+/// Reports one file downloaded (or found identical).
+fn reported(
+    report: &mut Report,
+    progress: &Progress,
+    job: &GetJob,
+    outcome: &Outcome,
+    replacing: bool,
+) {
+    let mut value = output::get_json(job, outcome);
+    let mut text = output::get_summary(job, outcome);
+    if outcome.identical {
+        report.identical(progress, value, text);
+        return;
+    }
+    if replacing {
+        value["result"] = "replaced".into();
+        text.push_str(" (replaced)");
+    }
+    report.moved(progress, value, text, outcome.size);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ftp_proto::TreeEntry;
+
+    fn file(path: &str) -> TreeEntry {
+        TreeEntry {
+            path: path.into(),
+            kind: EntryKind::File,
+            size: 1,
+            modified_secs: 0,
+            modified_nanos: 0,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn parts_of_downloads_are_not_extras() {
+        let plan = plan::plan(
+            vec![file("a"), file("b")],
+            vec![file("a.part"), file("c"), file("c.part")],
+            PlanOptions::default(),
+        );
+        let mut plan = plan;
+        drop_parts(&mut plan);
+        let extra: Vec<_> = plan.extra.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(extra, ["c", "c.part"]);
+    }
+
+    #[test]
+    fn a_local_copy_that_is_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        let refused = walk_local_copy(&link).unwrap_err();
+        assert_eq!(refused.exit_code(), 4);
+        assert!(
+            walk_local_copy(&dir.path().join("new"))
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The plan of a tree transfer: for every entry of the source tree, what to do with it given
+//! its counterpart in the destination tree (if any), and the destination entries the source
+//! lacks (for `sync --delete`). Pure: no file system, no network; used by `put -r`, `get -r`
+//! and `sync` alike, in either direction.
+//!
+//! Per file: no counterpart -> send; the same size and modification time (to the nanosecond)
+//! -> skipped without being read (rsync's quick check); with `checksum`, the SHA-256 of both
+//! sides decides instead (`identical` when equal). A counterpart that differs is refused
+//! (exit 4) unless `force` or `replace` (sync) lets it be replaced. A counterpart of the same
+//! size but another time, without `force`, is left to the transfer to compare by content
+//! (identical, or refused). Anything of another kind in the way (a folder where a file goes,
+//! a link anywhere) is refused, never written through; what lies beneath a refused folder is
+//! left out of the plan.
+
+use std::cmp::Ordering;
+
+use ftp_proto::{EntryKind, TreeEntry};
+
+/// Why a file was refused when it differs from its counterpart.
+pub const DIFFERS: &str = "differs; --force replaces it";
+
+/// Why an entry was skipped by the quick check.
+pub const SAME_SIZE_AND_TIME: &str = "same size and time";
+
+/// What the plan takes into account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Compare SHA-256 (the entries' `sha256`) instead of size and modification time.
+    pub checksum: bool,
+    /// `--force`: replace files that differ.
+    pub force: bool,
+    /// Replace files that differ even without `force` (sync).
+    pub replace: bool,
+    /// The destination is the local file system: source names that cannot be local file
+    /// names (a backslash, a control character) are skipped.
+    pub local_destination: bool,
+}
+
+/// What to do with one source entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send the file. `replacing`: a different file is there and is to be replaced.
+    Send {
+        /// A counterpart is there (the result is `replaced`).
+        replacing: bool,
+    },
+    /// A file of the same size but another time is there: send without replacing, so the
+    /// transfer compares content (identical, or refused as different).
+    Compare,
+    /// Create the folder (missing in the destination).
+    MakeDir,
+    /// A folder that is already there: nothing to do.
+    FolderThere,
+    /// Left alone, for this reason (counted as skipped).
+    Skip(&'static str),
+    /// The same content is already there (`--checksum`).
+    Identical,
+    /// Refused, for this reason (failed, exit 4).
+    Refuse(&'static str),
+}
+
+impl Action {
+    /// Whether the action moves the file's bytes (the progress total counts them).
+    pub fn moves(self) -> bool {
+        matches!(self, Action::Send { .. } | Action::Compare)
+    }
+}
+
+/// One source entry and what to do with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The source entry (its path relative to the source folder).
+    pub entry: TreeEntry,
+    /// What to do.
+    pub action: Action,
+}
+
+/// A whole tree's plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Every source entry, depth first, with its action (entries beneath a refused folder are
+    /// left out).
+    pub items: Vec<Item>,
+    /// Destination entries the source has no entry for, depth first (a folder before what is
+    /// in it; entries beneath a folder listed here are listed too).
+    pub extra: Vec<TreeEntry>,
+}
+
+/// What a plan will move and what is already there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Files to move.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Regular files in the source.
+    pub source_files: usize,
+    /// Files already there (same size and time, or identical).
+    pub there_files: usize,
+    /// Their bytes.
+    pub there_bytes: u64,
+}
+
+impl Plan {
+    /// The counts for the progress bars and the "already there" note.
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for item in &self.items {
+            if item.entry.kind == EntryKind::File {
+                totals.source_files += 1;
+            }
+            match item.action {
+                action if action.moves() => {
+                    totals.files += 1;
+                    totals.bytes += item.entry.size;
+                }
+                Action::Identical | Action::Skip(SAME_SIZE_AND_TIME) => {
+                    totals.there_files += 1;
+                    totals.there_bytes += item.entry.size;
+                }
+                _ => {}
+            }
+        }
+        totals
+    }
+}
+
+/// Orders two tree paths depth first, names of one folder in byte order (the server's order):
+/// component by component.
+pub fn tree_order(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// Sorts entries in [`tree_order`].
+pub fn sort(entries: &mut [TreeEntry]) {
+    entries.sort_by(|a, b| tree_order(&a.path, &b.path));
+}
+
+/// The indexes `(source, destination)` of regular files present on both sides with the same
+/// size: those whose SHA-256 `--checksum` needs. Both lists sorted ([`sort`]).
+pub fn same_size_pairs(source: &[TreeEntry], destination: &[TreeEntry]) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    merge(source, destination, |s, d| {
+        if let (Some(s), Some(d)) = (s, d) {
+            let (a, b) = (&source[s], &destination[d]);
+            if a.kind == EntryKind::File && b.kind == EntryKind::File && a.size == b.size {
+                pairs.push((s, d));
+            }
+        }
+    });
+    pairs
+}
+
+/// Plans a tree transfer from `source` to `destination` (both sorted with [`sort`]).
+pub fn plan(source: Vec<TreeEntry>, destination: Vec<TreeEntry>, options: PlanOptions) -> Plan {
+    let mut pairs: Vec<(Option<usize>, Option<usize>)> = Vec::new();
+    merge(&source, &destination, |s, d| pairs.push((s, d)));
+    let mut source: Vec<Option<TreeEntry>> = source.into_iter().map(Some).collect();
+    let mut plan = Plan::default();
+    // The last refused source folder: what lies beneath it is left out.
+    let mut refused: Option<String> = None;
+    for (s, d) in pairs {
+        let counterpart = d.and_then(|d| destination.get(d));
+        let Some(entry) = s.and_then(|s| source.get_mut(s)).and_then(Option::take) else {
+            if let Some(extra) = counterpart {
+                plan.extra.push(extra.clone());
+            }
+            continue;
+        };
+        if let Some(folder) = &refused {
+            if is_beneath(&entry.path, folder) {
+                continue;
+            }
+            refused = None;
+        }
+        let action = decide(&entry, counterpart, options);
+        if entry.kind == EntryKind::Dir && matches!(action, Action::Refuse(_) | Action::Skip(_)) {
+            refused = Some(entry.path.clone());
+        }
+        plan.items.push(Item { entry, action });
+    }
+    plan
+}
+
+/// What to do with one source entry given its counterpart.
+pub fn decide(entry: &TreeEntry, counterpart: Option<&TreeEntry>, options: PlanOptions) -> Action {
+    match entry.kind {
+        EntryKind::File | EntryKind::Dir => {}
+        EntryKind::Symlink => return Action::Skip("symbolic link"),
+        _ => return Action::Skip("not a regular file or folder"),
+    }
+    if options.local_destination && !is_local_safe(&entry.path) {
+        return Action::Skip("name not usable as a local file name");
+    }
+    let Some(there) = counterpart else {
+        return match entry.kind {
+            EntryKind::Dir => Action::MakeDir,
+            _ => Action::Send { replacing: false },
+        };
+    };
+    match (entry.kind, there.kind) {
+        (EntryKind::Dir, EntryKind::Dir) => return Action::FolderThere,
+        (_, EntryKind::Symlink) => return Action::Refuse("a symbolic link is in the way"),
+        (EntryKind::Dir, EntryKind::File) => return Action::Refuse("a file is in the way"),
+        (EntryKind::File, EntryKind::Dir) => return Action::Refuse("a folder is in the way"),
+        (_, EntryKind::File) => {}
+        _ => return Action::Refuse("something that is not a file is in the way"),
+    }
+    let may_replace = options.force || options.replace;
+    let differs = if may_replace {
+        Action::Send { replacing: true }
+    } else {
+        Action::Refuse(DIFFERS)
+    };
+    if options.checksum
+        && let (Some(ours), Some(theirs)) = (entry.sha256, there.sha256)
+    {
+        return if entry.size == there.size && ours == theirs {
+            Action::Identical
+        } else {
+            differs
+        };
+    }
+    if entry.size != there.size {
+        return differs;
+    }
+    let same_time =
+        (entry.modified_secs, entry.modified_nanos) == (there.modified_secs, there.modified_nanos);
+    if same_time && !options.checksum {
+        return Action::Skip(SAME_SIZE_AND_TIME);
+    }
+    // The same size, content unknown: the transfer compares it (replacing only if allowed).
+    if may_replace {
+        Action::Send { replacing: true }
+    } else {
+        Action::Compare
+    }
+}
+
+/// Whether `path` lies beneath the folder `folder`.
+pub fn is_beneath(path: &str, folder: &str) -> bool {
+    path.len() > folder.len() && path.starts_with(folder) && path.as_bytes()[folder.len()] == b'/'
+}
+
+/// Whether every component of a remote relative path can be a local file name: no
+/// backslash, no control character (`..` and empty names are refused when listed).
+pub fn is_local_safe(path: &str) -> bool {
+    !path.contains('\\') && !path.chars().any(char::is_control)
+}
+
+/// Walks two sorted lists side by side, calling `each` with the index on each side of every
+/// path (both when the path is on both sides).
+fn merge(
+    source: &[TreeEntry],
+    destination: &[TreeEntry],
+    mut each: impl FnMut(Option<usize>, Option<usize>),
+) {
+    let (mut s, mut d) = (0, 0);
+    while s < source.len() || d < destination.len() {
+        let order = match (source.get(s), destination.get(d)) {
+            (Some(a), Some(b)) => tree_order(&a.path, &b.path),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match order {
+            Ordering::Less => {
+                each(Some(s), None);
+                s += 1;
+            }
+            Ordering::Greater => {
+                each(None, Some(d));
+                d += 1;
+            }
+            Ordering::Equal => {
+                each(Some(s), Some(d));
+                s += 1;
+                d += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, size: u64, secs: i64, sha: u8) -> TreeEntry {
+        TreeEntry {
+            path: path.into(),
+            kind: EntryKind::File,
+            size,
+            modified_secs: secs,
+            modified_nanos: 7,
+            sha256: Some([sha; 32]),
+        }
+    }
+
+    fn entry(path: &str, kind: EntryKind) -> TreeEntry {
+        TreeEntry {
+            path: path.into(),
+            kind,
+            size: 0,
+            modified_secs: 0,
+            modified_nanos: 0,
+            sha256: None,
+        }
+    }
+
+    fn dir(path: &str) -> TreeEntry {
+        entry(path, EntryKind::Dir)
+    }
+
+    fn actions(plan: &Plan) -> Vec<(&str, Action)> {
+        plan.items
+            .iter()
+            .map(|item| (item.entry.path.as_str(), item.action))
+            .collect()
+    }
+
+    #[test]
+    fn tree_order_is_depth_first_by_bytes() {
+        let mut entries = vec![
+            file("a.txt", 1, 0, 0),
+            file("a/b", 1, 0, 0),
+            dir("a"),
+            file("B", 1, 0, 0),
+        ];
+        sort(&mut entries);
+        let paths: Vec<_> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["B", "a", "a/b", "a.txt"]);
+    }
+
+    #[test]
+    fn the_quick_check_and_what_differs() {
+        let plain = PlanOptions::default();
+        let new = file("f", 5, 100, 1);
+        assert_eq!(decide(&new, None, plain), Action::Send { replacing: false });
+        assert_eq!(
+            decide(&new, Some(&file("f", 5, 100, 2)), plain),
+            Action::Skip(SAME_SIZE_AND_TIME),
+            "same size and time: skipped, never read, whatever the content"
+        );
+        let mut other_nanos = file("f", 5, 100, 1);
+        other_nanos.modified_nanos = 8;
+        assert_eq!(decide(&new, Some(&other_nanos), plain), Action::Compare);
+        assert_eq!(
+            decide(&new, Some(&file("f", 6, 100, 1)), plain),
+            Action::Refuse(DIFFERS)
+        );
+        for allowed in [
+            PlanOptions {
+                force: true,
+                ..plain
+            },
+            PlanOptions {
+                replace: true,
+                ..plain
+            },
+        ] {
+            assert_eq!(
+                decide(&new, Some(&file("f", 6, 100, 1)), allowed),
+                Action::Send { replacing: true }
+            );
+            assert_eq!(
+                decide(&new, Some(&other_nanos), allowed),
+                Action::Send { replacing: true }
+            );
+        }
+    }
+
+    #[test]
+    fn checksums_decide_when_asked() {
+        let sums = PlanOptions {
+            checksum: true,
+            ..PlanOptions::default()
+        };
+        let ours = file("f", 5, 100, 1);
+        assert_eq!(
+            decide(&ours, Some(&file("f", 5, 9, 1)), sums),
+            Action::Identical
+        );
+        assert_eq!(
+            decide(&ours, Some(&file("f", 5, 100, 2)), sums),
+            Action::Refuse(DIFFERS),
+            "same size and time, other content: found"
+        );
+        let forced = PlanOptions {
+            force: true,
+            ..sums
+        };
+        assert_eq!(
+            decide(&ours, Some(&file("f", 5, 100, 2)), forced),
+            Action::Send { replacing: true }
+        );
+        let mut unknown = file("f", 5, 100, 2);
+        unknown.sha256 = None;
+        assert_eq!(decide(&ours, Some(&unknown), sums), Action::Compare);
+    }
+
+    #[test]
+    fn kinds_in_the_way_are_refused_and_links_skipped() {
+        let plain = PlanOptions::default();
+        let link = entry("x", EntryKind::Symlink);
+        assert_eq!(
+            decide(&file("x", 1, 0, 0), Some(&link), plain),
+            Action::Refuse("a symbolic link is in the way")
+        );
+        assert_eq!(
+            decide(&dir("x"), Some(&link), plain),
+            Action::Refuse("a symbolic link is in the way")
+        );
+        assert_eq!(
+            decide(&dir("x"), Some(&file("x", 1, 0, 0)), plain),
+            Action::Refuse("a file is in the way")
+        );
+        assert_eq!(
+            decide(&file("x", 1, 0, 0), Some(&dir("x")), plain),
+            Action::Refuse("a folder is in the way")
+        );
+        assert_eq!(
+            decide(&dir("x"), Some(&dir("x")), plain),
+            Action::FolderThere
+        );
+        assert_eq!(decide(&dir("x"), None, plain), Action::MakeDir);
+        assert!(matches!(decide(&link, None, plain), Action::Skip(_)));
+        assert!(matches!(
+            decide(&entry("p", EntryKind::Fifo), None, plain),
+            Action::Skip(_)
+        ));
+        let local = PlanOptions {
+            local_destination: true,
+            ..plain
+        };
+        assert!(matches!(
+            decide(&file("a\\b", 1, 0, 0), None, local),
+            Action::Skip(_)
+        ));
+        assert!(matches!(
+            decide(&file("a\u{1b}b", 1, 0, 0), None, local),
+            Action::Skip(_)
+        ));
+        assert_eq!(
+            decide(&file("a\\b", 1, 0, 0), None, plain),
+            Action::Send { replacing: false }
+        );
+    }
+
+    #[test]
+    fn a_whole_plan_with_extras_and_a_refused_folder() {
+        let mut source = vec![
+            dir("a"),
+            file("a/one", 3, 1, 1),
+            dir("a/empty"),
+            dir("sub"),
+            file("sub/inner", 3, 1, 1),
+            file("z", 4, 1, 1),
+        ];
+        let mut destination = vec![
+            dir("a"),
+            file("a/one", 3, 1, 1),
+            file("a/old", 3, 1, 1),
+            entry("sub", EntryKind::Symlink),
+            dir("gone"),
+            file("gone/x", 1, 1, 1),
+        ];
+        sort(&mut source);
+        sort(&mut destination);
+        let plan = plan(source, destination, PlanOptions::default());
+        assert_eq!(
+            actions(&plan),
+            [
+                ("a", Action::FolderThere),
+                ("a/empty", Action::MakeDir),
+                ("a/one", Action::Skip(SAME_SIZE_AND_TIME)),
+                ("sub", Action::Refuse("a symbolic link is in the way")),
+                ("z", Action::Send { replacing: false }),
+            ]
+        );
+        let extra: Vec<_> = plan.extra.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(extra, ["a/old", "gone", "gone/x"]);
+        let totals = plan.totals();
+        assert_eq!((totals.files, totals.bytes), (1, 4));
+        assert_eq!((totals.there_files, totals.there_bytes), (1, 3));
+        assert_eq!(totals.source_files, 2, "sub/inner is left out with sub");
+    }
+
+    #[test]
+    fn same_size_pairs_are_what_checksums_need() {
+        let source = vec![file("a", 1, 0, 0), file("b", 2, 0, 0), file("c", 3, 0, 0)];
+        let destination = vec![file("a", 1, 5, 0), file("b", 9, 0, 0), dir("c")];
+        assert_eq!(same_size_pairs(&source, &destination), [(0, 0)]);
+    }
+
+    #[test]
+    fn beneath_means_inside() {
+        assert!(is_beneath("a/b", "a"));
+        assert!(!is_beneath("ab", "a"));
+        assert!(!is_beneath("a", "a"));
+    }
+}
