@@ -109,15 +109,17 @@ pub fn deleted_json(shown: &str, is_dir: bool, dry_run: bool) -> serde_json::Val
     line
 }
 
-/// The text line of a deletion: `delete old/` (a folder with what it holds when more).
-pub fn deleted_text(relative: &str, is_dir: bool, count: u64) -> String {
+/// The text line of a deletion: `delete old/` in a dry run, `deleted old/` after it (a
+/// folder with how many went with it, when more than itself).
+pub fn deleted_text(relative: &str, is_dir: bool, count: u64, dry_run: bool) -> String {
+    let verb = if dry_run { "delete" } else { "deleted" };
     let name = printable(relative);
     if is_dir && count > 1 {
-        format!("delete {name}/ ({count} files and folders)")
+        format!("{verb} {name}/ ({count} files and folders)")
     } else if is_dir {
-        format!("delete {name}/")
+        format!("{verb} {name}/")
     } else {
-        format!("delete {name}")
+        format!("{verb} {name}")
     }
 }
 
@@ -150,11 +152,12 @@ mod tests {
             None
         );
         assert_eq!(
-            deleted_text("old", true, 3),
+            deleted_text("old", true, 3, true),
             "delete old/ (3 files and folders)"
         );
-        assert_eq!(deleted_text("old", true, 1), "delete old/");
-        assert_eq!(deleted_text("a\u{1b}b", false, 1), "delete a\\u{1b}b");
+        assert_eq!(deleted_text("old", true, 1, true), "delete old/");
+        assert_eq!(deleted_text("old", false, 1, false), "deleted old");
+        assert_eq!(deleted_text("a\u{1b}b", false, 1, true), "delete a\\u{1b}b");
     }
 
     #[test]
