@@ -409,3 +409,42 @@ fn arguments_are_checked_before_anything_moves() {
     assert!(!f.site.root().join("escape").exists());
     assert!(!f.local.join("here").exists());
 }
+
+#[test]
+fn with_delete_what_is_in_the_way_goes_first_and_the_tree_lands() {
+    let f = fixture();
+    let source = f.local.join("photos");
+    make_tree(&source);
+    std::fs::write(source.join("was-a-folder"), "now a file").unwrap();
+    std::fs::create_dir_all(source.join("was-a-file")).unwrap();
+    std::fs::write(source.join("was-a-file/inside.txt"), "inside").unwrap();
+    let remote = f.home.join("photos");
+    std::fs::create_dir_all(remote.join("was-a-folder/deep")).unwrap();
+    std::fs::write(remote.join("was-a-folder/deep/x"), "x").unwrap();
+    std::fs::write(remote.join("was-a-file"), "a file").unwrap();
+    let src = source.to_str().unwrap();
+
+    let (status, lines, err) = f.json(&["sync", src, ":photos"]);
+    assert_eq!(
+        status, 4,
+        "without --delete, what is in the way is refused: {err}"
+    );
+    assert_eq!(results(&lines, "failed").len(), 2, "{lines:#?}");
+    assert_eq!(
+        std::fs::read_to_string(remote.join("was-a-folder/deep/x")).unwrap(),
+        "x"
+    );
+
+    let (status, lines, err) = f.json(&["sync", src, ":photos", "--delete", "--dry-run"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(results(&lines, "deleted").len(), 2, "{lines:#?}");
+
+    let (status, lines, err) = f.json(&["sync", src, ":photos", "--delete"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(snapshot(&remote), snapshot(&source));
+    assert_eq!(
+        summary(&lines)["deleted"],
+        4,
+        "was-a-folder/, deep/, x, was-a-file"
+    );
+}

@@ -2,18 +2,22 @@
 //!
 //! Built on the tree engine ([`crate::tree`]): both trees are listed and planned before
 //! anything moves, changed files are replaced without `--force` (sync's name says so),
-//! unchanged ones skipped by the quick check (or `--checksum`); then, with `--delete`, what SRC
-//! lacks goes ([`crate::sync::deletions`]), after the transfers and only if none of them
-//! failed. A missing SRC is an error before anything; an empty one, or more deletions than
-//! `--max-delete`, deletes nothing (exit 4). `--dry-run` lists and prints, and changes nothing.
+//! unchanged ones skipped by the quick check (or `--checksum`). With `--delete`, what SRC
+//! lacks goes ([`crate::sync::deletions`]) after the transfers, and only if none of them
+//! failed; a destination entry of another kind in the way of a source entry (a folder where
+//! a file goes, a link) goes first, and the tree is planned again. A missing SRC is an error
+//! before anything; an empty one, or more deletions than `--max-delete`, deletes nothing
+//! (exit 4). `--dry-run` lists, prints the plan and changes nothing.
 
 use std::path::Path;
+
+use ftp_proto::{EntryKind, TreeEntry};
 
 use crate::cli::{GlobalArgs, SyncArgs};
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
-use crate::output::printable;
+use crate::output::{printable, remote_shown};
 use crate::progress::Progress;
 use crate::sync::delete::{self, Target};
 use crate::sync::deletions::{DeletionPlan, Listed};
@@ -21,10 +25,11 @@ use crate::sync::dry_run::{self, DryRun};
 use crate::sync::lines::Direction;
 use crate::sync::sides::Sides;
 use crate::transfer::{self, TransferOptions};
-use crate::tree::plan::{Item, PlanOptions};
+use crate::tree::get::Download;
+use crate::tree::plan::{self, Action, Plan, PlanOptions};
+use crate::tree::put::Upload;
 use crate::tree::report::Report;
 use crate::tree::{self, names};
-use ftp_proto::{EntryKind, TreeEntry};
 
 /// Runs `ftp sync`.
 pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<(), ClientError> {
@@ -37,176 +42,296 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<(), ClientError>
         Ok(sides)
     })
     .await?;
-    let options = TransferOptions {
-        force: true,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
-    let plan_options = PlanOptions {
-        checksum: args.tree.checksum,
-        force: false,
-        replace: true,
-        local_destination: matches!(sides, Sides::Download { .. }),
-    };
     let mut connector = Connector::new(global)?;
     if !args.dry_run {
         connector.stop_on_signals();
     }
-    let mut client = None;
-    let listing = Progress::new(global.quiet, 0, 0);
-    let result = match sides {
-        Sides::Upload { local, remote } => {
-            let upload = tree::put::prepare(
-                &mut connector,
-                &mut client,
-                &listing,
-                local,
-                remote,
-                args.tree.follow_links,
-                plan_options,
-                args.retries,
-            )
-            .await?;
-            listing.finish();
-            let sizes = SourceSize::of(
-                upload.plan.items.len() + upload.walk_skipped.len() + upload.walk_failed.len(),
-            );
-            let deletions = args
-                .delete
-                .then(|| deletion_plan(&upload.plan.items, &upload.plan.extra));
-            if args.dry_run {
-                dry_run::print(
-                    global,
-                    DryRun {
-                        direction: Direction::Upload,
-                        local_root: &upload.local_root,
-                        remote_root: &upload.remote_root,
-                        plan: &upload.plan,
-                        walk_skipped: &upload.walk_skipped,
-                        walk_failed: &upload.walk_failed,
-                        deletions: deletions
-                            .as_ref()
-                            .map(|plan| (plan, plan.check(sizes.entries, args.max_delete))),
-                    },
-                )
-            } else {
-                let progress = tree::progress_for(&upload.plan, global.quiet);
-                let mut report = Report::new("sync", global);
-                tree::put::send(
-                    &mut connector,
-                    &mut client,
-                    &upload,
-                    &options,
-                    &progress,
-                    &mut report,
-                )
-                .await?;
-                if let Some(plan) = &deletions {
-                    let mut target = Target::Remote {
-                        connector: &mut connector,
-                        client: &mut client,
-                        retries: args.retries,
-                        root: &upload.remote_root,
-                    };
-                    delete_after(
-                        &mut target,
-                        plan,
-                        sizes,
-                        args.max_delete,
-                        &progress,
-                        &mut report,
-                    )
-                    .await;
-                }
-                report.finish(&progress)
-            }
-        }
-        Sides::Download { remote, local } => {
-            let download = tree::get::prepare(
-                &mut connector,
-                &mut client,
-                &listing,
-                remote,
-                local,
-                plan_options,
-                args.retries,
-            )
-            .await?;
-            listing.finish();
-            let sizes = SourceSize::of(download.plan.items.len());
-            let deletions = args
-                .delete
-                .then(|| deletion_plan(&download.plan.items, &download.plan.extra));
-            if args.dry_run {
-                dry_run::print(
-                    global,
-                    DryRun {
-                        direction: Direction::Download,
-                        local_root: &download.local_root,
-                        remote_root: &download.remote_root,
-                        plan: &download.plan,
-                        walk_skipped: &[],
-                        walk_failed: &download.walk_failed,
-                        deletions: deletions
-                            .as_ref()
-                            .map(|plan| (plan, plan.check(sizes.entries, args.max_delete))),
-                    },
-                )
-            } else {
-                let progress = tree::progress_for(&download.plan, global.quiet);
-                let mut report = Report::new("sync", global);
-                tree::get::fetch(
-                    &mut connector,
-                    &mut client,
-                    &download,
-                    &options,
-                    !args.no_fsync,
-                    &progress,
-                    &mut report,
-                )
-                .await?;
-                if let Some(plan) = &deletions {
-                    let mut target = Target::Local {
-                        root: &download.local_root,
-                    };
-                    delete_after(
-                        &mut target,
-                        plan,
-                        sizes,
-                        args.max_delete,
-                        &progress,
-                        &mut report,
-                    )
-                    .await;
-                }
-                report.finish(&progress)
-            }
-        }
+    let mut session = Session {
+        connector,
+        client: None,
+        sides,
+        args,
+        listing: Progress::new(global.quiet, 0, 0),
     };
-    quit(client).await;
+    let result = session.sync(global).await;
+    if let Some(client) = session.client.take() {
+        let _ = client.quit().await;
+    }
     result
 }
 
-/// How much the source holds, for the empty-source guard.
-#[derive(Debug, Clone, Copy)]
-struct SourceSize {
-    /// Entries listed (planned, skipped by the walk, or unreadable).
-    entries: u64,
+/// One sync under way: the connection and what it was asked.
+struct Session {
+    /// Connects (again) as needed.
+    connector: Connector,
+    /// The open connection, if any.
+    client: Option<Client>,
+    /// Which way, from where to where.
+    sides: Sides,
+    /// The command line.
+    args: SyncArgs,
+    /// The display while listing (and deleting what is in the way).
+    listing: Progress,
 }
 
-impl SourceSize {
-    /// A source of `entries` entries.
-    fn of(entries: usize) -> SourceSize {
-        SourceSize {
-            entries: u64::try_from(entries).unwrap_or(u64::MAX),
+/// Both trees listed and planned, whichever way.
+enum Planned {
+    /// An upload's plan.
+    Up(Upload),
+    /// A download's plan.
+    Down(Download),
+}
+
+impl Planned {
+    /// The plan.
+    fn plan(&self) -> &Plan {
+        match self {
+            Planned::Up(upload) => &upload.plan,
+            Planned::Down(download) => &download.plan,
         }
+    }
+
+    /// How many entries the source holds (for the empty-source guard).
+    fn source_entries(&self) -> u64 {
+        let entries = match self {
+            Planned::Up(up) => up.plan.items.len() + up.walk_skipped.len() + up.walk_failed.len(),
+            Planned::Down(down) => down.plan.items.len(),
+        };
+        u64::try_from(entries).unwrap_or(u64::MAX)
     }
 }
 
-/// The deletions of `--delete`: the destination's `extra` entries (those the source lacks),
-/// folders whole.
-fn deletion_plan(items: &[Item], extra: &[TreeEntry]) -> DeletionPlan {
+impl Session {
+    /// Plans, then prints the plan (a dry run) or carries it out.
+    async fn sync(&mut self, global: &GlobalArgs) -> Result<(), ClientError> {
+        let mut planned = self.prepare().await?;
+        let mut deletions = self.args.delete.then(|| deletion_plan(planned.plan()));
+        let guard = deletions
+            .as_ref()
+            .map(|plan| plan.check(planned.source_entries(), self.args.max_delete));
+        if self.args.dry_run {
+            self.listing.finish();
+            return self.dry_run(global, &planned, deletions.as_ref().zip(guard));
+        }
+        let mut report = Report::new("sync", global);
+        if let (Some(plan), Some(Ok(()))) = (&deletions, &guard) {
+            let (in_the_way, _) = plan.clone().split_in_the_way();
+            if !in_the_way.is_empty() {
+                let mut target = target(
+                    &mut self.connector,
+                    &mut self.client,
+                    self.args.retries,
+                    &planned,
+                );
+                delete::carry_out(&mut target, &in_the_way, &self.listing, &mut report).await;
+                planned = self.prepare().await?;
+                deletions = Some(deletion_plan(planned.plan()));
+            }
+        }
+        self.listing.finish();
+        let progress = tree::progress_for(planned.plan(), global.quiet);
+        self.transfer(&planned, &progress, &mut report).await?;
+        if let (Some(plan), Some(guard)) = (&deletions, guard) {
+            let already = report.summary.deleted;
+            let max_delete = self
+                .args
+                .max_delete
+                .map(|limit| limit.saturating_sub(already));
+            let guard = guard.and_then(|()| plan.check(planned.source_entries(), max_delete));
+            self.delete_after(&planned, plan, guard, &progress, &mut report)
+                .await;
+        }
+        report.finish(&progress)
+    }
+
+    /// Walks and lists both sides and plans the transfer (connecting as needed).
+    async fn prepare(&mut self) -> Result<Planned, ClientError> {
+        let options = PlanOptions {
+            checksum: self.args.tree.checksum,
+            force: false,
+            replace: true,
+            local_destination: matches!(self.sides, Sides::Download { .. }),
+        };
+        match &self.sides {
+            Sides::Upload { local, remote } => tree::put::prepare(
+                &mut self.connector,
+                &mut self.client,
+                &self.listing,
+                local.clone(),
+                remote.clone(),
+                self.args.tree.follow_links,
+                options,
+                self.args.retries,
+            )
+            .await
+            .map(Planned::Up),
+            Sides::Download { remote, local } => tree::get::prepare(
+                &mut self.connector,
+                &mut self.client,
+                &self.listing,
+                remote.clone(),
+                local.clone(),
+                options,
+                self.args.retries,
+            )
+            .await
+            .map(Planned::Down),
+        }
+    }
+
+    /// Prints the plan; nothing is changed.
+    fn dry_run(
+        &self,
+        global: &GlobalArgs,
+        planned: &Planned,
+        deletions: Option<(&DeletionPlan, Result<(), ClientError>)>,
+    ) -> Result<(), ClientError> {
+        let no_walk_notes: &[(String, &'static str)] = &[];
+        let dry = match planned {
+            Planned::Up(up) => DryRun {
+                direction: Direction::Upload,
+                local_root: &up.local_root,
+                remote_root: &up.remote_root,
+                plan: &up.plan,
+                walk_skipped: &up.walk_skipped,
+                walk_failed: &up.walk_failed,
+                deletions,
+            },
+            Planned::Down(down) => DryRun {
+                direction: Direction::Download,
+                local_root: &down.local_root,
+                remote_root: &down.remote_root,
+                plan: &down.plan,
+                walk_skipped: no_walk_notes,
+                walk_failed: &down.walk_failed,
+                deletions,
+            },
+        };
+        dry_run::print(global, dry)
+    }
+
+    /// Moves the files the plan moves.
+    async fn transfer(
+        &mut self,
+        planned: &Planned,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<(), ClientError> {
+        let options = TransferOptions {
+            force: true,
+            retries: self.args.retries,
+            limit_rate: self.args.limit_rate,
+            upload_id: transfer::new_upload_id()?,
+        };
+        match planned {
+            Planned::Up(upload) => {
+                tree::put::send(
+                    &mut self.connector,
+                    &mut self.client,
+                    upload,
+                    &options,
+                    progress,
+                    report,
+                )
+                .await
+            }
+            Planned::Down(download) => {
+                tree::get::fetch(
+                    &mut self.connector,
+                    &mut self.client,
+                    download,
+                    &options,
+                    !self.args.no_fsync,
+                    progress,
+                    report,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Deletes what SRC lacks once the transfers are done: not at all when one of them
+    /// failed (a note says so), nor when a guard refuses (its failure reported).
+    async fn delete_after(
+        &mut self,
+        planned: &Planned,
+        plan: &DeletionPlan,
+        guard: Result<(), ClientError>,
+        progress: &Progress,
+        report: &mut Report,
+    ) {
+        if plan.is_empty() || report.ended() {
+            return;
+        }
+        if let Err(error) = guard {
+            match planned {
+                Planned::Up(upload) => {
+                    let root = remote_shown(&upload.remote_root);
+                    report.failed(progress, None, Some(&root), &error);
+                }
+                Planned::Down(download) => {
+                    report.failed(progress, Some(&download.local_root), None, &error);
+                }
+            }
+            return;
+        }
+        if report.summary.failed > 0 {
+            progress.note(&format!(
+                "nothing deleted ({} files and folders would go): some transfers failed; \
+                 run the same sync again",
+                plan.total()
+            ));
+            return;
+        }
+        let mut target = target(
+            &mut self.connector,
+            &mut self.client,
+            self.args.retries,
+            planned,
+        );
+        delete::carry_out(&mut target, plan, progress, report).await;
+    }
+}
+
+/// Where deletions happen: in the remote destination (through this connection), or the
+/// local one.
+fn target<'a>(
+    connector: &'a mut Connector,
+    client: &'a mut Option<Client>,
+    retries: u32,
+    planned: &'a Planned,
+) -> Target<'a> {
+    match planned {
+        Planned::Up(upload) => Target::Remote {
+            connector,
+            client,
+            retries,
+            root: &upload.remote_root,
+        },
+        Planned::Down(download) => Target::Local {
+            root: &download.local_root,
+        },
+    }
+}
+
+/// The deletions of `--delete`: the destination's entries the source lacks (the plan's
+/// extras), folders whole, and the destination entries of another kind in the way of a source
+/// entry (a folder where a file goes, a link).
+fn deletion_plan(plan: &Plan) -> DeletionPlan {
+    let mut destination: Vec<(String, bool)> = plan
+        .extra
+        .iter()
+        .map(|entry| (entry.path.clone(), entry.kind == EntryKind::Dir))
+        .collect();
+    for item in &plan.items {
+        if let Action::Refuse(reason) = item.action
+            && reason.ends_with("is in the way")
+        {
+            let folder_there = item.entry.kind != EntryKind::Dir && reason.contains("folder");
+            destination.push((item.entry.path.clone(), folder_there));
+        }
+    }
+    destination.sort_by(|a, b| plan::tree_order(&a.0, &b.0));
     fn listed(entry: &TreeEntry) -> Listed<'_> {
         Listed {
             path: entry.path.as_str(),
@@ -214,46 +339,13 @@ fn deletion_plan(items: &[Item], extra: &[TreeEntry]) -> DeletionPlan {
         }
     }
     DeletionPlan::new(
-        items.iter().map(|item| listed(&item.entry)),
-        extra.iter().map(listed),
+        plan.items.iter().map(|item| listed(&item.entry)),
+        destination.iter().map(|(path, is_dir)| Listed {
+            path,
+            is_dir: *is_dir,
+        }),
         false,
     )
-}
-
-/// Deletes what the plan says once the transfers are done: not at all when one of them
-/// failed (a note says so), nor when a guard refuses (its failure reported).
-async fn delete_after(
-    target: &mut Target<'_>,
-    plan: &DeletionPlan,
-    sizes: SourceSize,
-    max_delete: Option<u64>,
-    progress: &Progress,
-    report: &mut Report,
-) {
-    if plan.is_empty() || report.ended() {
-        return;
-    }
-    if report.summary.failed > 0 {
-        progress.note(&format!(
-            "{} files and folders not deleted: some transfers failed (run the same sync again)",
-            plan.total()
-        ));
-        return;
-    }
-    if let Err(error) = plan.check(sizes.entries, max_delete) {
-        match target {
-            Target::Remote { root, .. } => {
-                let root = crate::output::remote_shown(root);
-                report.failed(progress, None, Some(&root), &error);
-            }
-            Target::Local { root } => {
-                let root = root.to_path_buf();
-                report.failed(progress, Some(&root), None, &error);
-            }
-        }
-        return;
-    }
-    delete::carry_out(target, plan, progress, report).await;
 }
 
 /// A local SRC must be a folder that is there: else a usage error (exit 2) before anything.
@@ -272,12 +364,5 @@ fn require_source_folder(local: &Path) -> Result<(), ClientError> {
             context: format!("cannot read {shown}"),
             source,
         }),
-    }
-}
-
-/// Says goodbye on the connection, if one is open.
-async fn quit(client: Option<Client>) {
-    if let Some(client) = client {
-        let _ = client.quit().await;
     }
 }

@@ -88,6 +88,16 @@ impl DeletionPlan {
         self.deletions.iter().map(|d| d.count).sum()
     }
 
+    /// The deletions of entries in the way of source entries (to go before the transfers),
+    /// and the rest.
+    pub fn split_in_the_way(self) -> (DeletionPlan, DeletionPlan) {
+        let (first, rest) = self.deletions.into_iter().partition(|d| d.in_the_way);
+        (
+            DeletionPlan { deletions: first },
+            DeletionPlan { deletions: rest },
+        )
+    }
+
     /// Whether nothing would go.
     pub fn is_empty(&self) -> bool {
         self.deletions.is_empty()
@@ -208,6 +218,10 @@ mod tests {
         let plan = plan(&["x", "y/", "y/in"], &["x/", "x/inner", "y"]);
         assert_eq!(shown(&plan), [("x/".into(), 2), ("y".into(), 1)]);
         assert!(plan.deletions.iter().all(|d| d.in_the_way));
+        let mixed = DeletionPlan::new(listed(&["x"]), listed(&["x/", "x/in", "y"]), false);
+        let (first, rest) = mixed.split_in_the_way();
+        assert_eq!(shown(&first), [("x/".into(), 2)]);
+        assert_eq!(shown(&rest), [("y".into(), 1)]);
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub struct DryRun<'a> {
     pub deletions: Option<(&'a DeletionPlan, Result<(), ClientError>)>,
 }
 
+impl DryRun<'_> {
+    /// Whether what is in the way of a source entry would be deleted first (then the entry
+    /// is sent rather than refused).
+    fn clears_the_way(&self) -> bool {
+        matches!(self.deletions, Some((_, Ok(()))))
+    }
+}
+
 /// What the dry run prints as it goes, and the first failure's exit code.
 struct Printer {
     /// Prints lines (json or text, quiet).
@@ -101,6 +109,12 @@ pub fn print(global: &GlobalArgs, dry: DryRun<'_>) -> Result<(), ClientError> {
             Action::Skip(reason) => (FileAction::Skip, Some(reason)),
             Action::Identical => (FileAction::Identical, None),
             Action::MakeDir | Action::FolderThere => continue,
+            Action::Refuse(reason) if reason.ends_with("is in the way") && dry.clears_the_way() => {
+                if item.entry.kind == ftp_proto::EntryKind::Dir {
+                    continue;
+                }
+                (FileAction::Replace, None)
+            }
             Action::Refuse(reason) => {
                 printer.failed(Some(&local), Some(&remote), &report::refusal(reason));
                 continue;
