@@ -27,6 +27,16 @@ fn home(site: &Site) -> PathBuf {
 
 /// Runs `ftp --json put ARGS…` and returns the exit code and the parsed JSON lines.
 fn put_json(server: &Server, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let (status, objects, err) = put_json_all(server, args);
+    let files = objects
+        .into_iter()
+        .filter(|line| line["op"] == "put" && line["result"] != "failed")
+        .collect();
+    (status, files, err)
+}
+
+/// Like [`put_json`], with every line: the `failed` lines and the summary line too.
+fn put_json_all(server: &Server, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
     let mut all = vec!["--json", "put"];
     all.extend_from_slice(args);
     let output = server.run_ftp("alice", PASSWORD, &all);
@@ -487,6 +497,52 @@ fn several_files_go_to_one_folder_and_bad_requests_are_refused() {
     assert!(err.contains("1 of 3"), "{err}");
     assert_eq!(json.len(), 2, "{err}");
     assert!(same_content(&a, &home(&site).join("partly/a.txt")));
+    // Every line: the missing file's own `failed` line, and the summary last.
+    let (_, all, _) = put_json_all(
+        &server,
+        &[
+            a.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            "--to",
+            "partly",
+        ],
+    );
+    let failed: Vec<_> = all.iter().filter(|l| l["result"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{all:?}");
+    assert!(
+        failed[0]["local"]
+            .as_str()
+            .unwrap()
+            .ends_with("missing.txt")
+    );
+    assert_eq!(failed[0]["exit_code"], 1, "{all:?}");
+    let summary = all.last().unwrap();
+    assert_eq!(summary["op"], "summary", "{all:?}");
+    assert_eq!(
+        (summary["failed"].as_u64(), summary["files"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // For a person: the summary line, after the files' lines.
+    let output = server.run_ftp(
+        "alice",
+        PASSWORD,
+        &[
+            "put",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--to",
+            "fresh",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("2 files, 300 B in "),
+        "{text}"
+    );
     assert!(same_content(&b, &home(&site).join("partly/b.txt")));
 
     let big = site.dir.path().join("big.bin");
@@ -629,7 +685,11 @@ fn pipelined_small_files_survive_cut_connections() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(proxy.cuts(), 2, "both cuts happened");
     let lines = stdout(&output);
-    assert_eq!(lines.lines().count(), locals.len(), "{lines}");
+    assert_eq!(
+        lines.lines().count(),
+        locals.len() + 1,
+        "and the summary: {lines}"
+    );
     for local in &locals {
         let name = local.file_name().unwrap();
         assert!(same_content(local, &home(&site).join("d").join(name)));

@@ -14,6 +14,7 @@ use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
+use crate::summary::{self, Summary};
 use crate::transfer::{self, PutJob, TransferOptions};
 use crate::upload;
 use crate::whole;
@@ -28,7 +29,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     let (jobs, unreadable) = crate::blocking::run(move || plan(&paths, to.as_deref())).await?;
     let several = jobs.len() + unreadable.len() > 1;
     let mut failures: Vec<ClientError> = Vec::new();
-    for error in unreadable {
+    // With several files: the counts of the last line.
+    let mut summary = Summary::new();
+    for (local, error) in unreadable {
         if !several {
             return Err(error);
         }
@@ -36,6 +39,13 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
             "ftp: error: {}",
             output::printable_lines(&error.to_string())
         );
+        if global.json {
+            super::print(&format!(
+                "{}\n",
+                summary::failed_json("put", Some(&local), None, &error)
+            ))?;
+        }
+        summary.failed += 1;
         failures.push(error);
     }
     let options = TransferOptions {
@@ -56,6 +66,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     let mut report = |job: &PutJob, result: Result<transfer::Outcome, ClientError>| -> bool {
         match result {
             Ok(outcome) => {
+                if !outcome.identical {
+                    summary.moved(outcome.size);
+                }
                 if !global.json && global.quiet {
                     return true;
                 }
@@ -83,6 +96,20 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                         let text = format!("{}: {error}", job.local.display());
                         eprintln!("ftp: error: {}", output::printable_lines(&text));
                     });
+                    summary.failed += 1;
+                    if global.json {
+                        let line = summary::failed_json(
+                            "put",
+                            Some(&job.local),
+                            Some(&job.remote),
+                            &error,
+                        );
+                        if let Err(error) = progress.suspend(|| super::print(&format!("{line}\n")))
+                        {
+                            ended = Some(error);
+                            return false;
+                        }
+                    }
                 }
                 failures.push(error);
                 !fatal
@@ -120,6 +147,10 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
                             output::printable_lines(&error.to_string())
                         );
                     });
+                    if global.json {
+                        let line = summary::failed_json("put", None, None, &error);
+                        progress.suspend(|| super::print(&format!("{line}\n")))?;
+                    }
                 }
                 failures.push(error);
                 break;
@@ -147,6 +178,13 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     if let Some(client) = client {
         let _ = client.quit().await;
     }
+    if several {
+        if global.json {
+            super::print(&format!("{}\n", summary.json()))?;
+        } else if !global.quiet {
+            super::print(&format!("{}\n", summary.text()))?;
+        }
+    }
     match failures.len() {
         0 => Ok(()),
         failed => Err(ClientError::Several {
@@ -157,13 +195,16 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     }
 }
 
+/// A local file that cannot be sent, and why.
+type Unreadable = (PathBuf, ClientError);
+
 /// Works out each file's remote path and size: the jobs, and why each file that cannot be
 /// sent (unreadable, not a file, a name that is not UTF-8) cannot. An error for a command line
 /// that names no valid set of files at all. Blocking.
 fn plan(
     paths: &[PathBuf],
     to: Option<&str>,
-) -> Result<(Vec<PutJob>, Vec<ClientError>), ClientError> {
+) -> Result<(Vec<PutJob>, Vec<Unreadable>), ClientError> {
     let (locals, remote): (&[PathBuf], Option<String>) = match (to, paths) {
         (Some(_), _) => (paths, None),
         (None, [local]) => (std::slice::from_ref(local), None),
@@ -174,30 +215,36 @@ fn plan(
             ));
         }
     };
-    let planned = locals.iter().map(|local| {
-        let (_, identity) = upload::open_local(local)?;
-        let name = local
-            .file_name()
-            .map(Path::new)
-            .ok_or_else(|| ClientError::Usage(format!("{} has no file name", local.display())))?;
-        let name = utf8(name)?;
-        let remote = match (to, &remote) {
-            (Some(dir), _) => join(dir, &name),
-            (None, Some(remote)) if names_folder(remote) => join(remote, &name),
-            (None, Some(remote)) => remote.clone(),
-            (None, None) => name,
-        };
-        Ok(PutJob {
-            local: local.clone(),
-            remote,
-            size: identity.size,
-        })
-    });
+    let planned = locals
+        .iter()
+        .map(|local| job(local, to, remote.as_ref()).map_err(|error| (local.clone(), error)));
     let (jobs, unreadable): (Vec<_>, Vec<_>) = planned.partition(Result::is_ok);
     Ok((
         jobs.into_iter().filter_map(Result::ok).collect(),
         unreadable.into_iter().filter_map(Result::err).collect(),
     ))
+}
+
+/// One local file's job: its remote path (under `to`, or `remote`, or its own name) and size.
+/// Blocking.
+fn job(local: &Path, to: Option<&str>, remote: Option<&String>) -> Result<PutJob, ClientError> {
+    let (_, identity) = upload::open_local(local)?;
+    let name = local
+        .file_name()
+        .map(Path::new)
+        .ok_or_else(|| ClientError::Usage(format!("{} has no file name", local.display())))?;
+    let name = utf8(name)?;
+    let remote = match (to, remote) {
+        (Some(dir), _) => join(dir, &name),
+        (None, Some(remote)) if names_folder(remote) => join(remote, &name),
+        (None, Some(remote)) => remote.clone(),
+        (None, None) => name,
+    };
+    Ok(PutJob {
+        local: local.to_path_buf(),
+        remote,
+        size: identity.size,
+    })
 }
 
 /// Whether a REMOTE names a folder to put into: it ends with `/`, or is `.` or ends with `/.`.
@@ -255,7 +302,7 @@ mod tests {
         let (jobs, unreadable) = plan(&[dir.path().join("missing")], None).unwrap();
         assert!(jobs.is_empty() && unreadable.len() == 1);
         let (_, unreadable) = plan(&[dir.path().to_path_buf()], None).unwrap();
-        assert!(matches!(unreadable[..], [ClientError::Usage(_)]));
+        assert!(matches!(unreadable[..], [(_, ClientError::Usage(_))]));
         let (jobs, unreadable) =
             plan(&[a.clone(), dir.path().join("missing"), b], Some("d")).unwrap();
         assert_eq!(jobs.len(), 2, "the readable files still go");

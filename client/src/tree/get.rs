@@ -195,7 +195,7 @@ pub async fn fetch(
 ) -> Result<(), ClientError> {
     progress.show();
     let totals = download.plan.totals();
-    report.total += download.plan.items.len() + download.walk_failed.len();
+    report.total += super::counted(download.plan.items.iter()) + download.walk_failed.len();
     super::note_already_there(progress, &totals);
     for (shown, reason) in &download.walk_skipped {
         report.skipped_local(progress, shown, reason);

@@ -124,6 +124,19 @@ pub fn identical_outcome(entry: &TreeEntry) -> Outcome {
     }
 }
 
+/// How many of a plan's entries a failure count is out of: every entry but the folders that
+/// are there or made without trouble.
+pub fn counted<'a>(items: impl Iterator<Item = &'a plan::Item>) -> usize {
+    items
+        .filter(|item| {
+            !matches!(
+                item.action,
+                plan::Action::FolderThere | plan::Action::MakeDir
+            )
+        })
+        .count()
+}
+
 /// The folders (relative paths) that some file to be moved lies in: sending it creates them.
 pub fn covered_folders(plan: &Plan) -> HashSet<&str> {
     let mut covered = HashSet::new();

@@ -160,7 +160,7 @@ pub async fn send(
 ) -> Result<(), ClientError> {
     progress.show();
     let totals = upload.plan.totals();
-    report.total += upload.plan.items.len() + upload.walk_failed.len();
+    report.total += super::counted(upload.plan.items.iter()) + upload.walk_failed.len();
     super::note_already_there(progress, &totals);
     for (shown, reason) in &upload.walk_skipped {
         report.skipped_local(progress, shown, reason);
