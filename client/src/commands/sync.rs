@@ -123,7 +123,7 @@ impl Session {
                     self.args.retries,
                     &planned,
                 );
-                delete::carry_out(&mut target, &in_the_way, &self.listing, &mut report).await;
+                delete::carry_out(&mut target, &in_the_way, &self.listing, &mut report).await?;
                 planned = self.prepare().await?;
                 deletions = Some(deletion_plan(planned.plan()));
             }
@@ -139,7 +139,7 @@ impl Session {
                 .map(|limit| limit.saturating_sub(already));
             let guard = guard.and_then(|()| plan.check(planned.source_entries(), max_delete));
             self.delete_after(&planned, plan, guard, &progress, &mut report)
-                .await;
+                .await?;
         }
         report.finish(&progress)
     }
@@ -251,7 +251,8 @@ impl Session {
     }
 
     /// Deletes what SRC lacks once the transfers are done: not at all when one of them
-    /// failed (a note says so), nor when a guard refuses (its failure reported).
+    /// failed (a note says so), nor when a guard refuses (its failure reported). `Err` for a
+    /// signal.
     async fn delete_after(
         &mut self,
         planned: &Planned,
@@ -259,9 +260,9 @@ impl Session {
         guard: Result<(), ClientError>,
         progress: &Progress,
         report: &mut Report,
-    ) {
+    ) -> Result<(), ClientError> {
         if plan.is_empty() || report.ended() {
-            return;
+            return Ok(());
         }
         if let Err(error) = guard {
             match planned {
@@ -273,7 +274,7 @@ impl Session {
                     report.failed(progress, Some(&download.local_root), None, &error);
                 }
             }
-            return;
+            return Ok(());
         }
         if report.summary.failed > 0 {
             progress.note(&format!(
@@ -281,7 +282,7 @@ impl Session {
                  run the same sync again",
                 plan.total()
             ));
-            return;
+            return Ok(());
         }
         let mut target = target(
             &mut self.connector,
@@ -289,7 +290,7 @@ impl Session {
             self.args.retries,
             planned,
         );
-        delete::carry_out(&mut target, plan, progress, report).await;
+        delete::carry_out(&mut target, plan, progress, report).await
     }
 }
 

@@ -41,16 +41,17 @@ pub enum Target<'a> {
 }
 
 /// Deletes every path of `plan` (those `in_the_way` too), reporting each. Stops at a lost
-/// connection that retries could not mend (reported).
+/// connection that retries could not mend (reported); `Err` for a signal, which ends the
+/// command.
 pub async fn carry_out(
     target: &mut Target<'_>,
     plan: &DeletionPlan,
     progress: &Progress,
     report: &mut Report,
-) {
+) -> Result<(), ClientError> {
     for deletion in &plan.deletions {
         if report.ended() {
-            return;
+            return Ok(());
         }
         let (shown, result) = delete_one(target, deletion, progress).await;
         match result {
@@ -67,6 +68,7 @@ pub async fn carry_out(
                     )),
                 );
             }
+            Err(error @ ClientError::Interrupted(_)) => return Err(error),
             Err(error) => {
                 let stop = transfer::is_retryable(&error);
                 match target {
@@ -76,11 +78,12 @@ pub async fn carry_out(
                     }
                 }
                 if stop {
-                    return;
+                    return Ok(());
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// Deletes one path; returns how it is shown and how many files and folders went.
