@@ -422,6 +422,11 @@ fn with_delete_what_is_in_the_way_goes_first_and_the_tree_lands() {
     std::fs::create_dir_all(remote.join("was-a-folder/deep")).unwrap();
     std::fs::write(remote.join("was-a-folder/deep/x"), "x").unwrap();
     std::fs::write(remote.join("was-a-file"), "a file").unwrap();
+    std::fs::write(source.join("was-a-link"), "now a file").unwrap();
+    let outside = f.site.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("precious.txt"), "keep me").unwrap();
+    std::os::unix::fs::symlink(&outside, remote.join("was-a-link")).unwrap();
     let src = source.to_str().unwrap();
 
     let (status, lines, err) = f.json(&["sync", src, ":photos"]);
@@ -429,7 +434,7 @@ fn with_delete_what_is_in_the_way_goes_first_and_the_tree_lands() {
         status, 4,
         "without --delete, what is in the way is refused: {err}"
     );
-    assert_eq!(results(&lines, "failed").len(), 2, "{lines:#?}");
+    assert_eq!(results(&lines, "failed").len(), 3, "{lines:#?}");
     assert_eq!(
         std::fs::read_to_string(remote.join("was-a-folder/deep/x")).unwrap(),
         "x"
@@ -437,14 +442,19 @@ fn with_delete_what_is_in_the_way_goes_first_and_the_tree_lands() {
 
     let (status, lines, err) = f.json(&["sync", src, ":photos", "--delete", "--dry-run"]);
     assert_eq!(status, 0, "{err}");
-    assert_eq!(results(&lines, "deleted").len(), 2, "{lines:#?}");
+    assert_eq!(results(&lines, "deleted").len(), 3, "{lines:#?}");
 
     let (status, lines, err) = f.json(&["sync", src, ":photos", "--delete"]);
     assert_eq!(status, 0, "{err}");
     assert_eq!(snapshot(&remote), snapshot(&source));
     assert_eq!(
         summary(&lines)["deleted"],
-        4,
-        "was-a-folder/, deep/, x, was-a-file"
+        5,
+        "was-a-folder/, deep/, x, was-a-file, was-a-link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("precious.txt")).unwrap(),
+        "keep me",
+        "the link went, not what it pointed to"
     );
 }

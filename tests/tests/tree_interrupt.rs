@@ -547,6 +547,11 @@ fn sync_up_client_killed_after_some_files() {
 }
 
 #[test]
+fn sync_up_client_killed_inside_a_large_file() {
+    client_killed_inside_a_large_file(Way::SyncUp);
+}
+
+#[test]
 fn sync_up_server_killed_and_started_again() {
     server_killed_and_started_again(Way::SyncUp);
 }
@@ -554,6 +559,11 @@ fn sync_up_server_killed_and_started_again() {
 #[test]
 fn sync_up_connection_cut() {
     connection_cut(Way::SyncUp);
+}
+
+#[test]
+fn sync_down_client_killed_after_some_files() {
+    client_killed_after_some_files(Way::SyncDown);
 }
 
 #[test]
