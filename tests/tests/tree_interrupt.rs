@@ -347,7 +347,7 @@ fn snapshot(root: &Path) -> BTreeMap<String, Node> {
 }
 
 /// Writes the source tree: `small/dNN/fNN.txt` (4 KiB each), `empty/inner/`, and
-/// `large/bN.bin` of each size in `large` (MiB).
+/// `z-large/bN.bin` (after the small ones in tree order) of each size in `large` (MiB).
 fn make_tree(root: &Path, large: &[usize]) {
     for index in 0..SMALL_FILES {
         let folder = root.join(format!("small/d{:02}", index / 20));
@@ -359,10 +359,10 @@ fn make_tree(root: &Path, large: &[usize]) {
         );
     }
     std::fs::create_dir_all(root.join("empty/inner")).unwrap();
-    std::fs::create_dir_all(root.join("large")).unwrap();
+    std::fs::create_dir_all(root.join("z-large")).unwrap();
     for (index, size) in large.iter().enumerate() {
         random_file(
-            &root.join(format!("large/b{index}.bin")),
+            &root.join(format!("z-large/b{index}.bin")),
             size * MIB,
             1000 + index as u64,
         );
@@ -463,10 +463,10 @@ fn retries_resume_inside_the_file(way: Way) {
     assert_eq!(proxy.cuts(), 1);
     assert!(err.contains("reconnecting"), "{err}");
     case.assert_identical();
-    let resumed_at = resume_offsets(&case.server.log(), "large/b0.bin");
+    let resumed_at = resume_offsets(&case.server.log(), "z-large/b0.bin");
     assert!(
         resumed_at.iter().any(|&offset| offset > 0),
-        "the server resumed large/b0.bin inside it: {resumed_at:?}\n{}",
+        "the server resumed z-large/b0.bin inside it: {resumed_at:?}\n{}",
         case.server.log()
     );
     let lines: Vec<serde_json::Value> = stdout(&output)
