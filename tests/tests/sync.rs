@@ -244,6 +244,17 @@ fn delete_removes_what_src_lacks_here_and_never_follows_a_link() {
     std::os::unix::fs::symlink(&outside, copy.join("small/link")).unwrap();
     std::os::unix::fs::symlink(&outside, copy.join("old/deeper/inner-link")).unwrap();
 
+    let before = snapshot(&copy);
+    let (status, lines, err) = f.json(&["sync", ":www", "www", "--delete", "--dry-run"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(
+        snapshot(&copy),
+        before,
+        "a dry run changes nothing here either"
+    );
+    assert_eq!(summary(&lines)["deleted"], 6, "{lines:#?}");
+    assert_eq!(summary(&lines)["dry_run"], true);
+
     let (status, lines, err) = f.json(&["sync", ":www", "www", "--delete"]);
     assert_eq!(status, 0, "{err}");
     assert_eq!(snapshot(&copy), snapshot(&source));
