@@ -10,7 +10,7 @@
 //! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
 //! (`--limit-rate`), [`blocking`] (file-system work off the runtime), [`progress`] (bars),
 //! [`commands`] (one module per command), [`output`] (tables and JSON), [`summary`] (the counts and
-//! lines of a command over several files), [`error`] (errors and
+//! lines of a command over several files), [`sync`] (sync's own rules: sides, deletions), [`error`] (errors and
 //! exit codes).
 
 pub mod address;
@@ -34,6 +34,7 @@ pub mod rate;
 pub mod remote_identity;
 pub mod requests;
 pub mod summary;
+pub mod sync;
 pub mod transfer;
 pub mod transport;
 pub mod tree;

@@ -1,9 +1,432 @@
 //! `ftp sync SRC DST`: make DST identical to SRC, one way (the remote side written `:PATH`).
+//!
+//! Built on the tree engine ([`crate::tree`]): both trees are listed and planned before
+//! anything moves, changed files are replaced without `--force` (sync's name says so),
+//! unchanged ones skipped by the quick check (or `--checksum`). With `--delete`, what SRC
+//! lacks goes ([`crate::sync::deletions`]) after the transfers, and only if none of them
+//! failed; a destination entry of another kind in the way of a source entry (a folder where
+//! a file goes, a link) goes first, and the tree is planned again. A missing SRC is an error
+//! before anything; an empty one, or more deletions than `--max-delete`, deletes nothing
+//! (exit 4). `--dry-run` lists, prints the plan and changes nothing.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use ftp_proto::EntryKind;
 
 use crate::cli::{GlobalArgs, SyncArgs};
+use crate::connection::Client;
+use crate::connector::Connector;
 use crate::error::ClientError;
+use crate::output::{printable, remote_shown};
+use crate::progress::Progress;
+use crate::sync::delete::{self, Target};
+use crate::sync::deletions::{DeletionPlan, Listed};
+use crate::sync::dry_run::{self, DryRun};
+use crate::sync::lines::Direction;
+use crate::sync::sides::Sides;
+use crate::transfer::{self, TransferOptions};
+use crate::tree::get::Download;
+use crate::tree::plan::{self, Action, Plan, PlanOptions};
+use crate::tree::put::Upload;
+use crate::tree::report::Report;
+use crate::tree::{self, names};
 
 /// Runs `ftp sync`.
-pub async fn run(_global: &GlobalArgs, _args: SyncArgs) -> Result<(), ClientError> {
-    Err(ClientError::Usage("sync: not built yet (issue 16)".into()))
+pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<(), ClientError> {
+    let (src, dst) = (args.src.clone(), args.dst.clone());
+    let sides = crate::blocking::run(move || {
+        let sides = Sides::parse(&src, &dst, |path| names::local_folder_name(path).ok())?;
+        if let Sides::Upload { local, .. } = &sides {
+            require_source_folder(local)?;
+        }
+        Ok(sides)
+    })
+    .await?;
+    let mut connector = Connector::new(global)?;
+    if !args.dry_run {
+        connector.stop_on_signals();
+    }
+    let mut session = Session {
+        connector,
+        client: None,
+        sides,
+        args,
+        listing: Progress::new(global.quiet, 0, 0),
+    };
+    let result = session.sync(global).await;
+    if let Some(client) = session.client.take() {
+        let _ = client.quit().await;
+    }
+    result
+}
+
+/// One sync under way: the connection and what it was asked.
+struct Session {
+    /// Connects (again) as needed.
+    connector: Connector,
+    /// The open connection, if any.
+    client: Option<Client>,
+    /// Which way, from where to where.
+    sides: Sides,
+    /// The command line.
+    args: SyncArgs,
+    /// The display while listing (and deleting what is in the way).
+    listing: Progress,
+}
+
+/// Both trees listed and planned, whichever way.
+enum Planned {
+    /// An upload's plan.
+    Up(Upload),
+    /// A download's plan.
+    Down(Download),
+}
+
+impl Planned {
+    /// The plan.
+    fn plan(&self) -> &Plan {
+        match self {
+            Planned::Up(upload) => &upload.plan,
+            Planned::Down(download) => &download.plan,
+        }
+    }
+
+    /// How many entries the source holds (for the empty-source guard).
+    fn source_entries(&self) -> u64 {
+        let entries = match self {
+            Planned::Up(up) => up.plan.items.len() + up.walk_skipped.len() + up.walk_failed.len(),
+            Planned::Down(down) => down.plan.items.len(),
+        };
+        u64::try_from(entries).unwrap_or(u64::MAX)
+    }
+}
+
+impl Session {
+    /// Plans, then prints the plan (a dry run) or carries it out.
+    async fn sync(&mut self, global: &GlobalArgs) -> Result<(), ClientError> {
+        let mut planned = self.prepare().await?;
+        let mut deletions = self.args.delete.then(|| deletion_plan(planned.plan()));
+        let guard = deletions
+            .as_ref()
+            .map(|plan| plan.check(planned.source_entries(), self.args.max_delete));
+        if self.args.dry_run {
+            self.listing.finish();
+            return self.dry_run(global, &planned, deletions.as_ref().zip(guard));
+        }
+        let mut report = Report::new("sync", global);
+        if let (Some(plan), Some(Ok(()))) = (&deletions, &guard) {
+            let (in_the_way, _) = plan.clone().split_in_the_way();
+            if !in_the_way.is_empty() {
+                let mut target = target(
+                    &mut self.connector,
+                    &mut self.client,
+                    self.args.retries,
+                    &planned,
+                );
+                delete::carry_out(&mut target, &in_the_way, &self.listing, &mut report).await?;
+                planned = self.prepare().await?;
+                deletions = Some(deletion_plan(planned.plan()));
+            }
+        }
+        self.listing.finish();
+        let progress = tree::progress_for(planned.plan(), global.quiet);
+        self.transfer(&planned, &progress, &mut report).await?;
+        if let (Some(plan), Some(guard)) = (&deletions, guard) {
+            let already = report.summary.deleted;
+            let max_delete = self
+                .args
+                .max_delete
+                .map(|limit| limit.saturating_sub(already));
+            let guard = guard.and_then(|()| plan.check(planned.source_entries(), max_delete));
+            self.delete_after(&planned, plan, guard, &progress, &mut report)
+                .await?;
+        }
+        report.finish(&progress)
+    }
+
+    /// Walks and lists both sides and plans the transfer (connecting as needed).
+    async fn prepare(&mut self) -> Result<Planned, ClientError> {
+        let options = PlanOptions {
+            checksum: self.args.tree.checksum,
+            force: false,
+            replace: true,
+            local_destination: matches!(self.sides, Sides::Download { .. }),
+        };
+        match &self.sides {
+            Sides::Upload { local, remote } => tree::put::prepare(
+                &mut self.connector,
+                &mut self.client,
+                &self.listing,
+                local.clone(),
+                remote.clone(),
+                self.args.tree.follow_links,
+                options,
+                self.args.retries,
+            )
+            .await
+            .map(Planned::Up),
+            Sides::Download { remote, local } => tree::get::prepare(
+                &mut self.connector,
+                &mut self.client,
+                &self.listing,
+                remote.clone(),
+                local.clone(),
+                options,
+                self.args.retries,
+            )
+            .await
+            .map(Planned::Down),
+        }
+    }
+
+    /// Prints the plan; nothing is changed.
+    fn dry_run(
+        &self,
+        global: &GlobalArgs,
+        planned: &Planned,
+        deletions: Option<(&DeletionPlan, Result<(), ClientError>)>,
+    ) -> Result<(), ClientError> {
+        let no_walk_notes: &[(String, &'static str)] = &[];
+        let dry = match planned {
+            Planned::Up(up) => DryRun {
+                direction: Direction::Upload,
+                local_root: &up.local_root,
+                remote_root: &up.remote_root,
+                plan: &up.plan,
+                walk_skipped: &up.walk_skipped,
+                walk_failed: &up.walk_failed,
+                deletions,
+            },
+            Planned::Down(down) => DryRun {
+                direction: Direction::Download,
+                local_root: &down.local_root,
+                remote_root: &down.remote_root,
+                plan: &down.plan,
+                walk_skipped: no_walk_notes,
+                walk_failed: &down.walk_failed,
+                deletions,
+            },
+        };
+        dry_run::print(global, dry)
+    }
+
+    /// Moves the files the plan moves.
+    async fn transfer(
+        &mut self,
+        planned: &Planned,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<(), ClientError> {
+        let options = TransferOptions {
+            force: true,
+            retries: self.args.retries,
+            limit_rate: self.args.limit_rate,
+            upload_id: transfer::new_upload_id()?,
+        };
+        match planned {
+            Planned::Up(upload) => {
+                tree::put::send(
+                    &mut self.connector,
+                    &mut self.client,
+                    upload,
+                    &options,
+                    progress,
+                    report,
+                )
+                .await
+            }
+            Planned::Down(download) => {
+                tree::get::fetch(
+                    &mut self.connector,
+                    &mut self.client,
+                    download,
+                    &options,
+                    !self.args.no_fsync,
+                    progress,
+                    report,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Deletes what SRC lacks once the transfers are done: not at all when one of them
+    /// failed (a note says so), nor when a guard refuses (its failure reported). `Err` for a
+    /// signal.
+    async fn delete_after(
+        &mut self,
+        planned: &Planned,
+        plan: &DeletionPlan,
+        guard: Result<(), ClientError>,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<(), ClientError> {
+        if plan.is_empty() || report.ended() {
+            return Ok(());
+        }
+        if let Err(error) = guard {
+            match planned {
+                Planned::Up(upload) => {
+                    let root = remote_shown(&upload.remote_root);
+                    report.failed(progress, None, Some(&root), &error);
+                }
+                Planned::Down(download) => {
+                    report.failed(progress, Some(&download.local_root), None, &error);
+                }
+            }
+            return Ok(());
+        }
+        if report.summary.failed > 0 {
+            progress.note(&format!(
+                "nothing deleted ({} files and folders would go): some transfers failed; \
+                 run the same sync again",
+                plan.total()
+            ));
+            return Ok(());
+        }
+        let mut target = target(
+            &mut self.connector,
+            &mut self.client,
+            self.args.retries,
+            planned,
+        );
+        delete::carry_out(&mut target, plan, progress, report).await
+    }
+}
+
+/// Where deletions happen: in the remote destination (through this connection), or the
+/// local one.
+fn target<'a>(
+    connector: &'a mut Connector,
+    client: &'a mut Option<Client>,
+    retries: u32,
+    planned: &'a Planned,
+) -> Target<'a> {
+    match planned {
+        Planned::Up(upload) => Target::Remote {
+            connector,
+            client,
+            retries,
+            root: &upload.remote_root,
+        },
+        Planned::Down(download) => Target::Local {
+            root: &download.local_root,
+        },
+    }
+}
+
+/// The deletions of `--delete`: the destination's entries the source lacks (the plan's
+/// extras), folders whole, and the destination entries of another kind in the way of a source
+/// entry (a folder where a file goes, a link).
+fn deletion_plan(plan: &Plan) -> DeletionPlan {
+    let mut in_the_way: HashSet<&str> = HashSet::new();
+    let mut destination: Vec<(&str, bool)> = plan
+        .extra
+        .iter()
+        .map(|entry| (entry.path.as_str(), entry.kind == EntryKind::Dir))
+        .collect();
+    for item in &plan.items {
+        if let Action::Refuse(reason) = item.action
+            && reason.ends_with("is in the way")
+        {
+            let folder_there = item.entry.kind != EntryKind::Dir && reason.contains("folder");
+            destination.push((item.entry.path.as_str(), folder_there));
+            in_the_way.insert(item.entry.path.as_str());
+        }
+    }
+    destination.sort_by(|a, b| plan::tree_order(a.0, b.0));
+    // What is in the way is not kept for its source entry's sake: it goes, and so does all
+    // that is beneath it.
+    let source = plan
+        .items
+        .iter()
+        .filter(|item| !in_the_way.contains(item.entry.path.as_str()))
+        .map(|item| Listed {
+            path: item.entry.path.as_str(),
+            is_dir: item.entry.kind == EntryKind::Dir,
+        });
+    let destination = destination
+        .iter()
+        .map(|&(path, is_dir)| Listed { path, is_dir });
+    let mut deletions = DeletionPlan::new(source, destination, false);
+    for deletion in &mut deletions.deletions {
+        deletion.in_the_way = in_the_way.contains(deletion.path.as_str());
+    }
+    deletions
+}
+
+/// A local SRC must be a folder that is there: else a usage error (exit 2) before anything.
+/// Blocking.
+fn require_source_folder(local: &Path) -> Result<(), ClientError> {
+    let shown = printable(&local.display().to_string());
+    match std::fs::metadata(local) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(ClientError::Usage(format!(
+            "sync: {shown} is not a folder (sync copies folders)"
+        ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(ClientError::Usage(format!("sync: no such folder: {shown}")))
+        }
+        Err(source) => Err(ClientError::Local {
+            context: format!("cannot read {shown}"),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ftp_proto::TreeEntry;
+
+    fn entry(path: &str, kind: EntryKind) -> TreeEntry {
+        TreeEntry {
+            path: path.into(),
+            kind,
+            size: 1,
+            modified_secs: 1,
+            modified_nanos: 1,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn deletions_take_the_extras_whole_and_what_is_in_the_way() {
+        use EntryKind::{Dir, File, Symlink};
+        let mut source = vec![
+            entry("keep", File),
+            entry("file-now", File),
+            entry("dir-now", Dir),
+            entry("dir-now/a", File),
+            entry("linked", File),
+        ];
+        let mut destination = vec![
+            entry("keep", File),
+            entry("file-now", Dir),
+            entry("file-now/inner", File),
+            entry("dir-now", File),
+            entry("linked", Symlink),
+            entry("old", Dir),
+            entry("old/x", File),
+        ];
+        plan::sort(&mut source);
+        plan::sort(&mut destination);
+        let planned = plan::plan(source, destination, PlanOptions::default());
+        let deletions = deletion_plan(&planned);
+        let shown: Vec<(&str, bool, u64, bool)> = deletions
+            .deletions
+            .iter()
+            .map(|d| (d.path.as_str(), d.is_dir, d.count, d.in_the_way))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("dir-now", false, 1, true),
+                ("file-now", true, 2, true),
+                ("linked", false, 1, true),
+                ("old", true, 2, false),
+            ]
+        );
+    }
 }

@@ -79,12 +79,18 @@ impl Report {
         size: u64,
     ) {
         self.summary.moved(size);
-        self.line(progress, value, Some(text));
+        self.line(progress, self.own(value), Some(text));
     }
 
     /// A file found identical (not moved).
     pub fn identical(&mut self, progress: &Progress, value: serde_json::Value, text: String) {
-        self.line(progress, value, Some(text));
+        self.line(progress, self.own(value), Some(text));
+    }
+
+    /// A file's line (made by `put_json`/`get_json`) under this command's `op` (`sync`).
+    fn own(&self, mut value: serde_json::Value) -> serde_json::Value {
+        value["op"] = self.op.into();
+        value
     }
 
     /// An entry left alone for `reason` (a note unless it is the quick check's).
