@@ -100,10 +100,13 @@ class TreeWorkload:
         cmd, env = self.b.ftp(self.ports[name], *args)
         self.sh(*cmd, env=env, stdout=subprocess.DEVNULL)
 
-    def later(self, path):
-        """A clean-up that removes the big files now and keeps the small ones for the end."""
+    def later(self, path, check=None):
+        """A clean-up that removes the big files now and keeps the small ones for the end; with
+        `check`, it first makes sure the last round's copy is the whole tree."""
         def clean(i):
             root = path(i)
+            if check and i == self.rounds:
+                self.check_copy(root, check)
             for big in root.glob("big*.bin"):
                 big.unlink()
             self.leftovers.append(root)
@@ -158,9 +161,9 @@ class TreeWorkload:
             root = w / name / "root" / "bench"
             b.measure(upload, label,
                       lambda i, name=name: self.ftp(name, "put", "-r", str(self.tree), f"tp{i}"),
-                      self.later(lambda i, root=root: root / f"tp{i}"), amount, "files", self.rounds)
+                      self.later(lambda i, root=root: root / f"tp{i}", label), amount, "files",
+                      self.rounds)
         b.run_cases()
-        self.check_copy(tls_root / f"tp{self.rounds}", "ftp put -r")
 
         # ---- download into a fresh local folder
         shutil.copytree(self.tree, w / "rsync" / "tree")
@@ -180,9 +183,8 @@ class TreeWorkload:
                   self.later(lambda i: w / f"ld{i}"), amount, "files", self.rounds)
         b.measure(download, "ftp get -r (TLS, client fsyncs, default)",
                   lambda i: self.ftp("ftpd-tls-fsync", "get", "-r", "tree", str(w / f"gd{i}")),
-                  self.later(lambda i: w / f"gd{i}"), amount, "files", self.rounds)
+                  self.later(lambda i: w / f"gd{i}", "ftp get -r"), amount, "files", self.rounds)
         b.run_cases()
-        self.check_copy(w / f"gd{self.rounds}", "ftp get -r")
 
         # ---- a re-run with nothing changed
         self.sh("rsync", "-a", f"{self.tree}/", f"{rsync_url}/noop/")
