@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use ftp_proto::{EntryKind, ErrorKind, ServerMessage, TreeEntry, filestream};
+use ftp_proto::{EntryKind, ErrorKind, ServerMessage, TreeEntry};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
@@ -17,6 +17,7 @@ use super::{Session, entry, modified_nanos, modified_secs};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, INTERNAL_DIR, RemotePath};
 use crate::session::{Connection, send, send_error};
+use crate::state::ServerState;
 
 /// Most entries per `TreeBatch`.
 const BATCH_ENTRIES: usize = 1000;
@@ -31,6 +32,7 @@ type Batch = Result<Vec<TreeEntry>, Refusal>;
 pub async fn handle<S>(
     conn: &mut Connection<S>,
     session: &Session,
+    state: &ServerState,
     path: &str,
     sha256: bool,
 ) -> Result<(), SessionError>
@@ -43,8 +45,9 @@ where
     };
     let (batches, mut received) = mpsc::channel::<Batch>(2);
     let home = Arc::clone(&session.home);
+    let hashes = sha256.then(|| Arc::clone(&state.served));
     let walker = tokio::task::spawn_blocking(move || {
-        if let Err(refusal) = walk(&home, &path, sha256, &batches) {
+        if let Err(refusal) = walk(&home, &path, hashes.as_ref(), &batches) {
             // The receiver may be gone (the client left): nothing more to say then.
             let _ = batches.blocking_send(Err(refusal));
         }
@@ -101,12 +104,13 @@ struct Level {
     rest: Vec<(String, cap_std::fs::Metadata)>,
 }
 
-/// Walks the tree beneath `path`, sending full batches as it goes. Blocking. `Ok` also when
-/// the receiver went away (the walk just stops).
+/// Walks the tree beneath `path`, sending full batches as it goes; with `hashes` (the served
+/// files' lists), each regular file's SHA-256 too, taken from a list that knows it before the
+/// file is read. Blocking. `Ok` also when the receiver went away (the walk just stops).
 fn walk(
     home: &cap_std::fs::Dir,
     path: &RemotePath,
-    sha256: bool,
+    hashes: Option<&Arc<cap_std::fs::Dir>>,
     batches: &mpsc::Sender<Batch>,
 ) -> Result<(), Refusal> {
     let relative = path.relative();
@@ -136,17 +140,17 @@ fn walk(
             format!("{}/{name}", current.prefix)
         };
         let described = entry(name.clone(), &meta);
-        let digest = if sha256 && described.kind == EntryKind::File {
+        let digest = match hashes {
             // A file that vanished or changed kind since the look is simply shown unhashed.
-            crate::opening::open_regular(&current.dir, std::path::Path::new(&name), &relative)
-                .ok()
-                .and_then(|(file, _)| filestream::hash_file(&file).ok())
-        } else {
-            None
+            Some(folder) if described.kind == EntryKind::File => {
+                crate::opening::open_regular(&current.dir, std::path::Path::new(&name), &relative)
+                    .ok()
+                    .and_then(|(file, _)| crate::served::sha256_of(folder, &file).ok())
+            }
+            _ => None,
         };
         let below = if described.kind == EntryKind::Dir {
-            // A folder that vanished since the look is shown, empty.
-            current.dir.open_dir(&name).ok()
+            open_below(&current.dir, &name, &meta, &path.child(&relative))?
         } else {
             None
         };
@@ -179,6 +183,34 @@ fn walk(
     Ok(())
 }
 
+/// Opens the folder `name` of `dir` that was just described by `seen`, to walk it: `None` when
+/// it vanished, or was replaced since the look (by a link, say: links are never followed, so
+/// what the link leads to is not walked), and it is then shown empty. Any other failure (no
+/// permission, no file descriptor left) ends the listing: a tree shown with a folder's
+/// contents missing would look complete. Blocking.
+fn open_below(
+    dir: &cap_std::fs::Dir,
+    name: &str,
+    seen: &cap_std::fs::Metadata,
+    shown: &RemotePath,
+) -> Result<Option<cap_std::fs::Dir>, Refusal> {
+    use cap_std::fs::MetadataExt;
+    let opened = match dir.open_dir(name) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let refusal = jail::refusal_for(&e, shown);
+            return match refusal.kind {
+                ErrorKind::NotFound => Ok(None),
+                _ => Err(refusal),
+            };
+        }
+    };
+    let now = opened
+        .dir_metadata()
+        .map_err(|e| jail::refusal_for(&e, shown))?;
+    Ok((now.dev() == seen.dev() && now.ino() == seen.ino()).then_some(opened))
+}
+
 /// Reads one folder's names and metadata (links not followed), sorted for popping in byte
 /// order. Blocking.
 fn level(prefix: String, dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Level, Refusal> {
@@ -189,9 +221,12 @@ fn level(prefix: String, dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Le
         if name == INTERNAL_DIR {
             continue;
         }
-        // An entry removed while listing is simply skipped.
-        if let Ok(meta) = item.metadata() {
-            rest.push((name, meta));
+        // An entry removed while listing is simply skipped; any other failure ends the
+        // listing (a tree shown with a part missing would look complete).
+        match item.metadata() {
+            Ok(meta) => rest.push((name, meta)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(jail::refusal_for(&e, &shown.child(&name))),
         }
     }
     rest.sort_by(|a, b| b.0.cmp(&a.0));
@@ -207,8 +242,13 @@ mod tests {
         path: &str,
         sha256: bool,
     ) -> Result<Vec<TreeEntry>, Refusal> {
+        let lists = tempfile::tempdir().unwrap();
+        let lists = Arc::new(
+            cap_std::fs::Dir::open_ambient_dir(lists.path(), cap_std::ambient_authority()).unwrap(),
+        );
         let (batches, mut received) = mpsc::channel(1 << 16);
-        walk(home, &RemotePath::parse(path)?, sha256, &batches)?;
+        let hashes = sha256.then_some(&lists);
+        walk(home, &RemotePath::parse(path)?, hashes, &batches)?;
         drop(batches);
         let mut all = Vec::new();
         while let Ok(batch) = received.try_recv() {
@@ -259,7 +299,7 @@ mod tests {
         let home =
             cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap();
         let (batches, mut received) = mpsc::channel(1 << 16);
-        walk(&home, &RemotePath::parse("").unwrap(), false, &batches).unwrap();
+        walk(&home, &RemotePath::parse("").unwrap(), None, &batches).unwrap();
         drop(batches);
         let mut sizes = Vec::new();
         while let Ok(batch) = received.try_recv() {
@@ -267,5 +307,109 @@ mod tests {
         }
         assert!(sizes.iter().all(|&n| n <= BATCH_ENTRIES), "{sizes:?}");
         assert_eq!(sizes.iter().sum::<usize>(), 3003);
+    }
+
+    fn open(root: &std::path::Path) -> cap_std::fs::Dir {
+        cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap()
+    }
+
+    #[test]
+    fn hostile_names_are_listed_as_they_are() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir(root.join("new\nline\n")).unwrap();
+        std::fs::write(root.join("new\nline\n/a\\b"), "").unwrap();
+        std::fs::write(root.join(" lead\t"), "").unwrap();
+        let all = walked(&open(root), "/", false).unwrap();
+        let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, [" lead\t", "new\nline\n", "new\nline\n/a\\b"]);
+    }
+
+    #[test]
+    fn a_deep_tree_is_listed_whole() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut deep = temp.path().to_path_buf();
+        for _ in 0..300 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("leaf"), "l").unwrap();
+        let all = walked(&open(temp.path()), "/", false).unwrap();
+        assert_eq!(all.len(), 301);
+        assert!(all[300].path.ends_with("d/d/leaf"), "{}", all[300].path);
+        assert_eq!(all[300].path.len(), 300 * 2 + 4);
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_read_ends_the_listing() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().unwrap();
+        let locked = temp.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::write(locked.join("inside"), "").unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0)).unwrap();
+        let readable = std::fs::read_dir(&locked).is_ok();
+        let result = walked(&open(temp.path()), "/", false);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if readable {
+            return; // Running as root: permissions do not stop anyone.
+        }
+        assert_eq!(result.unwrap_err().kind, ErrorKind::Denied);
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_is_not_walked() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::fs::write(root.join("elsewhere/secret"), "s").unwrap();
+        let home = open(root);
+        let seen = home.symlink_metadata("a").unwrap();
+        std::fs::remove_dir(root.join("a")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", root.join("a")).unwrap();
+        let shown = RemotePath::parse("a").unwrap();
+        assert!(open_below(&home, "a", &seen, &shown).unwrap().is_none());
+        std::fs::remove_file(root.join("a")).unwrap();
+        assert!(
+            open_below(&home, "a", &seen, &shown).unwrap().is_none(),
+            "vanished"
+        );
+    }
+
+    #[test]
+    fn a_recorded_file_is_listed_with_its_hash_unread() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir(root.join("lists")).unwrap();
+        let lists = Arc::new(open(&root.join("lists")));
+        std::fs::create_dir(root.join("home")).unwrap();
+        let big = root.join("home/big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(ftp_proto::checkpoint::INTERVAL)
+            .unwrap();
+        use sha2::Digest;
+        // A test double: the recorded state is not that of the zeros on disk, so seeing it
+        // listed shows the file was not read.
+        let state = sha2::Sha256::new_with_prefix(b"recorded");
+        let end = ftp_proto::checkpoint::Checkpoint {
+            offset: ftp_proto::checkpoint::INTERVAL,
+            state: state.clone(),
+        };
+        crate::served::record(&lists, &std::fs::metadata(&big).unwrap(), end);
+        let (batches, mut received) = mpsc::channel(4);
+        let home = open(&root.join("home"));
+        walk(
+            &home,
+            &RemotePath::parse("/").unwrap(),
+            Some(&lists),
+            &batches,
+        )
+        .unwrap();
+        drop(batches);
+        let listed = received.try_recv().unwrap().unwrap();
+        let recorded: [u8; 32] = state.finalize().into();
+        assert_eq!(listed[0].sha256, Some(recorded));
     }
 }
