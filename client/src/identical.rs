@@ -165,7 +165,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         .await?;
         match self.receive().await? {
             ServerMessage::GetReady { size, offset, .. } if size == len && offset == len => {}
-            ServerMessage::GetReady { .. } => return Ok(Compared::OtherSize),
+            ServerMessage::GetReady { .. } => {
+                // Its data is on the way, unread.
+                self.set_out_of_step();
+                return Ok(Compared::OtherSize);
+            }
             other => return Err(unexpected("a download answer", &other)),
         }
         progress.start_sized(0, len, "local file");

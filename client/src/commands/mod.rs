@@ -2,6 +2,7 @@
 //! prints the result; connecting lives in [`crate::connector`], retries in [`crate::transfer`].
 
 pub mod get;
+pub mod get_many;
 pub mod ls;
 pub mod put;
 pub mod simple;

@@ -1,0 +1,412 @@
+//! Small files, downloaded pipelined: the twin of [`crate::whole`]. Up to [`WINDOW`] `Get`
+//! requests go out ahead of their answers (the server answers requests in order and reads
+//! none while it sends a file), so many small files cost no round trip each.
+//!
+//! Each file's data is gathered in memory (each is at most a few hundred KiB: callers pass
+//! files whose listed size is at most [`crate::whole::SMALL_FILE`]) and handed to a writer
+//! thread, which makes whole batches of files durable together instead of one fsync per file:
+//! for each file of a batch it checks the SHA-256 of the data against the server's, writes its
+//! `.part` (opened and locked as every download's part: see [`crate::part`]) and gives it the
+//! server's modification time; then one `syncfs` per file system makes the data of the whole
+//! batch durable; then each part is renamed into place (checked as [`crate::part::Part::finish`]
+//! checks it) and each folder of the batch is fsynced once. A file appears under its final name
+//! only whole, verified and durable, and a killed client leaves at most `.part` files (which
+//! the next run starts again: a small file is cheaper to fetch again than to resume).
+//!
+//! The callers send here only files with nothing at their local name: an existing file is
+//! compared by the single-file path ([`crate::download`]). A file that appears at a target
+//! meanwhile is not replaced without `force`. Nothing here touches the disk on the async
+//! runtime, and the data is hashed on the writer thread.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use ftp_proto::{ClientMessage, ErrorKind, ServerMessage};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use crate::connection::Client;
+use crate::download::local_error;
+use crate::error::ClientError;
+use crate::output::{printable, remote_shown};
+use crate::part::{Part, part_path};
+use crate::transfer::{GetJob, Outcome};
+
+/// Requests sent ahead of their answers.
+const WINDOW: usize = 256;
+
+/// Files received and waiting for the writer (each at most [`MAX_WHOLE`], most far smaller).
+const WAITING: usize = 64;
+
+/// Most files the writer makes durable together.
+const BATCH_FILES: usize = 512;
+
+/// Most bytes of file data the writer makes durable together.
+const BATCH_BYTES: u64 = 32 << 20;
+
+/// Largest file gathered in memory: a file that grew past it since it was listed is refused
+/// here (the next run lists it again and fetches it in chunks).
+const MAX_WHOLE: u64 = 4 << 20;
+
+/// One file received from the server, not yet checked.
+struct Received {
+    /// Index in the jobs.
+    index: usize,
+    /// Final local path.
+    local: PathBuf,
+    /// Make it durable before it appears.
+    durable: bool,
+    /// Its data, frame by frame.
+    data: Vec<Bytes>,
+    /// Its size.
+    size: u64,
+    /// The server's SHA-256 of it.
+    sha256: [u8; 32],
+    /// The server's modification time, when known.
+    modified: Option<std::time::SystemTime>,
+}
+
+/// What the receiving hands the writer, in the jobs' order.
+enum Arrived {
+    /// A file to check and put in place.
+    File(Received),
+    /// A file the server refused: reported in its turn.
+    Refused(usize, ClientError),
+}
+
+/// A file's result, from the writer.
+type Finished = (usize, Result<Outcome, ClientError>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Downloads `jobs[*next..]` (small files, nothing at their local names) pipelined,
+    /// calling `done` for each in order once it is in place (or failed). `*next` moves past
+    /// each reported file, so after a lost connection (the error returned) a new connection
+    /// carries on from there; files already received are put in place first.
+    pub async fn get_whole(
+        &mut self,
+        jobs: &[GetJob],
+        next: &mut usize,
+        force: bool,
+        done: &mut impl FnMut(usize, Result<Outcome, ClientError>),
+    ) -> Result<(), ClientError> {
+        let (to_writer, mut finished) = spawn_writer(force)?;
+        let mut report = |(index, result): Finished, next: &mut usize| {
+            done(index, result);
+            *next = index + 1;
+        };
+        let mut flights: VecDeque<usize> = VecDeque::new();
+        let mut queued = *next;
+        let ended = 'files: loop {
+            while queued < jobs.len() && flights.len() < WINDOW {
+                let get = ClientMessage::Get {
+                    path: jobs[queued].remote.clone(),
+                    offset: 0,
+                    limit_rate: None,
+                };
+                if let Err(error) = self.feed_or_explain(get).await {
+                    break 'files Err(error);
+                }
+                flights.push_back(queued);
+                queued += 1;
+            }
+            let Some(index) = flights.pop_front() else {
+                break Ok(());
+            };
+            let arrived = match self.receive_whole(index, &jobs[index]).await {
+                Ok(file) => Arrived::File(file),
+                Err(error @ ClientError::Remote { .. })
+                    if !crate::transfer::is_retryable(&error) =>
+                {
+                    Arrived::Refused(index, error)
+                }
+                Err(error) => {
+                    // The rest of this file's answer, and the later ones, may be on the way.
+                    self.set_out_of_step();
+                    break Err(error);
+                }
+            };
+            if to_writer.send(arrived).await.is_err() {
+                break Err(crate::blocking::thread_failed(
+                    "the download writer stopped early",
+                ));
+            }
+            while let Ok(result) = finished.try_recv() {
+                report(result, next);
+            }
+        };
+        // What was received goes in place before this attempt ends, whatever ended it.
+        drop(to_writer);
+        while let Some(result) = finished.recv().await {
+            report(result, next);
+        }
+        ended
+    }
+
+    /// Receives the answer to the `Get` of `job`: `GetReady`, its data, `GetDone`.
+    async fn receive_whole(&mut self, index: usize, job: &GetJob) -> Result<Received, ClientError> {
+        let (size, modified) = match self.receive_flushing().await? {
+            ServerMessage::GetReady {
+                size,
+                modified,
+                modified_nanos,
+                offset: 0,
+            } => (size, crate::download::server_time(modified, modified_nanos)),
+            ServerMessage::GetReady { .. } => {
+                return Err(ClientError::Protocol(
+                    "the server offered to resume a download asked from the start".into(),
+                ));
+            }
+            other => return Err(crate::connection::unexpected("a download answer", &other)),
+        };
+        let keep = size <= MAX_WHOLE;
+        let mut data = Vec::new();
+        let mut position = 0;
+        let sha256 = loop {
+            match self.receive().await? {
+                ServerMessage::Data {
+                    offset,
+                    data: bytes,
+                } => {
+                    let len = bytes.len() as u64;
+                    if offset != position || position + len > size {
+                        return Err(ClientError::Protocol(format!(
+                            "data at {offset} ({len} bytes) does not follow {position} within {size} bytes"
+                        )));
+                    }
+                    position += len;
+                    if keep {
+                        data.push(bytes);
+                    }
+                }
+                ServerMessage::GetDone { sha256 } if position == size => break sha256,
+                ServerMessage::GetDone { .. } => {
+                    return Err(ClientError::Protocol(format!(
+                        "the server ended the download at {position} of {size} bytes"
+                    )));
+                }
+                other => return Err(crate::connection::unexpected("download data", &other)),
+            }
+        };
+        if !keep {
+            return Err(ClientError::Local {
+                context: format!(
+                    "{} grew to {size} bytes since it was listed",
+                    printable(&remote_shown(&job.remote))
+                ),
+                source: std::io::Error::other("run the command again to fetch it"),
+            });
+        }
+        Ok(Received {
+            index,
+            local: job.local.clone(),
+            durable: job.durable,
+            data,
+            size,
+            sha256,
+            modified,
+        })
+    }
+}
+
+/// Starts the writer thread: it takes files in order, in batches of what has arrived, and
+/// answers each with its result in the same order. It ends once the sender is dropped and
+/// everything sent is answered.
+fn spawn_writer(
+    force: bool,
+) -> Result<(mpsc::Sender<Arrived>, mpsc::UnboundedReceiver<Finished>), ClientError> {
+    let (to_writer, mut arrivals) = mpsc::channel::<Arrived>(WAITING);
+    let (to_receiver, finished) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("ftp-small-downloads".into())
+        .spawn(move || {
+            while let Some(first) = arrivals.blocking_recv() {
+                let mut batch = vec![first];
+                let mut bytes = 0;
+                while batch.len() < BATCH_FILES && bytes < BATCH_BYTES {
+                    match arrivals.try_recv() {
+                        Ok(more) => {
+                            if let Arrived::File(file) = &more {
+                                bytes += file.size;
+                            }
+                            batch.push(more);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                for result in write_batch(batch, force) {
+                    if to_receiver.send(result).is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|source| ClientError::Local {
+            context: "cannot start the download writer thread".into(),
+            source,
+        })?;
+    Ok((to_writer, finished))
+}
+
+/// A file written to its part, to be made durable and renamed.
+struct Written {
+    index: usize,
+    part: Part,
+    file: std::fs::File,
+    local: PathBuf,
+    durable: bool,
+    outcome: Outcome,
+}
+
+/// Checks, writes, syncs and renames one batch; returns each file's result in order.
+/// Blocking.
+fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
+    let mut results: Vec<Option<Finished>> = Vec::with_capacity(batch.len());
+    let mut written: Vec<(usize, Written)> = Vec::new();
+    for arrived in batch {
+        let slot = results.len();
+        match arrived {
+            Arrived::Refused(index, error) => results.push(Some((index, Err(error)))),
+            Arrived::File(file) => {
+                let index = file.index;
+                match write_part(file) {
+                    Ok(done) => {
+                        results.push(None);
+                        written.push((slot, done));
+                    }
+                    Err(error) => results.push(Some((index, Err(error)))),
+                }
+            }
+        }
+    }
+    // One sync per file system makes every part of the batch durable.
+    let mut devices = HashSet::new();
+    let mut synced: Result<(), std::io::Error> = Ok(());
+    for (_, w) in written.iter().filter(|(_, w)| w.durable) {
+        use std::os::unix::fs::MetadataExt;
+        let device = w.file.metadata().map(|m| m.dev()).unwrap_or(0);
+        if devices.insert(device) && synced.is_ok() {
+            synced = rustix::fs::syncfs(&w.file).map_err(std::io::Error::from);
+        }
+    }
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for (slot, w) in written {
+        let result = match &synced {
+            Err(error) if w.durable => Err(local_error(
+                &w.part.path,
+                std::io::Error::new(error.kind(), error.to_string()),
+            )),
+            _ => put_in_place(w.part, w.file, &w.local, force).map(|()| w.outcome),
+        };
+        if result.is_ok() && w.durable {
+            let folder = folder_of(&w.local).to_path_buf();
+            if !folders.contains(&folder) {
+                folders.push(folder);
+            }
+        }
+        results[slot] = Some((w.index, result));
+    }
+    let mut folder_failed: Option<(PathBuf, std::io::Error)> = None;
+    for folder in &folders {
+        if let Err(error) = std::fs::File::open(folder).and_then(|f| f.sync_all()) {
+            folder_failed = Some((folder.clone(), error));
+        }
+    }
+    results
+        .into_iter()
+        .flatten()
+        .map(|(index, result)| match (&folder_failed, result) {
+            // In place, but its folder's entry may not survive a power loss: said, not hidden.
+            (Some((folder, error)), Ok(_)) => (
+                index,
+                Err(local_error(
+                    folder,
+                    std::io::Error::new(error.kind(), error.to_string()),
+                )),
+            ),
+            (_, result) => (index, result),
+        })
+        .collect()
+}
+
+/// Checks a received file against the server's SHA-256 and writes it to its part, with the
+/// server's modification time. Blocking.
+fn write_part(file: Received) -> Result<Written, ClientError> {
+    let mut hash = Sha256::new();
+    for bytes in &file.data {
+        hash.update(bytes);
+    }
+    let sha256: [u8; 32] = hash.finalize().into();
+    if sha256 != file.sha256 {
+        return Err(ClientError::Remote {
+            kind: ErrorKind::Integrity,
+            message: format!(
+                "integrity check failed for {}: the downloaded data does not match the server's SHA-256; nothing was written, run the command again",
+                printable(&file.local.display().to_string())
+            ),
+        });
+    }
+    let part = Part::open_or_create(&part_path(&file.local))?;
+    let mut written = part
+        .file
+        .try_clone()
+        .map_err(|e| local_error(&part.path, e))?;
+    written.set_len(0).map_err(|e| local_error(&part.path, e))?;
+    for bytes in &file.data {
+        written
+            .write_all(bytes)
+            .map_err(|e| local_error(&part.path, e))?;
+    }
+    if let Some(modified) = file.modified {
+        written
+            .set_modified(modified)
+            .map_err(|e| local_error(&part.path, e))?;
+    }
+    Ok(Written {
+        index: file.index,
+        part,
+        file: written,
+        local: file.local,
+        durable: file.durable,
+        outcome: Outcome {
+            size: file.size,
+            sent: file.size,
+            resumed_from: 0,
+            sha256,
+            identical: false,
+            hashed_from_cache: false,
+        },
+    })
+}
+
+/// Renames a synced part to `local` (never over something that appeared there meanwhile,
+/// unless `force`). Blocking.
+fn put_in_place(
+    part: Part,
+    written: std::fs::File,
+    local: &Path,
+    force: bool,
+) -> Result<(), ClientError> {
+    if !force && std::fs::symlink_metadata(local).is_ok() {
+        let _ = std::fs::remove_file(&part.path);
+        return Err(ClientError::Remote {
+            kind: ErrorKind::Exists,
+            message: format!(
+                "{} appeared during the download and was left as it is; use --force to replace it",
+                printable(&local.display().to_string())
+            ),
+        });
+    }
+    part.finish(written, local, None, false)
+        .map_err(|e| local_error(local, e))
+}
+
+/// The folder `local` is in.
+fn folder_of(local: &Path) -> &Path {
+    match local.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
