@@ -410,3 +410,76 @@ fn folder_of(local: &Path) -> &Path {
         _ => Path::new("."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(index: usize, local: &Path, data: &[u8], sha256: [u8; 32]) -> Arrived {
+        Arrived::File(Received {
+            index,
+            local: local.to_path_buf(),
+            durable: true,
+            data: vec![
+                Bytes::copy_from_slice(&data[..data.len() / 2]),
+                Bytes::copy_from_slice(&data[data.len() / 2..]),
+            ],
+            size: data.len() as u64,
+            sha256,
+            modified: Some(std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5)),
+        })
+    }
+
+    #[test]
+    fn a_batch_puts_verified_files_in_place_in_order_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let (good, bad, taken, other) = (
+            dir.path().join("good"),
+            dir.path().join("bad"),
+            dir.path().join("taken"),
+            dir.path().join("other"),
+        );
+        std::fs::write(&taken, b"mine").unwrap();
+        let sha = |data: &[u8]| -> [u8; 32] { Sha256::digest(data).into() };
+        let refused = ClientError::Remote {
+            kind: ErrorKind::NotFound,
+            message: "gone".into(),
+        };
+        let batch = vec![
+            received(0, &good, b"good data", sha(b"good data")),
+            received(1, &bad, b"bad data", sha(b"other data")),
+            Arrived::Refused(2, refused),
+            received(3, &taken, b"theirs", sha(b"theirs")),
+            received(4, &other, b"", sha(b"")),
+        ];
+        let results = write_batch(batch, false);
+        let order: Vec<usize> = results.iter().map(|(index, _)| *index).collect();
+        assert_eq!(order, [0, 1, 2, 3, 4]);
+        let codes: Vec<Option<u8>> = results
+            .iter()
+            .map(|(_, result)| result.as_ref().err().map(ClientError::exit_code))
+            .collect();
+        assert_eq!(codes, [None, Some(6), Some(4), Some(4), None]);
+        assert_eq!(std::fs::read(&good).unwrap(), b"good data");
+        let mtime = std::fs::metadata(&good).unwrap().modified().unwrap();
+        assert_eq!(
+            mtime,
+            std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5)
+        );
+        assert!(
+            !bad.exists() && !part_path(&bad).exists(),
+            "a mismatch writes nothing"
+        );
+        assert_eq!(
+            std::fs::read(&taken).unwrap(),
+            b"mine",
+            "not replaced without force"
+        );
+        assert!(!part_path(&taken).exists());
+        assert_eq!(std::fs::read(&other).unwrap(), b"");
+        assert!(!part_path(&good).exists());
+        let forced = write_batch(vec![received(0, &taken, b"theirs", sha(b"theirs"))], true);
+        assert!(forced[0].1.is_ok());
+        assert_eq!(std::fs::read(&taken).unwrap(), b"theirs");
+    }
+}

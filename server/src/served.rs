@@ -59,6 +59,10 @@ pub fn record(folder: &cap_std::fs::Dir, meta: &std::fs::Metadata, end: Checkpoi
 /// state at its end: known without reading the file. `None` when no list knows it, or the
 /// file changed since (any change alters its identity). Blocking (one small read).
 pub fn known_sha256(folder: &cap_std::fs::Dir, meta: &std::fs::Metadata) -> Option<[u8; 32]> {
+    // No list is kept for a file under one interval: nothing to look for.
+    if meta.len() < checkpoint::INTERVAL {
+        return None;
+    }
     let (binding, name) = list_for(meta);
     let bytes = folder.read(&name).ok()?;
     checkpoint::decode(&bytes, &checkpoint::sealed_binding(&binding, meta))

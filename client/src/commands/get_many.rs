@@ -92,7 +92,12 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
         )
         .await;
         match listed {
-            Err(error) if !matches!(error, ClientError::Remote { .. }) => return Err(error),
+            // Only a refused or missing folder is that REMOTE's failure; anything else (login,
+            // connection) ends the command.
+            Err(error) if !matches!(&error, ClientError::Remote { kind, .. } if kind.is_remote_path()) =>
+            {
+                return Err(error);
+            }
             listed => {
                 listings.insert(folder, listed);
             }
