@@ -38,14 +38,15 @@ use crate::transfer::{GetJob, Outcome};
 /// Requests sent ahead of their answers.
 const WINDOW: usize = 256;
 
-/// Files received and waiting for the writer (each at most [`MAX_WHOLE`], most far smaller).
+/// Files received and waiting for the writer (each at most [`MAX_WHOLE`], most far smaller:
+/// with a batch being written, the client holds at most about 16 MiB plus these).
 const WAITING: usize = 64;
 
 /// Most files the writer makes durable together.
 const BATCH_FILES: usize = 512;
 
 /// Most bytes of file data the writer makes durable together.
-const BATCH_BYTES: u64 = 32 << 20;
+const BATCH_BYTES: u64 = 16 << 20;
 
 /// Largest file gathered in memory: a file that grew past it since it was listed is refused
 /// here (the next run lists it again and fetches it in chunks).
@@ -452,6 +453,10 @@ mod tests {
             received(3, &taken, b"theirs", sha(b"theirs")),
             received(4, &other, b"", sha(b"")),
         ];
+        let mut batch = batch;
+        if let Some(Arrived::File(file)) = batch.last_mut() {
+            file.durable = false;
+        }
         let results = write_batch(batch, false);
         let order: Vec<usize> = results.iter().map(|(index, _)| *index).collect();
         assert_eq!(order, [0, 1, 2, 3, 4]);

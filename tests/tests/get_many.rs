@@ -22,7 +22,7 @@ fn lines(output: &std::process::Output) -> Vec<serde_json::Value> {
 }
 
 /// A site whose alice holds `logs/` (`a.gz`, `b.gz`, `c.txt`, `.hidden.gz`, the folder
-/// `sub.gz/`, the link `link.gz -> a.gz`, the 3 MiB `big.gz`) and `top.txt`.
+/// `sub.gz/`, the link `link.gz -> a.gz`, the 3 MiB `big.gz`), `top.txt` and `odd[1].txt`.
 fn site() -> Site {
     let site = Site::new("");
     site.add_user("alice", "alice-pw", &[]);
@@ -35,6 +35,7 @@ fn site() -> Site {
     random_file(&logs.join(".hidden.gz"), 10, 4);
     random_file(&logs.join("big.gz"), 3 << 20, 5);
     random_file(&home.join("top.txt"), 77, 6);
+    random_file(&home.join("odd[1].txt"), 5, 7);
     std::os::unix::fs::symlink("a.gz", logs.join("link.gz")).unwrap();
     site
 }
@@ -151,6 +152,26 @@ fn a_pattern_matching_nothing_fails_alone_and_existing_files_follow_the_single_r
     assert_eq!(failed["exit_code"], 4);
     assert_eq!(std::fs::read(out.join("c.txt")).unwrap(), b"different");
     assert_eq!(lines.last().unwrap()["failed"], 2);
+}
+
+#[test]
+fn a_name_that_only_looks_like_a_pattern_is_that_name() {
+    let site = site();
+    let server = site.start();
+    let out = site.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let to = out.to_str().unwrap();
+    let output = server.run_ftp("alice", "alice-pw", &["get", "odd[1].txt", "--to", to]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(same_content(
+        &site.root().join("alice/odd[1].txt"),
+        &out.join("odd[1].txt")
+    ));
+    assert!(
+        stdout(&output).contains("1 file, 5 B"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! folder), so the total bar knows the files and bytes. Only regular files are fetched: a
 //! folder, link or special file that a pattern matches is skipped with a note (and a
 //! `skipped` JSON line); a plain REMOTE that is a folder is refused (use `get -r`). A pattern
-//! that matches nothing fails that REMOTE (exit 4), and the others still go. Local names are
+//! that matches nothing fails that REMOTE (exit 4), and the others still go, unless the folder
+//! holds that very name (`a[1].txt` is fetched as it is). Local names are
 //! checked as a single `get` checks them. An existing local file follows the single-file rule
 //! (identical content is fine, different is refused per file, exit 4, unless `--force`).
 //! Small files with nothing at their local names go pipelined ([`crate::get_whole`]), the
@@ -307,8 +308,12 @@ fn plan(
                     }
                     None => continue,
                 };
-                let matched: Vec<&DirEntry> =
+                let mut matched: Vec<&DirEntry> =
                     entries.iter().filter(|e| glob.matches(&e.name)).collect();
+                if matched.is_empty() {
+                    // A name that merely looks like a pattern (`a[1].txt`) is that name.
+                    matched.extend(entries.iter().filter(|e| e.name == glob.pattern));
+                }
                 if matched.is_empty() {
                     steps.push(Step::Fail(
                         shown.clone(),
