@@ -18,36 +18,18 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use ftp_proto::{DirEntry, EntryKind, ErrorKind};
+use ftp_proto::DirEntry;
 
+use super::get_plan::{Step, Wanted, listing_path, parse, plan};
 use crate::cli::{GetArgs, GlobalArgs};
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output::{self, printable, remote_shown};
 use crate::progress::Progress;
-use crate::remote_glob::{RemoteGlob, has_glob};
 use crate::summary::{self, Summary};
 use crate::transfer::{self, GetJob, Outcome, TransferOptions};
 use crate::whole::SMALL_FILE;
-
-/// One REMOTE as given: a plain path or a pattern.
-enum Wanted {
-    /// A plain remote path, and the folder it is in.
-    Plain { remote: String, folder: String },
-    /// A pattern in the last component.
-    Glob(RemoteGlob),
-}
-
-/// One line of the plan, in the order of the command line and of each folder's listing.
-enum Step {
-    /// A file to fetch, with its listed size (`None` when the listing did not show it).
-    Fetch(GetJob, Option<u64>),
-    /// Left alone, and why.
-    Skip(String, String),
-    /// Failed before anything moved.
-    Fail(String, ClientError),
-}
 
 /// Runs `ftp get REMOTE... --to DIR` (and a lone REMOTE holding a pattern, into `.`).
 pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(), ClientError> {
@@ -221,128 +203,6 @@ async fn small_and_new(
             .collect())
     })
     .await
-}
-
-/// The same error again (a listing's refusal is told for each REMOTE of its folder).
-fn copy(error: &ClientError) -> ClientError {
-    match error {
-        ClientError::Remote { kind, message } => ClientError::Remote {
-            kind: *kind,
-            message: message.clone(),
-        },
-        other => ClientError::Protocol(other.to_string()),
-    }
-}
-
-/// Parses one REMOTE; a plain one must end in a usable local name.
-fn parse(remote: &str) -> Result<Wanted, ClientError> {
-    if has_glob(remote) {
-        return RemoteGlob::parse(remote).map(Wanted::Glob);
-    }
-    super::get::remote_file_name(remote)?;
-    let trimmed = remote.trim_end_matches('/');
-    let folder = trimmed.rsplit_once('/').map_or("", |(folder, _)| folder);
-    Ok(Wanted::Plain {
-        remote: remote.to_owned(),
-        folder: folder.to_owned(),
-    })
-}
-
-/// The path to list for a folder ("" is the home).
-fn listing_path(folder: &str) -> &str {
-    if folder.is_empty() { "/" } else { folder }
-}
-
-/// Turns the REMOTEs and their folders' listings into steps (each remote file once).
-fn plan(
-    wanted: &[Wanted],
-    listings: &HashMap<String, Result<Vec<DirEntry>, ClientError>>,
-    dir: &Path,
-    durable: bool,
-) -> Vec<Step> {
-    let mut seen = HashSet::new();
-    let mut steps = Vec::new();
-    let mut fetch = |steps: &mut Vec<Step>, remote: String, name: &str, size: Option<u64>| {
-        if seen.insert(remote_shown(&remote)) {
-            let job = GetJob {
-                local: dir.join(name),
-                remote,
-                durable,
-            };
-            steps.push(Step::Fetch(job, size));
-        }
-    };
-    for want in wanted {
-        match want {
-            Wanted::Plain { remote, folder } => {
-                let name = super::get::remote_file_name(remote).unwrap_or_default();
-                let listed = match listings.get(folder) {
-                    Some(Ok(entries)) => entries.iter().find(|e| e.name == name),
-                    _ => None,
-                };
-                match listed {
-                    Some(entry) if entry.kind == EntryKind::Dir => steps.push(Step::Fail(
-                        remote.clone(),
-                        ClientError::Remote {
-                            kind: ErrorKind::Denied,
-                            message: format!(
-                                "{} is a folder (get -r copies a folder)",
-                                printable(&remote_shown(remote))
-                            ),
-                        },
-                    )),
-                    // Not listed (or not a plain file): the server's answer to `Get` tells.
-                    entry => {
-                        let size = entry.filter(|e| e.kind == EntryKind::File).map(|e| e.size);
-                        fetch(&mut steps, remote.clone(), name, size);
-                    }
-                }
-            }
-            Wanted::Glob(glob) => {
-                let shown = remote_shown(&glob.child(&glob.pattern));
-                let entries = match listings.get(&glob.folder) {
-                    Some(Ok(entries)) => entries,
-                    Some(Err(error)) => {
-                        steps.push(Step::Fail(shown, copy(error)));
-                        continue;
-                    }
-                    None => continue,
-                };
-                let mut matched: Vec<&DirEntry> =
-                    entries.iter().filter(|e| glob.matches(&e.name)).collect();
-                if matched.is_empty() {
-                    // A name that merely looks like a pattern (`a[1].txt`) is that name.
-                    matched.extend(entries.iter().filter(|e| e.name == glob.pattern));
-                }
-                if matched.is_empty() {
-                    steps.push(Step::Fail(
-                        shown.clone(),
-                        ClientError::Remote {
-                            kind: ErrorKind::NotFound,
-                            message: format!("no remote names match {}", printable(&shown)),
-                        },
-                    ));
-                }
-                for entry in matched {
-                    let remote = glob.child(&entry.name);
-                    if entry.kind != EntryKind::File {
-                        let what = match entry.kind {
-                            EntryKind::Dir => "a folder (get -r copies a folder)",
-                            EntryKind::Symlink => "a link (links are not followed)",
-                            _ => "not a regular file",
-                        };
-                        steps.push(Step::Skip(remote, format!("skipped: it is {what}")));
-                    } else if super::get::remote_file_name(&entry.name).is_err() {
-                        let why = "skipped: its name cannot be a local file name".to_owned();
-                        steps.push(Step::Skip(remote, why));
-                    } else {
-                        fetch(&mut steps, remote, &entry.name, Some(entry.size));
-                    }
-                }
-            }
-        }
-    }
-    steps
 }
 
 /// What the command prints and counts as files finish.

@@ -3,6 +3,7 @@
 
 pub mod get;
 pub mod get_many;
+pub mod get_plan;
 pub mod ls;
 pub mod put;
 pub mod simple;
