@@ -2,7 +2,7 @@
 //!
 //! The walk runs on a blocking thread and hands batches to the connection over a channel of
 //! two, so memory stays bounded whatever the tree's size: at most the names of the folders on
-//! the current path plus two batches. Depth first, a folder's entry before what it holds, the
+//! the current path (names only) plus two batches. Depth first, a folder's entry before what it holds, the
 //! names of each folder in byte order. Links are listed, never followed; the internal folder
 //! is never shown. A name that is not UTF-8 is shown lossily, as `List` shows it. A client
 //! that goes away stops the walk at the next batch.
@@ -100,8 +100,9 @@ struct Level {
     prefix: String,
     /// The folder, opened beneath the home.
     dir: cap_std::fs::Dir,
-    /// Its names not yet visited, last first (popped from the end).
-    rest: Vec<(String, cap_std::fs::Metadata)>,
+    /// Its names not yet visited, last first (popped from the end): names only, each
+    /// described when its turn comes, so a wide folder costs its names and no more.
+    rest: Vec<std::ffi::OsString>,
 }
 
 /// Walks the tree beneath `path`, sending full batches as it goes; with `hashes` (the served
@@ -130,27 +131,35 @@ fn walk(
     let mut batch = Vec::new();
     let mut batch_bytes = 0;
     while let Some(current) = stack.last_mut() {
-        let Some((name, meta)) = current.rest.pop() else {
+        let Some(raw) = current.rest.pop() else {
             stack.pop();
             continue;
         };
+        let name = raw.to_string_lossy().into_owned();
         let relative = if current.prefix.is_empty() {
             name.clone()
         } else {
             format!("{}/{name}", current.prefix)
         };
+        // Not following links. One removed since the folder was read is simply skipped; any
+        // other failure ends the listing (a tree shown with a part missing would look whole).
+        let meta = match current.dir.symlink_metadata(&raw) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(jail::refusal_for(&e, &path.child(&relative))),
+        };
         let described = entry(name.clone(), &meta);
         let digest = match hashes {
             // A file that vanished or changed kind since the look is simply shown unhashed.
             Some(folder) if described.kind == EntryKind::File => {
-                crate::opening::open_regular(&current.dir, std::path::Path::new(&name), &relative)
+                crate::opening::open_regular(&current.dir, std::path::Path::new(&raw), &relative)
                     .ok()
                     .and_then(|(file, _)| crate::served::sha256_of(folder, &file).ok())
             }
             _ => None,
         };
         let below = if described.kind == EntryKind::Dir {
-            open_below(&current.dir, &name, &meta, &path.child(&relative))?
+            open_below(&current.dir, &raw, &meta, &path.child(&relative))?
         } else {
             None
         };
@@ -190,7 +199,7 @@ fn walk(
 /// contents missing would look complete. Blocking.
 fn open_below(
     dir: &cap_std::fs::Dir,
-    name: &str,
+    name: &std::ffi::OsStr,
     seen: &cap_std::fs::Metadata,
     shown: &RemotePath,
 ) -> Result<Option<cap_std::fs::Dir>, Refusal> {
@@ -211,25 +220,17 @@ fn open_below(
     Ok((now.dev() == seen.dev() && now.ino() == seen.ino()).then_some(opened))
 }
 
-/// Reads one folder's names and metadata (links not followed), sorted for popping in byte
-/// order. Blocking.
+/// Reads one folder's names, sorted for popping in byte order. Blocking.
 fn level(prefix: String, dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Level, Refusal> {
+    use std::os::unix::ffi::OsStrExt;
     let mut rest = Vec::new();
     for item in dir.entries().map_err(|e| jail::refusal_for(&e, shown))? {
-        let item = item.map_err(|e| jail::refusal_for(&e, shown))?;
-        let name = item.file_name().to_string_lossy().into_owned();
-        if name == INTERNAL_DIR {
-            continue;
-        }
-        // An entry removed while listing is simply skipped; any other failure ends the
-        // listing (a tree shown with a part missing would look complete).
-        match item.metadata() {
-            Ok(meta) => rest.push((name, meta)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(jail::refusal_for(&e, &shown.child(&name))),
+        let name = item.map_err(|e| jail::refusal_for(&e, shown))?.file_name();
+        if name != INTERNAL_DIR {
+            rest.push(name);
         }
     }
-    rest.sort_by(|a, b| b.0.cmp(&a.0));
+    rest.sort_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
     Ok(Level { prefix, dir, rest })
 }
 
@@ -320,9 +321,15 @@ mod tests {
         std::fs::create_dir(root.join("new\nline\n")).unwrap();
         std::fs::write(root.join("new\nline\n/a\\b"), "").unwrap();
         std::fs::write(root.join(" lead\t"), "").unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        std::fs::write(root.join(std::ffi::OsStr::from_bytes(b"z\xff")), "").unwrap();
         let all = walked(&open(root), "/", false).unwrap();
         let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, [" lead\t", "new\nline\n", "new\nline\n/a\\b"]);
+        assert_eq!(
+            paths,
+            [" lead\t", "new\nline\n", "new\nline\n/a\\b", "z\u{fffd}"],
+            "a name that is not UTF-8 is shown lossily, not dropped"
+        );
     }
 
     #[test]
@@ -352,10 +359,11 @@ mod tests {
         std::fs::remove_dir(root.join("a")).unwrap();
         std::os::unix::fs::symlink("elsewhere", root.join("a")).unwrap();
         let shown = RemotePath::parse("a").unwrap();
-        assert!(open_below(&home, "a", &seen, &shown).unwrap().is_none());
+        let a = std::ffi::OsStr::new("a");
+        assert!(open_below(&home, a, &seen, &shown).unwrap().is_none());
         std::fs::remove_file(root.join("a")).unwrap();
         assert!(
-            open_below(&home, "a", &seen, &shown).unwrap().is_none(),
+            open_below(&home, a, &seen, &shown).unwrap().is_none(),
             "vanished"
         );
     }
