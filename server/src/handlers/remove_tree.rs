@@ -7,6 +7,7 @@
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::tree::open_below;
 use super::{Session, change_on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
@@ -70,9 +71,12 @@ fn remove_tree(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Removed, Re
             folders: 0,
         });
     }
-    let dir = home
-        .open_dir(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?;
+    let Some(dir) = open_below(home, &relative, &meta, path)? else {
+        return Err(Refusal::new(
+            ErrorKind::Busy,
+            format!("{path} changed while it was being removed; nothing was removed"),
+        ));
+    };
     let mut removed = empty(dir, path)?;
     home.remove_dir(&relative)
         .map_err(|e| jail::refusal_for(&e, path))?;
@@ -120,11 +124,21 @@ fn empty(dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Removed, Refusal> 
             .file_type()
             .map_err(|e| jail::refusal_for(&e, &child))?
             .is_dir();
-        if is_dir {
-            let inner = current
-                .dir
-                .open_dir(&name)
-                .map_err(|e| jail::refusal_for(&e, &child))?;
+        let inner = if is_dir {
+            let seen = match item.metadata() {
+                Ok(seen) => Some(seen),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(jail::refusal_for(&e, &child)),
+            };
+            match seen {
+                Some(seen) => open_below(&current.dir, &name, &seen, &child)?,
+                None => continue,
+            }
+        } else {
+            None
+        };
+        // A folder swapped for a link (or a file) meanwhile is removed as what it is now.
+        if let Some(inner) = inner {
             let entries = inner.entries().map_err(|e| jail::refusal_for(&e, &child))?;
             stack.push(Level {
                 dir: inner,

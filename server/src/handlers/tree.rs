@@ -192,14 +192,14 @@ fn walk(
     Ok(())
 }
 
-/// Opens the folder `name` of `dir` that was just described by `seen`, to walk it: `None` when
-/// it vanished, or was replaced since the look (by a link, say: links are never followed, so
-/// what the link leads to is not walked), and it is then shown empty. Any other failure (no
-/// permission, no file descriptor left) ends the listing: a tree shown with a folder's
+/// Opens the folder `name` of `dir` that was just described by `seen` (not following links),
+/// to go into it: `None` when it vanished, or was replaced since the look (by a link, say:
+/// links are never followed, so what a link leads to is never walked or emptied). Any other
+/// failure (no permission, no file descriptor left) is refused: a tree listed with a folder's
 /// contents missing would look complete. Blocking.
-fn open_below(
+pub(super) fn open_below(
     dir: &cap_std::fs::Dir,
-    name: &std::ffi::OsStr,
+    name: impl AsRef<std::path::Path>,
     seen: &cap_std::fs::Metadata,
     shown: &RemotePath,
 ) -> Result<Option<cap_std::fs::Dir>, Refusal> {
