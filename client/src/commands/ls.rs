@@ -32,17 +32,42 @@ pub async fn run(global: &GlobalArgs, path: &str, recursive: bool) -> Result<(),
             .await;
         match listed {
             Ok(()) => super::print(&sections.finish())?,
-            // Not a folder: shown as `ls` shows one file.
-            Err(ClientError::Remote {
-                kind: ErrorKind::Denied,
-                ..
-            }) => print_listing(&mut client, path, global.json).await?,
+            // Not a folder: shown as `ls` shows one file. A folder refused part way (one
+            // beneath it cannot be read) is that refusal.
+            Err(
+                error @ ClientError::Remote {
+                    kind: ErrorKind::Denied,
+                    ..
+                },
+            ) => {
+                if is_folder(&mut client, path).await? {
+                    return Err(error);
+                }
+                print_listing(&mut client, path, global.json).await?;
+            }
             Err(error) => return Err(error),
         }
     } else {
         print_listing(&mut client, path, global.json).await?;
     }
     client.quit().await
+}
+
+/// Whether the remote `path` is a folder, as its parent's listing shows it (the home is one;
+/// a parent that cannot be listed counts as saying so).
+async fn is_folder(client: &mut crate::Client, path: &str) -> Result<bool, ClientError> {
+    let shown = output::remote_shown(path);
+    let Some((parent, name)) = shown.rsplit_once('/').filter(|(_, name)| !name.is_empty()) else {
+        return Ok(true);
+    };
+    let parent = if parent.is_empty() { "/" } else { parent };
+    Ok(match client.list(parent).await {
+        Ok(entries) => entries
+            .iter()
+            .any(|e| e.name == name && e.kind == ftp_proto::EntryKind::Dir),
+        Err(ClientError::Remote { .. }) => true,
+        Err(error) => return Err(error),
+    })
 }
 
 /// Prints `ls` of one folder (or file).
