@@ -40,8 +40,9 @@ const WINDOW: usize = 256;
 /// with a batch being written, the client holds at most about 16 MiB plus these).
 const WAITING: usize = 64;
 
-/// Most files the writer makes durable together.
-const BATCH_FILES: usize = 512;
+/// Most files the writer makes durable together (each holds one file descriptor until its
+/// batch is in place; a batch is drawn from the [`WAITING`] files, so it rarely gets this big).
+const BATCH_FILES: usize = 128;
 
 /// Most bytes of file data the writer makes durable together.
 const BATCH_BYTES: u64 = 16 << 20;

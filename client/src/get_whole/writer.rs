@@ -57,11 +57,11 @@ pub(super) fn spawn_writer(
     Ok((to_writer, finished))
 }
 
-/// A file written to its part, to be made durable and renamed.
+/// A file written to its part, to be made durable and renamed (one descriptor per file while
+/// its batch is written: the part's own handle).
 struct Written {
     index: usize,
     part: Part,
-    file: std::fs::File,
     local: PathBuf,
     durable: bool,
     outcome: Outcome,
@@ -93,9 +93,9 @@ fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
     let mut synced: Result<(), std::io::Error> = Ok(());
     for (_, w) in written.iter().filter(|(_, w)| w.durable) {
         use std::os::unix::fs::MetadataExt;
-        let device = w.file.metadata().map(|m| m.dev()).unwrap_or(0);
+        let device = w.part.file.metadata().map(|m| m.dev()).unwrap_or(0);
         if devices.insert(device) && synced.is_ok() {
-            synced = rustix::fs::syncfs(&w.file).map_err(std::io::Error::from);
+            synced = rustix::fs::syncfs(&w.part.file).map_err(std::io::Error::from);
         }
     }
     let mut folders: Vec<PathBuf> = Vec::new();
@@ -105,7 +105,7 @@ fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
                 &w.part.path,
                 std::io::Error::new(error.kind(), error.to_string()),
             )),
-            _ => put_in_place(w.part, w.file, &w.local, force).map(|()| w.outcome),
+            _ => put_in_place(w.part, &w.local, force).map(|()| w.outcome),
         };
         if result.is_ok() && w.durable {
             let folder = folder_of(&w.local).to_path_buf();
@@ -156,10 +156,8 @@ fn write_part(file: Received) -> Result<Written, ClientError> {
         });
     }
     let part = Part::open_or_create(&part_path(&file.local))?;
-    let mut written = part
-        .file
-        .try_clone()
-        .map_err(|e| local_error(&part.path, e))?;
+    // Opened for appending: cut to nothing first, then every write lands at the end.
+    let mut written = &part.file;
     written.set_len(0).map_err(|e| local_error(&part.path, e))?;
     for bytes in &file.data {
         written
@@ -174,7 +172,6 @@ fn write_part(file: Received) -> Result<Written, ClientError> {
     Ok(Written {
         index: file.index,
         part,
-        file: written,
         local: file.local,
         durable: file.durable,
         outcome: Outcome {
@@ -190,12 +187,7 @@ fn write_part(file: Received) -> Result<Written, ClientError> {
 
 /// Renames a synced part to `local` (never over something that appeared there meanwhile,
 /// unless `force`). Blocking.
-fn put_in_place(
-    part: Part,
-    written: std::fs::File,
-    local: &Path,
-    force: bool,
-) -> Result<(), ClientError> {
+fn put_in_place(part: Part, local: &Path, force: bool) -> Result<(), ClientError> {
     if !force && std::fs::symlink_metadata(local).is_ok() {
         let _ = std::fs::remove_file(&part.path);
         return Err(ClientError::Remote {
@@ -206,6 +198,10 @@ fn put_in_place(
             ),
         });
     }
+    let written = part
+        .file
+        .try_clone()
+        .map_err(|e| local_error(&part.path, e))?;
     part.finish(written, local, None, false)
         .map_err(|e| local_error(local, e))
 }
