@@ -1,8 +1,10 @@
 //! `ftp get REMOTE... --to DIR` through the real binaries: several files and patterns into one
 //! folder, folders and links matched by a pattern skipped, a pattern matching nothing failed
 //! (exit 4) while the others go, existing local files compared, and the pipelined small
-//! files resumed after a cut connection and after the client is killed: every file under its
-//! final name is always whole.
+//! files resumed after a cut connection, after the client is killed and after SIGTERM (exit
+//! 130): every file under its final name is always whole. The interruptions come far from the
+//! end without any timing: a client whose stdout pipe is not read stalls once it is full, with
+//! 600 result lines holding far more than a pipe buffer.
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -296,4 +298,36 @@ fn a_killed_client_leaves_only_whole_files_and_a_rerun_finishes() {
     let lines = lines(&output);
     let identical = lines.iter().filter(|l| l["result"] == "identical").count();
     assert_eq!(identical, whole, "what was in place is not fetched again");
+}
+
+#[test]
+fn sigterm_stops_with_130_keeping_only_whole_files() {
+    let site = many(600);
+    let server = site.start();
+    let source = site.root().join("alice/many");
+    let out = site.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let args = ["--json", "get", "many/*", "--to", out.to_str().unwrap()];
+    let mut command = server.ftp("alice", "alice-pw");
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for _ in 0..20 {
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+    }
+    // Far from the end (the client stalls on its full stdout pipe): stop it there.
+    e2e::signal(child.id(), "TERM");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let output = e2e::output_of(child, "ftp get stopped by SIGTERM");
+    assert_eq!(code(&output), 130, "{}", stderr(&output));
+    let whole = all_whole(&source, &out, false);
+    assert!(whole < 600, "{whole} files in place");
+    let output = server.run_ftp("alice", "alice-pw", &args);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(all_whole(&source, &out, true), 600);
 }
