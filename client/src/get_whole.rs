@@ -1,6 +1,7 @@
 //! Small files, downloaded pipelined: the twin of [`crate::whole`]. Up to [`WINDOW`] `Get`
-//! requests go out ahead of their answers (the server answers requests in order and reads
-//! none while it sends a file), so many small files cost no round trip each.
+//! requests (and at most [`AHEAD_BYTES`] of them) go out ahead of their answers (the server
+//! answers requests in order and reads none while it sends a file), so many small files cost
+//! no round trip each.
 //!
 //! Each file's data is gathered in memory (each is at most a few hundred KiB: callers pass
 //! files whose listed size is at most [`crate::whole::SMALL_FILE`]) and handed to a writer
@@ -35,6 +36,17 @@ use writer::spawn_writer;
 
 /// Requests sent ahead of their answers.
 const WINDOW: usize = 256;
+
+/// Most bytes of requests sent ahead (a rough size of each `Get`: its path and a little more).
+/// The server does not read while it sends a file, so requests ahead must fit in the socket
+/// buffers between the two sides, or both would wait on each other: far below the smallest
+/// buffers, even when every path is 4 KiB long.
+const AHEAD_BYTES: usize = 32 * 1024;
+
+/// What one `Get` request counts for [`AHEAD_BYTES`].
+fn request_bytes(job: &GetJob) -> usize {
+    job.remote.len() + 64
+}
 
 /// Files received and waiting for the writer (each at most [`MAX_WHOLE`], most far smaller:
 /// with a batch being written, the client holds at most about 16 MiB plus these).
@@ -99,8 +111,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         };
         let mut flights: VecDeque<usize> = VecDeque::new();
         let mut queued = *next;
+        let mut ahead = 0;
         let ended = 'files: loop {
-            while queued < jobs.len() && flights.len() < WINDOW {
+            while queued < jobs.len()
+                && flights.len() < WINDOW
+                && (flights.is_empty() || ahead + request_bytes(&jobs[queued]) <= AHEAD_BYTES)
+            {
+                ahead += request_bytes(&jobs[queued]);
                 let get = ClientMessage::Get {
                     path: jobs[queued].remote.clone(),
                     offset: 0,
@@ -115,6 +132,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             let Some(index) = flights.pop_front() else {
                 break Ok(());
             };
+            ahead -= request_bytes(&jobs[index]);
             let arrived = match self.receive_whole(index, &jobs[index]).await {
                 Ok(file) => Arrived::File(file),
                 Err(error @ ClientError::Remote { .. })
