@@ -289,9 +289,12 @@ pub async fn put_whole_with_retries(
 }
 
 /// Downloads small files pipelined (see [`crate::get_whole`]), reconnecting as needed and
-/// carrying on from the first unreported file; `done` hears of each file in order. The files
-/// must have nothing at their local names (an existing one is compared by
-/// [`get_with_retries`]).
+/// carrying on from the first unreported file; `done` hears of each file in order. Without
+/// `options.force` the files must have nothing at their local names (an existing one is
+/// compared by [`get_with_retries`]; one that appears meanwhile is refused, exit 4); with it,
+/// what is there is replaced, never compared (a changed file that `sync` replaces). Each
+/// job's local folder must exist. `--limit-rate` is not applied here: paced downloads go one
+/// by one.
 pub async fn get_whole_with_retries(
     connector: &mut Connector,
     client: &mut Option<Client>,
