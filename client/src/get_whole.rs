@@ -14,10 +14,11 @@
 //! only whole, verified and durable, and a killed client leaves at most `.part` files (which
 //! the next run starts again: a small file is cheaper to fetch again than to resume).
 //!
-//! The callers send here only files with nothing at their local name: an existing file is
-//! compared by the single-file path ([`crate::download`]). A file that appears at a target
-//! meanwhile is not replaced without `force`. Nothing here touches the disk on the async
-//! runtime, and the data is hashed on the writer thread.
+//! Without `force` the callers send here only files with nothing at their local names (an
+//! existing file is compared by the single-file path, [`crate::download`]), and a file that
+//! appears at a target meanwhile is refused; with `force`, whatever is at a target is replaced
+//! by the rename, never compared. Nothing here touches the disk on the async runtime, and the
+//! data is hashed on the writer thread.
 
 mod writer;
 
