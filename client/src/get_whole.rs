@@ -229,3 +229,130 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ftp_proto::handshake::{self, ChannelBinding};
+    use ftp_proto::{ErrorKind, PROTOCOL_VERSION, ServerCodec, SharedKey};
+    use futures::{SinkExt, StreamExt};
+    use sha2::{Digest, Sha256};
+    use tokio_util::codec::Framed;
+
+    use super::*;
+
+    /// A server at the other end of `stream`: the key handshake, then for each `Get` of `NAME`
+    /// the content `NAME` (in two frames), except `missing` (an error) and `lying` (a wrong
+    /// SHA-256). It reads every request before answering the first, as a pipelining client
+    /// allows.
+    async fn serve(stream: tokio::io::DuplexStream, key: SharedKey, expected: usize) {
+        let binding = ChannelBinding::plaintext();
+        let mut conn = Framed::new(stream, ServerCodec::default());
+        let nonce = handshake::new_nonce().unwrap();
+        let hello = ServerMessage::Hello {
+            version: PROTOCOL_VERSION,
+            nonce,
+        };
+        conn.send(hello).await.unwrap();
+        let Some(Ok(ClientMessage::Hello {
+            nonce: client_nonce,
+            ..
+        })) = conn.next().await
+        else {
+            panic!("no hello from the client");
+        };
+        let proof = handshake::server_proof(&key, &binding, &client_nonce, &nonce);
+        conn.send(ServerMessage::Proof { proof }).await.unwrap();
+        let mut asked = Vec::new();
+        while asked.len() < expected {
+            let Some(Ok(ClientMessage::Get {
+                path, offset: 0, ..
+            })) = conn.next().await
+            else {
+                panic!("not a Get from the start");
+            };
+            asked.push(path);
+        }
+        for path in asked {
+            if path == "missing" {
+                let kind = ErrorKind::NotFound;
+                let message = "no such file".into();
+                conn.send(ServerMessage::Error { kind, message })
+                    .await
+                    .unwrap();
+                continue;
+            }
+            let data = path.as_bytes().to_vec();
+            let size = data.len() as u64;
+            let ready = ServerMessage::GetReady {
+                size,
+                modified: 1_700_000_000,
+                modified_nanos: 0,
+                offset: 0,
+            };
+            conn.send(ready).await.unwrap();
+            let half = data.len() / 2;
+            for (offset, part) in [(0, &data[..half]), (half, &data[half..])] {
+                let data = Bytes::copy_from_slice(part);
+                let offset = offset as u64;
+                conn.send(ServerMessage::Data { offset, data })
+                    .await
+                    .unwrap();
+            }
+            let sha256 = if path == "lying" {
+                [0; 32]
+            } else {
+                Sha256::digest(&data).into()
+            };
+            conn.send(ServerMessage::GetDone { sha256 }).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_are_taken_in_order_with_refusals_and_mismatches_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["first", "missing", "lying", "last one"];
+        let jobs: Vec<GetJob> = names
+            .iter()
+            .map(|name| GetJob {
+                remote: (*name).into(),
+                local: dir.path().join(name),
+                durable: true,
+            })
+            .collect();
+        let key = SharedKey::from_bytes([7; 32]);
+        let (near, far) = tokio::io::duplex(1 << 20);
+        let server = tokio::spawn(serve(far, key.clone(), jobs.len()));
+        let binding = ChannelBinding::plaintext();
+        let mut client = Client::handshake(near, &key, &binding).await.unwrap();
+        let mut results = Vec::new();
+        let mut next = 0;
+        client
+            .get_whole(&jobs, &mut next, false, &mut |index, result| {
+                results.push((index, result.map_err(|e| e.exit_code())));
+            })
+            .await
+            .unwrap();
+        assert_eq!(next, 4);
+        let codes: Vec<_> = results
+            .iter()
+            .map(|(index, result)| (*index, result.as_ref().err().copied()))
+            .collect();
+        assert_eq!(codes, [(0, None), (1, Some(4)), (2, Some(6)), (3, None)]);
+        assert_eq!(std::fs::read(dir.path().join("first")).unwrap(), b"first");
+        assert_eq!(
+            std::fs::read(dir.path().join("last one")).unwrap(),
+            b"last one"
+        );
+        assert!(!dir.path().join("lying").exists() && !dir.path().join("missing").exists());
+        let mtime = std::fs::metadata(dir.path().join("first"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            mtime,
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000)
+        );
+        drop(client);
+        server.await.unwrap();
+    }
+}
