@@ -331,3 +331,45 @@ fn sigterm_stops_with_130_keeping_only_whole_files() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(all_whole(&source, &out, true), 600);
 }
+
+#[test]
+fn a_connection_lost_for_good_is_exit_5_with_what_came_kept_whole() {
+    let site = many(300);
+    let server = site.start();
+    let out = site.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let proxy = CutProxy::start(server.address, 60_000, 1);
+    let mut command = server.ftp_via(proxy.address, "alice", "alice-pw");
+    command.args([
+        "--json",
+        "get",
+        "many/*",
+        "--to",
+        out.to_str().unwrap(),
+        "--retries",
+        "0",
+    ]);
+    let output = run(command, None);
+    assert_eq!(code(&output), 5, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("run the same command again"),
+        "{}",
+        stderr(&output)
+    );
+    let lines = lines(&output);
+    let failed: Vec<_> = lines.iter().filter(|l| l["result"] == "failed").collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "one line for the file the connection was lost in"
+    );
+    assert_eq!(failed[0]["exit_code"], 5);
+    let downloaded = lines.iter().filter(|l| l["result"] == "downloaded").count();
+    assert!(downloaded < 300);
+    assert_eq!(lines.last().unwrap()["op"], "summary");
+    assert_eq!(lines.last().unwrap()["files"], downloaded);
+    assert_eq!(
+        all_whole(&site.root().join("alice/many"), &out, false),
+        downloaded
+    );
+}

@@ -125,17 +125,22 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
                     })
                     .collect();
                 let count = run.len();
+                let mut reported = 0;
                 let finished = transfer::get_whole_with_retries(
                     &mut connector,
                     &mut client,
                     &run,
                     &options,
                     &progress,
-                    |job, result| out.fetched(job, result),
+                    |job, result| {
+                        reported += 1;
+                        out.fetched(job, result);
+                    },
                 )
                 .await;
                 if let Err(error) = finished {
-                    out.lost(job, error);
+                    // Told for the first file that did not go.
+                    out.lost(run.get(reported).unwrap_or(job), error);
                 }
                 index += count;
                 continue;
