@@ -3,7 +3,7 @@
 //! with one `syncfs` per file system, renames each part into place (never over something that
 //! appeared there, unless forced) and fsyncs each folder once, answering every file in order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -98,7 +98,8 @@ fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
             synced = rustix::fs::syncfs(&w.part.file).map_err(std::io::Error::from);
         }
     }
-    let mut folders: Vec<PathBuf> = Vec::new();
+    // The folder of each file put in place durably, fsynced once each afterwards.
+    let mut in_folder: Vec<Option<PathBuf>> = vec![None; results.len()];
     for (slot, w) in written {
         let result = match &synced {
             Err(error) if w.durable => Err(local_error(
@@ -108,32 +109,35 @@ fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
             _ => put_in_place(w.part, &w.local, force).map(|()| w.outcome),
         };
         if result.is_ok() && w.durable {
-            let folder = folder_of(&w.local).to_path_buf();
-            if !folders.contains(&folder) {
-                folders.push(folder);
-            }
+            in_folder[slot] = Some(folder_of(&w.local).to_path_buf());
         }
         results[slot] = Some((w.index, result));
     }
-    let mut folder_failed: Option<(PathBuf, std::io::Error)> = None;
-    for folder in &folders {
-        if let Err(error) = std::fs::File::open(folder).and_then(|f| f.sync_all()) {
-            folder_failed = Some((folder.clone(), error));
-        }
-    }
+    let folders: HashSet<&PathBuf> = in_folder.iter().flatten().collect();
+    let failed: HashMap<&PathBuf, std::io::Error> = folders
+        .into_iter()
+        .filter_map(|folder| {
+            let synced = std::fs::File::open(folder).and_then(|f| f.sync_all());
+            synced.err().map(|error| (folder, error))
+        })
+        .collect();
     results
         .into_iter()
-        .flatten()
-        .map(|(index, result)| match (&folder_failed, result) {
-            // In place, but its folder's entry may not survive a power loss: said, not hidden.
-            (Some((folder, error)), Ok(_)) => (
-                index,
-                Err(local_error(
-                    folder,
-                    std::io::Error::new(error.kind(), error.to_string()),
-                )),
-            ),
-            (_, result) => (index, result),
+        .zip(&in_folder)
+        .filter_map(|(result, folder)| {
+            let (index, result) = result?;
+            Some(match folder.as_ref().and_then(|f| failed.get(f)) {
+                // In place, but its folder's entry may not survive a power loss: said, not
+                // hidden.
+                Some(error) if result.is_ok() => (
+                    index,
+                    Err(local_error(
+                        folder.as_deref().unwrap_or(Path::new(".")),
+                        std::io::Error::new(error.kind(), error.to_string()),
+                    )),
+                ),
+                _ => (index, result),
+            })
         })
         .collect()
 }
