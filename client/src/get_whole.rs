@@ -82,29 +82,64 @@ struct Received {
     modified: Option<std::time::SystemTime>,
 }
 
+/// A small file already at its local name, whose remote counterpart has the same size: the
+/// server sent only its SHA-256, to compare with the local file's.
+struct Compared {
+    /// Index in the jobs.
+    index: usize,
+    /// The local file.
+    local: PathBuf,
+    /// The remote path (for the message of a difference).
+    remote: String,
+    /// The size of both.
+    size: u64,
+    /// The server's SHA-256 of its file.
+    sha256: [u8; 32],
+}
+
 /// What the receiving hands the writer, in the jobs' order.
 enum Arrived {
     /// A file to check and put in place.
     File(Received),
+    /// A local file to compare with the server's SHA-256.
+    Compare(Compared),
     /// A file the server refused: reported in its turn.
     Refused(usize, ClientError),
+}
+
+/// The refusal of a local file that differs from the remote one (as a single `get` says it).
+fn differs(local: &std::path::Path, remote: &str) -> ClientError {
+    ClientError::Remote {
+        kind: ftp_proto::ErrorKind::Exists,
+        message: format!(
+            "{} already exists and differs from {}; use --force to replace it",
+            printable(&local.display().to_string()),
+            printable(&remote_shown(remote)),
+        ),
+    }
 }
 
 /// A file's result, from the writer.
 type Finished = (usize, Result<Outcome, ClientError>);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    /// Downloads `jobs[*next..]` (small files, nothing at their local names) pipelined,
-    /// calling `done` for each in order once it is in place (or failed). `*next` moves past
-    /// each reported file, so after a lost connection (the error returned) a new connection
-    /// carries on from there; files already received are put in place first.
+    /// Downloads `jobs[*next..]` (small files) pipelined, calling `done` for each in order once
+    /// it is in place (or failed). A job whose `existing[index]` is the length of the regular
+    /// file already at its local name is compared instead, as a single `get` compares it
+    /// (asked from that length, so the server sends only its SHA-256 when the sizes match):
+    /// `identical`, or refused as different (exit 4), never written. `existing` may be shorter
+    /// than `jobs` (empty: nothing is there). `*next` moves past each reported file, so after a
+    /// lost connection (the error returned) a new connection carries on from there; files
+    /// already received are put in place first.
     pub async fn get_whole(
         &mut self,
         jobs: &[GetJob],
+        existing: &[Option<u64>],
         next: &mut usize,
         force: bool,
         done: &mut impl FnMut(usize, Result<Outcome, ClientError>),
     ) -> Result<(), ClientError> {
+        let asked = |index: usize| existing.get(index).copied().flatten().unwrap_or(0);
         let (to_writer, mut finished) = spawn_writer(force)?;
         let mut report = |(index, result): Finished, next: &mut usize| {
             done(index, result);
@@ -121,7 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 ahead += request_bytes(&jobs[queued]);
                 let get = ClientMessage::Get {
                     path: jobs[queued].remote.clone(),
-                    offset: 0,
+                    offset: asked(queued),
                     limit_rate: None,
                 };
                 if let Err(error) = self.feed_or_explain(get).await {
@@ -134,8 +169,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 break Ok(());
             };
             ahead -= request_bytes(&jobs[index]);
-            let arrived = match self.receive_whole(index, &jobs[index]).await {
-                Ok(file) => Arrived::File(file),
+            let arrived = match self.receive_whole(index, &jobs[index], asked(index)).await {
+                Ok(arrived) => arrived,
                 Err(error @ ClientError::Remote { .. })
                     if !crate::transfer::is_retryable(&error) =>
                 {
@@ -164,25 +199,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         ended
     }
 
-    /// Receives the answer to the `Get` of `job`: `GetReady`, its data, `GetDone`.
-    async fn receive_whole(&mut self, index: usize, job: &GetJob) -> Result<Received, ClientError> {
-        let (size, modified) = match self.receive_flushing().await? {
+    /// Receives the answer to the `Get` of `job` asked from `asked` (0, or the length of the
+    /// local file to compare): `GetReady`, its data, `GetDone`.
+    async fn receive_whole(
+        &mut self,
+        index: usize,
+        job: &GetJob,
+        asked: u64,
+    ) -> Result<Arrived, ClientError> {
+        let (size, offset, modified) = match self.receive_flushing().await? {
             ServerMessage::GetReady {
                 size,
                 modified,
                 modified_nanos,
-                offset: 0,
-            } => (size, crate::download::server_time(modified, modified_nanos)),
+                offset,
+                // From where it was asked, or (past the end of the file) from the start.
+            } if offset <= size && (offset == asked || offset == 0) => (
+                size,
+                offset,
+                crate::download::server_time(modified, modified_nanos),
+            ),
             ServerMessage::GetReady { .. } => {
                 return Err(ClientError::Protocol(
-                    "the server offered to resume a download asked from the start".into(),
+                    "the server offered to resume a download past what was asked".into(),
                 ));
             }
             other => return Err(crate::connection::unexpected("a download answer", &other)),
         };
-        let keep = size <= MAX_WHOLE;
+        let comparing = asked > 0;
+        let keep = !comparing && size <= MAX_WHOLE;
         let mut data = Vec::new();
-        let mut position = 0;
+        let mut position = offset;
         let sha256 = loop {
             match self.receive().await? {
                 ServerMessage::Data {
@@ -209,6 +256,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 other => return Err(crate::connection::unexpected("download data", &other)),
             }
         };
+        if comparing {
+            if size != asked || offset != asked {
+                return Ok(Arrived::Refused(index, differs(&job.local, &job.remote)));
+            }
+            return Ok(Arrived::Compare(Compared {
+                index,
+                local: job.local.clone(),
+                remote: job.remote.clone(),
+                size,
+                sha256,
+            }));
+        }
         if !keep {
             return Err(ClientError::Local {
                 context: format!(
@@ -218,7 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 source: std::io::Error::other("run the command again to fetch it"),
             });
         }
-        Ok(Received {
+        Ok(Arrived::File(Received {
             index,
             local: job.local.clone(),
             durable: job.durable,
@@ -226,7 +285,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             size,
             sha256,
             modified,
-        })
+        }))
     }
 }
 
@@ -241,8 +300,8 @@ mod tests {
     use super::*;
 
     /// A server at the other end of `stream`: the key handshake, then for each `Get` of `NAME`
-    /// the content `NAME` (in two frames), except `missing` (an error) and `lying` (a wrong
-    /// SHA-256). It reads every request before answering the first, as a pipelining client
+    /// the content `NAME` from the offset asked (in two frames), except `missing` (an error)
+    /// and `lying` (a wrong SHA-256). It reads every request before answering the first, as a pipelining client
     /// allows.
     async fn serve(stream: tokio::io::DuplexStream, key: SharedKey, expected: usize) {
         let binding = ChannelBinding::plaintext();
@@ -264,15 +323,12 @@ mod tests {
         conn.send(ServerMessage::Proof { proof }).await.unwrap();
         let mut asked = Vec::new();
         while asked.len() < expected {
-            let Some(Ok(ClientMessage::Get {
-                path, offset: 0, ..
-            })) = conn.next().await
-            else {
-                panic!("not a Get from the start");
+            let Some(Ok(ClientMessage::Get { path, offset, .. })) = conn.next().await else {
+                panic!("not a Get");
             };
-            asked.push(path);
+            asked.push((path, offset));
         }
-        for path in asked {
+        for (path, asked) in asked {
             if path == "missing" {
                 let kind = ErrorKind::NotFound;
                 let message = "no such file".into();
@@ -283,15 +339,21 @@ mod tests {
             }
             let data = path.as_bytes().to_vec();
             let size = data.len() as u64;
+            // From where it was asked, or from the start when that is past the end.
+            let start = if asked > size { 0 } else { asked };
             let ready = ServerMessage::GetReady {
                 size,
                 modified: 1_700_000_000,
                 modified_nanos: 0,
-                offset: 0,
+                offset: start,
             };
             conn.send(ready).await.unwrap();
-            let half = data.len() / 2;
-            for (offset, part) in [(0, &data[..half]), (half, &data[half..])] {
+            let start = usize::try_from(start).unwrap();
+            let half = start + (data.len() - start) / 2;
+            for (offset, part) in [(start, &data[start..half]), (half, &data[half..])] {
+                if part.is_empty() {
+                    continue;
+                }
                 let data = Bytes::copy_from_slice(part);
                 let offset = offset as u64;
                 conn.send(ServerMessage::Data { offset, data })
@@ -327,7 +389,7 @@ mod tests {
         let mut results = Vec::new();
         let mut next = 0;
         client
-            .get_whole(&jobs, &mut next, false, &mut |index, result| {
+            .get_whole(&jobs, &[], &mut next, false, &mut |index, result| {
                 results.push((index, result.map_err(|e| e.exit_code())));
             })
             .await
@@ -352,6 +414,49 @@ mod tests {
             mtime,
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000)
         );
+        drop(client);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn files_already_there_are_compared_and_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["same", "other", "shorter", "new"];
+        std::fs::write(dir.path().join("same"), "same").unwrap();
+        std::fs::write(dir.path().join("other"), "OTHER").unwrap();
+        std::fs::write(dir.path().join("shorter"), "short").unwrap();
+        let existing = [Some(4), Some(5), Some(5), None];
+        let jobs: Vec<GetJob> = names
+            .iter()
+            .map(|name| GetJob {
+                remote: (*name).into(),
+                local: dir.path().join(name),
+                durable: false,
+            })
+            .collect();
+        let key = SharedKey::from_bytes([7; 32]);
+        let (near, far) = tokio::io::duplex(1 << 20);
+        let server = tokio::spawn(serve(far, key.clone(), jobs.len()));
+        let binding = ChannelBinding::plaintext();
+        let mut client = Client::handshake(near, &key, &binding).await.unwrap();
+        let mut results = Vec::new();
+        let mut next = 0;
+        client
+            .get_whole(&jobs, &existing, &mut next, false, &mut |index, result| {
+                results.push((
+                    index,
+                    result.map(|o| o.identical).map_err(|e| e.exit_code()),
+                ));
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            results,
+            [(0, Ok(true)), (1, Err(4)), (2, Err(4)), (3, Ok(false))]
+        );
+        assert_eq!(std::fs::read(dir.path().join("other")).unwrap(), b"OTHER");
+        assert_eq!(std::fs::read(dir.path().join("shorter")).unwrap(), b"short");
+        assert_eq!(std::fs::read(dir.path().join("new")).unwrap(), b"new");
         drop(client);
         server.await.unwrap();
     }

@@ -210,7 +210,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 /// Opens the existing `local` for comparing: never through a link, never blocking (on a FIFO
 /// swapped in since it was looked at), and only if it still is a regular file of `len` bytes;
 /// anything else there is refused as existing.
-fn open_same(local: &Path, len: u64) -> Result<std::fs::File, ClientError> {
+pub(crate) fn open_same(local: &Path, len: u64) -> Result<std::fs::File, ClientError> {
     let shown = || printable(&local.display().to_string());
     let opened = crate::part::options()
         .read(true)

@@ -301,6 +301,21 @@ pub async fn get_whole_with_retries(
     jobs: &[GetJob],
     options: &TransferOptions,
     progress: &Progress,
+    done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
+) -> Result<(), ClientError> {
+    compare_or_get_whole_with_retries(connector, client, jobs, &[], options, progress, done).await
+}
+
+/// [`get_whole_with_retries`], where `existing[index]` may give the length of the regular file
+/// already at a job's local name (without `options.force`): that file is compared, pipelined
+/// too, as a single `get` compares it (see [`crate::get_whole`]).
+pub async fn compare_or_get_whole_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    jobs: &[GetJob],
+    existing: &[Option<u64>],
+    options: &TransferOptions,
+    progress: &Progress,
     mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
 ) -> Result<(), ClientError> {
     let mut next = 0;
@@ -324,7 +339,7 @@ pub async fn get_whole_with_retries(
         progress,
         "small files",
         async |open: &mut Client| {
-            open.get_whole(jobs, &mut next, options.force, &mut report)
+            open.get_whole(jobs, existing, &mut next, options.force, &mut report)
                 .await
         },
     )

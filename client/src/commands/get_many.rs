@@ -7,13 +7,13 @@
 //! folder, link or special file that a pattern matches is skipped with a note (and a
 //! `skipped` JSON line); a plain REMOTE that is a folder is refused (use `get -r`). A pattern
 //! that matches nothing fails that REMOTE (exit 4), and the others still go, unless the folder
-//! holds that very name (`a[1].txt` is fetched as it is). Local names are
-//! checked as a single `get` checks them. An existing local file follows the single-file rule
-//! (identical content is fine, different is refused per file, exit 4, unless `--force`).
-//! Small files with nothing at their local names go pipelined ([`crate::get_whole`]), the
-//! others one by one. Each file's result is printed as a single `get` prints it (a failed one
-//! with [`crate::summary::failed_json`] under `--json`), and the command ends with the summary
-//! line; the exit code is the first failure's.
+//! holds that very name (`a[1].txt` is fetched as it is). Local names are checked as a single
+//! `get` checks them. An existing local file follows the single-file rule (identical content is
+//! fine, different is refused per file, exit 4, unless `--force`). Small files go pipelined
+//! ([`crate::get_whole`]; one already at its local name is compared there, pipelined too), the
+//! others one by one, as do all with `--limit-rate`. Each file's result is printed as a single
+//! `get` prints it (a failed one with [`crate::summary::failed_json`] under `--json`), and the
+//! command ends with the summary line; the exit code is the first failure's.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -105,7 +105,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
         ended: None,
         lost: false,
     };
-    let small = small_and_new(&steps, &options).await?;
+    let small = pipelined(&steps, &options).await?;
     let mut index = 0;
     while index < steps.len() {
         if out.ended.is_some() || out.lost {
@@ -114,22 +114,22 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
         match &steps[index] {
             Step::Skip(remote, why) => out.skipped(remote, why),
             Step::Fail(remote, error) => out.failure(None, remote, error),
-            Step::Fetch(job, _) if small[index] => {
-                let run: Vec<GetJob> = steps[index..]
+            Step::Fetch(job, _) if small[index].is_some() => {
+                let (run, existing): (Vec<GetJob>, Vec<Option<u64>>) = steps[index..]
                     .iter()
                     .zip(&small[index..])
-                    .take_while(|(_, small)| **small)
-                    .filter_map(|(step, _)| match step {
-                        Step::Fetch(job, _) => Some(job.clone()),
+                    .map_while(|(step, small)| match (step, small) {
+                        (Step::Fetch(job, _), Some(existing)) => Some((job.clone(), *existing)),
                         _ => None,
                     })
-                    .collect();
+                    .unzip();
                 let count = run.len();
                 let mut reported = 0;
-                let finished = transfer::get_whole_with_retries(
+                let finished = transfer::compare_or_get_whole_with_retries(
                     &mut connector,
                     &mut client,
                     &run,
+                    &existing,
                     &options,
                     &progress,
                     |job, result| {
@@ -181,14 +181,17 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
     }
 }
 
-/// Whether each step is a small file with nothing at its local name (and no rate limit): those
-/// go pipelined. One metadata look per file, off the runtime.
-async fn small_and_new(
+/// How each step goes when it goes pipelined: `None` one by one (not small, not listed, a rate
+/// limit, or something at its local name that only the single-file rules handle); `Some(None)`
+/// fetched, with nothing at its local name; `Some(Some(len))` compared with the regular file
+/// of `len` bytes there (not with `--force`, which replaces through the single-file rules).
+/// One metadata look per file, off the runtime.
+async fn pipelined(
     steps: &[Step],
     options: &TransferOptions,
-) -> Result<Vec<bool>, ClientError> {
+) -> Result<Vec<Option<Option<u64>>>, ClientError> {
     if options.limit_rate.is_some() {
-        return Ok(vec![false; steps.len()]);
+        return Ok(vec![None; steps.len()]);
     }
     let candidates: Vec<Option<PathBuf>> = steps
         .iter()
@@ -197,13 +200,21 @@ async fn small_and_new(
             _ => None,
         })
         .collect();
+    let force = options.force;
     crate::blocking::run(move || {
         Ok(candidates
             .iter()
             .map(|local| {
-                local
-                    .as_deref()
-                    .is_some_and(|local| std::fs::symlink_metadata(local).is_err())
+                let meta = std::fs::symlink_metadata(local.as_deref()?);
+                match meta {
+                    Err(_) => Some(None),
+                    // An empty file is compared by the single-file rules (a compare asks from
+                    // its length, and 0 is a download).
+                    Ok(meta) if meta.is_file() && meta.len() > 0 && !force => {
+                        Some(Some(meta.len()))
+                    }
+                    Ok(_) => None,
+                }
             })
             .collect())
     })

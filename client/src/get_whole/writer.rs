@@ -11,7 +11,7 @@ use ftp_proto::ErrorKind;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::{Arrived, BATCH_BYTES, BATCH_FILES, Finished, Received, WAITING};
+use super::{Arrived, BATCH_BYTES, BATCH_FILES, Compared, Finished, Received, WAITING};
 use crate::download::local_error;
 use crate::error::ClientError;
 use crate::output::printable;
@@ -76,6 +76,10 @@ fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
         let slot = results.len();
         match arrived {
             Arrived::Refused(index, error) => results.push(Some((index, Err(error)))),
+            Arrived::Compare(compared) => {
+                let index = compared.index;
+                results.push(Some((index, compare(&compared))));
+            }
             Arrived::File(file) => {
                 let index = file.index;
                 match write_part(file) {
@@ -140,6 +144,34 @@ fn write_batch(batch: Vec<Arrived>, force: bool) -> Vec<Finished> {
             })
         })
         .collect()
+}
+
+/// Compares the local file of `compared` with the server's SHA-256: opened without following
+/// a link or blocking, and only while it is the regular file of that size. Blocking.
+fn compare(compared: &Compared) -> Result<Outcome, ClientError> {
+    use std::io::Read;
+    let mut file = crate::identical::open_same(&compared.local, compared.size)?;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data)
+        .map_err(|source| ClientError::Local {
+            context: format!(
+                "cannot read {}",
+                printable(&compared.local.display().to_string())
+            ),
+            source,
+        })?;
+    let sha256: [u8; 32] = Sha256::digest(&data).into();
+    if sha256 != compared.sha256 {
+        return Err(super::differs(&compared.local, &compared.remote));
+    }
+    Ok(Outcome {
+        size: compared.size,
+        sent: 0,
+        resumed_from: compared.size,
+        sha256,
+        identical: true,
+        hashed_from_cache: false,
+    })
 }
 
 /// Checks a received file against the server's SHA-256 and writes it to its part, with the
