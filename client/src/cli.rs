@@ -94,8 +94,9 @@ pub enum Command {
         /// Remote path, relative to your home ("/" is your home).
         #[arg(default_value = "/")]
         path: String,
-        /// List the whole tree beneath PATH, folder by folder (with --json, one object per
-        /// folder).
+        /// List the whole tree beneath PATH, folder by folder, as it streams: each folder once
+        /// everything beneath it is listed (deeper folders first, PATH last); with --json, one
+        /// object per folder.
         #[arg(short = 'R', long)]
         recursive: bool,
     },
@@ -107,7 +108,7 @@ pub enum Command {
     /// Download a file: written to LOCAL.part, resumed after any interruption, verified with
     /// SHA-256, then renamed to LOCAL.
     #[command(
-        after_help = "Examples:\n  ftp get photo.png\n  ftp get backups/big.iso /tmp/ --retries 10"
+        after_help = "Examples:\n  ftp get photo.png\n  ftp get backups/big.iso /tmp/ --retries 10\n  ftp get 'logs/*.gz' notes.txt --to ./inbox"
     )]
     Get(GetArgs),
     /// Show a remote path's type, size, modification time and (for a file) SHA-256.
@@ -115,7 +116,8 @@ pub enum Command {
         /// Remote path.
         path: String,
     },
-    /// Remove a remote file, link or empty folder (or, with --partial, an unfinished upload).
+    /// Remove a remote file, link or empty folder (with -r, a whole folder; with --partial, an
+    /// unfinished upload).
     Rm {
         /// Remote path.
         path: String,
@@ -209,12 +211,14 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// REMOTE [LOCAL], or REMOTE... with --to DIR (`*`, `?` and `[..]` in the last part of a
-    /// REMOTE match names in its folder). LOCAL defaults to the remote name, here; a LOCAL
-    /// that is a folder or ends in '/' means inside it.
+    /// REMOTE match regular files in its folder, not names starting with '.' unless the
+    /// pattern does; a lone REMOTE with a pattern means --to .). LOCAL defaults to the remote
+    /// name, here; a LOCAL that is a folder or ends in '/' means inside it.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<String>,
 
-    /// Local folder for every REMOTE file (it must exist).
+    /// Local folder for every REMOTE file (it must exist); the command ends with a summary
+    /// line.
     #[arg(long, value_name = "DIR")]
     pub to: Option<PathBuf>,
 

@@ -44,6 +44,9 @@ pub struct Client<S = Stream> {
     /// The server's minimum transfer rate in bytes per second, as its `Welcome` said (0 before
     /// the login, or when it has none): a `--limit-rate` below it is refused up front.
     min_transfer_rate: u64,
+    /// An attempt ended with answers still on their way (data of a download it stopped
+    /// reading): the next request would read them, so the connection must not be used again.
+    out_of_step: bool,
 }
 
 /// What the server said on a successful login.
@@ -99,6 +102,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             interrupt: Interrupt::default(),
             timeout: DEFAULT_TIMEOUT,
             min_transfer_rate: 0,
+            out_of_step: false,
         };
         let (version, server_nonce) = match client.receive().await? {
             ServerMessage::Hello { version, nonce } => (version, nonce),
@@ -225,6 +229,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// The interrupt this connection stops on.
+    /// Marks the connection as out of step: answers are still on their way unread.
+    pub(crate) fn set_out_of_step(&mut self) {
+        self.out_of_step = true;
+    }
+
+    /// Whether answers are still on their way unread (the connection must be dropped).
+    pub fn is_out_of_step(&self) -> bool {
+        self.out_of_step
+    }
+
     pub(crate) fn interrupt(&self) -> &Interrupt {
         &self.interrupt
     }

@@ -53,7 +53,7 @@ const CHANGED: &str = "the remote file changed since the partial download; start
 /// The server's modification time of a file (seconds since the epoch and nanoseconds), which
 /// the downloaded copy gets; `None` for 0 seconds, which the server sends when it does not know
 /// it, and for nanoseconds past a second.
-fn server_time(modified: i64, nanos: u32) -> Option<std::time::SystemTime> {
+pub(crate) fn server_time(modified: i64, nanos: u32) -> Option<std::time::SystemTime> {
     let secs = u64::try_from(modified).ok().filter(|&secs| secs > 0)?;
     let nanos = Some(nanos).filter(|&nanos| nanos < 1_000_000_000)?;
     std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
@@ -160,6 +160,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let received = self
             .receive_data(&writer, offset, size, &mut limiter, progress, tally)
             .await;
+        if !matches!(received, Ok(Some(_))) {
+            // Stopped before `GetDone`: the rest of the data may still be on its way.
+            self.set_out_of_step();
+        }
         // Whatever stopped the receiving, the writer drains and seals its list before this.
         let written = writer.finish().await;
         let (server_sha, Written { file, sha256, end }) = match (received, written) {

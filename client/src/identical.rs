@@ -165,7 +165,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         .await?;
         match self.receive().await? {
             ServerMessage::GetReady { size, offset, .. } if size == len && offset == len => {}
-            ServerMessage::GetReady { .. } => return Ok(Compared::OtherSize),
+            ServerMessage::GetReady { .. } => {
+                // Its data is on the way, unread.
+                self.set_out_of_step();
+                return Ok(Compared::OtherSize);
+            }
             other => return Err(unexpected("a download answer", &other)),
         }
         progress.start_sized(0, len, "local file");
@@ -206,7 +210,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 /// Opens the existing `local` for comparing: never through a link, never blocking (on a FIFO
 /// swapped in since it was looked at), and only if it still is a regular file of `len` bytes;
 /// anything else there is refused as existing.
-fn open_same(local: &Path, len: u64) -> Result<std::fs::File, ClientError> {
+pub(crate) fn open_same(local: &Path, len: u64) -> Result<std::fs::File, ClientError> {
     let shown = || printable(&local.display().to_string());
     let opened = crate::part::options()
         .read(true)

@@ -6,7 +6,8 @@
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
 //! mkdir), [`tree_requests`] (a whole remote tree listed or removed), [`tree`] (folders both ways: walk, plan, `put -r`, `get -r`), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
 //! [`remote_identity`] it belongs to, and the [`identical`] check of an existing file), [`whole`] (small files sent whole,
-//! pipelined), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
+//! pipelined) and [`get_whole`] (small files received pipelined, made durable in batches),
+//! [`remote_glob`] (patterns in remote names, matched against a listing), [`transfer`] (retries and backoff), [`interrupt`] (Ctrl-C and SIGTERM stop a
 //! transfer cleanly), [`checkpoints`] (saved hash states for cheap resumes), [`rate`]
 //! (`--limit-rate`), [`blocking`] (file-system work off the runtime), [`progress`] (bars),
 //! [`commands`] (one module per command), [`output`] (tables and JSON), [`summary`] (the counts and
@@ -23,6 +24,7 @@ pub mod connector;
 pub mod credentials;
 pub mod download;
 pub mod error;
+pub mod get_whole;
 pub mod identical;
 pub mod interrupt;
 pub mod known_servers;
@@ -31,6 +33,7 @@ pub mod output;
 pub mod part;
 pub mod progress;
 pub mod rate;
+pub mod remote_glob;
 pub mod remote_identity;
 pub mod requests;
 pub mod summary;

@@ -164,7 +164,8 @@ fn say_a_rerun_resumes(error: ClientError) -> ClientError {
 
 /// Runs `attempt` on the open connection (connecting first if there is none), reconnecting
 /// and trying again after a lost connection, up to `retries` times with backoff. `client` is
-/// left open for the next transfer, or `None` after a connection failure.
+/// left open for the next transfer, or `None` after a connection failure or an attempt that
+/// left answers unread (see [`Client::is_out_of_step`]).
 pub async fn with_retries<T>(
     connector: &mut Connector,
     client: &mut Option<Client>,
@@ -200,7 +201,7 @@ pub async fn with_retries<T>(
                 interrupt.guard(tokio::time::sleep(pause)).await?;
             }
             Err(error) => {
-                if is_retryable(&error) {
+                if is_retryable(&error) || client.as_ref().is_some_and(Client::is_out_of_step) {
                     *client = None;
                 }
                 return Err(error);
@@ -285,6 +286,65 @@ pub async fn put_whole_with_retries(
         },
     )
     .await
+}
+
+/// Downloads small files pipelined (see [`crate::get_whole`]), reconnecting as needed and
+/// carrying on from the first unreported file; `done` hears of each file in order. Without
+/// `options.force` the files must have nothing at their local names (an existing one is
+/// compared by [`get_with_retries`]; one that appears meanwhile is refused, exit 4); with it,
+/// what is there is replaced, never compared (a changed file that `sync` replaces). Each
+/// job's local folder must exist. `--limit-rate` is not applied here: paced downloads go one
+/// by one.
+pub async fn get_whole_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    jobs: &[GetJob],
+    options: &TransferOptions,
+    progress: &Progress,
+    done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
+) -> Result<(), ClientError> {
+    compare_or_get_whole_with_retries(connector, client, jobs, &[], options, progress, done).await
+}
+
+/// [`get_whole_with_retries`], where `existing[index]` may give the length of the regular file
+/// already at a job's local name (without `options.force`): that file is compared, pipelined
+/// too, as a single `get` compares it (see [`crate::get_whole`]).
+pub async fn compare_or_get_whole_with_retries(
+    connector: &mut Connector,
+    client: &mut Option<Client>,
+    jobs: &[GetJob],
+    existing: &[Option<u64>],
+    options: &TransferOptions,
+    progress: &Progress,
+    mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
+) -> Result<(), ClientError> {
+    let mut next = 0;
+    let mut report = |index: usize, result: Result<Outcome, ClientError>| {
+        if let Some(job) = jobs.get(index) {
+            let bar = progress.file(&crate::output::remote_shown(&job.remote), 0);
+            match &result {
+                Ok(outcome) => {
+                    bar.advance(outcome.sent);
+                    bar.done();
+                }
+                Err(_) => bar.abandon(),
+            }
+            done(job, result);
+        }
+    };
+    with_retries(
+        connector,
+        client,
+        options.retries,
+        progress,
+        "small files",
+        async |open: &mut Client| {
+            open.get_whole(jobs, existing, &mut next, options.force, &mut report)
+                .await
+        },
+    )
+    .await
+    .map_err(say_a_rerun_resumes)
 }
 
 /// Downloads one file, reconnecting as needed.

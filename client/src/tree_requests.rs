@@ -45,7 +45,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                             bad.path
                         )));
                     }
-                    each(entries)?;
+                    if let Err(error) = each(entries) {
+                        // The rest of the listing is still on its way.
+                        self.set_out_of_step();
+                        return Err(error);
+                    }
                     if last {
                         return Ok(());
                     }

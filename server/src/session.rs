@@ -207,7 +207,7 @@ where
         } => {
             handlers::get::handle(conn, session, state, &path, offset, limit_rate).await?;
         }
-        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, &path).await?,
+        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, state, &path).await?,
         ClientMessage::Remove { path } => {
             handlers::remove::handle(conn, session, &path).await?;
         }
@@ -222,7 +222,7 @@ where
             handlers::partials::remove(conn, session, state, &path).await?;
         }
         ClientMessage::ListTree { path, sha256 } => {
-            handlers::tree::handle(conn, session, &path, sha256).await?;
+            handlers::tree::handle(conn, session, state, &path, sha256).await?;
         }
         ClientMessage::RemoveTree { path } => {
             handlers::remove_tree::handle(conn, session, &path).await?;

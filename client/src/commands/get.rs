@@ -1,4 +1,5 @@
-//! `ftp get REMOTE [LOCAL]`.
+//! `ftp get REMOTE [LOCAL]` (and the dispatch of `get REMOTE... --to DIR`, see
+//! [`super::get_many`]).
 //!
 //! The local name comes from the user (LOCAL) or from the last component of REMOTE, checked
 //! like any name from outside: never empty, `.`, `..`, with a separator or a control
@@ -22,20 +23,22 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
     if args.recursive {
         return crate::tree::get::run(global, args).await;
     }
+    if let Some(dir) = args.to.clone() {
+        return super::get_many::run(global, args, dir).await;
+    }
     let (remote, local) = match args.paths.as_slice() {
+        // A lone pattern means the files it matches, here.
+        [remote] if crate::remote_glob::has_glob(remote) => {
+            return super::get_many::run(global, args, PathBuf::from(".")).await;
+        }
         [remote] => (remote.clone(), None),
-        [remote, local] if args.to.is_none() => (remote.clone(), Some(PathBuf::from(local))),
+        [remote, local] => (remote.clone(), Some(PathBuf::from(local))),
         _ => {
             return Err(ClientError::Usage(
-                "get REMOTE... --to DIR and get -r: not built yet (issue 16)".into(),
+                "several remote files need --to DIR (ftp get REMOTE... --to DIR)".into(),
             ));
         }
     };
-    if args.recursive {
-        return Err(ClientError::Usage(
-            "get -r: not built yet (issue 16)".into(),
-        ));
-    }
     let job = GetJob {
         local: local_target(&remote, local.as_deref(), args.force)?,
         remote: remote.clone(),

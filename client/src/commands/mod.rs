@@ -2,6 +2,8 @@
 //! prints the result; connecting lives in [`crate::connector`], retries in [`crate::transfer`].
 
 pub mod get;
+pub mod get_many;
+pub mod get_plan;
 pub mod ls;
 pub mod put;
 pub mod simple;

@@ -1,4 +1,4 @@
-//! `ftp stat PATH`, `ftp rm [--partial] PATH`, `ftp mkdir PATH`, `ftp mv SRC DST`,
+//! `ftp stat PATH`, `ftp rm [-r | --partial] PATH`, `ftp mkdir PATH`, `ftp mv SRC DST`,
 //! `ftp partials`: one request, one answer.
 
 use crate::cli::GlobalArgs;
@@ -20,21 +20,52 @@ pub async fn stat(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
     client.quit().await
 }
 
-/// `ftp rm [--partial] PATH`: silent on success, like rm.
+/// `ftp rm [-r | --partial] PATH`: silent on success, like rm; with `-r`, says how many files
+/// and folders went.
 pub async fn rm(
     global: &GlobalArgs,
     path: &str,
     recursive: bool,
     partial: bool,
 ) -> Result<(), ClientError> {
-    if recursive {
-        return Err(ClientError::Usage("rm -r: not built yet (issue 16)".into()));
+    if recursive && partial {
+        return Err(ClientError::Usage(
+            "rm: -r and --partial do not go together".into(),
+        ));
     }
     let mut client = Connector::new(global)?.connect().await?;
+    if recursive {
+        let removed = client.remove_tree(path).await?;
+        let shown = output::remote_shown(path);
+        let text = if global.json {
+            let json = serde_json::json!({
+                "op": "rm",
+                "path": shown,
+                "files": removed.files,
+                "folders": removed.folders,
+            });
+            format!("{json}\n")
+        } else {
+            format!(
+                "removed {}: {} {}, {} {}\n",
+                output::printable(&shown),
+                removed.files,
+                if removed.files == 1 { "file" } else { "files" },
+                removed.folders,
+                if removed.folders == 1 {
+                    "folder"
+                } else {
+                    "folders"
+                },
+            )
+        };
+        super::print(&text)?;
+        return client.quit().await;
+    }
     if partial {
         client.remove_partial(path).await?;
     } else {
-        client.remove(path).await?;
+        client.remove(path).await.map_err(hint_at_recursive)?;
     }
     if global.json {
         let mut json = serde_json::json!({ "op": "rm", "path": output::remote_shown(path) });
@@ -44,6 +75,19 @@ pub async fn rm(
         super::print(&format!("{json}\n"))?;
     }
     client.quit().await
+}
+
+/// A refusal to remove a folder that is not empty, with a hint at `rm -r`.
+fn hint_at_recursive(error: ClientError) -> ClientError {
+    match error {
+        ClientError::Remote { kind, message } if message.contains("not empty") => {
+            ClientError::Remote {
+                kind,
+                message: format!("{message} (rm -r removes a folder and everything in it)"),
+            }
+        }
+        other => other,
+    }
 }
 
 /// `ftp mkdir PATH`: silent on success, like mkdir -p.

@@ -390,19 +390,11 @@ pub async fn download_files(
     let mut going = true;
     let (run, rest) = jobs.split_at(if small > 1 { small } else { 0 });
     if !run.is_empty() {
-        let finished = fetch_whole(
-            connector,
-            client,
-            run,
-            &sizes[..run.len()],
-            options,
-            progress,
-            |job, result| {
-                if going {
-                    going = done(job, result);
-                }
-            },
-        )
+        let finished = fetch_whole(connector, client, run, options, progress, |job, result| {
+            if going {
+                going = done(job, result);
+            }
+        })
         .await;
         if !going {
             return Ok(());
@@ -419,35 +411,30 @@ pub async fn download_files(
     Ok(())
 }
 
-/// Downloads a run of small files; `done` hears of each in order. For now one request after
-/// another: at the merge, `transfer::get_whole_with_retries(connector, client, jobs, options,
-/// progress, done)` (pipelined, the shape of `put_whole_with_retries`) takes its place.
+/// Downloads a run of small files pipelined ([`transfer::compare_or_get_whole_with_retries`]);
+/// `done` hears of each in order. A regular file already at a job's local name (one of the same
+/// size and another time: the planner sends the rest elsewhere) is compared as a single `get`
+/// compares it, unless the plan replaces it.
 async fn fetch_whole(
     connector: &mut Connector,
     client: &mut Option<Client>,
     jobs: &[GetJob],
-    sizes: &[u64],
     options: &TransferOptions,
     progress: &Progress,
-    mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
+    done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
 ) -> Result<(), ClientError> {
-    for (job, &size) in jobs.iter().zip(sizes) {
-        let result =
-            transfer::get_sized_with_retries(connector, client, job, size, options, progress).await;
-        // A lost connection (retries spent), a signal or a refused rate ends the run.
-        let ends = result.as_ref().is_err_and(|error| {
-            transfer::is_retryable(error)
-                || matches!(
-                    error,
-                    ClientError::Interrupted(_) | ClientError::BelowServerFloor { .. }
-                )
-        });
-        done(job, result);
-        if ends {
-            break;
-        }
-    }
-    Ok(())
+    let locals: Vec<PathBuf> = jobs.iter().map(|job| job.local.clone()).collect();
+    let existing = crate::blocking::run(move || {
+        Ok(locals
+            .iter()
+            .map(|local| crate::identical::existing_len(local).ok().flatten())
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    transfer::compare_or_get_whole_with_retries(
+        connector, client, jobs, &existing, options, progress, done,
+    )
+    .await
 }
 
 /// Reports one file downloaded (or found identical).

@@ -7,6 +7,7 @@
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::tree::open_below;
 use super::{Session, change_on_home};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
@@ -70,39 +71,83 @@ fn remove_tree(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Removed, Re
             folders: 0,
         });
     }
-    let dir = home
-        .open_dir(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?;
-    let mut removed = empty(&dir, path)?;
+    let Some(dir) = open_below(home, &relative, &meta, path)? else {
+        return Err(Refusal::new(
+            ErrorKind::Busy,
+            format!("{path} changed while it was being removed; nothing was removed"),
+        ));
+    };
+    let mut removed = empty(dir, path)?;
     home.remove_dir(&relative)
         .map_err(|e| jail::refusal_for(&e, path))?;
     removed.folders += 1;
     Ok(removed)
 }
 
-/// Removes everything inside `dir` (whose path is `shown`), depth first. Blocking.
-fn empty(dir: &cap_std::fs::Dir, shown: &RemotePath) -> Result<Removed, Refusal> {
+/// One folder being emptied: the folder, its names not yet removed, its path and its name in
+/// the folder above.
+struct Level {
+    dir: cap_std::fs::Dir,
+    entries: cap_std::fs::ReadDir,
+    shown: RemotePath,
+    name: std::ffi::OsString,
+}
+
+/// Removes everything inside `dir` (whose path is `shown`), depth first, with a stack of open
+/// folders instead of recursion, so no depth of tree can exhaust the thread's stack. Blocking.
+fn empty(dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Removed, Refusal> {
     let mut removed = Removed::default();
-    for item in dir.entries().map_err(|e| jail::refusal_for(&e, shown))? {
-        let item = item.map_err(|e| jail::refusal_for(&e, shown))?;
+    let entries = dir.entries().map_err(|e| jail::refusal_for(&e, shown))?;
+    let mut stack = vec![Level {
+        dir,
+        entries,
+        shown: shown.clone(),
+        name: std::ffi::OsString::new(),
+    }];
+    while let Some(current) = stack.last_mut() {
+        let Some(item) = current.entries.next() else {
+            let done = stack.pop();
+            if let (Some(done), Some(parent)) = (done, stack.last()) {
+                parent
+                    .dir
+                    .remove_dir(&done.name)
+                    .map_err(|e| jail::refusal_for(&e, &done.shown))?;
+                removed.folders += 1;
+            }
+            continue;
+        };
+        let item = item.map_err(|e| jail::refusal_for(&e, &current.shown))?;
         let name = item.file_name();
-        let child = shown.child(&name.to_string_lossy());
+        let child = current.shown.child(&name.to_string_lossy());
         // Not following links: a link to a folder is a link, removed as a file.
         let is_dir = item
             .file_type()
             .map_err(|e| jail::refusal_for(&e, &child))?
             .is_dir();
-        if is_dir {
-            let inner = dir
-                .open_dir(&name)
-                .map_err(|e| jail::refusal_for(&e, &child))?;
-            let below = empty(&inner, &child)?;
-            removed.files += below.files;
-            removed.folders += below.folders + 1;
-            dir.remove_dir(&name)
-                .map_err(|e| jail::refusal_for(&e, &child))?;
+        let inner = if is_dir {
+            let seen = match item.metadata() {
+                Ok(seen) => Some(seen),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(jail::refusal_for(&e, &child)),
+            };
+            match seen {
+                Some(seen) => open_below(&current.dir, &name, &seen, &child)?,
+                None => continue,
+            }
         } else {
-            match dir.remove_file(&name) {
+            None
+        };
+        // A folder swapped for a link (or a file) meanwhile is removed as what it is now.
+        if let Some(inner) = inner {
+            let entries = inner.entries().map_err(|e| jail::refusal_for(&e, &child))?;
+            stack.push(Level {
+                dir: inner,
+                entries,
+                shown: child,
+                name,
+            });
+        } else {
+            match current.dir.remove_file(&name) {
                 Ok(()) => removed.files += 1,
                 // Removed by someone else meanwhile: gone all the same.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -149,5 +194,42 @@ mod tests {
         assert_eq!(file.files, 1);
         let missing = remove_tree(&home, &RemotePath::parse("nothing").unwrap()).unwrap_err();
         assert_eq!(missing.kind, ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_deep_tree_goes_whole() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut deep = temp.path().join("t");
+        for _ in 0..300 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("leaf"), "l").unwrap();
+        std::fs::write(temp.path().join("t/new\nline\\"), "").unwrap();
+        let home =
+            cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap();
+        let removed = remove_tree(&home, &RemotePath::parse("t").unwrap()).unwrap();
+        assert_eq!(
+            removed,
+            Removed {
+                files: 2,
+                folders: 301
+            }
+        );
+        assert!(!temp.path().join("t").exists());
+    }
+
+    #[tokio::test]
+    async fn a_read_only_user_is_refused_and_nothing_goes() {
+        let (dir, _state, mut session) = crate::handlers::test_session::alice().await;
+        let tree = dir.path().join("root/alice/t");
+        std::fs::create_dir(&tree).unwrap();
+        std::fs::write(tree.join("f"), "f").unwrap();
+        session.account.read_only = true;
+        let refused = change_on_home(&session, "t", "removing", remove_tree)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Denied);
+        assert!(tree.join("f").exists());
     }
 }

@@ -2,14 +2,14 @@
 //!
 //! The walk runs on a blocking thread and hands batches to the connection over a channel of
 //! two, so memory stays bounded whatever the tree's size: at most the names of the folders on
-//! the current path plus two batches. Depth first, a folder's entry before what it holds, the
+//! the current path (names only) plus two batches. Depth first, a folder's entry before what it holds, the
 //! names of each folder in byte order. Links are listed, never followed; the internal folder
 //! is never shown. A name that is not UTF-8 is shown lossily, as `List` shows it. A client
 //! that goes away stops the walk at the next batch.
 
 use std::sync::Arc;
 
-use ftp_proto::{EntryKind, ErrorKind, ServerMessage, TreeEntry, filestream};
+use ftp_proto::{EntryKind, ErrorKind, ServerMessage, TreeEntry};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
@@ -17,6 +17,7 @@ use super::{Session, entry, modified_nanos, modified_secs};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, INTERNAL_DIR, RemotePath};
 use crate::session::{Connection, send, send_error};
+use crate::state::ServerState;
 
 /// Most entries per `TreeBatch`.
 const BATCH_ENTRIES: usize = 1000;
@@ -31,6 +32,7 @@ type Batch = Result<Vec<TreeEntry>, Refusal>;
 pub async fn handle<S>(
     conn: &mut Connection<S>,
     session: &Session,
+    state: &ServerState,
     path: &str,
     sha256: bool,
 ) -> Result<(), SessionError>
@@ -43,8 +45,9 @@ where
     };
     let (batches, mut received) = mpsc::channel::<Batch>(2);
     let home = Arc::clone(&session.home);
+    let hashes = sha256.then(|| Arc::clone(&state.served));
     let walker = tokio::task::spawn_blocking(move || {
-        if let Err(refusal) = walk(&home, &path, sha256, &batches) {
+        if let Err(refusal) = walk(&home, &path, hashes.as_ref(), &batches) {
             // The receiver may be gone (the client left): nothing more to say then.
             let _ = batches.blocking_send(Err(refusal));
         }
@@ -97,16 +100,18 @@ struct Level {
     prefix: String,
     /// The folder, opened beneath the home.
     dir: cap_std::fs::Dir,
-    /// Its names not yet visited, last first (popped from the end).
-    rest: Vec<(String, cap_std::fs::Metadata)>,
+    /// Its names not yet visited, last first (popped from the end): names only, each
+    /// described when its turn comes, so a wide folder costs its names and no more.
+    rest: Vec<std::ffi::OsString>,
 }
 
-/// Walks the tree beneath `path`, sending full batches as it goes. Blocking. `Ok` also when
-/// the receiver went away (the walk just stops).
+/// Walks the tree beneath `path`, sending full batches as it goes; with `hashes` (the served
+/// files' lists), each regular file's SHA-256 too, taken from a list that knows it before the
+/// file is read. Blocking. `Ok` also when the receiver went away (the walk just stops).
 fn walk(
     home: &cap_std::fs::Dir,
     path: &RemotePath,
-    sha256: bool,
+    hashes: Option<&Arc<cap_std::fs::Dir>>,
     batches: &mpsc::Sender<Batch>,
 ) -> Result<(), Refusal> {
     let relative = path.relative();
@@ -126,27 +131,35 @@ fn walk(
     let mut batch = Vec::new();
     let mut batch_bytes = 0;
     while let Some(current) = stack.last_mut() {
-        let Some((name, meta)) = current.rest.pop() else {
+        let Some(raw) = current.rest.pop() else {
             stack.pop();
             continue;
         };
+        let name = raw.to_string_lossy().into_owned();
         let relative = if current.prefix.is_empty() {
             name.clone()
         } else {
             format!("{}/{name}", current.prefix)
         };
+        // Not following links. One removed since the folder was read is simply skipped; any
+        // other failure ends the listing (a tree shown with a part missing would look whole).
+        let meta = match current.dir.symlink_metadata(&raw) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(jail::refusal_for(&e, &path.child(&relative))),
+        };
         let described = entry(name.clone(), &meta);
-        let digest = if sha256 && described.kind == EntryKind::File {
+        let digest = match hashes {
             // A file that vanished or changed kind since the look is simply shown unhashed.
-            crate::opening::open_regular(&current.dir, std::path::Path::new(&name), &relative)
-                .ok()
-                .and_then(|(file, _)| filestream::hash_file(&file).ok())
-        } else {
-            None
+            Some(folder) if described.kind == EntryKind::File => {
+                crate::opening::open_regular(&current.dir, std::path::Path::new(&raw), &relative)
+                    .ok()
+                    .and_then(|(file, _)| crate::served::sha256_of(folder, &file).ok())
+            }
+            _ => None,
         };
         let below = if described.kind == EntryKind::Dir {
-            // A folder that vanished since the look is shown, empty.
-            current.dir.open_dir(&name).ok()
+            open_below(&current.dir, &raw, &meta, &path.child(&relative))?
         } else {
             None
         };
@@ -179,22 +192,45 @@ fn walk(
     Ok(())
 }
 
-/// Reads one folder's names and metadata (links not followed), sorted for popping in byte
-/// order. Blocking.
+/// Opens the folder `name` of `dir` that was just described by `seen` (not following links),
+/// to go into it: `None` when it vanished, or was replaced since the look (by a link, say:
+/// links are never followed, so what a link leads to is never walked or emptied). Any other
+/// failure (no permission, no file descriptor left) is refused: a tree listed with a folder's
+/// contents missing would look complete. Blocking.
+pub(super) fn open_below(
+    dir: &cap_std::fs::Dir,
+    name: impl AsRef<std::path::Path>,
+    seen: &cap_std::fs::Metadata,
+    shown: &RemotePath,
+) -> Result<Option<cap_std::fs::Dir>, Refusal> {
+    use cap_std::fs::MetadataExt;
+    let opened = match dir.open_dir(name) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let refusal = jail::refusal_for(&e, shown);
+            return match refusal.kind {
+                ErrorKind::NotFound => Ok(None),
+                _ => Err(refusal),
+            };
+        }
+    };
+    let now = opened
+        .dir_metadata()
+        .map_err(|e| jail::refusal_for(&e, shown))?;
+    Ok((now.dev() == seen.dev() && now.ino() == seen.ino()).then_some(opened))
+}
+
+/// Reads one folder's names, sorted for popping in byte order. Blocking.
 fn level(prefix: String, dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Level, Refusal> {
+    use std::os::unix::ffi::OsStrExt;
     let mut rest = Vec::new();
     for item in dir.entries().map_err(|e| jail::refusal_for(&e, shown))? {
-        let item = item.map_err(|e| jail::refusal_for(&e, shown))?;
-        let name = item.file_name().to_string_lossy().into_owned();
-        if name == INTERNAL_DIR {
-            continue;
-        }
-        // An entry removed while listing is simply skipped.
-        if let Ok(meta) = item.metadata() {
-            rest.push((name, meta));
+        let name = item.map_err(|e| jail::refusal_for(&e, shown))?.file_name();
+        if name != INTERNAL_DIR {
+            rest.push(name);
         }
     }
-    rest.sort_by(|a, b| b.0.cmp(&a.0));
+    rest.sort_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
     Ok(Level { prefix, dir, rest })
 }
 
@@ -207,8 +243,13 @@ mod tests {
         path: &str,
         sha256: bool,
     ) -> Result<Vec<TreeEntry>, Refusal> {
+        let lists = tempfile::tempdir().unwrap();
+        let lists = Arc::new(
+            cap_std::fs::Dir::open_ambient_dir(lists.path(), cap_std::ambient_authority()).unwrap(),
+        );
         let (batches, mut received) = mpsc::channel(1 << 16);
-        walk(home, &RemotePath::parse(path)?, sha256, &batches)?;
+        let hashes = sha256.then_some(&lists);
+        walk(home, &RemotePath::parse(path)?, hashes, &batches)?;
         drop(batches);
         let mut all = Vec::new();
         while let Ok(batch) = received.try_recv() {
@@ -259,7 +300,7 @@ mod tests {
         let home =
             cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap();
         let (batches, mut received) = mpsc::channel(1 << 16);
-        walk(&home, &RemotePath::parse("").unwrap(), false, &batches).unwrap();
+        walk(&home, &RemotePath::parse("").unwrap(), None, &batches).unwrap();
         drop(batches);
         let mut sizes = Vec::new();
         while let Ok(batch) = received.try_recv() {
@@ -267,5 +308,99 @@ mod tests {
         }
         assert!(sizes.iter().all(|&n| n <= BATCH_ENTRIES), "{sizes:?}");
         assert_eq!(sizes.iter().sum::<usize>(), 3003);
+    }
+
+    fn open(root: &std::path::Path) -> cap_std::fs::Dir {
+        cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap()
+    }
+
+    #[test]
+    fn hostile_names_are_listed_as_they_are() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir(root.join("new\nline\n")).unwrap();
+        std::fs::write(root.join("new\nline\n/a\\b"), "").unwrap();
+        std::fs::write(root.join(" lead\t"), "").unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        std::fs::write(root.join(std::ffi::OsStr::from_bytes(b"z\xff")), "").unwrap();
+        let all = walked(&open(root), "/", false).unwrap();
+        let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [" lead\t", "new\nline\n", "new\nline\n/a\\b", "z\u{fffd}"],
+            "a name that is not UTF-8 is shown lossily, not dropped"
+        );
+    }
+
+    #[test]
+    fn a_deep_tree_is_listed_whole() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut deep = temp.path().to_path_buf();
+        for _ in 0..300 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("leaf"), "l").unwrap();
+        let all = walked(&open(temp.path()), "/", false).unwrap();
+        assert_eq!(all.len(), 301);
+        assert!(all[300].path.ends_with("d/d/leaf"), "{}", all[300].path);
+        assert_eq!(all[300].path.len(), 300 * 2 + 4);
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_is_not_walked() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::fs::write(root.join("elsewhere/secret"), "s").unwrap();
+        let home = open(root);
+        let seen = home.symlink_metadata("a").unwrap();
+        std::fs::remove_dir(root.join("a")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", root.join("a")).unwrap();
+        let shown = RemotePath::parse("a").unwrap();
+        let a = std::ffi::OsStr::new("a");
+        assert!(open_below(&home, a, &seen, &shown).unwrap().is_none());
+        std::fs::remove_file(root.join("a")).unwrap();
+        assert!(
+            open_below(&home, a, &seen, &shown).unwrap().is_none(),
+            "vanished"
+        );
+    }
+
+    #[test]
+    fn a_recorded_file_is_listed_with_its_hash_unread() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir(root.join("lists")).unwrap();
+        let lists = Arc::new(open(&root.join("lists")));
+        std::fs::create_dir(root.join("home")).unwrap();
+        let big = root.join("home/big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(ftp_proto::checkpoint::INTERVAL)
+            .unwrap();
+        use sha2::Digest;
+        // A test double: the recorded state is not that of the zeros on disk, so seeing it
+        // listed shows the file was not read.
+        let state = sha2::Sha256::new_with_prefix(b"recorded");
+        let end = ftp_proto::checkpoint::Checkpoint {
+            offset: ftp_proto::checkpoint::INTERVAL,
+            state: state.clone(),
+        };
+        crate::served::record(&lists, &std::fs::metadata(&big).unwrap(), end);
+        let (batches, mut received) = mpsc::channel(4);
+        let home = open(&root.join("home"));
+        walk(
+            &home,
+            &RemotePath::parse("/").unwrap(),
+            Some(&lists),
+            &batches,
+        )
+        .unwrap();
+        drop(batches);
+        let listed = received.try_recv().unwrap().unwrap();
+        let recorded: [u8; 32] = state.finalize().into();
+        assert_eq!(listed[0].sha256, Some(recorded));
     }
 }
