@@ -7,7 +7,7 @@ use ftp_proto::{ErrorKind, TreeEntry};
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
-use crate::output::{printable, remote_shown};
+use crate::output::remote_shown;
 use crate::progress::Progress;
 use crate::transfer;
 
@@ -39,15 +39,6 @@ pub async fn list(
             kind: ErrorKind::NotFound,
             ..
         }) if missing_is_empty => Vec::new(),
-        Err(ClientError::Remote {
-            kind: ErrorKind::Denied,
-            message,
-        }) => {
-            return Err(ClientError::Remote {
-                kind: ErrorKind::Denied,
-                message: format!("{} is not a folder ({message})", printable(&shown)),
-            });
-        }
         Err(error) => return Err(error),
     };
     super::plan::sort(&mut entries);
