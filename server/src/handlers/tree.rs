@@ -322,10 +322,7 @@ fn open_below_as(
 }
 
 /// Reads one folder's names in byte order (the internal folder left out). Blocking.
-fn names(
-    dir: &cap_std::fs::Dir,
-    shown: &RemotePath,
-) -> Result<Vec<std::ffi::OsString>, Refusal> {
+fn names(dir: &cap_std::fs::Dir, shown: &RemotePath) -> Result<Vec<std::ffi::OsString>, Refusal> {
     use std::os::unix::ffi::OsStrExt;
     let mut names = Vec::new();
     for item in dir.entries().map_err(|e| jail::refusal_for(&e, shown))? {
@@ -405,7 +402,9 @@ mod tests {
         let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["a", "b", "c", "top", "a/deep", "a/empty", "a/y", "a/deep/x", "b/z"],
+            [
+                "a", "b", "c", "top", "a/deep", "a/empty", "a/y", "a/deep/x", "b/z"
+            ],
             "the listed folder's entries, then a's, a/deep's (a/empty has none), b's"
         );
     }
