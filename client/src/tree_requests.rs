@@ -22,8 +22,9 @@ pub struct RemovedTree {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    /// Lists the whole tree beneath the remote folder `path` (not including it), depth first,
-    /// each folder's names in byte order; with `sha256`, each regular file's SHA-256 too.
+    /// Lists the whole tree beneath the remote folder `path` (not including it), in `ls -R`
+    /// order (each folder's entries together in byte order, then its subfolders', pre-order);
+    /// with `sha256`, each regular file's SHA-256 too.
     /// `each` hears every batch as it arrives (so a listing can be printed while it streams).
     pub async fn list_tree_each(
         &mut self,

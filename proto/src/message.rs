@@ -133,9 +133,12 @@ pub enum ClientMessage {
         path: String,
     },
     /// List a whole folder tree beneath `path` (answered with `TreeBatch` frames, the last one
-    /// marked; or an error, `Denied` when `path` is not a folder). Depth first: a folder's
-    /// entry comes before what it holds, the names of one folder in byte order. Links are
-    /// listed, never followed; the listed folder itself is not an entry.
+    /// marked; or an error, `Denied` when `path` is not a folder). In the order of coreutils
+    /// `ls -R`: the listed folder's entries first, all together in byte order, then each
+    /// subfolder's entries likewise, depth first (pre-order), subfolders in that byte order.
+    /// So a folder's entry comes before what it holds, and each folder's entries are
+    /// contiguous (an empty folder has none). Links are listed, never followed; the listed
+    /// folder itself is not an entry.
     ListTree {
         /// Remote folder, relative to the home; "" or "/" is the home itself.
         path: String,

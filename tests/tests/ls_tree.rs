@@ -1,6 +1,8 @@
 //! `ftp ls -R` through the real binaries: one section per folder (or one JSON object per
-//! folder with `--json`), every entry of the tree in exactly one of them, empty folders with
-//! their heading, hostile names escaped, a file shown as `ls` shows it, a missing path exit 4.
+//! folder with `--json`) in coreutils `ls -R` order (the listed folder first, then its
+//! subfolders depth first in byte order), every entry of the tree in exactly one of them,
+//! empty folders with their heading in place, hostile names escaped, a file shown as `ls`
+//! shows it, a missing path exit 4.
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,13 +10,14 @@
 use e2e::{Site, code, stderr, stdout};
 
 /// A site whose alice holds `photos/` with `a.jpg`, `2026/b.jpg`, `2026/deep/c.jpg`, the
-/// empty `2026/empty/`, a link `photos/link -> 2026`, and a name with a newline.
+/// empty `2026/blank/` and `2026/empty/`, a link `photos/link -> 2026`, and a name with a newline.
 fn site() -> Site {
     let site = Site::new("");
     site.add_user("alice", "alice-pw", &[]);
     let photos = site.root().join("alice/photos");
     std::fs::create_dir_all(photos.join("2026/deep")).unwrap();
     std::fs::create_dir_all(photos.join("2026/empty")).unwrap();
+    std::fs::create_dir_all(photos.join("2026/blank")).unwrap();
     std::fs::write(photos.join("a.jpg"), "aa").unwrap();
     std::fs::write(photos.join("2026/b.jpg"), "bbb").unwrap();
     std::fs::write(photos.join("2026/deep/c.jpg"), "c").unwrap();
@@ -33,24 +36,20 @@ fn json_gives_one_object_per_folder_with_every_entry_once() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    let mut folders: Vec<_> = objects
+    let folders: Vec<_> = objects
         .iter()
         .map(|o| o["path"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(
-        objects.last().unwrap()["path"],
-        "/photos",
-        "the listed one last"
-    );
-    folders.sort();
     assert_eq!(
         folders,
         [
             "/photos",
             "/photos/2026",
+            "/photos/2026/blank",
             "/photos/2026/deep",
             "/photos/2026/empty"
-        ]
+        ],
+        "the listed one first, then pre-order, empty folders in place"
     );
     let names = |path: &str| -> Vec<String> {
         let object = objects.iter().find(|o| o["path"] == path).unwrap();
@@ -63,10 +62,11 @@ fn json_gives_one_object_per_folder_with_every_entry_once() {
             .collect()
     };
     assert_eq!(names("/photos"), ["2026", "a.jpg", "link", "new\nline"]);
-    assert_eq!(names("/photos/2026"), ["b.jpg", "deep", "empty"]);
+    assert_eq!(names("/photos/2026"), ["b.jpg", "blank", "deep", "empty"]);
+    assert!(names("/photos/2026/blank").is_empty());
     assert_eq!(names("/photos/2026/deep"), ["c.jpg"]);
     assert!(names("/photos/2026/empty").is_empty());
-    let top = objects.last().unwrap();
+    let top = &objects[0];
     assert_eq!(
         top["entries"][2]["type"], "symlink",
         "links listed, not followed"
@@ -85,14 +85,19 @@ fn text_has_a_heading_per_folder_and_escapes_names() {
     assert_eq!(
         headings,
         [
-            "/photos/2026/deep:",
-            "/photos/2026/empty:",
-            "/photos/2026:",
+            "/:",
             "/photos:",
-            "/:"
+            "/photos/2026:",
+            "/photos/2026/blank:",
+            "/photos/2026/deep:",
+            "/photos/2026/empty:"
         ]
     );
-    assert!(text.contains("/photos/2026/empty:\n\n"), "{text}");
+    assert!(
+        text.contains("/photos/2026/blank:\n\n/photos/2026/deep:\n"),
+        "an empty folder's heading in its place: {text}"
+    );
+    assert!(text.ends_with("\n\n/photos/2026/empty:\n"), "{text}");
     assert!(text.contains("  new\\nline\n"), "{text}");
     assert!(text.contains("  c.jpg\n"), "{text}");
     assert!(

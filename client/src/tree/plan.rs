@@ -125,8 +125,9 @@ impl Plan {
     }
 }
 
-/// Orders two tree paths depth first, names of one folder in byte order (the server's order):
-/// component by component.
+/// Orders two tree paths depth first, names of one folder in byte order, component by
+/// component: a folder's entry, then what it holds. (The server sends `ls -R` order instead,
+/// each folder's entries together, so remote listings are sorted with this before use.)
 pub fn tree_order(a: &str, b: &str) -> Ordering {
     a.split('/').cmp(b.split('/'))
 }

@@ -1,11 +1,19 @@
 //! `ListTree`: a whole folder tree in one request, as a stream of `TreeBatch` frames.
 //!
+//! The order is that of coreutils `ls -R`: the listed folder's entries first, all together and
+//! in byte order, then each subfolder's entries the same way, depth first (pre-order), the
+//! subfolders taken in that same byte order. So a folder's entry (in its parent's entries)
+//! comes before what it holds, and every folder's entries are contiguous: a client can print
+//! one section per folder as the stream goes. An empty folder has no entries, so nothing of
+//! it comes after its own entry.
+//!
 //! The walk runs on a blocking thread and hands batches to the connection over a channel of
-//! two, so memory stays bounded whatever the tree's size: at most the names of the folders on
-//! the current path (names only) plus two batches. Depth first, a folder's entry before what it holds, the
-//! names of each folder in byte order. Links are listed, never followed; the internal folder
-//! is never shown. A name that is not UTF-8 is shown lossily, as `List` shows it. A client
-//! that goes away stops the walk at the next batch.
+//! two, so memory stays bounded whatever the tree's size: one folder's names at a time, the
+//! subfolders still to walk of the folders on the current path (names only), plus two
+//! batches. Links are listed, never followed (a folder replaced by a link after it was listed
+//! is not walked); a folder that cannot be read fails the listing; the internal folder is
+//! never shown. A name that is not UTF-8 is shown lossily, as `List` shows it. A client that
+//! goes away stops the walk at the next batch.
 
 use std::sync::Arc;
 
@@ -93,21 +101,63 @@ where
     }
 }
 
-/// One folder being walked: its path relative to the listed folder and its names still to
-/// visit, in order.
+/// One folder whose own entries were all sent: where it is and the subfolders still to walk.
 struct Level {
-    /// `a/b` for the folder `a/b` beneath the listed one ("" for the listed one itself).
-    prefix: String,
     /// The folder, opened beneath the home.
     dir: cap_std::fs::Dir,
-    /// Its names not yet visited, last first (popped from the end): names only, each
-    /// described when its turn comes, so a wide folder costs its names and no more.
-    rest: Vec<std::ffi::OsString>,
+    /// Its subfolders not yet walked, last first (popped from the end): names and the
+    /// identity each had when it was listed, so a wide folder costs its names and no more.
+    below: Vec<Subfolder>,
+}
+
+/// A subfolder listed in its parent's entries, to be walked when its turn comes.
+struct Subfolder {
+    /// Its name as the file system has it.
+    raw: std::ffi::OsString,
+    /// Its path relative to the listed folder, as listed (lossy).
+    relative: String,
+    /// The folder listed, so one replaced since (by a link, say) is never walked.
+    seen: Identity,
+}
+
+/// Collects entries into batches and hands each full one to the connection.
+struct Batcher<'a> {
+    /// Where full batches go.
+    batches: &'a mpsc::Sender<Batch>,
+    /// The batch being filled.
+    batch: Vec<TreeEntry>,
+    /// Path bytes in `batch`.
+    bytes: usize,
+}
+
+impl Batcher<'_> {
+    /// Adds one entry; `false` once the receiver went away (the walk should stop).
+    fn push(&mut self, entry: TreeEntry) -> bool {
+        self.bytes += entry.path.len();
+        self.batch.push(entry);
+        if self.batch.len() >= BATCH_ENTRIES || self.bytes >= BATCH_PATH_BYTES {
+            self.bytes = 0;
+            return self
+                .batches
+                .blocking_send(Ok(std::mem::take(&mut self.batch)))
+                .is_ok();
+        }
+        true
+    }
+
+    /// Sends what is left.
+    fn finish(self) {
+        if !self.batch.is_empty() {
+            let _ = self.batches.blocking_send(Ok(self.batch));
+        }
+    }
 }
 
 /// Walks the tree beneath `path`, sending full batches as it goes; with `hashes` (the served
 /// files' lists), each regular file's SHA-256 too, taken from a list that knows it before the
-/// file is read. Blocking. `Ok` also when the receiver went away (the walk just stops).
+/// file is read. Each folder's entries come together (its section), then its subfolders'
+/// sections, in the same byte order. Blocking. `Ok` also when the receiver went away (the walk
+/// just stops).
 fn walk(
     home: &cap_std::fs::Dir,
     path: &RemotePath,
@@ -127,44 +177,71 @@ fn walk(
     let top = home
         .open_dir(&relative)
         .map_err(|e| jail::refusal_for(&e, path))?;
-    let mut stack = vec![level(String::new(), top, path)?];
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0;
+    let mut out = Batcher {
+        batches,
+        batch: Vec::new(),
+        bytes: 0,
+    };
+    let Some(first) = list(String::new(), top, path, hashes, &mut out)? else {
+        return Ok(());
+    };
+    let mut stack = vec![first];
     while let Some(current) = stack.last_mut() {
-        let Some(raw) = current.rest.pop() else {
+        let Some(next) = current.below.pop() else {
             stack.pop();
             continue;
         };
+        let shown = path.child(&next.relative);
+        // Vanished or replaced since it was listed: its section is simply not sent.
+        let Some(dir) = open_below_as(&current.dir, &next.raw, next.seen, &shown)? else {
+            continue;
+        };
+        match list(next.relative, dir, &shown, hashes, &mut out)? {
+            Some(level) => stack.push(level),
+            None => return Ok(()),
+        }
+    }
+    out.finish();
+    Ok(())
+}
+
+/// Sends the entries of one folder (`prefix` beneath the listed one, shown as `shown`), in
+/// byte order, and keeps its subfolders for the walk. `None` when the receiver went away.
+/// Blocking.
+fn list(
+    prefix: String,
+    dir: cap_std::fs::Dir,
+    shown: &RemotePath,
+    hashes: Option<&Arc<cap_std::fs::Dir>>,
+    out: &mut Batcher<'_>,
+) -> Result<Option<Level>, Refusal> {
+    let names = names(&dir, shown)?;
+    let mut below = Vec::new();
+    for raw in names {
         let name = raw.to_string_lossy().into_owned();
-        let relative = if current.prefix.is_empty() {
+        let relative = if prefix.is_empty() {
             name.clone()
         } else {
-            format!("{}/{name}", current.prefix)
+            format!("{prefix}/{name}")
         };
         // Not following links. One removed since the folder was read is simply skipped; any
         // other failure ends the listing (a tree shown with a part missing would look whole).
-        let meta = match current.dir.symlink_metadata(&raw) {
+        let meta = match dir.symlink_metadata(&raw) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(jail::refusal_for(&e, &path.child(&relative))),
+            Err(e) => return Err(jail::refusal_for(&e, &shown.child(&name))),
         };
-        let described = entry(name.clone(), &meta);
+        let described = entry(name, &meta);
         let digest = match hashes {
             // A file that vanished or changed kind since the look is simply shown unhashed.
             Some(folder) if described.kind == EntryKind::File => {
-                crate::opening::open_regular(&current.dir, std::path::Path::new(&raw), &relative)
+                crate::opening::open_regular(&dir, std::path::Path::new(&raw), &relative)
                     .ok()
                     .and_then(|(file, _)| crate::served::sha256_of(folder, &file).ok())
             }
             _ => None,
         };
-        let below = if described.kind == EntryKind::Dir {
-            open_below(&current.dir, &raw, &meta, &path.child(&relative))?
-        } else {
-            None
-        };
-        batch_bytes += relative.len();
-        batch.push(TreeEntry {
+        let sent = out.push(TreeEntry {
             path: relative.clone(),
             kind: described.kind,
             size: described.size,
@@ -172,24 +249,39 @@ fn walk(
             modified_nanos: modified_nanos(&meta),
             sha256: digest,
         });
-        if let Some(dir) = below {
-            let shown = path.child(&relative);
-            stack.push(level(relative, dir, &shown)?);
+        if !sent {
+            return Ok(None);
         }
-        if batch.len() >= BATCH_ENTRIES || batch_bytes >= BATCH_PATH_BYTES {
-            batch_bytes = 0;
-            if batches
-                .blocking_send(Ok(std::mem::take(&mut batch)))
-                .is_err()
-            {
-                return Ok(());
-            }
+        if described.kind == EntryKind::Dir {
+            below.push(Subfolder {
+                raw,
+                relative,
+                seen: Identity::of(&meta),
+            });
         }
     }
-    if !batch.is_empty() {
-        let _ = batches.blocking_send(Ok(batch));
+    below.reverse();
+    Ok(Some(Level { dir, below }))
+}
+
+/// Which file a look saw: device and inode, all a later open needs to tell it is the same.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    /// Device.
+    dev: u64,
+    /// Inode.
+    ino: u64,
+}
+
+impl Identity {
+    /// The identity `meta` describes.
+    fn of(meta: &cap_std::fs::Metadata) -> Self {
+        use cap_std::fs::MetadataExt;
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
     }
-    Ok(())
 }
 
 /// Opens the folder `name` of `dir` that was just described by `seen` (not following links),
@@ -203,7 +295,16 @@ pub(super) fn open_below(
     seen: &cap_std::fs::Metadata,
     shown: &RemotePath,
 ) -> Result<Option<cap_std::fs::Dir>, Refusal> {
-    use cap_std::fs::MetadataExt;
+    open_below_as(dir, name, Identity::of(seen), shown)
+}
+
+/// `open_below` with the identity of what was seen. Blocking.
+fn open_below_as(
+    dir: &cap_std::fs::Dir,
+    name: impl AsRef<std::path::Path>,
+    seen: Identity,
+    shown: &RemotePath,
+) -> Result<Option<cap_std::fs::Dir>, Refusal> {
     let opened = match dir.open_dir(name) {
         Ok(opened) => opened,
         Err(e) => {
@@ -217,21 +318,21 @@ pub(super) fn open_below(
     let now = opened
         .dir_metadata()
         .map_err(|e| jail::refusal_for(&e, shown))?;
-    Ok((now.dev() == seen.dev() && now.ino() == seen.ino()).then_some(opened))
+    Ok((Identity::of(&now) == seen).then_some(opened))
 }
 
-/// Reads one folder's names, sorted for popping in byte order. Blocking.
-fn level(prefix: String, dir: cap_std::fs::Dir, shown: &RemotePath) -> Result<Level, Refusal> {
+/// Reads one folder's names in byte order (the internal folder left out). Blocking.
+fn names(dir: &cap_std::fs::Dir, shown: &RemotePath) -> Result<Vec<std::ffi::OsString>, Refusal> {
     use std::os::unix::ffi::OsStrExt;
-    let mut rest = Vec::new();
+    let mut names = Vec::new();
     for item in dir.entries().map_err(|e| jail::refusal_for(&e, shown))? {
         let name = item.map_err(|e| jail::refusal_for(&e, shown))?.file_name();
         if name != INTERNAL_DIR {
-            rest.push(name);
+            names.push(name);
         }
     }
-    rest.sort_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
-    Ok(Level { prefix, dir, rest })
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -259,7 +360,7 @@ mod tests {
     }
 
     #[test]
-    fn depth_first_sorted_links_not_followed_internal_hidden() {
+    fn each_folder_whole_then_its_subfolders_links_not_followed_internal_hidden() {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path();
         std::fs::create_dir_all(root.join("b/inner")).unwrap();
@@ -271,11 +372,11 @@ mod tests {
         let home = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap();
         let all = walked(&home, "/", true).unwrap();
         let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["a", "b", "b/inner", "b/inner/x", "c", "link"]);
-        assert_eq!(all[5].kind, EntryKind::Symlink);
-        assert_eq!(all[3].size, 2);
+        assert_eq!(paths, ["a", "b", "c", "link", "b/inner", "b/inner/x"]);
+        assert_eq!(all[3].kind, EntryKind::Symlink);
+        assert_eq!(all[5].size, 2);
         use sha2::Digest;
-        assert_eq!(all[3].sha256, Some(sha2::Sha256::digest(b"xx").into()));
+        assert_eq!(all[5].sha256, Some(sha2::Sha256::digest(b"xx").into()));
         assert_eq!(all[1].sha256, None);
         let inner = walked(&home, "b", false).unwrap();
         let paths: Vec<_> = inner.iter().map(|e| e.path.as_str()).collect();
@@ -285,6 +386,27 @@ mod tests {
         assert_eq!(file.kind, ErrorKind::Denied);
         let missing = walked(&home, "nothing", false).unwrap_err();
         assert_eq!(missing.kind, ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn sections_come_in_ls_r_order_empty_folders_in_place() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        for folder in ["a/deep", "a/empty", "b", "c"] {
+            std::fs::create_dir_all(root.join(folder)).unwrap();
+        }
+        for file in ["a/deep/x", "a/y", "b/z", "top"] {
+            std::fs::write(root.join(file), "").unwrap();
+        }
+        let all = walked(&open(root), "/", false).unwrap();
+        let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "a", "b", "c", "top", "a/deep", "a/empty", "a/y", "a/deep/x", "b/z"
+            ],
+            "the listed folder's entries, then a's, a/deep's (a/empty has none), b's"
+        );
     }
 
     #[test]
@@ -327,7 +449,7 @@ mod tests {
         let paths: Vec<_> = all.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
-            [" lead\t", "new\nline\n", "new\nline\n/a\\b", "z\u{fffd}"],
+            [" lead\t", "new\nline\n", "z\u{fffd}", "new\nline\n/a\\b"],
             "a name that is not UTF-8 is shown lossily, not dropped"
         );
     }
