@@ -17,6 +17,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
+use e2e::trees::summary_line;
 use e2e::{CutProxy, Server, Site, code, random_file, run, stderr, stdout, wait_until};
 use sha2::Digest;
 
@@ -289,13 +290,6 @@ fn is_moved(line: &serde_json::Value) -> bool {
     )
 }
 
-/// The summary line of a run.
-fn summary(lines: &[serde_json::Value]) -> &serde_json::Value {
-    let last = lines.last().expect("some output");
-    assert_eq!(last["op"], "summary", "{lines:?}");
-    last
-}
-
 /// What a snapshot records of one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
@@ -400,7 +394,7 @@ fn client_killed_after_some_files(way: Way) {
     let done = running.wait_for_results(20);
     running.kill();
     let lines = rerun_ends_identical(&case);
-    let summary = summary(&lines);
+    let summary = summary_line(&lines);
     assert!(
         summary["skipped"].as_u64().unwrap() >= done.len() as u64,
         "the files done before the kill are skipped: {summary}"
@@ -473,7 +467,7 @@ fn retries_resume_inside_the_file(way: Way) {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(summary(&lines)["failed"], 0);
+    assert_eq!(summary_line(&lines)["failed"], 0);
 }
 
 /// The offsets the server logged resuming `path` at (an upload's or a download's).
