@@ -52,6 +52,18 @@ pub struct TransferOptions {
     pub upload_id: [u8; 16],
 }
 
+impl TransferOptions {
+    /// The settings of one command, under a new id of its own.
+    pub fn new(force: bool, retries: u32, limit_rate: Option<u64>) -> Result<Self, ClientError> {
+        Ok(TransferOptions {
+            force,
+            retries,
+            limit_rate,
+            upload_id: new_upload_id()?,
+        })
+    }
+}
+
 /// One file to download.
 #[derive(Debug, Clone)]
 pub struct GetJob {

@@ -23,7 +23,7 @@ use crate::sync::dry_run::{self, DryRun};
 use crate::sync::lines::Direction;
 use crate::sync::planned_deletions;
 use crate::sync::sides::Sides;
-use crate::transfer::{self, TransferOptions};
+use crate::transfer::TransferOptions;
 use crate::tree::get::Download;
 use crate::tree::plan::{Plan, PlanOptions};
 use crate::tree::put::Upload;
@@ -85,8 +85,7 @@ impl Planned {
     /// The plan.
     fn plan(&self) -> &Plan {
         match self {
-            Planned::Up(upload) => &upload.plan,
-            Planned::Down(download) => &download.plan,
+            Planned::Up(planned) | Planned::Down(planned) => &planned.plan,
         }
     }
 
@@ -219,12 +218,7 @@ impl Session {
         progress: &Progress,
         report: &mut Report,
     ) -> Result<(), ClientError> {
-        let options = TransferOptions {
-            force: true,
-            retries: self.args.retries,
-            limit_rate: self.args.limit_rate,
-            upload_id: transfer::new_upload_id()?,
-        };
+        let options = TransferOptions::new(true, self.args.retries, self.args.limit_rate)?;
         match planned {
             Planned::Up(upload) => {
                 tree::put::send(

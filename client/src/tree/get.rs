@@ -20,7 +20,7 @@ use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
-use crate::transfer::{self, GetJob, TransferOptions};
+use crate::transfer::{GetJob, TransferOptions};
 
 use super::plan::{self, Action, Plan, PlanOptions};
 use super::planned::Planned;
@@ -57,12 +57,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         ));
     }
     let local_root = names::local_copy(&remote_root, local.as_deref())?;
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let plan_options = PlanOptions {
         checksum: args.tree.checksum,
         force: args.force,

@@ -55,12 +55,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         ));
     }
     let remote_root = names::remote_copy(&name, remote.as_deref());
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let plan_options = PlanOptions {
         checksum: args.tree.checksum,
         force: args.force,
