@@ -1,10 +1,14 @@
 //! Helpers for the tests of whole-folder transfers (`put -r`, `get -r`, `sync`, `get --to`):
-//! file times, the `--json` lines of a run, and comparing two trees.
+//! file times, the `--json` lines of a run, and comparing two trees (or taking a snapshot of
+//! one).
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
 
 /// Sets the modification time of `path`.
 pub fn set_time(path: &Path, secs: u64, nanos: u32) {
@@ -68,4 +72,55 @@ pub fn assert_same_tree(source: &Path, copy: &Path) {
             assert_eq!(mtime(&a), mtime(&b), "time of {}", path.display());
         }
     }
+}
+
+/// What a snapshot records of one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A folder.
+    Dir,
+    /// A regular file.
+    File {
+        /// Its length.
+        len: u64,
+        /// Its content's SHA-256.
+        sha256: Vec<u8>,
+        /// Its modification time.
+        modified: SystemTime,
+    },
+    /// Anything else (a link, say).
+    Other,
+}
+
+/// Every path beneath `root` (relative, `/`-joined) with what it is (a path that goes away
+/// meanwhile is left out).
+pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
+    let mut found = BTreeMap::new();
+    for (path, _) in crate::tree(root) {
+        let name = path
+            .strip_prefix(root)
+            .expect("a path beneath root")
+            .to_str()
+            .expect("a UTF-8 name")
+            .to_owned();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let node = if meta.is_dir() {
+            Node::Dir
+        } else if meta.is_file() {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            Node::File {
+                len: bytes.len() as u64,
+                sha256: Sha256::digest(&bytes).to_vec(),
+                modified: meta.modified().expect("a modification time"),
+            }
+        } else {
+            Node::Other
+        };
+        found.insert(name, node);
+    }
+    found
 }

@@ -8,10 +8,9 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use e2e::trees::summary_line;
+use e2e::trees::{snapshot, summary_line};
 use e2e::{Server, Site, code, random_file, stderr, stdout};
 
 const PASSWORD: &str = "alice-pw";
@@ -80,28 +79,6 @@ fn make_tree(root: &Path) {
         );
     }
     std::fs::create_dir_all(root.join("empty")).unwrap();
-}
-
-/// Every path beneath `root` with its content (folders `None`) and modification time.
-fn snapshot(root: &Path) -> BTreeMap<String, (Option<Vec<u8>>, Option<std::time::SystemTime>)> {
-    e2e::tree(root)
-        .into_iter()
-        .map(|(path, _)| {
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let name = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            if meta.is_file() {
-                let modified = meta.modified().ok();
-                (name, (Some(std::fs::read(&path).unwrap()), modified))
-            } else {
-                (name, (None, None))
-            }
-        })
-        .collect()
 }
 
 /// The lines whose `result` is `result`.

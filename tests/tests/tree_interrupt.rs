@@ -15,11 +15,10 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use e2e::trees::summary_line;
+use e2e::trees::{Node, snapshot, summary_line};
 use e2e::{CutProxy, Server, Site, code, random_file, run, stderr, stdout, wait_until};
-use sha2::Digest;
 
 const PASSWORD: &str = "alice-pw";
 const MIB: usize = 1 << 20;
@@ -288,56 +287,6 @@ fn is_moved(line: &serde_json::Value) -> bool {
         line["result"].as_str(),
         Some("uploaded" | "downloaded" | "replaced")
     )
-}
-
-/// What a snapshot records of one path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    /// A folder.
-    Dir,
-    /// A regular file.
-    File {
-        /// Its length.
-        len: u64,
-        /// Its content's SHA-256.
-        sha256: Vec<u8>,
-        /// Its modification time.
-        modified: SystemTime,
-    },
-    /// Anything else (a link: never expected in these trees).
-    Other,
-}
-
-/// Every path beneath `root` (relative, `/`-joined) with what it is.
-fn snapshot(root: &Path) -> BTreeMap<String, Node> {
-    let mut found = BTreeMap::new();
-    for (path, _) in e2e::tree(root) {
-        let name = path
-            .strip_prefix(root)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        let node = if meta.is_dir() {
-            Node::Dir
-        } else if meta.is_file() {
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            Node::File {
-                len: bytes.len() as u64,
-                sha256: sha2::Sha256::digest(&bytes).to_vec(),
-                modified: meta.modified().unwrap(),
-            }
-        } else {
-            Node::Other
-        };
-        found.insert(name, node);
-    }
-    found
 }
 
 /// Writes the source tree: `small/dNN/fNN.txt` (4 KiB each), `empty/inner/`, and
