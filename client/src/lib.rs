@@ -46,5 +46,8 @@ pub mod upload;
 pub mod verifier;
 pub mod whole;
 
+#[cfg(test)]
+mod test_server;
+
 pub use connection::{Client, Welcome};
 pub use error::ClientError;

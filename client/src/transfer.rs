@@ -17,6 +17,11 @@ use crate::progress::Progress;
 use crate::rate::RateLimiter;
 use crate::upload::PutPlan;
 
+mod pipelined;
+pub use pipelined::{
+    compare_or_get_whole_with_retries, get_whole_with_retries, put_whole_with_retries,
+};
+
 /// First pause before a retry; doubled each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -45,6 +50,18 @@ pub struct TransferOptions {
     pub limit_rate: Option<u64>,
     /// The command's id (lets a reconnect take over its own lock).
     pub upload_id: [u8; 16],
+}
+
+impl TransferOptions {
+    /// The settings of one command, under a new id of its own.
+    pub fn new(force: bool, retries: u32, limit_rate: Option<u64>) -> Result<Self, ClientError> {
+        Ok(TransferOptions {
+            force,
+            retries,
+            limit_rate,
+            upload_id: new_upload_id()?,
+        })
+    }
 }
 
 /// One file to download.
@@ -242,109 +259,6 @@ pub async fn put_with_retries(
     .await
     .map_err(say_a_rerun_resumes);
     conclude(&bar, result, &tally)
-}
-
-/// Uploads small files whole and pipelined (see [`crate::whole`]), reconnecting as needed and
-/// carrying on from the first unanswered file; `done` hears of each file in order.
-pub async fn put_whole_with_retries(
-    connector: &mut Connector,
-    client: &mut Option<Client>,
-    jobs: &[PutJob],
-    options: &TransferOptions,
-    progress: &Progress,
-    mut done: impl FnMut(&PutJob, Result<Outcome, ClientError>),
-) -> Result<(), ClientError> {
-    let mut next = 0;
-    let mut report = |index: usize, result: Result<Outcome, ClientError>| {
-        if let Some(job) = jobs.get(index) {
-            let bar = progress.file(&job.local.display().to_string(), job.size);
-            match &result {
-                Ok(outcome) => {
-                    bar.advance(outcome.sent);
-                    bar.done();
-                }
-                Err(_) => bar.abandon(),
-            }
-            done(job, result);
-        }
-    };
-    with_retries(
-        connector,
-        client,
-        options.retries,
-        progress,
-        "small files",
-        async |open: &mut Client| {
-            open.put_whole(
-                jobs,
-                &mut next,
-                options.force,
-                options.upload_id,
-                &mut report,
-            )
-            .await
-        },
-    )
-    .await
-}
-
-/// Downloads small files pipelined (see [`crate::get_whole`]), reconnecting as needed and
-/// carrying on from the first unreported file; `done` hears of each file in order. Without
-/// `options.force` the files must have nothing at their local names (an existing one is
-/// compared by [`get_with_retries`]; one that appears meanwhile is refused, exit 4); with it,
-/// what is there is replaced, never compared (a changed file that `sync` replaces). Each
-/// job's local folder must exist. `--limit-rate` is not applied here: paced downloads go one
-/// by one.
-pub async fn get_whole_with_retries(
-    connector: &mut Connector,
-    client: &mut Option<Client>,
-    jobs: &[GetJob],
-    options: &TransferOptions,
-    progress: &Progress,
-    done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
-) -> Result<(), ClientError> {
-    compare_or_get_whole_with_retries(connector, client, jobs, &[], options, progress, done).await
-}
-
-/// [`get_whole_with_retries`], where `existing[index]` may give the length of the regular file
-/// already at a job's local name (without `options.force`): that file is compared, pipelined
-/// too, as a single `get` compares it (see [`crate::get_whole`]).
-pub async fn compare_or_get_whole_with_retries(
-    connector: &mut Connector,
-    client: &mut Option<Client>,
-    jobs: &[GetJob],
-    existing: &[Option<u64>],
-    options: &TransferOptions,
-    progress: &Progress,
-    mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
-) -> Result<(), ClientError> {
-    let mut next = 0;
-    let mut report = |index: usize, result: Result<Outcome, ClientError>| {
-        if let Some(job) = jobs.get(index) {
-            let bar = progress.file(&crate::output::remote_shown(&job.remote), 0);
-            match &result {
-                Ok(outcome) => {
-                    bar.advance(outcome.sent);
-                    bar.done();
-                }
-                Err(_) => bar.abandon(),
-            }
-            done(job, result);
-        }
-    };
-    with_retries(
-        connector,
-        client,
-        options.retries,
-        progress,
-        "small files",
-        async |open: &mut Client| {
-            open.get_whole(jobs, existing, &mut next, options.force, &mut report)
-                .await
-        },
-    )
-    .await
-    .map_err(say_a_rerun_resumes)
 }
 
 /// Downloads one file, reconnecting as needed.

@@ -223,33 +223,15 @@ mod tests {
     use std::sync::mpsc as std_mpsc;
     use std::time::Duration;
 
-    use ftp_proto::handshake::{self, ChannelBinding};
-    use ftp_proto::{PROTOCOL_VERSION, ServerCodec, SharedKey};
+    use ftp_proto::SharedKey;
     use futures::{SinkExt, StreamExt};
-    use tokio_util::codec::Framed;
 
     use super::*;
 
     /// A server at the other end of `stream`: the key handshake, then `PutDone` for each
     /// `PutWhole`.
     async fn serve(stream: tokio::io::DuplexStream, key: SharedKey) {
-        let binding = ChannelBinding::plaintext();
-        let mut conn = Framed::new(stream, ServerCodec::default());
-        let nonce = handshake::new_nonce().unwrap();
-        let hello = ServerMessage::Hello {
-            version: PROTOCOL_VERSION,
-            nonce,
-        };
-        conn.send(hello).await.unwrap();
-        let Some(Ok(ClientMessage::Hello {
-            nonce: client_nonce,
-            ..
-        })) = conn.next().await
-        else {
-            panic!("no hello from the client");
-        };
-        let proof = handshake::server_proof(&key, &binding, &client_nonce, &nonce);
-        conn.send(ServerMessage::Proof { proof }).await.unwrap();
+        let mut conn = crate::test_server::accept(stream, &key).await;
         while let Some(Ok(ClientMessage::PutWhole { data, sha256, .. })) = conn.next().await {
             let size = data.len() as u64;
             conn.send(ServerMessage::PutDone { size, sha256 })
@@ -305,11 +287,7 @@ mod tests {
             .build()
             .unwrap();
         let results = runtime.block_on(async move {
-            let key = SharedKey::from_bytes([7; 32]);
-            let (near, far) = tokio::io::duplex(1 << 20);
-            let server = tokio::spawn(serve(far, key.clone()));
-            let binding = ChannelBinding::plaintext();
-            let mut client = Client::handshake(near, &key, &binding).await.unwrap();
+            let (mut client, server) = crate::test_server::connect(serve).await;
             let mut results = Vec::new();
             let mut next = 0;
             client

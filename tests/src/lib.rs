@@ -14,6 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 pub mod proxies;
+pub mod trees;
 
 /// Folder holding the binaries cargo built for this test run.
 fn bin_dir() -> PathBuf {

@@ -13,15 +13,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
+use e2e::trees::json_lines;
 use e2e::{CutProxy, Site, code, random_file, run, same_content, stderr, stdout};
-
-/// The JSON lines of an output.
-fn lines(output: &std::process::Output) -> Vec<serde_json::Value> {
-    stdout(output)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
 
 /// A site whose alice holds `logs/` (`a.gz`, `b.gz`, `c.txt`, `.hidden.gz`, the folder
 /// `sub.gz/`, the link `link.gz -> a.gz`, the 3 MiB `big.gz`), `top.txt` and `odd[1].txt`.
@@ -56,7 +49,7 @@ fn patterns_and_names_land_in_the_folder_with_one_line_each() {
         &["--json", "get", "logs/*.gz", "top.txt", "--to", to],
     );
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     let results: Vec<(String, String)> = lines
         .iter()
         .filter(|l| l["op"] == "get")
@@ -134,7 +127,7 @@ fn a_pattern_matching_nothing_fails_alone_and_existing_files_follow_the_single_r
         "{}",
         stderr(&output)
     );
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     let result = |remote: &str| {
         lines
             .iter()
@@ -253,7 +246,7 @@ fn small_files_resume_after_cut_connections() {
         "{}",
         stderr(&output)
     );
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     assert_eq!(lines.last().unwrap()["files"], 300);
     let downloaded = lines.iter().filter(|l| l["result"] == "downloaded").count();
     assert_eq!(downloaded, 300, "each file reported once");
@@ -295,7 +288,7 @@ fn a_killed_client_leaves_only_whole_files_and_a_rerun_finishes() {
     let output = server.run_ftp("alice", "alice-pw", &args);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(all_whole(&source, &out, true), 600);
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     let identical = lines.iter().filter(|l| l["result"] == "identical").count();
     assert_eq!(identical, whole, "what was in place is not fetched again");
 }
@@ -356,7 +349,7 @@ fn a_connection_lost_for_good_is_exit_5_with_what_came_kept_whole() {
         "{}",
         stderr(&output)
     );
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     let failed: Vec<_> = lines.iter().filter(|l| l["result"] == "failed").collect();
     assert_eq!(
         failed.len(),

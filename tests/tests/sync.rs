@@ -8,9 +8,9 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use e2e::trees::{snapshot, summary_line};
 use e2e::{Server, Site, code, random_file, stderr, stdout};
 
 const PASSWORD: &str = "alice-pw";
@@ -81,35 +81,6 @@ fn make_tree(root: &Path) {
     std::fs::create_dir_all(root.join("empty")).unwrap();
 }
 
-/// Every path beneath `root` with its content (folders `None`) and modification time.
-fn snapshot(root: &Path) -> BTreeMap<String, (Option<Vec<u8>>, Option<std::time::SystemTime>)> {
-    e2e::tree(root)
-        .into_iter()
-        .map(|(path, _)| {
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let name = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            if meta.is_file() {
-                let modified = meta.modified().ok();
-                (name, (Some(std::fs::read(&path).unwrap()), modified))
-            } else {
-                (name, (None, None))
-            }
-        })
-        .collect()
-}
-
-/// The summary line (the last one).
-fn summary(lines: &[serde_json::Value]) -> &serde_json::Value {
-    let last = lines.last().expect("some output");
-    assert_eq!(last["op"], "summary", "{lines:#?}");
-    last
-}
-
 /// The lines whose `result` is `result`.
 fn results<'a>(lines: &'a [serde_json::Value], result: &str) -> Vec<&'a serde_json::Value> {
     lines.iter().filter(|l| l["result"] == result).collect()
@@ -134,14 +105,14 @@ fn sync_up_copies_then_moves_only_what_changed() {
     let src = source.to_str().unwrap();
     let (status, lines, err) = f.json(&["sync", src, ":backup/photos"]);
     assert_eq!(status, 0, "{err}");
-    assert_eq!(summary(&lines)["files"], FILES as u64);
+    assert_eq!(summary_line(&lines)["files"], FILES as u64);
     let remote = f.home.join("backup/photos");
     assert_eq!(snapshot(&remote), snapshot(&source));
 
     let changed = change_one_percent(&source);
     let (status, lines, err) = f.json(&["sync", src, ":backup/photos"]);
     assert_eq!(status, 0, "{err}");
-    let counts = summary(&lines);
+    let counts = summary_line(&lines);
     assert_eq!(counts["files"], changed.len() as u64, "{lines:#?}");
     assert_eq!(counts["bytes"], 1024 * changed.len() as u64);
     assert_eq!(counts["skipped"], (FILES - changed.len()) as u64);
@@ -153,7 +124,7 @@ fn sync_up_copies_then_moves_only_what_changed() {
     let (status, lines, err) = f.json(&["sync", src, ":backup/photos"]);
     assert_eq!(status, 0, "{err}");
     assert_eq!(
-        summary(&lines)["files"],
+        summary_line(&lines)["files"],
         0,
         "nothing changed: nothing moves"
     );
@@ -166,7 +137,7 @@ fn sync_down_copies_then_moves_only_what_changed() {
     make_tree(&source);
     let (status, lines, err) = f.json(&["sync", ":site/www", "copies/"]);
     assert_eq!(status, 0, "{err}");
-    assert_eq!(summary(&lines)["files"], FILES as u64);
+    assert_eq!(summary_line(&lines)["files"], FILES as u64);
     let copy = f.local.join("copies/www");
     assert_eq!(
         snapshot(&copy),
@@ -177,7 +148,11 @@ fn sync_down_copies_then_moves_only_what_changed() {
     let changed = change_one_percent(&source);
     let (status, lines, err) = f.json(&["sync", ":site/www", "copies/"]);
     assert_eq!(status, 0, "{err}");
-    assert_eq!(summary(&lines)["files"], changed.len() as u64, "{lines:#?}");
+    assert_eq!(
+        summary_line(&lines)["files"],
+        changed.len() as u64,
+        "{lines:#?}"
+    );
     assert_eq!(results(&lines, "replaced").len(), changed.len());
     assert_eq!(snapshot(&copy), snapshot(&source));
 }
@@ -206,13 +181,13 @@ fn delete_removes_what_src_lacks_on_the_server() {
         remote.join("old").exists(),
         "nothing deleted without --delete"
     );
-    assert_eq!(summary(&lines)["deleted"], 0);
+    assert_eq!(summary_line(&lines)["deleted"], 0);
 
     let (status, lines, err) = f.json(&["sync", src, ":photos", "--delete"]);
     assert_eq!(status, 0, "{err}");
     assert_eq!(snapshot(&remote), snapshot(&source));
     assert_eq!(
-        summary(&lines)["deleted"],
+        summary_line(&lines)["deleted"],
         4,
         "stray.txt, old/, old/deeper/, x.txt"
     );
@@ -252,13 +227,13 @@ fn delete_removes_what_src_lacks_here_and_never_follows_a_link() {
         before,
         "a dry run changes nothing here either"
     );
-    assert_eq!(summary(&lines)["deleted"], 6, "{lines:#?}");
-    assert_eq!(summary(&lines)["dry_run"], true);
+    assert_eq!(summary_line(&lines)["deleted"], 6, "{lines:#?}");
+    assert_eq!(summary_line(&lines)["dry_run"], true);
 
     let (status, lines, err) = f.json(&["sync", ":www", "www", "--delete"]);
     assert_eq!(status, 0, "{err}");
     assert_eq!(snapshot(&copy), snapshot(&source));
-    assert_eq!(summary(&lines)["deleted"], 6, "{lines:#?}");
+    assert_eq!(summary_line(&lines)["deleted"], 6, "{lines:#?}");
     assert!(
         std::fs::symlink_metadata(copy.join("small/link")).is_err(),
         "the link went"
@@ -296,7 +271,7 @@ fn dry_run_prints_one_line_per_action_and_changes_nothing() {
     assert_eq!(uploaded[0]["remote"], "/photos/new.txt");
     assert_eq!(results(&lines, "replaced").len(), changed.len());
     assert_eq!(results(&lines, "deleted").len(), 2);
-    let counts = summary(&lines);
+    let counts = summary_line(&lines);
     assert_eq!(counts["files"], 1 + changed.len() as u64);
     assert_eq!(counts["deleted"], 4);
 
@@ -337,7 +312,7 @@ fn max_delete_stops_before_deleting_but_still_transfers() {
         std::fs::read_to_string(remote.join("new.txt")).unwrap(),
         "new"
     );
-    assert_eq!(summary(&lines)["deleted"], 0);
+    assert_eq!(summary_line(&lines)["deleted"], 0);
     let failed = results(&lines, "failed");
     assert_eq!(failed.len(), 1, "{lines:#?}");
     let error = failed[0]["error"].as_str().unwrap();
@@ -459,7 +434,7 @@ fn with_delete_what_is_in_the_way_goes_first_and_the_tree_lands() {
     assert_eq!(status, 0, "{err}");
     assert_eq!(snapshot(&remote), snapshot(&source));
     assert_eq!(
-        summary(&lines)["deleted"],
+        summary_line(&lines)["deleted"],
         5,
         "was-a-folder/, deep/, x, was-a-file, was-a-link"
     );

@@ -7,12 +7,11 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, UNIX_EPOCH};
 
-use e2e::{Server, Site, code, random_file, same_content, stderr, stdout};
+use e2e::trees::{assert_same_tree, json_lines, line_about, set_time, summary_line};
+use e2e::{Server, Site, code, random_file, stderr};
 
 const PASSWORD: &str = "alice-password";
 
@@ -65,67 +64,17 @@ impl Fixture {
     }
 }
 
-fn set_time(path: &Path, secs: u64, nanos: u32) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(UNIX_EPOCH + Duration::new(secs, nanos))
-        .unwrap();
-}
-
-fn mtime(path: &Path) -> (i64, i64) {
-    let meta = std::fs::metadata(path).unwrap();
-    (meta.mtime(), meta.mtime_nsec())
-}
-
-fn lines(output: &Output) -> Vec<serde_json::Value> {
-    stdout(output)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect()
-}
-
-/// The line about `remote` (shown from the home).
-fn line_of<'a>(lines: &'a [serde_json::Value], remote: &str) -> &'a serde_json::Value {
-    lines
-        .iter()
-        .find(|line| line["remote"] == remote)
-        .unwrap_or_else(|| panic!("no line for {remote}: {lines:?}"))
-}
-
-fn summary(lines: &[serde_json::Value]) -> &serde_json::Value {
-    let last = lines.last().expect("a summary line");
-    assert_eq!(last["op"], "summary", "{lines:?}");
-    last
-}
-
-/// The two trees hold the same names, contents and file times.
-fn assert_same_tree(source: &Path, copy: &Path) {
-    let relative = |root: &Path| -> Vec<(PathBuf, u64)> {
-        e2e::tree(root)
-            .into_iter()
-            .map(|(path, len)| (path.strip_prefix(root).unwrap().to_path_buf(), len))
-            .collect()
-    };
-    assert_eq!(relative(source), relative(copy));
-    for (path, _) in relative(source) {
-        let (a, b) = (source.join(&path), copy.join(&path));
-        if a.is_file() {
-            assert!(same_content(&a, &b), "{}", path.display());
-            assert_eq!(mtime(&a), mtime(&b), "time of {}", path.display());
-        }
-    }
-}
-
 #[test]
 fn a_remote_tree_comes_whole_with_times_and_a_rerun_moves_nothing() {
     let fixture = fixture();
     let output = fixture.ftp(&["--json", "get", "-r", "site"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let first = lines(&output);
-    assert_eq!(line_of(&first, "/site/css/big.bin")["result"], "downloaded");
-    let total = summary(&first);
+    let first = json_lines(&output);
+    assert_eq!(
+        line_about(&first, "/site/css/big.bin")["result"],
+        "downloaded"
+    );
+    let total = summary_line(&first);
     assert_eq!(total["files"], 3, "{first:?}");
     assert_eq!(total["bytes"], 700 + (3 << 20) + 20);
     let copy = fixture.here().join("site");
@@ -134,11 +83,11 @@ fn a_remote_tree_comes_whole_with_times_and_a_rerun_moves_nothing() {
 
     let output = fixture.ftp(&["--json", "get", "-r", "site"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let again = lines(&output);
-    let line = line_of(&again, "/site/index.html");
+    let again = json_lines(&output);
+    let line = line_about(&again, "/site/index.html");
     assert_eq!(line["result"], "skipped");
     assert_eq!(line["reason"], "same size and time");
-    let total = summary(&again);
+    let total = summary_line(&again);
     assert_eq!(
         (total["files"].as_u64(), total["bytes"].as_u64()),
         (Some(0), Some(0))
@@ -156,11 +105,11 @@ fn a_changed_local_file_is_refused_until_force_and_checksum_sees_content() {
     random_file(&fixture.remote().join("css/new.css"), 30, 8);
     let output = fixture.ftp(&["--json", "get", "-r", "site"]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
-    let refused = lines(&output);
-    assert_eq!(line_of(&refused, "/site/index.html")["result"], "failed");
-    assert_eq!(line_of(&refused, "/site/index.html")["exit_code"], 4);
+    let refused = json_lines(&output);
+    assert_eq!(line_about(&refused, "/site/index.html")["result"], "failed");
+    assert_eq!(line_about(&refused, "/site/index.html")["exit_code"], 4);
     assert_eq!(
-        line_of(&refused, "/site/css/new.css")["result"],
+        line_about(&refused, "/site/css/new.css")["result"],
         "downloaded"
     );
     assert_eq!(
@@ -170,7 +119,7 @@ fn a_changed_local_file_is_refused_until_force_and_checksum_sees_content() {
     let output = fixture.ftp(&["--json", "get", "-r", "--force", "site"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(
-        line_of(&lines(&output), "/site/index.html")["result"],
+        line_about(&json_lines(&output), "/site/index.html")["result"],
         "replaced"
     );
     assert_same_tree(&fixture.remote(), &copy);
@@ -179,19 +128,22 @@ fn a_changed_local_file_is_refused_until_force_and_checksum_sees_content() {
     let local = copy.join("css/fonts/f.woff");
     random_file(&local, 20, 55);
     set_time(&local, 1_100_000_002, 987_654_321);
-    let quick = lines(&fixture.ftp(&["--json", "get", "-r", "site"]));
+    let quick = json_lines(&fixture.ftp(&["--json", "get", "-r", "site"]));
     assert_eq!(
-        line_of(&quick, "/site/css/fonts/f.woff")["result"],
+        line_about(&quick, "/site/css/fonts/f.woff")["result"],
         "skipped"
     );
     let output = fixture.ftp(&["--json", "get", "-r", "--checksum", "site"]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
-    let summed = lines(&output);
+    let summed = json_lines(&output);
     assert_eq!(
-        line_of(&summed, "/site/css/fonts/f.woff")["result"],
+        line_about(&summed, "/site/css/fonts/f.woff")["result"],
         "failed"
     );
-    assert_eq!(line_of(&summed, "/site/index.html")["result"], "identical");
+    assert_eq!(
+        line_about(&summed, "/site/index.html")["result"],
+        "identical"
+    );
     let output = fixture.ftp(&["--json", "get", "-r", "--checksum", "--force", "site"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_same_tree(&fixture.remote(), &copy);
@@ -233,15 +185,15 @@ fn remote_links_and_unusable_names_are_skipped_with_a_note() {
     std::fs::write(remote.join("bell\u{7}"), "c").unwrap();
     let output = fixture.ftp(&["--json", "get", "-r", "site"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let json = lines(&output);
-    assert_eq!(line_of(&json, "/site/link.html")["result"], "skipped");
-    assert_eq!(line_of(&json, "/site/back\\slash")["result"], "skipped");
+    let json = json_lines(&output);
+    assert_eq!(line_about(&json, "/site/link.html")["result"], "skipped");
+    assert_eq!(line_about(&json, "/site/back\\slash")["result"], "skipped");
     let copy = fixture.here().join("site");
     assert!(std::fs::symlink_metadata(copy.join("link.html")).is_err());
     assert!(std::fs::symlink_metadata(copy.join("back\\slash")).is_err());
     assert!(std::fs::symlink_metadata(copy.join("bell\u{7}")).is_err());
     assert!(copy.join("index.html").is_file());
-    assert_eq!(summary(&json)["skipped"], 3);
+    assert_eq!(summary_line(&json)["skipped"], 3);
 
     let text = fixture.ftp(&["get", "-r", "site", "again"]);
     assert_eq!(code(&text), 0, "{}", stderr(&text));
@@ -267,9 +219,12 @@ fn a_local_link_in_the_way_is_refused_never_written_through() {
     std::os::unix::fs::symlink(&elsewhere, copy.join("css")).unwrap();
     let output = fixture.ftp(&["--json", "get", "-r", "site"]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
-    let json = lines(&output);
-    assert_eq!(line_of(&json, "/site/css")["result"], "failed");
-    assert_eq!(line_of(&json, "/site/index.html")["result"], "downloaded");
+    let json = json_lines(&output);
+    assert_eq!(line_about(&json, "/site/css")["result"], "failed");
+    assert_eq!(
+        line_about(&json, "/site/index.html")["result"],
+        "downloaded"
+    );
     assert_eq!(
         std::fs::read_dir(&elsewhere).unwrap().count(),
         0,

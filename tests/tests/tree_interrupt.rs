@@ -15,10 +15,10 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use e2e::trees::{Node, snapshot, summary_line};
 use e2e::{CutProxy, Server, Site, code, random_file, run, stderr, stdout, wait_until};
-use sha2::Digest;
 
 const PASSWORD: &str = "alice-pw";
 const MIB: usize = 1 << 20;
@@ -289,63 +289,6 @@ fn is_moved(line: &serde_json::Value) -> bool {
     )
 }
 
-/// The summary line of a run.
-fn summary(lines: &[serde_json::Value]) -> &serde_json::Value {
-    let last = lines.last().expect("some output");
-    assert_eq!(last["op"], "summary", "{lines:?}");
-    last
-}
-
-/// What a snapshot records of one path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    /// A folder.
-    Dir,
-    /// A regular file.
-    File {
-        /// Its length.
-        len: u64,
-        /// Its content's SHA-256.
-        sha256: Vec<u8>,
-        /// Its modification time.
-        modified: SystemTime,
-    },
-    /// Anything else (a link: never expected in these trees).
-    Other,
-}
-
-/// Every path beneath `root` (relative, `/`-joined) with what it is.
-fn snapshot(root: &Path) -> BTreeMap<String, Node> {
-    let mut found = BTreeMap::new();
-    for (path, _) in e2e::tree(root) {
-        let name = path
-            .strip_prefix(root)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        let node = if meta.is_dir() {
-            Node::Dir
-        } else if meta.is_file() {
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            Node::File {
-                len: bytes.len() as u64,
-                sha256: sha2::Sha256::digest(&bytes).to_vec(),
-                modified: meta.modified().unwrap(),
-            }
-        } else {
-            Node::Other
-        };
-        found.insert(name, node);
-    }
-    found
-}
-
 /// Writes the source tree: `small/dNN/fNN.txt` (4 KiB each), `empty/inner/`, and
 /// `z-large/bN.bin` (after the small ones in tree order) of each size in `large` (MiB).
 fn make_tree(root: &Path, large: &[usize]) {
@@ -400,7 +343,7 @@ fn client_killed_after_some_files(way: Way) {
     let done = running.wait_for_results(20);
     running.kill();
     let lines = rerun_ends_identical(&case);
-    let summary = summary(&lines);
+    let summary = summary_line(&lines);
     assert!(
         summary["skipped"].as_u64().unwrap() >= done.len() as u64,
         "the files done before the kill are skipped: {summary}"
@@ -473,7 +416,7 @@ fn retries_resume_inside_the_file(way: Way) {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(summary(&lines)["failed"], 0);
+    assert_eq!(summary_line(&lines)["failed"], 0);
 }
 
 /// The offsets the server logged resuming `path` at (an upload's or a download's).

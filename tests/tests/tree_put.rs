@@ -7,11 +7,10 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, UNIX_EPOCH};
 
+use e2e::trees::{assert_same_tree, json_lines, line_about, set_time, summary_line};
 use e2e::{Server, Site, code, random_file, same_content, stderr, stdout};
 
 const PASSWORD: &str = "alice-password";
@@ -69,62 +68,12 @@ impl Fixture {
     }
 }
 
-/// Sets the modification time of `path`.
-fn set_time(path: &Path, secs: u64, nanos: u32) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(UNIX_EPOCH + Duration::new(secs, nanos))
-        .unwrap();
-}
-
-/// Modification time, seconds and nanoseconds.
-fn mtime(path: &Path) -> (i64, i64) {
-    let meta = std::fs::metadata(path).unwrap();
-    (meta.mtime(), meta.mtime_nsec())
-}
-
-/// The JSON lines of an output.
-fn lines(output: &Output) -> Vec<serde_json::Value> {
-    stdout(output)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect()
-}
-
 /// The result of the line about `remote` (shown from the home).
 fn result_of<'a>(lines: &'a [serde_json::Value], remote: &str) -> &'a str {
-    lines
-        .iter()
-        .find(|line| line["remote"] == remote)
-        .and_then(|line| line["result"].as_str())
-        .unwrap_or_else(|| panic!("no line for {remote}: {lines:?}"))
-}
-
-/// The summary line.
-fn summary(lines: &[serde_json::Value]) -> &serde_json::Value {
-    let last = lines.last().expect("a summary line");
-    assert_eq!(last["op"], "summary", "{lines:?}");
-    last
-}
-
-/// Every file and folder beneath `root`, relative, with file contents compared to `copy`.
-fn assert_same_tree(source: &Path, copy: &Path) {
-    let relative = |root: &Path| -> Vec<(PathBuf, u64)> {
-        e2e::tree(root)
-            .into_iter()
-            .map(|(path, len)| (path.strip_prefix(root).unwrap().to_path_buf(), len))
-            .collect()
-    };
-    assert_eq!(relative(source), relative(copy));
-    for (path, _) in relative(source) {
-        let (a, b) = (source.join(&path), copy.join(&path));
-        if a.is_file() {
-            assert!(same_content(&a, &b), "{}", path.display());
-            assert_eq!(mtime(&a), mtime(&b), "time of {}", path.display());
-        }
-    }
+    let line = line_about(lines, remote);
+    line["result"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no result for {remote}: {line}"))
 }
 
 #[test]
@@ -133,10 +82,10 @@ fn a_tree_goes_whole_with_times_and_a_rerun_moves_nothing() {
     let local = fixture.local_tree();
     let output = fixture.ftp(&["--json", "put", "-r", local.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let first = lines(&output);
+    let first = json_lines(&output);
     assert_eq!(result_of(&first, "/photos/2026/b.jpg"), "uploaded");
     assert_eq!(result_of(&first, "/photos/a.jpg"), "uploaded");
-    let total = summary(&first);
+    let total = summary_line(&first);
     assert_eq!(total["files"], 4, "{first:?}");
     assert_eq!(total["bytes"], 1000 + (3 << 20) + 10, "{first:?}");
     assert_eq!(total["failed"], 0);
@@ -146,14 +95,14 @@ fn a_tree_goes_whole_with_times_and_a_rerun_moves_nothing() {
     // The same command again: every file skipped by the quick check, nothing read or sent.
     let output = fixture.ftp(&["--json", "put", "-r", local.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let again = lines(&output);
+    let again = json_lines(&output);
     assert_eq!(result_of(&again, "/photos/2026/b.jpg"), "skipped");
     let line = again
         .iter()
         .find(|line| line["remote"] == "/photos/a.jpg")
         .unwrap();
     assert_eq!(line["reason"], "same size and time");
-    let total = summary(&again);
+    let total = summary_line(&again);
     assert_eq!(
         (total["files"].as_u64(), total["bytes"].as_u64()),
         (Some(0), Some(0))
@@ -189,7 +138,7 @@ fn a_changed_file_is_refused_and_the_rest_still_go_until_force_replaces_it() {
     random_file(&local.join("2026/new.jpg"), 5, 9);
     let output = fixture.ftp(&["--json", "put", "-r", path]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
-    let refused = lines(&output);
+    let refused = json_lines(&output);
     assert_eq!(result_of(&refused, "/photos/a.jpg"), "failed");
     let line = refused
         .iter()
@@ -201,7 +150,7 @@ fn a_changed_file_is_refused_and_the_rest_still_go_until_force_replaces_it() {
         "{line}"
     );
     assert_eq!(result_of(&refused, "/photos/2026/new.jpg"), "uploaded");
-    assert_eq!(summary(&refused)["failed"], 1);
+    assert_eq!(summary_line(&refused)["failed"], 1);
     assert_eq!(
         std::fs::metadata(fixture.home().join("photos/a.jpg"))
             .unwrap()
@@ -212,7 +161,7 @@ fn a_changed_file_is_refused_and_the_rest_still_go_until_force_replaces_it() {
 
     let output = fixture.ftp(&["--json", "put", "-r", "--force", path]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert_eq!(result_of(&lines(&output), "/photos/a.jpg"), "replaced");
+    assert_eq!(result_of(&json_lines(&output), "/photos/a.jpg"), "replaced");
     assert_same_tree(&local, &fixture.home().join("photos"));
 }
 
@@ -226,19 +175,19 @@ fn checksum_finds_other_content_of_the_same_size_and_time() {
     let stored = fixture.home().join("photos/2026/june/c.jpg");
     random_file(&stored, 10, 77);
     set_time(&stored, 1_000_000_002, 123_456_789);
-    let quick = lines(&fixture.ftp(&["--json", "put", "-r", path]));
+    let quick = json_lines(&fixture.ftp(&["--json", "put", "-r", path]));
     assert_eq!(result_of(&quick, "/photos/2026/june/c.jpg"), "skipped");
 
     let output = fixture.ftp(&["--json", "put", "-r", "--checksum", path]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
-    let summed = lines(&output);
+    let summed = json_lines(&output);
     assert_eq!(result_of(&summed, "/photos/2026/june/c.jpg"), "failed");
     assert_eq!(result_of(&summed, "/photos/a.jpg"), "identical");
 
     let output = fixture.ftp(&["--json", "put", "-r", "--checksum", "--force", path]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(
-        result_of(&lines(&output), "/photos/2026/june/c.jpg"),
+        result_of(&json_lines(&output), "/photos/2026/june/c.jpg"),
         "replaced"
     );
     assert!(same_content(&local.join("2026/june/c.jpg"), &stored));
@@ -295,7 +244,7 @@ fn local_links_are_skipped_unless_followed() {
 
     let output = fixture.ftp(&["--json", "put", "-r", path]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let plain = lines(&output);
+    let plain = json_lines(&output);
     assert_eq!(result_of(&plain, "/photos/file-link"), "skipped");
     assert_eq!(result_of(&plain, "/photos/folder-link"), "skipped");
     assert!(!fixture.home().join("photos/folder-link").exists());
@@ -307,7 +256,7 @@ fn local_links_are_skipped_unless_followed() {
             .any(|line| line["reason"] == "name is not valid UTF-8"),
         "{plain:?}"
     );
-    assert_eq!(summary(&plain)["skipped"], 5, "{plain:?}");
+    assert_eq!(summary_line(&plain)["skipped"], 5, "{plain:?}");
     let text = fixture.ftp(&["put", "-r", path, "again"]);
     assert!(
         stderr(&text).contains("file-link: skipped (symbolic link)"),
@@ -327,7 +276,7 @@ fn local_links_are_skipped_unless_followed() {
         &followed.join("file-link")
     ));
     assert!(
-        lines(&output)
+        json_lines(&output)
             .iter()
             .any(|line| line["reason"] == "symbolic link loop"),
         "the loop is reported, not walked forever"

@@ -44,12 +44,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         remote: remote.clone(),
         durable: !args.no_fsync,
     };
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let mut connector = Connector::new(global)?;
     connector.stop_on_signals();
     let progress = Progress::new(global.quiet, 1, 0);

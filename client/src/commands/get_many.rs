@@ -44,12 +44,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
         .iter()
         .map(|remote| parse(remote))
         .collect::<Result<Vec<_>, _>>()?;
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let mut connector = Connector::new(global)?;
     connector.stop_on_signals();
     let mut client: Option<Client> = None;

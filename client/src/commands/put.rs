@@ -48,12 +48,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         summary.failed += 1;
         failures.push(error);
     }
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let mut connector = Connector::new(global)?;
     connector.stop_on_signals();
     let total: u64 = jobs.iter().map(|job| job.size).sum();

@@ -9,10 +9,7 @@
 //! before anything; an empty one, or more deletions than `--max-delete`, deletes nothing
 //! (exit 4). `--dry-run` lists, prints the plan and changes nothing.
 
-use std::collections::HashSet;
 use std::path::Path;
-
-use ftp_proto::EntryKind;
 
 use crate::cli::{GlobalArgs, SyncArgs};
 use crate::connection::Client;
@@ -21,13 +18,14 @@ use crate::error::ClientError;
 use crate::output::{printable, remote_shown};
 use crate::progress::Progress;
 use crate::sync::delete::{self, Target};
-use crate::sync::deletions::{DeletionPlan, Listed};
+use crate::sync::deletions::DeletionPlan;
 use crate::sync::dry_run::{self, DryRun};
 use crate::sync::lines::Direction;
+use crate::sync::planned_deletions;
 use crate::sync::sides::Sides;
-use crate::transfer::{self, TransferOptions};
+use crate::transfer::TransferOptions;
 use crate::tree::get::Download;
-use crate::tree::plan::{self, Action, Plan, PlanOptions};
+use crate::tree::plan::{Plan, PlanOptions};
 use crate::tree::put::Upload;
 use crate::tree::report::Report;
 use crate::tree::{self, names};
@@ -87,8 +85,7 @@ impl Planned {
     /// The plan.
     fn plan(&self) -> &Plan {
         match self {
-            Planned::Up(upload) => &upload.plan,
-            Planned::Down(download) => &download.plan,
+            Planned::Up(planned) | Planned::Down(planned) => &planned.plan,
         }
     }
 
@@ -106,7 +103,10 @@ impl Session {
     /// Plans, then prints the plan (a dry run) or carries it out.
     async fn sync(&mut self, global: &GlobalArgs) -> Result<(), ClientError> {
         let mut planned = self.prepare().await?;
-        let mut deletions = self.args.delete.then(|| deletion_plan(planned.plan()));
+        let mut deletions = self
+            .args
+            .delete
+            .then(|| planned_deletions::from_plan(planned.plan()));
         let guard = deletions
             .as_ref()
             .map(|plan| plan.check(planned.source_entries(), self.args.max_delete));
@@ -126,7 +126,7 @@ impl Session {
                 );
                 delete::carry_out(&mut target, &in_the_way, &self.listing, &mut report).await?;
                 planned = self.prepare().await?;
-                deletions = Some(deletion_plan(planned.plan()));
+                deletions = Some(planned_deletions::from_plan(planned.plan()));
             }
         }
         self.listing.finish();
@@ -218,12 +218,7 @@ impl Session {
         progress: &Progress,
         report: &mut Report,
     ) -> Result<(), ClientError> {
-        let options = TransferOptions {
-            force: true,
-            retries: self.args.retries,
-            limit_rate: self.args.limit_rate,
-            upload_id: transfer::new_upload_id()?,
-        };
+        let options = TransferOptions::new(true, self.args.retries, self.args.limit_rate)?;
         match planned {
             Planned::Up(upload) => {
                 tree::put::send(
@@ -316,46 +311,6 @@ fn target<'a>(
     }
 }
 
-/// The deletions of `--delete`: the destination's entries the source lacks (the plan's
-/// extras), folders whole, and the destination entries of another kind in the way of a source
-/// entry (a folder where a file goes, a link).
-fn deletion_plan(plan: &Plan) -> DeletionPlan {
-    let mut in_the_way: HashSet<&str> = HashSet::new();
-    let mut destination: Vec<(&str, bool)> = plan
-        .extra
-        .iter()
-        .map(|entry| (entry.path.as_str(), entry.kind == EntryKind::Dir))
-        .collect();
-    for item in &plan.items {
-        if let Action::Refuse(reason) = item.action
-            && reason.ends_with("is in the way")
-        {
-            let folder_there = item.entry.kind != EntryKind::Dir && reason.contains("folder");
-            destination.push((item.entry.path.as_str(), folder_there));
-            in_the_way.insert(item.entry.path.as_str());
-        }
-    }
-    destination.sort_by(|a, b| plan::tree_order(a.0, b.0));
-    // What is in the way is not kept for its source entry's sake: it goes, and so does all
-    // that is beneath it.
-    let source = plan
-        .items
-        .iter()
-        .filter(|item| !in_the_way.contains(item.entry.path.as_str()))
-        .map(|item| Listed {
-            path: item.entry.path.as_str(),
-            is_dir: item.entry.kind == EntryKind::Dir,
-        });
-    let destination = destination
-        .iter()
-        .map(|&(path, is_dir)| Listed { path, is_dir });
-    let mut deletions = DeletionPlan::new(source, destination, false);
-    for deletion in &mut deletions.deletions {
-        deletion.in_the_way = in_the_way.contains(deletion.path.as_str());
-    }
-    deletions
-}
-
 /// A local SRC must be a folder that is there: else a usage error (exit 2) before anything.
 /// Blocking.
 fn require_source_folder(local: &Path) -> Result<(), ClientError> {
@@ -372,61 +327,5 @@ fn require_source_folder(local: &Path) -> Result<(), ClientError> {
             context: format!("cannot read {shown}"),
             source,
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ftp_proto::TreeEntry;
-
-    fn entry(path: &str, kind: EntryKind) -> TreeEntry {
-        TreeEntry {
-            path: path.into(),
-            kind,
-            size: 1,
-            modified_secs: 1,
-            modified_nanos: 1,
-            sha256: None,
-        }
-    }
-
-    #[test]
-    fn deletions_take_the_extras_whole_and_what_is_in_the_way() {
-        use EntryKind::{Dir, File, Symlink};
-        let mut source = vec![
-            entry("keep", File),
-            entry("file-now", File),
-            entry("dir-now", Dir),
-            entry("dir-now/a", File),
-            entry("linked", File),
-        ];
-        let mut destination = vec![
-            entry("keep", File),
-            entry("file-now", Dir),
-            entry("file-now/inner", File),
-            entry("dir-now", File),
-            entry("linked", Symlink),
-            entry("old", Dir),
-            entry("old/x", File),
-        ];
-        plan::sort(&mut source);
-        plan::sort(&mut destination);
-        let planned = plan::plan(source, destination, PlanOptions::default());
-        let deletions = deletion_plan(&planned);
-        let shown: Vec<(&str, bool, u64, bool)> = deletions
-            .deletions
-            .iter()
-            .map(|d| (d.path.as_str(), d.is_dir, d.count, d.in_the_way))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                ("dir-now", false, 1, true),
-                ("file-now", true, 2, true),
-                ("linked", false, 1, true),
-                ("old", true, 2, false),
-            ]
-        );
     }
 }

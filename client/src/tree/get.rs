@@ -20,28 +20,17 @@ use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
-use crate::transfer::{self, GetJob, Outcome, TransferOptions};
+use crate::transfer::{GetJob, TransferOptions};
 
-use super::names;
 use super::plan::{self, Action, Plan, PlanOptions};
+use super::planned::Planned;
 use super::report::{self, Report};
 use super::{Flow, checksum, remote, walk};
+use super::{downloads, names};
 
-/// A download planned: both trees seen, every entry's action decided.
-#[derive(Debug)]
-pub struct Download {
-    /// The remote folder copied.
-    pub remote_root: String,
-    /// The local copy of it.
-    pub local_root: PathBuf,
-    /// What to do with each entry (and what the local copy has that the remote folder lacks;
-    /// the `.part` files of downloads under way are not counted there).
-    pub plan: Plan,
-    /// Local entries the walk left out, and why.
-    pub walk_skipped: Vec<(String, &'static str)>,
-    /// Local entries the walk could not read.
-    pub walk_failed: Vec<(String, ClientError)>,
-}
+/// A download planned: both trees seen, every entry's action decided (the plan's extras do not
+/// count the `.part` files of downloads under way).
+pub type Download = Planned;
 
 /// Runs `ftp get -r`.
 pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
@@ -68,12 +57,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         ));
     }
     let local_root = names::local_copy(&remote_root, local.as_deref())?;
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let plan_options = PlanOptions {
         checksum: args.tree.checksum,
         force: args.force,
@@ -201,52 +185,18 @@ pub async fn fetch(
     progress: &Progress,
     report: &mut Report,
 ) -> Result<(), ClientError> {
-    progress.show();
-    let totals = download.plan.totals();
-    report.total += super::counted(download.plan.items.iter()) + download.walk_failed.len();
-    super::note_already_there(progress, &totals);
-    for (shown, reason) in &download.walk_skipped {
-        report.skipped_local(progress, shown, reason);
-    }
-    for (shown, error) in &download.walk_failed {
-        report.failed(progress, Some(Path::new(shown)), None, error);
-    }
-    let local = |path: &str| download.local_root.join(path);
-    let remote = |path: &str| names::remote_join(&download.remote_root, path);
-    for item in &download.plan.items {
-        let path = item.entry.path.as_str();
-        match item.action {
-            Action::Skip(reason) => {
-                report.skipped(
-                    progress,
-                    &local(path),
-                    &remote(path),
-                    item.entry.size,
-                    reason,
-                );
-            }
-            Action::Refuse(reason) => report.failed(
-                progress,
-                Some(&local(path)),
-                Some(&remote(path)),
-                &report::refusal(reason),
-            ),
-            Action::Identical => {
-                let job = GetJob {
-                    remote: remote(path),
-                    local: local(path),
-                    durable,
-                };
-                let outcome = super::identical_outcome(&item.entry);
-                report.identical(
-                    progress,
-                    output::get_json(&job, &outcome),
-                    output::get_summary(&job, &outcome),
-                );
-            }
-            _ => {}
-        }
-    }
+    download.report_unmoved(report, progress, |local, remote, entry| {
+        let job = GetJob {
+            remote,
+            local,
+            durable,
+        };
+        let outcome = super::identical_outcome(entry);
+        (
+            output::get_json(&job, &outcome),
+            output::get_summary(&job, &outcome),
+        )
+    });
     make_folders(download, report, progress).await?;
     let mut jobs = Vec::new();
     let mut replacing = HashSet::new();
@@ -258,11 +208,11 @@ pub async fn fetch(
         .filter(|item| item.action.moves())
         .collect();
     // Small files first, in one run (tree order within each kind), as put -r sends them.
-    moving.sort_by_key(|item| !is_small(item.entry.size, options));
+    moving.sort_by_key(|item| !super::is_small(item.entry.size, options));
     for item in moving {
         let job = GetJob {
-            remote: remote(&item.entry.path),
-            local: local(&item.entry.path),
+            remote: download.remote(&item.entry.path),
+            local: download.local(&item.entry.path),
             durable,
         };
         if item.action == (Action::Send { replacing: true }) {
@@ -272,7 +222,7 @@ pub async fn fetch(
         sizes.push(item.entry.size);
     }
     let mut ended = None;
-    let finished = download_files(
+    let finished = downloads::download_files(
         connector,
         client,
         &jobs,
@@ -290,10 +240,10 @@ pub async fn fetch(
                     return false;
                 }
             };
-            reported(
-                report,
+            report.transferred(
                 progress,
-                job,
+                output::get_json(job, &outcome),
+                output::get_summary(job, &outcome),
                 &outcome,
                 replacing.contains(&job.remote),
             );
@@ -362,100 +312,6 @@ fn make_folder(path: &Path) -> Result<(), ClientError> {
             source,
         }),
     }
-}
-
-/// Whether a file of `size` bytes goes whole (in a pipelined run).
-fn is_small(size: u64, options: &TransferOptions) -> bool {
-    options.limit_rate.is_none() && size <= crate::whole::SMALL_FILE
-}
-
-/// Downloads `jobs` in order (`sizes` their listed sizes, which the progress total counts;
-/// the small ones first): a leading run of small files through [`fetch_whole`], the others
-/// one by one. `done` hears of each file and says whether to go on. The one place downloads
-/// of a tree go through. `Err`: the run of small files ended (its unanswered files not heard
-/// of).
-pub async fn download_files(
-    connector: &mut Connector,
-    client: &mut Option<Client>,
-    jobs: &[GetJob],
-    sizes: &[u64],
-    options: &TransferOptions,
-    progress: &Progress,
-    mut done: impl FnMut(&GetJob, Result<Outcome, ClientError>) -> bool,
-) -> Result<(), ClientError> {
-    let small = sizes
-        .iter()
-        .take_while(|&&size| is_small(size, options))
-        .count();
-    let mut going = true;
-    let (run, rest) = jobs.split_at(if small > 1 { small } else { 0 });
-    if !run.is_empty() {
-        let finished = fetch_whole(connector, client, run, options, progress, |job, result| {
-            if going {
-                going = done(job, result);
-            }
-        })
-        .await;
-        if !going {
-            return Ok(());
-        }
-        finished?;
-    }
-    for (job, &size) in rest.iter().zip(&sizes[run.len()..]) {
-        let result =
-            transfer::get_sized_with_retries(connector, client, job, size, options, progress).await;
-        if !done(job, result) {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Downloads a run of small files pipelined ([`transfer::compare_or_get_whole_with_retries`]);
-/// `done` hears of each in order. A regular file already at a job's local name (one of the same
-/// size and another time: the planner sends the rest elsewhere) is compared as a single `get`
-/// compares it, unless the plan replaces it.
-async fn fetch_whole(
-    connector: &mut Connector,
-    client: &mut Option<Client>,
-    jobs: &[GetJob],
-    options: &TransferOptions,
-    progress: &Progress,
-    done: impl FnMut(&GetJob, Result<Outcome, ClientError>),
-) -> Result<(), ClientError> {
-    let locals: Vec<PathBuf> = jobs.iter().map(|job| job.local.clone()).collect();
-    let existing = crate::blocking::run(move || {
-        Ok(locals
-            .iter()
-            .map(|local| crate::identical::existing_len(local).ok().flatten())
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    transfer::compare_or_get_whole_with_retries(
-        connector, client, jobs, &existing, options, progress, done,
-    )
-    .await
-}
-
-/// Reports one file downloaded (or found identical).
-fn reported(
-    report: &mut Report,
-    progress: &Progress,
-    job: &GetJob,
-    outcome: &Outcome,
-    replacing: bool,
-) {
-    let mut value = output::get_json(job, outcome);
-    let mut text = output::get_summary(job, outcome);
-    if outcome.identical {
-        report.identical(progress, value, text);
-        return;
-    }
-    if replacing {
-        value["result"] = "replaced".into();
-        text.push_str(" (replaced)");
-    }
-    report.moved(progress, value, text, outcome.size);
 }
 
 #[cfg(test)]

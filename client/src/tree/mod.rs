@@ -9,9 +9,11 @@
 //! listed name can lead outside the folder named.
 
 pub mod checksum;
+pub mod downloads;
 pub mod get;
 pub mod names;
 pub mod plan;
+pub mod planned;
 pub mod put;
 pub mod remote;
 pub mod report;
@@ -92,6 +94,11 @@ pub fn require_local_folder(dir: &Path) -> Result<(), ClientError> {
             crate::output::printable(&dir.display().to_string())
         )))
     }
+}
+
+/// Whether a file of `size` bytes goes whole, in a pipelined run (never under `--limit-rate`).
+pub fn is_small(size: u64, options: &transfer::TransferOptions) -> bool {
+    options.limit_rate.is_none() && size <= crate::whole::SMALL_FILE
 }
 
 /// The progress display of a plan: the total counts only what will move.

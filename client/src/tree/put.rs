@@ -17,27 +17,15 @@ use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
 use crate::transfer::{self, Outcome, PutJob, TransferOptions};
-use crate::whole;
 
 use super::names;
-use super::plan::{self, Action, Plan, PlanOptions};
-use super::report::{self, Report};
+use super::plan::{self, Action, PlanOptions};
+use super::planned::Planned;
+use super::report::Report;
 use super::{Flow, checksum, remote, walk};
 
 /// An upload planned: both trees seen, every entry's action decided.
-#[derive(Debug)]
-pub struct Upload {
-    /// The local folder copied.
-    pub local_root: PathBuf,
-    /// The remote copy of it.
-    pub remote_root: String,
-    /// What to do with each entry (and what the remote copy has that the local folder lacks).
-    pub plan: Plan,
-    /// Local entries the walk left out, and why.
-    pub walk_skipped: Vec<(String, &'static str)>,
-    /// Local entries the walk could not read.
-    pub walk_failed: Vec<(String, ClientError)>,
-}
+pub type Upload = Planned;
 
 /// Runs `ftp put -r`.
 pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
@@ -67,12 +55,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         ));
     }
     let remote_root = names::remote_copy(&name, remote.as_deref());
-    let options = TransferOptions {
-        force: args.force,
-        retries: args.retries,
-        limit_rate: args.limit_rate,
-        upload_id: transfer::new_upload_id()?,
-    };
+    let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let plan_options = PlanOptions {
         checksum: args.tree.checksum,
         force: args.force,
@@ -163,65 +146,31 @@ pub async fn send(
     progress: &Progress,
     report: &mut Report,
 ) -> Result<(), ClientError> {
-    progress.show();
-    let totals = upload.plan.totals();
-    report.total += super::counted(upload.plan.items.iter()) + upload.walk_failed.len();
-    super::note_already_there(progress, &totals);
-    for (shown, reason) in &upload.walk_skipped {
-        report.skipped_local(progress, shown, reason);
-    }
-    for (shown, error) in &upload.walk_failed {
-        report.failed(progress, Some(std::path::Path::new(shown)), None, error);
-    }
-    let local = |path: &str| upload.local_root.join(path);
-    let remote = |path: &str| names::remote_join(&upload.remote_root, path);
-    for item in &upload.plan.items {
-        let path = item.entry.path.as_str();
-        match item.action {
-            Action::Skip(reason) => {
-                report.skipped(
-                    progress,
-                    &local(path),
-                    &remote(path),
-                    item.entry.size,
-                    reason,
-                );
-            }
-            Action::Refuse(reason) => report.failed(
-                progress,
-                Some(&local(path)),
-                Some(&remote(path)),
-                &report::refusal(reason),
-            ),
-            Action::Identical => {
-                let job = PutJob {
-                    local: local(path),
-                    remote: remote(path),
-                    size: item.entry.size,
-                };
-                let outcome = super::identical_outcome(&item.entry);
-                report.identical(
-                    progress,
-                    output::put_json(&job, &outcome),
-                    output::put_summary(&job, &outcome),
-                );
-            }
-            _ => {}
-        }
-    }
+    upload.report_unmoved(report, progress, |local, remote, entry| {
+        let job = PutJob {
+            local,
+            remote,
+            size: entry.size,
+        };
+        let outcome = super::identical_outcome(entry);
+        (
+            output::put_json(&job, &outcome),
+            output::put_summary(&job, &outcome),
+        )
+    });
     // Folders: those a file sent into creates need no request of their own.
     let covered = super::covered_folders(&upload.plan);
     for item in &upload.plan.items {
         if item.action != Action::MakeDir || covered.contains(item.entry.path.as_str()) {
             continue;
         }
-        let path = remote(&item.entry.path);
+        let path = upload.remote(&item.entry.path);
         let made = remote::make_dir(connector, client, options.retries, progress, &path).await;
         match super::flow(
             made,
             report,
             progress,
-            Some(&local(&item.entry.path)),
+            Some(&upload.local(&item.entry.path)),
             &path,
         ) {
             Flow::Go(()) | Flow::Next => {}
@@ -236,8 +185,8 @@ pub async fn send(
             continue;
         }
         let job = PutJob {
-            local: local(&item.entry.path),
-            remote: remote(&item.entry.path),
+            local: upload.local(&item.entry.path),
+            remote: upload.remote(&item.entry.path),
             size: item.entry.size,
         };
         if item.action == (Action::Send { replacing: true }) {
@@ -247,8 +196,7 @@ pub async fn send(
     }
     // Small files first, in one pipelined run (tree order within each kind): a large file
     // between them would break the run and cost a round trip.
-    let whole = |job: &PutJob| options.limit_rate.is_none() && job.size <= whole::SMALL_FILE;
-    jobs.sort_by_key(|job| !whole(job));
+    jobs.sort_by_key(|job| !super::is_small(job.size, options));
     send_files(
         connector, client, &jobs, &replacing, options, progress, report,
     )
@@ -272,7 +220,7 @@ async fn send_files(
         }
         let small = rest
             .iter()
-            .take_while(|job| options.limit_rate.is_none() && job.size <= whole::SMALL_FILE)
+            .take_while(|job| super::is_small(job.size, options))
             .count();
         if small > 1 {
             let (batch, after) = rest.split_at(small);
@@ -331,16 +279,12 @@ fn reported(
         Flow::Stop => return Flow::Stop,
         Flow::End(error) => return Flow::End(error),
     };
-    let mut value = output::put_json(job, &outcome);
-    let mut text = output::put_summary(job, &outcome);
-    if outcome.identical {
-        report.identical(progress, value, text);
-    } else {
-        if replacing.contains(&job.remote) {
-            value["result"] = "replaced".into();
-            text.push_str(" (replaced)");
-        }
-        report.moved(progress, value, text, outcome.size);
-    }
+    report.transferred(
+        progress,
+        output::put_json(job, &outcome),
+        output::put_summary(job, &outcome),
+        &outcome,
+        replacing.contains(&job.remote),
+    );
     Flow::Go(())
 }

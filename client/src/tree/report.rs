@@ -13,6 +13,7 @@ use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
 use crate::summary::{self, Summary};
+use crate::transfer::Outcome;
 
 /// The results of one tree command.
 #[derive(Debug)]
@@ -80,6 +81,27 @@ impl Report {
     ) {
         self.summary.moved(size);
         self.line(progress, self.own(value), Some(text));
+    }
+
+    /// A file the transfer moved, or found identical on the way (`value` and `text` its
+    /// `put_json`/`get_json` line and summary); `replacing`: it replaced a file that differed.
+    pub fn transferred(
+        &mut self,
+        progress: &Progress,
+        mut value: serde_json::Value,
+        mut text: String,
+        outcome: &Outcome,
+        replacing: bool,
+    ) {
+        if outcome.identical {
+            self.identical(progress, value, text);
+            return;
+        }
+        if replacing {
+            value["result"] = "replaced".into();
+            text.push_str(" (replaced)");
+        }
+        self.moved(progress, value, text, outcome.size);
     }
 
     /// A file found identical (not moved).

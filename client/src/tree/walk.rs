@@ -26,6 +26,19 @@ pub struct Walked {
     pub failed: Vec<(String, ClientError)>,
 }
 
+impl Walked {
+    /// Records the entry `shown` as one that could not be read (`otherwise`: what to say when
+    /// the walk's error carries no I/O error).
+    fn unreadable(&mut self, shown: String, error: walkdir::Error, otherwise: &str) {
+        let source = error
+            .into_io_error()
+            .unwrap_or_else(|| std::io::Error::other(otherwise.to_owned()));
+        let context = format!("cannot read {shown}");
+        self.failed
+            .push((shown, ClientError::Local { context, source }));
+    }
+}
+
 /// Walks the folder `root` (which must be one; a link named as the root is followed).
 /// Blocking.
 pub fn walk(root: &Path, follow: bool) -> Walked {
@@ -45,16 +58,7 @@ pub fn walk(root: &Path, follow: bool) -> Walked {
                 if error.loop_ancestor().is_some() {
                     walked.skipped.push((shown, "symbolic link loop"));
                 } else {
-                    let source = error
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("cannot walk"));
-                    walked.failed.push((
-                        shown.clone(),
-                        ClientError::Local {
-                            context: format!("cannot read {shown}"),
-                            source,
-                        },
-                    ));
+                    walked.unreadable(shown, error, "cannot walk");
                 }
                 continue;
             }
@@ -88,17 +92,7 @@ pub fn walk(root: &Path, follow: bool) -> Walked {
         let identity = match entry.metadata() {
             Ok(meta) => crate::upload::identity(&meta),
             Err(error) => {
-                let shown = shown_path(entry.path());
-                let source = error
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("cannot read"));
-                walked.failed.push((
-                    shown.clone(),
-                    ClientError::Local {
-                        context: format!("cannot read {shown}"),
-                        source,
-                    },
-                ));
+                walked.unreadable(shown_path(entry.path()), error, "cannot read");
                 continue;
             }
         };
