@@ -3,7 +3,7 @@
 The tree is issue 16's: 10,000 files of 4 KiB in 100 folders plus 10 files of 100 MiB (about
 1.04 GB). Four tables, each run interleaved like every workload (bench.Bench.run_cases):
 - upload into a fresh destination: a tar stream through one TCP connection (the limit), the
-  rsync daemon (`rsync -a`), `scp -r`, `lftp mirror -R` (pure-ftpd), `ftp put -r`;
+  rsync daemon (`rsync -a`, and `rsync -a --fsync`, durable as ftp is by default), `scp -r`, `lftp mirror -R` (pure-ftpd), `ftp put -r`;
 - download into a fresh local folder: the same tools the other way, `ftp get -r`;
 - a re-run with nothing changed (a no-op): `rsync -a` and `ftp put -r` / `ftp get -r` again;
 - a sync after 1 % of the files changed (100 small files rewritten, same size, new time):
@@ -150,6 +150,10 @@ class TreeWorkload:
         b.measure(upload, "rsync -a (daemon)",
                   lambda i: self.sh("rsync", "-a", f"{self.tree}/", f"{rsync_url}/tu{i}/"),
                   self.later(lambda i: w / "rsync" / f"tu{i}"), amount, "files", self.rounds)
+        # rsync does not sync what it writes unless asked; ftp does by default.
+        b.measure(upload, "rsync -a --fsync (daemon, durable like ftp)",
+                  lambda i: self.sh("rsync", "-a", "--fsync", f"{self.tree}/", f"{rsync_url}/tuf{i}/"),
+                  self.later(lambda i: w / "rsync" / f"tuf{i}"), amount, "files", self.rounds)
         b.measure(upload, "scp -r (aes128-gcm)",
                   lambda i: self.sh("scp", "-r", *self.ssh, "-P", str(self.ports["sshd"]),
                                     str(self.tree), b.ssh_target(f"tsc{i}")),
@@ -175,6 +179,9 @@ class TreeWorkload:
         b.measure(download, "rsync -a (daemon)",
                   lambda i: self.sh("rsync", "-a", f"{rsync_url}/tree/", str(w / f"rd{i}")),
                   self.later(lambda i: w / f"rd{i}"), amount, "files", self.rounds)
+        b.measure(download, "rsync -a --fsync (daemon, durable like ftp)",
+                  lambda i: self.sh("rsync", "-a", "--fsync", f"{rsync_url}/tree/", str(w / f"rdf{i}")),
+                  self.later(lambda i: w / f"rdf{i}"), amount, "files", self.rounds)
         b.measure(download, "scp -r (aes128-gcm)",
                   lambda i: self.sh("scp", "-r", *self.ssh, "-P", str(self.ports["sshd"]),
                                     b.ssh_target("tree"), str(w / f"sd{i}")),

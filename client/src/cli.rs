@@ -100,15 +100,16 @@ pub enum Command {
         #[arg(short = 'R', long)]
         recursive: bool,
     },
-    /// Upload files: chunked, verified with SHA-256, resumed after any interruption.
+    /// Upload files or a folder (-r): chunked, verified with SHA-256, resumed after any
+    /// interruption.
     #[command(
-        after_help = "Examples:\n  ftp put photo.png\n  ftp put big.iso backups/2026/big.iso --retries 10\n  ftp put *.log --to logs/ --limit-rate 10M"
+        after_help = "Examples:\n  ftp put photo.png\n  ftp put big.iso backups/2026/big.iso --retries 10\n  ftp put *.log --to logs/ --limit-rate 10M\n  ftp put -r photos backup/"
     )]
     Put(PutArgs),
-    /// Download a file: written to LOCAL.part, resumed after any interruption, verified with
-    /// SHA-256, then renamed to LOCAL.
+    /// Download files or a folder (-r): each written to LOCAL.part, resumed after any
+    /// interruption, verified with SHA-256, then renamed to LOCAL.
     #[command(
-        after_help = "Examples:\n  ftp get photo.png\n  ftp get backups/big.iso /tmp/ --retries 10\n  ftp get 'logs/*.gz' notes.txt --to ./inbox"
+        after_help = "Examples:\n  ftp get photo.png\n  ftp get backups/big.iso /tmp/ --retries 10\n  ftp get 'logs/*.gz' notes.txt --to ./inbox\n  ftp get -r photos ~/Pictures/"
     )]
     Get(GetArgs),
     /// Show a remote path's type, size, modification time and (for a file) SHA-256.
@@ -227,9 +228,10 @@ pub struct GetArgs {
     #[arg(short = 'r', long)]
     pub recursive: bool,
 
-    /// Tree options (with -r).
-    #[command(flatten)]
-    pub tree: TreeArgs,
+    /// With -r: compare SHA-256 instead of size and modification time to tell unchanged
+    /// files.
+    #[arg(long)]
+    pub checksum: bool,
 
     /// Replace a local file that already exists with different content (one that already
     /// holds the remote file's content is left as it is and nothing is downloaded).

@@ -59,7 +59,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
     let local_root = names::local_copy(&remote_root, local.as_deref())?;
     let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
     let plan_options = PlanOptions {
-        checksum: args.tree.checksum,
+        checksum: args.checksum,
         force: args.force,
         replace: false,
         local_destination: true,
