@@ -28,8 +28,13 @@ where
     }
 }
 
-/// Removes the path. Blocking.
-fn remove(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<(), Refusal> {
+/// What a removal looks at first, for `Remove` and `RemoveTree` alike: the home itself is
+/// refused; else the path beneath the home and what is there (a link described, not
+/// followed). Blocking.
+pub(super) fn removable(
+    home: &cap_std::fs::Dir,
+    path: &RemotePath,
+) -> Result<(std::path::PathBuf, cap_std::fs::Metadata), Refusal> {
     if path.is_home() {
         return Err(Refusal::new(
             ErrorKind::InvalidPath,
@@ -40,6 +45,12 @@ fn remove(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<(), Refusal> {
     let meta = home
         .symlink_metadata(&relative)
         .map_err(|e| jail::refusal_for(&e, path))?;
+    Ok((relative, meta))
+}
+
+/// Removes the path. Blocking.
+fn remove(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<(), Refusal> {
+    let (relative, meta) = removable(home, path)?;
     let removed = if meta.is_dir() {
         home.remove_dir(&relative)
     } else {

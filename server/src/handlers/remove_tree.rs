@@ -53,16 +53,7 @@ where
 
 /// Removes the path and, for a folder, everything beneath it. Blocking.
 fn remove_tree(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Removed, Refusal> {
-    if path.is_home() {
-        return Err(Refusal::new(
-            ErrorKind::InvalidPath,
-            "remove refused: that is your home folder",
-        ));
-    }
-    let relative = path.relative();
-    let meta = home
-        .symlink_metadata(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?;
+    let (relative, meta) = super::remove::removable(home, path)?;
     if !meta.is_dir() {
         home.remove_file(&relative)
             .map_err(|e| jail::refusal_for(&e, path))?;
