@@ -1,7 +1,7 @@
 //! Server errors: a [`Refusal`] is answered to the client and the session goes on; a
 //! [`SessionError`] ends the session. Each maps to its wire [`ErrorKind`] here and nowhere else.
 
-use ftp_proto::{CodecError, ErrorKind};
+use ftp_proto::{CodecError, ErrorKind, ServerMessage};
 
 /// A request the server declines; the client gets `kind` and `message`, the session continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,16 @@ impl Refusal {
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "{context}");
         Refusal::new(ErrorKind::Internal, format!("server error: {context}"))
+    }
+}
+
+impl From<Refusal> for ServerMessage {
+    /// The error frame that tells the client of a refusal.
+    fn from(refusal: Refusal) -> Self {
+        ServerMessage::Error {
+            kind: refusal.kind,
+            message: refusal.message,
+        }
     }
 }
 
@@ -118,4 +128,12 @@ impl SessionError {
             SessionError::Fatal(refusal) => Some(refusal.clone()),
         }
     }
+}
+
+/// The session ends because the server is shutting down.
+pub fn shutting_down() -> SessionError {
+    SessionError::Fatal(Refusal::new(
+        ErrorKind::Unavailable,
+        "the server is shutting down; run the command again to resume",
+    ))
 }

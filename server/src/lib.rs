@@ -20,6 +20,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connect_line;
+pub mod connection;
 pub mod error;
 pub mod handlers;
 pub mod jail;

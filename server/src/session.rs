@@ -18,20 +18,18 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::Framed;
 
-use crate::error::{Refusal, SessionError};
+use crate::connection::{Connection, receive, send, send_error};
+use crate::error::{Refusal, SessionError, shutting_down};
 use crate::handlers;
 use crate::startups::Slot;
 use crate::state::ServerState;
 
 mod login;
-
-/// A framed connection as the server sees it.
-pub type Connection<S> = Framed<S, ServerCodec>;
 
 /// Serves one connection to its end; every outcome is logged, none is returned. The key proof
 /// must come within `startup_timeout` from now.
@@ -304,55 +302,10 @@ where
     send(conn, ServerMessage::Proof { proof }).await
 }
 
-/// The session ends because the server is shutting down.
-pub fn shutting_down() -> SessionError {
-    SessionError::Fatal(Refusal::new(
-        ErrorKind::Unavailable,
-        "the server is shutting down; run the command again to resume",
-    ))
-}
-
 /// A protocol violation that ends the session.
 fn out_of_order(what: &str) -> SessionError {
     SessionError::Fatal(Refusal::new(
         ErrorKind::Protocol,
         format!("message out of order: {what}"),
     ))
-}
-
-/// Reads the next message; the end of the stream is [`SessionError::Closed`].
-pub async fn receive<S>(conn: &mut Connection<S>) -> Result<ClientMessage, SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    match conn.next().await {
-        Some(Ok(message)) => Ok(message),
-        // A client that closes without TLS close_notify (the usual exit of a command line
-        // client) has gone away like any other: `From` makes it `Closed`.
-        Some(Err(error)) => Err(SessionError::from(error)),
-        None => Err(SessionError::Closed),
-    }
-}
-
-/// Sends one message and flushes it.
-pub async fn send<S>(conn: &mut Connection<S>, message: ServerMessage) -> Result<(), SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    conn.send(message).await.map_err(SessionError::from)
-}
-
-/// Sends an error frame.
-pub async fn send_error<S>(conn: &mut Connection<S>, refusal: Refusal) -> Result<(), SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    send(
-        conn,
-        ServerMessage::Error {
-            kind: refusal.kind,
-            message: refusal.message,
-        },
-    )
-    .await
 }

@@ -20,9 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use super::{Session, modified_nanos, modified_secs, on_home};
+use crate::connection::{Connection, send, send_error};
+use crate::error::shutting_down;
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
-use crate::session::{Connection, send, send_error, shutting_down};
 use crate::state::ServerState;
 
 /// How long one send may wait before the log says the reader is slow.

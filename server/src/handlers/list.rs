@@ -7,9 +7,9 @@ use ftp_proto::{DirEntry, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, entry, on_home};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, INTERNAL_DIR, RemotePath};
-use crate::session::{Connection, send, send_error};
 
 /// Entries per `Listing` frame: 1,000 names of at most 255 bytes stay far below the frame limit.
 const BATCH: usize = 1000;

@@ -6,9 +6,9 @@ use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, change_on_home};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
 use crate::state::ServerState;
 
 /// Answers one `MakeDir` request.

@@ -8,9 +8,9 @@ use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
-use crate::session::{Connection, send, send_error};
 use crate::state::ServerState;
 use crate::{partials, uploads};
 

@@ -5,9 +5,9 @@ use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, change_on_home};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
 
 /// Answers one `Remove` request.
 pub async fn handle<S>(

@@ -9,9 +9,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::tree::open_below;
 use super::{Session, change_on_home};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
 
 /// What a removal took away.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -18,9 +18,9 @@ use rustix::io::Errno;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, require_write};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
 use crate::state::ServerState;
 
 /// Answers one `Rename` request with `Renamed` (the paths as resolved) or an error.

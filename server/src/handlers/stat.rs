@@ -8,9 +8,9 @@ use ftp_proto::{EntryKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, entry, on_home};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
 use crate::state::ServerState;
 
 /// Answers one `Stat` request.

@@ -22,9 +22,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use super::{Session, entry, modified_nanos, modified_secs};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, INTERNAL_DIR, RemotePath};
-use crate::session::{Connection, send, send_error};
 use crate::state::ServerState;
 
 /// Most entries per `TreeBatch`.

@@ -24,9 +24,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
 use super::put::{PutRequest, Upload, check};
+use crate::connection::Connection;
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
-use crate::session::Connection;
 use crate::state::ServerState;
 use crate::uploads;
 pub use batches::Batches;
@@ -83,10 +83,7 @@ where
             receiving.store_thread(session, state).store(file).await;
         }
         Err(refusal) => {
-            let answer = ServerMessage::Error {
-                kind: refusal.kind,
-                message: refusal.message,
-            };
+            let answer = ServerMessage::from(refusal);
             receiving.store_thread(session, state).answer(answer).await;
         }
     }
