@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
-use futures::{FutureExt, SinkExt};
+use futures::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::Framed;
@@ -139,33 +139,10 @@ where
         account,
         home: Arc::new(home),
     };
-    let mut batches = handlers::put_whole::Batches::default();
+    let mut pipeline = handlers::put_whole::Pipeline::default();
     loop {
-        let message = if batches.is_empty() {
-            let next = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn));
-            tokio::select! {
-                message = next => message.map_err(|_| SessionError::IdleTimeout)??,
-                () = state.shutdown.cancelled() => return Err(shutting_down()),
-            }
-        } else if let Some(message) = receive(conn).now_or_never() {
-            // Whole-file answers wait while more requests are already here.
-            message?
-        } else {
-            // Nothing waiting: the batch being received settles (or grows while the one before
-            // settles) as the connection reads on; answers go out once their batch is settled.
-            handlers::put_whole::idle(conn, &session, &mut batches).await?;
-            tokio::select! {
-                message = receive(conn) => message?,
-                answers = batches.settled() => {
-                    handlers::put_whole::answer(conn, &session, answers).await?;
-                    continue;
-                }
-            }
-        };
-        if !batches.is_empty() && !matches!(message, ClientMessage::PutWhole { .. }) {
-            handlers::put_whole::finish(conn, &session, &mut batches).await?;
-        }
-        if dispatch(conn, &session, state, &mut batches, message).await? {
+        let message = pipeline.next_request(conn, &session, state).await?;
+        if dispatch(conn, &session, state, &mut pipeline, message).await? {
             return Ok(());
         }
     }
@@ -176,7 +153,7 @@ async fn dispatch<S>(
     conn: &mut Connection<S>,
     session: &handlers::Session,
     state: &ServerState,
-    batches: &mut handlers::put_whole::Batches,
+    pipeline: &mut handlers::put_whole::Pipeline,
     message: ClientMessage,
 ) -> Result<bool, SessionError>
 where
@@ -242,7 +219,7 @@ where
                 data,
                 sha256,
             };
-            handlers::put_whole::receive(conn, session, state, batches, request).await?;
+            pipeline.receive(conn, session, state, request).await?;
         }
         ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
             return Err(out_of_order("a second hello or login"));
