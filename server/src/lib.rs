@@ -38,6 +38,7 @@ pub mod space;
 pub mod startup;
 pub mod startups;
 pub mod state;
+pub mod storage;
 pub mod throttle;
 pub mod tls;
 pub mod transport;

@@ -135,10 +135,7 @@ where
     let home = handlers::open_home(state, &account)
         .await
         .map_err(SessionError::Fatal)?;
-    let session = handlers::Session {
-        account,
-        home: Arc::new(home),
-    };
+    let session = handlers::Session::local(account, home, state);
     let mut pipeline = handlers::put_whole::Pipeline::default();
     loop {
         let message = pipeline.next_request(conn, &session, state).await?;
@@ -182,12 +179,12 @@ where
         } => {
             handlers::get::handle(conn, session, state, &path, offset, limit_rate).await?;
         }
-        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, state, &path).await?,
+        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, &path).await?,
         ClientMessage::Remove { path } => {
             handlers::remove::handle(conn, session, &path).await?;
         }
         ClientMessage::MakeDir { path } => {
-            handlers::mkdir::handle(conn, session, state, &path).await?;
+            handlers::mkdir::handle(conn, session, &path).await?;
         }
         ClientMessage::Rename { from, to, force } => {
             handlers::rename::handle(conn, session, state, &from, &to, force).await?;

@@ -157,8 +157,11 @@ fn open(
             "download refused: the remote path names your home folder, not a file",
         ));
     }
-    crate::opening::open_regular(home, &path.relative(), path).map_err(|refusal| Refusal {
-        message: format!("download refused: {}", refusal.message),
-        ..refusal
+    crate::opening::open_regular(home, &path.relative()).map_err(|failure| {
+        let refusal = Refusal::from_storage(&failure, path);
+        Refusal {
+            message: format!("download refused: {}", refusal.message),
+            ..refusal
+        }
     })
 }

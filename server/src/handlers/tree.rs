@@ -235,7 +235,7 @@ fn list(
         let digest = match hashes {
             // A file that vanished or changed kind since the look is simply shown unhashed.
             Some(folder) if described.kind == EntryKind::File => {
-                crate::opening::open_regular(&dir, std::path::Path::new(&raw), &relative)
+                crate::opening::open_regular(&dir, std::path::Path::new(&raw))
                     .ok()
                     .and_then(|(file, _)| crate::served::sha256_of(folder, &file).ok())
             }

@@ -1,0 +1,210 @@
+//! What every store must do, checked the same way on each: a store's tests give a
+//! [`Fixture`] (the store, and a way to seed files and links as uploads and users would leave
+//! them) and call [`run_all`]; and, as a property, any sequence of operations gives the same
+//! answers on the local disk as in memory.
+
+use ftp_proto::EntryKind;
+use sha2::{Digest, Sha256};
+
+pub use super::fixtures::Fixture;
+use super::Failure;
+use crate::jail::RemotePath;
+
+/// A path as the path rules give it.
+fn at(text: &str) -> RemotePath {
+    RemotePath::parse(text).unwrap()
+}
+
+/// The failure a call ended in.
+fn failure<T: std::fmt::Debug>(result: Result<T, super::StorageError>) -> Failure {
+    result.unwrap_err().failure
+}
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn run_all<F: Fixture>(make: impl Fn() -> F) {
+    describes_files_with_their_digest(&make()).await;
+    describes_links_without_following_them(&make()).await;
+    names_what_is_missing(&make()).await;
+    lists_in_name_order(&make()).await;
+    makes_folders_with_their_parents(&make()).await;
+    removes_one_thing_at_a_time(&make()).await;
+}
+
+async fn describes_files_with_their_digest(fx: &impl Fixture) {
+    fx.seed_file("a/b.txt", b"hello");
+    let plain = fx.home().describe(&at("a/b.txt"), false).await.unwrap();
+    assert_eq!(plain.entry.name, "b.txt");
+    assert_eq!(plain.entry.kind, EntryKind::File);
+    assert_eq!(plain.entry.size, 5);
+    assert!(plain.entry.modified > 0);
+    assert_eq!(plain.sha256, None);
+    let hashed = fx.home().describe(&at("a/b.txt"), true).await.unwrap();
+    assert_eq!(hashed.sha256, Some(Sha256::digest(b"hello").into()));
+    let folder = fx.home().describe(&at("a"), true).await.unwrap();
+    assert_eq!((folder.entry.kind, folder.sha256), (EntryKind::Dir, None));
+    let home = fx.home().describe(&at("/"), true).await.unwrap();
+    assert_eq!(home.entry.kind, EntryKind::Dir);
+}
+
+async fn describes_links_without_following_them(fx: &impl Fixture) {
+    fx.seed_file("target", b"content");
+    fx.seed_link("link", "target");
+    let link = fx.home().describe(&at("link"), true).await.unwrap();
+    assert_eq!(link.entry.kind, EntryKind::Symlink);
+    assert_eq!(link.sha256, None);
+}
+
+async fn names_what_is_missing(fx: &impl Fixture) {
+    fx.seed_file("file", b"x");
+    let home = fx.home();
+    assert_eq!(
+        failure(home.describe(&at("nothing"), false).await),
+        Failure::NotFound
+    );
+    assert_eq!(failure(home.list(&at("no/such")).await), Failure::NotFound);
+    assert_eq!(
+        failure(home.describe(&at("file/below"), false).await),
+        Failure::ParentNotFolder
+    );
+    assert_eq!(
+        failure(home.remove(&at("nothing")).await),
+        Failure::NotFound
+    );
+}
+
+async fn lists_in_name_order(fx: &impl Fixture) {
+    for name in ["b", "a", "c/inner", "B"] {
+        fx.seed_file(name, name.as_bytes());
+    }
+    let entries = fx.home().list(&at("/")).await.unwrap();
+    let names: Vec<(&str, EntryKind)> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+    assert_eq!(
+        names,
+        [
+            ("B", EntryKind::File),
+            ("a", EntryKind::File),
+            ("b", EntryKind::File),
+            ("c", EntryKind::Dir)
+        ]
+    );
+    let one = fx.home().list(&at("c/inner")).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].name.as_str(), one[0].size), ("inner", 7));
+}
+
+async fn makes_folders_with_their_parents(fx: &impl Fixture) {
+    let home = fx.home();
+    assert!(home.make_dir(&at("x/y/z")).await.unwrap());
+    assert!(!home.make_dir(&at("x/y")).await.unwrap());
+    assert!(!home.make_dir(&at("x/y/z")).await.unwrap());
+    let listed = home.list(&at("x/y")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].kind),
+        ("z", EntryKind::Dir)
+    );
+    fx.seed_file("f", b"x");
+    assert_eq!(failure(home.make_dir(&at("f")).await), Failure::InTheWay);
+    assert_eq!(
+        failure(home.make_dir(&at("f/below")).await),
+        Failure::ParentNotFolder
+    );
+}
+
+async fn removes_one_thing_at_a_time(fx: &impl Fixture) {
+    fx.seed_file("full/file", b"x");
+    fx.seed_file("target", b"kept");
+    fx.seed_link("link", "target");
+    let home = fx.home();
+    assert_eq!(failure(home.remove(&at("full")).await), Failure::NotEmpty);
+    home.remove(&at("full/file")).await.unwrap();
+    home.remove(&at("full")).await.unwrap();
+    home.remove(&at("link")).await.unwrap();
+    let left: Vec<String> = home
+        .list(&at("/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(left, ["target"]);
+    let kept = home.describe(&at("target"), true).await.unwrap();
+    assert_eq!(kept.sha256, Some(Sha256::digest(b"kept").into()));
+}
+
+/// One operation of a generated sequence, on paths of a few short names.
+#[derive(Debug, Clone)]
+enum Op {
+    Seed(String, Vec<u8>),
+    MakeDir(String),
+    Remove(String),
+    List(String),
+    Describe(String),
+}
+
+/// Paths of up to three names from a small alphabet, so operations meet each other.
+fn paths() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 1..4)
+        .prop_map(|names| names.join("/"))
+}
+
+fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
+    use proptest::prelude::*;
+    let op = prop_oneof![
+        (paths(), proptest::collection::vec(any::<u8>(), 0..8)).prop_map(|(p, c)| Op::Seed(p, c)),
+        paths().prop_map(Op::MakeDir),
+        paths().prop_map(Op::Remove),
+        paths().prop_map(Op::List),
+        paths().prop_map(Op::Describe),
+    ];
+    proptest::collection::vec(op, 1..24)
+}
+
+/// What an operation answered, without the times (the two stores do not share a clock).
+async fn outcome(fx: &impl Fixture, op: &Op) -> String {
+    let strip = |entries: Vec<ftp_proto::DirEntry>| -> Vec<(String, EntryKind, u64)> {
+        entries
+            .into_iter()
+            .map(|e| (e.name, e.kind, e.size))
+            .collect()
+    };
+    let home = fx.home();
+    match op {
+        Op::Seed(path, content) => format!("{:?}", fx.try_seed_file(path, content).is_ok()),
+        Op::MakeDir(path) => format!(
+            "{:?}",
+            home.make_dir(&at(path)).await.map_err(|e| e.failure)
+        ),
+        Op::Remove(path) => format!("{:?}", home.remove(&at(path)).await.map_err(|e| e.failure)),
+        Op::List(path) => format!(
+            "{:?}",
+            home.list(&at(path)).await.map(strip).map_err(|e| e.failure)
+        ),
+        Op::Describe(path) => format!(
+            "{:?}",
+            home.describe(&at(path), true)
+                .await
+                .map(|d| (d.entry.name, d.entry.kind, d.entry.size, d.sha256))
+                .map_err(|e| e.failure)
+        ),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #[test]
+    fn memory_answers_as_the_local_disk_does(ops in ops()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let local = super::fixtures::Local::new();
+            let memory = super::memory::MemoryHome::new();
+            for op in &ops {
+                let (on_disk, in_memory) = (outcome(&local, op).await, outcome(&memory, op).await);
+                assert_eq!(on_disk, in_memory, "after {op:?}");
+            }
+            let everything = Op::List("/".into());
+            assert_eq!(outcome(&local, &everything).await, outcome(&memory, &everything).await);
+        });
+    }
+}

@@ -1,0 +1,188 @@
+//! Homes on the local disk: a capability handle on the home beneath the root (cap-std, so no
+//! path leaves it), the served-digest lists that spare re-hashing an unchanged file, folders
+//! made with the configured mode. Every call runs on a blocking thread.
+
+pub mod errno;
+pub mod metadata;
+
+use std::sync::Arc;
+
+use ftp_proto::{DirEntry, EntryKind};
+
+use super::{Described, Failure, Home, StorageError};
+use crate::jail::{INTERNAL_DIR, RemotePath};
+use errno::classify;
+use metadata::entry;
+
+/// One user's home on the local disk.
+#[derive(Debug, Clone)]
+pub struct LocalHome {
+    /// Capability handle on the home: every path is resolved beneath it.
+    dir: Arc<cap_std::fs::Dir>,
+    /// The folder of served files' checkpoint lists (the digests of files read before).
+    served: Arc<cap_std::fs::Dir>,
+    /// Mode of each folder made.
+    dir_mode: u32,
+}
+
+impl LocalHome {
+    /// The home `dir`, with the served-digest folder and the mode new folders get.
+    pub fn new(dir: Arc<cap_std::fs::Dir>, served: Arc<cap_std::fs::Dir>, dir_mode: u32) -> Self {
+        LocalHome {
+            dir,
+            served,
+            dir_mode,
+        }
+    }
+
+    /// Runs blocking file-system `work` on this home off the runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&LocalHome) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let home = self.clone();
+        tokio::task::spawn_blocking(move || work(&home))
+            .await
+            .unwrap_or_else(|e| Err(StorageError::new(Failure::Internal, e.to_string())))
+    }
+}
+
+#[async_trait::async_trait]
+impl Home for LocalHome {
+    async fn describe(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError> {
+        let path = path.clone();
+        self.blocking(move |home| home.describe_now(&path, hash))
+            .await
+    }
+
+    async fn list(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError> {
+        let path = path.clone();
+        self.blocking(move |home| home.list_now(&path)).await
+    }
+
+    async fn make_dir(&self, path: &RemotePath) -> Result<bool, StorageError> {
+        let path = path.clone();
+        self.blocking(move |home| home.make_dir_now(&path)).await
+    }
+
+    async fn remove(&self, path: &RemotePath) -> Result<(), StorageError> {
+        let path = path.clone();
+        self.blocking(move |home| home.remove_now(&path)).await
+    }
+}
+
+impl LocalHome {
+    /// [`Home::describe`]. Blocking.
+    fn describe_now(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError> {
+        let relative = path.relative();
+        let meta = self
+            .dir
+            .symlink_metadata(&relative)
+            .map_err(|e| classify(&e))?;
+        let name = path.name().unwrap_or_default().to_owned();
+        let described = entry(name.clone(), &meta);
+        if !hash || described.kind != EntryKind::File {
+            return Ok(Described {
+                entry: described,
+                sha256: None,
+            });
+        }
+        // Opened without blocking, and described from the handle: a FIFO put there since the
+        // look above is refused, not waited on.
+        let (file, meta) = crate::opening::open_regular(&self.dir, &relative)?;
+        let sha256 = crate::served::sha256_of(&self.served, &file).map_err(|e| classify(&e))?;
+        Ok(Described {
+            entry: entry(name, &meta),
+            sha256: Some(sha256),
+        })
+    }
+
+    /// [`Home::list`]. Blocking.
+    fn list_now(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError> {
+        let relative = path.relative();
+        let meta = self
+            .dir
+            .symlink_metadata(&relative)
+            .map_err(|e| classify(&e))?;
+        if !meta.is_dir() {
+            let name = path.name().unwrap_or_default().to_owned();
+            return Ok(vec![entry(name, &meta)]);
+        }
+        let mut entries = Vec::new();
+        for item in self.dir.read_dir(&relative).map_err(|e| classify(&e))? {
+            let item = item.map_err(|e| classify(&e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if name == INTERNAL_DIR {
+                continue;
+            }
+            // An entry removed while listing is simply skipped.
+            if let Ok(meta) = item.metadata() {
+                entries.push(entry(name, &meta));
+            }
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// [`Home::make_dir`]. Blocking.
+    fn make_dir_now(&self, path: &RemotePath) -> Result<bool, StorageError> {
+        let relative = path.relative();
+        match self.dir.symlink_metadata(&relative) {
+            Ok(meta) if meta.is_dir() => return Ok(false),
+            Ok(_) => return Err(StorageError::of(Failure::InTheWay)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(classify(&e)),
+        }
+        crate::modes::create_dir_all(&self.dir, &relative, self.dir_mode)
+            .map_err(|e| classify(&e))?;
+        Ok(true)
+    }
+
+    /// [`Home::remove`]. Blocking.
+    fn remove_now(&self, path: &RemotePath) -> Result<(), StorageError> {
+        let relative = path.relative();
+        let meta = self
+            .dir
+            .symlink_metadata(&relative)
+            .map_err(|e| classify(&e))?;
+        let removed = if meta.is_dir() {
+            self.dir.remove_dir(&relative)
+        } else {
+            self.dir.remove_file(&relative)
+        };
+        removed.map_err(|e| match e.kind() {
+            std::io::ErrorKind::DirectoryNotEmpty => {
+                StorageError::new(Failure::NotEmpty, e.to_string())
+            }
+            _ => classify(&e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance;
+    use crate::storage::fixtures::{Fixture, Local};
+
+    #[tokio::test]
+    async fn the_local_disk_passes_the_conformance_suite() {
+        conformance::run_all(Local::new).await;
+    }
+
+    #[tokio::test]
+    async fn the_internal_folder_is_never_listed() {
+        let local = Local::new();
+        std::fs::create_dir(local.root().join(INTERNAL_DIR)).unwrap();
+        std::fs::write(local.root().join("a"), b"x").unwrap();
+        let names: Vec<String> = local
+            .home()
+            .list(&RemotePath::parse("/").unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["a"]);
+    }
+}

@@ -1,0 +1,219 @@
+//! Homes held in memory: the same [`Home`] as the local disk, for tests and fuzzing, with no
+//! file system beneath. Links are kept and described but never followed (a path through one
+//! is a parent that is not a folder).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ftp_proto::{DirEntry, EntryKind};
+use sha2::{Digest, Sha256};
+
+use super::{Described, Failure, Home, StorageError};
+use crate::jail::RemotePath;
+
+/// What is at one path of a memory home.
+#[derive(Debug, Clone)]
+enum Node {
+    /// A folder (its entries are the paths beneath it).
+    Folder { modified: i64 },
+    /// A regular file.
+    File { content: Vec<u8>, modified: i64 },
+    /// A symbolic link to `target`.
+    Link { target: String, modified: i64 },
+}
+
+/// One user's home in memory. Paths are their components; the home itself is the empty path.
+#[derive(Debug, Default)]
+pub struct MemoryHome {
+    /// Every path but the home's, each with what is there.
+    nodes: Mutex<BTreeMap<Vec<String>, Node>>,
+}
+
+/// Seconds since the epoch now.
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A path's components.
+fn key(path: &RemotePath) -> Vec<String> {
+    path.components().to_vec()
+}
+
+impl MemoryHome {
+    /// An empty home.
+    pub fn new() -> Self {
+        MemoryHome::default()
+    }
+
+    /// Puts a file at `path` (its folders made), as an upload would leave it.
+    pub fn put_file(&self, path: &RemotePath, content: &[u8]) -> Result<(), StorageError> {
+        let key = key(path);
+        let mut nodes = self.lock();
+        make_parents(&mut nodes, &key)?;
+        if let Some(Node::Folder { .. }) = nodes.get(&key) {
+            return Err(StorageError::of(Failure::FolderInTheWay));
+        }
+        nodes.insert(
+            key,
+            Node::File {
+                content: content.to_vec(),
+                modified: now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Puts a link at `path` pointing to `target` (its folders made).
+    pub fn put_link(&self, path: &RemotePath, target: &str) -> Result<(), StorageError> {
+        let key = key(path);
+        let mut nodes = self.lock();
+        make_parents(&mut nodes, &key)?;
+        if nodes.contains_key(&key) {
+            return Err(StorageError::of(Failure::InTheWay));
+        }
+        let target = target.to_owned();
+        nodes.insert(
+            key,
+            Node::Link {
+                target,
+                modified: now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// The map, even if a panicking test poisoned it.
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<String>, Node>> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What is at `key`: the home is a folder; a parent that is missing is not found, one that is
+/// not a folder is [`Failure::ParentNotFolder`].
+fn look(nodes: &BTreeMap<Vec<String>, Node>, key: &[String]) -> Result<Node, StorageError> {
+    if key.is_empty() {
+        return Ok(Node::Folder { modified: 0 });
+    }
+    for depth in 1..key.len() {
+        match nodes.get(&key[..depth]) {
+            Some(Node::Folder { .. }) => {}
+            Some(_) => return Err(StorageError::of(Failure::ParentNotFolder)),
+            None => return Err(StorageError::of(Failure::NotFound)),
+        }
+    }
+    nodes
+        .get(key)
+        .cloned()
+        .ok_or_else(|| StorageError::of(Failure::NotFound))
+}
+
+/// Makes the folders above `key` that are missing; something else in the way is
+/// [`Failure::InTheWay`].
+fn make_parents(
+    nodes: &mut BTreeMap<Vec<String>, Node>,
+    key: &[String],
+) -> Result<(), StorageError> {
+    for depth in 1..key.len() {
+        match nodes.get(&key[..depth]) {
+            Some(Node::Folder { .. }) => {}
+            Some(_) => return Err(StorageError::of(Failure::InTheWay)),
+            None => {
+                nodes.insert(key[..depth].to_vec(), Node::Folder { modified: now() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The wire's description of `node` named `name`.
+fn entry(name: String, node: &Node) -> DirEntry {
+    let (kind, size, modified) = match node {
+        Node::Folder { modified } => (EntryKind::Dir, 0, *modified),
+        Node::File { content, modified } => (EntryKind::File, content.len() as u64, *modified),
+        Node::Link { target, modified } => (EntryKind::Symlink, target.len() as u64, *modified),
+    };
+    DirEntry {
+        name,
+        kind,
+        size,
+        modified,
+    }
+}
+
+#[async_trait::async_trait]
+impl Home for MemoryHome {
+    async fn describe(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError> {
+        let node = look(&self.lock(), &key(path))?;
+        let sha256 = match &node {
+            Node::File { content, .. } if hash => Some(Sha256::digest(content).into()),
+            _ => None,
+        };
+        let name = path.name().unwrap_or_default().to_owned();
+        Ok(Described {
+            entry: entry(name, &node),
+            sha256,
+        })
+    }
+
+    async fn list(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError> {
+        let nodes = self.lock();
+        let key = key(path);
+        let node = look(&nodes, &key)?;
+        if !matches!(node, Node::Folder { .. }) {
+            let name = path.name().unwrap_or_default().to_owned();
+            return Ok(vec![entry(name, &node)]);
+        }
+        // Keys sort component by component, so a folder's children are in name order.
+        Ok(nodes
+            .iter()
+            .filter(|(child, _)| child.len() == key.len() + 1 && child.starts_with(&key))
+            .filter_map(|(child, node)| Some(entry(child.last()?.clone(), node)))
+            .collect())
+    }
+
+    async fn make_dir(&self, path: &RemotePath) -> Result<bool, StorageError> {
+        let key = key(path);
+        let mut nodes = self.lock();
+        match look(&nodes, &key) {
+            Ok(Node::Folder { .. }) => return Ok(false),
+            Ok(_) => return Err(StorageError::of(Failure::InTheWay)),
+            Err(e) if !e.is_not_found() => return Err(e),
+            Err(_) => {}
+        }
+        make_parents(&mut nodes, &key)?;
+        nodes.insert(key, Node::Folder { modified: now() });
+        Ok(true)
+    }
+
+    async fn remove(&self, path: &RemotePath) -> Result<(), StorageError> {
+        let key = key(path);
+        let mut nodes = self.lock();
+        if let Node::Folder { .. } = look(&nodes, &key)? {
+            let has_children = nodes
+                .range(key.clone()..)
+                .nth(1)
+                .is_some_and(|(next, _)| next.starts_with(&key));
+            if has_children {
+                return Err(StorageError::of(Failure::NotEmpty));
+            }
+        }
+        nodes.remove(&key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance;
+
+    #[tokio::test]
+    async fn memory_passes_the_conformance_suite() {
+        conformance::run_all(MemoryHome::new).await;
+    }
+}

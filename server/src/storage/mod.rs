@@ -1,0 +1,53 @@
+//! The storage seam: what a user's home can do, whatever holds it. Handlers and the session
+//! speak only to a [`Home`]; [`local`] keeps homes on the local disk (cap-std beneath the root,
+//! the served-digest lists), [`memory`] in memory (tests, fuzzing); every store passes the same
+//! [`conformance`] suite. Paths are [`RemotePath`]s, already checked by the path rules; what a
+//! store reports going wrong is a [`StorageError`], which only [`crate::error`] turns into
+//! words for the client.
+//!
+//! Moved behind the seam so far: describing, listing, making folders, removing. Reading,
+//! uploads, renames and tree walks still reach the local disk directly (the home's `Dir`).
+
+pub mod error;
+pub mod local;
+pub mod memory;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod fixtures;
+
+use ftp_proto::DirEntry;
+
+use crate::jail::RemotePath;
+pub use error::{Failure, StorageError};
+
+/// A path described: what is there, and a regular file's SHA-256 when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// Type, size and modification time (a link described, not followed).
+    pub entry: DirEntry,
+    /// The content's SHA-256, for a regular file.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// One user's home in a store. Every method may take its time (a disk, a network): none
+/// blocks the async runtime.
+#[async_trait::async_trait]
+pub trait Home: Send + Sync + std::fmt::Debug {
+    /// What is at `path`, a link described and never followed; with `hash`, a regular file's
+    /// SHA-256 too (a file that is not regular is described, never opened).
+    async fn describe(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError>;
+
+    /// The entries of the folder at `path` sorted by name (the server's own entries never
+    /// shown); a path that is not a folder lists as its one entry.
+    async fn list(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError>;
+
+    /// Makes the folder at `path` and every missing parent; `false` if a folder was there.
+    /// Something other than a folder there is [`Failure::InTheWay`].
+    async fn make_dir(&self, path: &RemotePath) -> Result<bool, StorageError>;
+
+    /// Removes the file, link (never what it points to) or empty folder at `path`; a folder
+    /// that is not empty is [`Failure::NotEmpty`]. The home itself is never passed.
+    async fn remove(&self, path: &RemotePath) -> Result<(), StorageError>;
+}
