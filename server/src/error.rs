@@ -26,6 +26,10 @@ impl Refusal {
     /// What the client is told of a store's failure at `path`: the one place a
     /// [`StorageError`] becomes a wire [`ErrorKind`] and words.
     pub fn from_storage(error: &StorageError, path: &impl std::fmt::Display) -> Self {
+        let path = match &error.at {
+            Some(at) => at.to_string(),
+            None => path.to_string(),
+        };
         let (kind, why) = match error.failure {
             Failure::NotFound => (ErrorKind::NotFound, "no such file or folder"),
             Failure::ParentNotFolder => {
@@ -79,6 +83,12 @@ impl Refusal {
                 ErrorKind::Unavailable,
                 "the server is short of resources; try again later",
             ),
+            Failure::AlreadyThere => (ErrorKind::Exists, "already exists"),
+            Failure::FolderOverFile => (
+                ErrorKind::Exists,
+                "a file is there, and a folder never replaces a file",
+            ),
+            Failure::NoSuchFolder => (ErrorKind::NotFound, "its folder does not exist"),
             Failure::Internal => {
                 tracing::warn!(%path, error = %error.detail, "file system error");
                 (ErrorKind::Internal, "server error")

@@ -6,8 +6,8 @@
 use ftp_proto::EntryKind;
 use sha2::{Digest, Sha256};
 
-pub use super::fixtures::Fixture;
 use super::Failure;
+pub use super::fixtures::Fixture;
 use crate::jail::RemotePath;
 
 /// A path as the path rules give it.
@@ -28,6 +28,7 @@ pub async fn run_all<F: Fixture>(make: impl Fn() -> F) {
     lists_in_name_order(&make()).await;
     makes_folders_with_their_parents(&make()).await;
     removes_one_thing_at_a_time(&make()).await;
+    renames_replacing_only_files(&make()).await;
 }
 
 async fn describes_files_with_their_digest(fx: &impl Fixture) {
@@ -132,6 +133,48 @@ async fn removes_one_thing_at_a_time(fx: &impl Fixture) {
     assert_eq!(kept.sha256, Some(Sha256::digest(b"kept").into()));
 }
 
+async fn renames_replacing_only_files(fx: &impl Fixture) {
+    fx.seed_file("d/f", b"f");
+    fx.seed_file("a", b"A");
+    fx.seed_file("b", b"B");
+    let home = fx.home();
+    let refused = home.rename(&at("a"), &at("b"), false).await.unwrap_err();
+    assert_eq!(
+        (refused.failure, refused.at),
+        (Failure::AlreadyThere, Some(at("b")))
+    );
+    assert_eq!(
+        failure(home.rename(&at("d"), &at("b"), true).await),
+        Failure::FolderOverFile
+    );
+    assert_eq!(
+        failure(home.rename(&at("a"), &at("d"), true).await),
+        Failure::FolderInTheWay
+    );
+    assert_eq!(
+        failure(home.rename(&at("a"), &at("no/a"), false).await),
+        Failure::NoSuchFolder
+    );
+    let missing = home
+        .rename(&at("nothing"), &at("x"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (missing.failure, missing.at),
+        (Failure::NotFound, Some(at("nothing")))
+    );
+    home.rename(&at("a"), &at("b"), true).await.unwrap();
+    let b = home.describe(&at("b"), true).await.unwrap();
+    assert_eq!(b.sha256, Some(Sha256::digest(b"A").into()));
+    home.rename(&at("d"), &at("e"), false).await.unwrap();
+    let moved = home.describe(&at("e/f"), true).await.unwrap();
+    assert_eq!(moved.sha256, Some(Sha256::digest(b"f").into()));
+    assert_eq!(
+        failure(home.describe(&at("d"), false).await),
+        Failure::NotFound
+    );
+}
+
 /// One operation of a generated sequence, on paths of a few short names.
 #[derive(Debug, Clone)]
 enum Op {
@@ -140,6 +183,7 @@ enum Op {
     Remove(String),
     List(String),
     Describe(String),
+    Rename(String, String, bool),
 }
 
 /// Paths of up to three names from a small alphabet, so operations meet each other.
@@ -157,6 +201,8 @@ fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
         paths().prop_map(Op::Remove),
         paths().prop_map(Op::List),
         paths().prop_map(Op::Describe),
+        (paths(), paths(), any::<bool>())
+            .prop_map(|(from, to, replace)| Op::Rename(from, to, replace)),
     ];
     proptest::collection::vec(op, 1..24)
 }
@@ -181,6 +227,12 @@ async fn outcome(fx: &impl Fixture, op: &Op) -> String {
             "{:?}",
             home.list(&at(path)).await.map(strip).map_err(|e| e.failure)
         ),
+        Op::Rename(from, to, replace) => format!(
+            "{:?}",
+            home.rename(&at(from), &at(to), *replace)
+                .await
+                .map_err(|e| (e.failure, e.at))
+        ),
         Op::Describe(path) => format!(
             "{:?}",
             home.describe(&at(path), true)
@@ -192,7 +244,7 @@ async fn outcome(fx: &impl Fixture, op: &Op) -> String {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
     #[test]
     fn memory_answers_as_the_local_disk_does(ops in ops()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::jail::RemotePath;
+
 /// Why a store could not do what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -44,6 +46,12 @@ pub enum Failure {
     QuotaExhausted,
     /// The server is short of resources for now (file handles, memory).
     ShortOfResources,
+    /// Something is at the destination, and replacing it was not asked for.
+    AlreadyThere,
+    /// A folder would replace a file (never done).
+    FolderOverFile,
+    /// The folder a destination would go in does not exist.
+    NoSuchFolder,
     /// Anything else: a fault of the store, told to the log, not to the client.
     Internal,
 }
@@ -55,6 +63,8 @@ pub struct StorageError {
     pub failure: Failure,
     /// The underlying error as text, for the log (an errno, an HTTP status); never sent.
     pub detail: String,
+    /// Where it went wrong, when not at the path the call named (the destination of a rename).
+    pub at: Option<RemotePath>,
 }
 
 impl StorageError {
@@ -63,6 +73,15 @@ impl StorageError {
         StorageError {
             failure,
             detail: detail.into(),
+            at: None,
+        }
+    }
+
+    /// The same failure, which happened at `path`.
+    pub fn at(self, path: &RemotePath) -> Self {
+        StorageError {
+            at: Some(path.clone()),
+            ..self
         }
     }
 

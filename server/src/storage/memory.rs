@@ -205,6 +205,68 @@ impl Home for MemoryHome {
         nodes.remove(&key);
         Ok(())
     }
+
+    async fn rename(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        replace: bool,
+    ) -> Result<(), StorageError> {
+        let (source_key, target_key) = (key(from), key(to));
+        if source_key.is_empty() || target_key.is_empty() {
+            return Err(StorageError::of(Failure::InvalidName));
+        }
+        let mut nodes = self.lock();
+        // In the order the disk finds things out: both folders, then the source, then the
+        // destination.
+        folder(&nodes, &source_key[..source_key.len() - 1]).map_err(|e| e.at(from))?;
+        folder(&nodes, &target_key[..target_key.len() - 1]).map_err(|e| {
+            match e.failure {
+                Failure::NotFound => StorageError::of(Failure::NoSuchFolder),
+                _ => e,
+            }
+            .at(to)
+        })?;
+        let source = look(&nodes, &source_key).map_err(|e| e.at(from))?;
+        let is_folder = matches!(source, Node::Folder { .. });
+        let refuse = |failure| Err(StorageError::of(failure).at(to));
+        match nodes.get(&target_key) {
+            None => {}
+            Some(_) if !replace => return refuse(Failure::AlreadyThere),
+            Some(Node::Folder { .. }) => return refuse(Failure::FolderInTheWay),
+            Some(_) if is_folder => return refuse(Failure::FolderOverFile),
+            Some(_) => {}
+        }
+        if target_key.starts_with(&source_key) {
+            if target_key == source_key {
+                return Ok(());
+            }
+            // Into itself.
+            return refuse(Failure::InvalidName);
+        }
+        let moving: Vec<Vec<String>> = nodes
+            .range(source_key.clone()..)
+            .take_while(|(k, _)| k.starts_with(&source_key))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for old in moving {
+            if let Some(node) = nodes.remove(&old) {
+                let mut new = target_key.clone();
+                new.extend_from_slice(&old[source_key.len()..]);
+                nodes.insert(new, node);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The folder at `key` (the home for the empty key): missing is not found, anything else is a
+/// parent that is not a folder.
+fn folder(nodes: &BTreeMap<Vec<String>, Node>, key: &[String]) -> Result<(), StorageError> {
+    match look(nodes, key)? {
+        Node::Folder { .. } => Ok(()),
+        _ => Err(StorageError::of(Failure::ParentNotFolder)),
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! store reports going wrong is a [`StorageError`], which only [`crate::error`] turns into
 //! words for the client.
 //!
-//! Moved behind the seam so far: describing, listing, making folders, removing. Reading,
-//! uploads, renames and tree walks still reach the local disk directly (the home's `Dir`).
+//! Moved behind the seam so far: describing, listing, making folders, removing, renaming.
+//! Reading, uploads and tree walks still reach the local disk directly (the home's `Dir`).
 
 pub mod error;
 pub mod local;
@@ -50,4 +50,16 @@ pub trait Home: Send + Sync + std::fmt::Debug {
     /// Removes the file, link (never what it points to) or empty folder at `path`; a folder
     /// that is not empty is [`Failure::NotEmpty`]. The home itself is never passed.
     async fn remove(&self, path: &RemotePath) -> Result<(), StorageError>;
+
+    /// Moves what is at `from` (a link as the link) to `to`, atomically and durably; neither
+    /// is the home. `to`'s folder must exist ([`Failure::NoSuchFolder`]); something at `to` is
+    /// [`Failure::AlreadyThere`] unless `replace`, and even then only a file gives way: a folder
+    /// there is [`Failure::FolderInTheWay`], a folder over a file [`Failure::FolderOverFile`].
+    /// A failure at the destination says so ([`StorageError::at`]).
+    async fn rename(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        replace: bool,
+    ) -> Result<(), StorageError>;
 }

@@ -4,6 +4,7 @@
 
 pub mod errno;
 pub mod metadata;
+mod rename;
 
 use std::sync::Arc;
 
@@ -68,6 +69,17 @@ impl Home for LocalHome {
     async fn remove(&self, path: &RemotePath) -> Result<(), StorageError> {
         let path = path.clone();
         self.blocking(move |home| home.remove_now(&path)).await
+    }
+
+    async fn rename(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        replace: bool,
+    ) -> Result<(), StorageError> {
+        let (from, to) = (from.clone(), to.clone());
+        self.blocking(move |home| rename::rename(&home.dir, &from, &to, replace))
+            .await
     }
 }
 
