@@ -89,6 +89,8 @@ impl Refusal {
                 "a file is there, and a folder never replaces a file",
             ),
             Failure::NoSuchFolder => (ErrorKind::NotFound, "its folder does not exist"),
+            Failure::NotAFolder => (ErrorKind::Denied, "not a folder"),
+            Failure::Changed => (ErrorKind::Busy, "changed while the server worked on it"),
             Failure::Internal => {
                 tracing::warn!(%path, error = %error.detail, "file system error");
                 (ErrorKind::Internal, "server error")

@@ -194,7 +194,7 @@ where
             handlers::partials::remove(conn, session, state, &path).await?;
         }
         ClientMessage::ListTree { path, sha256 } => {
-            handlers::tree::handle(conn, session, state, &path, sha256).await?;
+            handlers::tree::handle(conn, session, &path, sha256).await?;
         }
         ClientMessage::RemoveTree { path } => {
             handlers::remove_tree::handle(conn, session, &path).await?;

@@ -7,7 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Session, require_write};
 use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
-use crate::jail::{self, RemotePath};
+use crate::jail::RemotePath;
 use crate::storage::Failure;
 
 /// Answers one `Remove` request.
@@ -30,28 +30,11 @@ where
 }
 
 /// The refusal of removing the home itself.
-fn home_refused() -> Refusal {
+pub(super) fn home_refused() -> Refusal {
     Refusal::new(
         ErrorKind::InvalidPath,
         "remove refused: that is your home folder",
     )
-}
-
-/// What a removal looks at first, for `Remove` and `RemoveTree` alike: the home itself is
-/// refused; else the path beneath the home and what is there (a link described, not
-/// followed). Blocking.
-pub(super) fn removable(
-    home: &cap_std::fs::Dir,
-    path: &RemotePath,
-) -> Result<(std::path::PathBuf, cap_std::fs::Metadata), Refusal> {
-    if path.is_home() {
-        return Err(home_refused());
-    }
-    let relative = path.relative();
-    let meta = home
-        .symlink_metadata(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?;
-    Ok((relative, meta))
 }
 
 /// Removes the path: the home is refused before the store is asked.

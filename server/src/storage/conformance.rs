@@ -6,8 +6,8 @@
 use ftp_proto::EntryKind;
 use sha2::{Digest, Sha256};
 
-use super::Failure;
 pub use super::fixtures::Fixture;
+use super::{Failure, Home};
 use crate::jail::RemotePath;
 
 /// A path as the path rules give it.
@@ -29,6 +29,83 @@ pub async fn run_all<F: Fixture>(make: impl Fn() -> F) {
     makes_folders_with_their_parents(&make()).await;
     removes_one_thing_at_a_time(&make()).await;
     renames_replacing_only_files(&make()).await;
+    walks_trees_in_ls_r_order(&make()).await;
+    removes_whole_trees_counting(&make()).await;
+}
+
+/// Every entry a walk of `path` hands over, or its failure.
+pub async fn walked(
+    home: &dyn Home,
+    path: &str,
+    hash: bool,
+) -> Result<Vec<ftp_proto::TreeEntry>, super::StorageError> {
+    let (out, mut received) = tokio::sync::mpsc::channel(2);
+    let path = at(path);
+    let walk = home.walk_tree(&path, hash, out);
+    let collect = async {
+        let mut all = Vec::new();
+        while let Some(batch) = received.recv().await {
+            all.extend(batch?);
+        }
+        Ok(all)
+    };
+    tokio::join!(walk, collect).1
+}
+
+async fn walks_trees_in_ls_r_order(fx: &impl Fixture) {
+    for file in ["a/deep/x", "a/y", "b/z", "top"] {
+        fx.seed_file(file, file.as_bytes());
+    }
+    fx.home().make_dir(&at("a/empty")).await.unwrap();
+    fx.home().make_dir(&at("c")).await.unwrap();
+    fx.seed_link("link", "a");
+    let all = walked(fx.home(), "/", true).await.unwrap();
+    let paths: Vec<&str> = all.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "a", "b", "c", "link", "top", "a/deep", "a/empty", "a/y", "a/deep/x", "b/z"
+        ]
+    );
+    assert_eq!(all[3].kind, EntryKind::Symlink);
+    assert_eq!(all[8].sha256, Some(Sha256::digest(b"a/deep/x").into()));
+    assert_eq!(all[8].size, 8);
+    let inner = walked(fx.home(), "a", false).await.unwrap();
+    let paths: Vec<&str> = inner.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["deep", "empty", "y", "deep/x"]);
+    assert!(inner.iter().all(|e| e.sha256.is_none()));
+    let file = walked(fx.home(), "top", false).await.unwrap_err();
+    assert_eq!(file.failure, Failure::NotAFolder);
+    let missing = walked(fx.home(), "nothing", false).await.unwrap_err();
+    assert_eq!(missing.failure, Failure::NotFound);
+}
+
+async fn removes_whole_trees_counting(fx: &impl Fixture) {
+    for file in ["t/a/b/f", "t/g", "other/h"] {
+        fx.seed_file(file, b"x");
+    }
+    fx.home().make_dir(&at("t/empty")).await.unwrap();
+    fx.seed_link("t/a/link", "../../other");
+    let removed = fx.home().remove_tree(&at("t")).await.unwrap();
+    assert_eq!((removed.files, removed.folders), (3, 4));
+    assert_eq!(
+        failure(fx.home().describe(&at("t"), false).await),
+        Failure::NotFound
+    );
+    assert!(
+        fx.home().describe(&at("other/h"), false).await.is_ok(),
+        "a link's target stays"
+    );
+    let file = fx.home().remove_tree(&at("other/h")).await.unwrap();
+    assert_eq!((file.files, file.folders), (1, 0));
+    assert_eq!(
+        failure(fx.home().remove_tree(&at("nothing")).await),
+        Failure::NotFound
+    );
+    assert_eq!(
+        failure(fx.home().remove_tree(&at("/")).await),
+        Failure::InvalidName
+    );
 }
 
 async fn describes_files_with_their_digest(fx: &impl Fixture) {
@@ -184,6 +261,8 @@ enum Op {
     List(String),
     Describe(String),
     Rename(String, String, bool),
+    Walk(String),
+    RemoveTree(String),
 }
 
 /// Paths of up to three names from a small alphabet, so operations meet each other.
@@ -201,6 +280,8 @@ fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
         paths().prop_map(Op::Remove),
         paths().prop_map(Op::List),
         paths().prop_map(Op::Describe),
+        paths().prop_map(Op::Walk),
+        paths().prop_map(Op::RemoveTree),
         (paths(), paths(), any::<bool>())
             .prop_map(|(from, to, replace)| Op::Rename(from, to, replace)),
     ];
@@ -233,6 +314,20 @@ async fn outcome(fx: &impl Fixture, op: &Op) -> String {
                 .await
                 .map_err(|e| (e.failure, e.at))
         ),
+        Op::Walk(path) => format!(
+            "{:?}",
+            walked(home, path, true)
+                .await
+                .map(|all| all
+                    .into_iter()
+                    .map(|e| (e.path, e.kind, e.size, e.sha256))
+                    .collect::<Vec<_>>())
+                .map_err(|e| (e.failure, e.at.filter(|place| *place != at(path))))
+        ),
+        Op::RemoveTree(path) => format!(
+            "{:?}",
+            home.remove_tree(&at(path)).await.map_err(|e| e.failure)
+        ),
         Op::Describe(path) => format!(
             "{:?}",
             home.describe(&at(path), true)
@@ -255,7 +350,7 @@ proptest::proptest! {
                 let (on_disk, in_memory) = (outcome(&local, op).await, outcome(&memory, op).await);
                 assert_eq!(on_disk, in_memory, "after {op:?}");
             }
-            let everything = Op::List("/".into());
+            let everything = Op::Walk("/".into());
             assert_eq!(outcome(&local, &everything).await, outcome(&memory, &everything).await);
         });
     }

@@ -52,6 +52,10 @@ pub enum Failure {
     FolderOverFile,
     /// The folder a destination would go in does not exist.
     NoSuchFolder,
+    /// A path that must be a folder is not one.
+    NotAFolder,
+    /// What is there changed while it was being worked on.
+    Changed,
     /// Anything else: a fault of the store, told to the log, not to the client.
     Internal,
 }

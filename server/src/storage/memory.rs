@@ -6,10 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ftp_proto::{DirEntry, EntryKind};
+use ftp_proto::{DirEntry, EntryKind, TreeEntry};
 use sha2::{Digest, Sha256};
 
-use super::{Described, Failure, Home, StorageError};
+use tokio::sync::mpsc;
+
+use super::{
+    BATCH_ENTRIES, BATCH_PATH_BYTES, Described, Failure, Home, Removed, StorageError, TreeBatch,
+};
 use crate::jail::RemotePath;
 
 /// What is at one path of a memory home.
@@ -168,10 +172,7 @@ impl Home for MemoryHome {
             let name = path.name().unwrap_or_default().to_owned();
             return Ok(vec![entry(name, &node)]);
         }
-        // Keys sort component by component, so a folder's children are in name order.
-        Ok(nodes
-            .iter()
-            .filter(|(child, _)| child.len() == key.len() + 1 && child.starts_with(&key))
+        Ok(children(&nodes, &key)
             .filter_map(|(child, node)| Some(entry(child.last()?.clone(), node)))
             .collect())
     }
@@ -258,6 +259,104 @@ impl Home for MemoryHome {
         }
         Ok(())
     }
+
+    async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>) {
+        let walked = {
+            let nodes = self.lock();
+            let key = key(path);
+            match look(&nodes, &key) {
+                Ok(Node::Folder { .. }) => Ok(walk(&nodes, &key, hash)),
+                Ok(_) => Err(StorageError::of(Failure::NotAFolder).at(path)),
+                Err(e) => Err(e),
+            }
+        };
+        let entries = match walked {
+            Ok(entries) => entries,
+            Err(failure) => {
+                let _ = out.send(Err(failure)).await;
+                return;
+            }
+        };
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for entry in entries {
+            bytes += entry.path.len();
+            batch.push(entry);
+            if batch.len() >= BATCH_ENTRIES || bytes >= BATCH_PATH_BYTES {
+                bytes = 0;
+                if out.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = out.send(Ok(batch)).await;
+        }
+    }
+
+    async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError> {
+        let key = key(path);
+        if key.is_empty() {
+            return Err(StorageError::of(Failure::InvalidName));
+        }
+        let mut nodes = self.lock();
+        look(&nodes, &key)?;
+        let going: Vec<Vec<String>> = nodes
+            .range(key.clone()..)
+            .take_while(|(k, _)| k.starts_with(&key))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut removed = Removed::default();
+        for gone in going {
+            match nodes.remove(&gone) {
+                Some(Node::Folder { .. }) => removed.folders += 1,
+                Some(_) => removed.files += 1,
+                None => {}
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The children of the folder at `key`, in name order (keys sort component by component).
+fn children<'a>(
+    nodes: &'a BTreeMap<Vec<String>, Node>,
+    key: &'a [String],
+) -> impl Iterator<Item = (&'a Vec<String>, &'a Node)> + 'a {
+    nodes
+        .range(key.to_vec()..)
+        .take_while(move |(k, _)| k.starts_with(key))
+        .filter(move |(k, _)| k.len() == key.len() + 1)
+}
+
+/// The whole walk of the folder at `key` in `ls -R` order, with each regular file's digest
+/// when `hash`.
+fn walk(nodes: &BTreeMap<Vec<String>, Node>, key: &[String], hash: bool) -> Vec<TreeEntry> {
+    let mut walked = Vec::new();
+    let mut folders = vec![key.to_vec()];
+    while let Some(folder) = folders.pop() {
+        let mut below = Vec::new();
+        for (child, node) in children(nodes, &folder) {
+            let described = entry(String::new(), node);
+            let sha256 = match node {
+                Node::File { content, .. } if hash => Some(Sha256::digest(content).into()),
+                _ => None,
+            };
+            walked.push(TreeEntry {
+                path: child[key.len()..].join("/"),
+                kind: described.kind,
+                size: described.size,
+                modified_secs: described.modified,
+                modified_nanos: 0,
+                sha256,
+            });
+            if described.kind == EntryKind::Dir {
+                below.push(child.clone());
+            }
+        }
+        folders.extend(below.into_iter().rev());
+    }
+    walked
 }
 
 /// The folder at `key` (the home for the empty key): missing is not found, anything else is a

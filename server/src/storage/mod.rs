@@ -5,8 +5,8 @@
 //! store reports going wrong is a [`StorageError`], which only [`crate::error`] turns into
 //! words for the client.
 //!
-//! Moved behind the seam so far: describing, listing, making folders, removing, renaming.
-//! Reading, uploads and tree walks still reach the local disk directly (the home's `Dir`).
+//! Moved behind the seam so far: describing, listing, making folders, removing, renaming,
+//! walking and removing trees. Reading and uploads still reach the local disk directly (the home's `Dir`).
 
 pub mod error;
 pub mod local;
@@ -17,10 +17,31 @@ mod conformance;
 #[cfg(test)]
 mod fixtures;
 
-use ftp_proto::DirEntry;
+use ftp_proto::{DirEntry, TreeEntry};
+
+use tokio::sync::mpsc;
 
 use crate::jail::RemotePath;
 pub use error::{Failure, StorageError};
+
+/// Most entries per batch of a tree walk.
+pub const BATCH_ENTRIES: usize = 1000;
+
+/// Most path bytes per batch of a tree walk: far below the frame limit even at the longest
+/// paths.
+pub const BATCH_PATH_BYTES: usize = 256 * 1024;
+
+/// What a tree walk hands over: a batch of entries, or the failure that ended the walk.
+pub type TreeBatch = Result<Vec<TreeEntry>, StorageError>;
+
+/// What a tree removal took away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    /// Files and links.
+    pub files: u64,
+    /// Folders, the removed one included.
+    pub folders: u64,
+}
 
 /// A path described: what is there, and a regular file's SHA-256 when asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,4 +83,18 @@ pub trait Home: Send + Sync + std::fmt::Debug {
         to: &RemotePath,
         replace: bool,
     ) -> Result<(), StorageError>;
+
+    /// Walks the tree beneath the folder at `path` in `ls -R` order: the folder's entries
+    /// together in byte order, then each subfolder's the same way, depth first. Entries go to
+    /// `out` in batches of at most [`BATCH_ENTRIES`] entries and [`BATCH_PATH_BYTES`] path
+    /// bytes, paths relative to `path`; with `hash`, each regular file's SHA-256 too. Links are
+    /// listed, never followed; a folder that cannot be read ends the walk with its failure as
+    /// the last message (a file at `path` is [`Failure::NotAFolder`]). Memory stays bounded
+    /// whatever the tree's size. Returns when the walk ended, or soon after `out` is closed.
+    async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>);
+
+    /// Removes `path` and, for a folder, everything beneath it, deepest first, links as links;
+    /// never the home. A folder swapped for something else meanwhile is
+    /// [`Failure::Changed`], with nothing removed.
+    async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError>;
 }

@@ -4,13 +4,17 @@
 
 pub mod errno;
 pub mod metadata;
+mod remove_tree;
 mod rename;
+pub mod walk;
 
 use std::sync::Arc;
 
 use ftp_proto::{DirEntry, EntryKind};
 
-use super::{Described, Failure, Home, StorageError};
+use tokio::sync::mpsc;
+
+use super::{Described, Failure, Home, Removed, StorageError, TreeBatch};
 use crate::jail::{INTERNAL_DIR, RemotePath};
 use errno::classify;
 use metadata::entry;
@@ -79,6 +83,28 @@ impl Home for LocalHome {
     ) -> Result<(), StorageError> {
         let (from, to) = (from.clone(), to.clone());
         self.blocking(move |home| rename::rename(&home.dir, &from, &to, replace))
+            .await
+    }
+
+    async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>) {
+        let (home, path, failed) = (self.clone(), path.clone(), out.clone());
+        let walked = tokio::task::spawn_blocking(move || {
+            let hashes = hash.then_some(&home.served);
+            if let Err(failure) = walk::walk(&home.dir, &path, hashes, &out) {
+                // The receiver may be gone (the client left): nothing more to say then.
+                let _ = out.blocking_send(Err(failure));
+            }
+        });
+        if let Err(error) = walked.await {
+            // Never an end that looks like a whole tree.
+            let failure = StorageError::new(Failure::Internal, error.to_string());
+            let _ = failed.send(Err(failure)).await;
+        }
+    }
+
+    async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError> {
+        let path = path.clone();
+        self.blocking(move |home| remove_tree::remove_tree(&home.dir, &path))
             .await
     }
 }
