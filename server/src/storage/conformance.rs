@@ -31,6 +31,44 @@ pub async fn run_all<F: Fixture>(make: impl Fn() -> F) {
     renames_replacing_only_files(&make()).await;
     walks_trees_in_ls_r_order(&make()).await;
     removes_whole_trees_counting(&make()).await;
+    reads_from_an_offset_hashing_the_whole(&make()).await;
+}
+
+/// Everything a read from `offset` hands over: where it started, the data, the digest.
+async fn read_all(home: &dyn Home, path: &str, offset: u64) -> (u64, Vec<u8>, [u8; 32]) {
+    let mut reading = home.read(&at(path), offset, 3).await.unwrap();
+    let mut data = Vec::new();
+    while let Some(chunk) = reading.chunks.recv().await {
+        assert!(chunk.len() <= 3);
+        data.extend_from_slice(&chunk);
+    }
+    (reading.offset, data, reading.sha256.await.unwrap())
+}
+
+async fn reads_from_an_offset_hashing_the_whole(fx: &impl Fixture) {
+    fx.seed_file("f", b"0123456789");
+    let whole: [u8; 32] = Sha256::digest(b"0123456789").into();
+    assert_eq!(
+        read_all(fx.home(), "f", 0).await,
+        (0, b"0123456789".to_vec(), whole)
+    );
+    assert_eq!(
+        read_all(fx.home(), "f", 4).await,
+        (4, b"456789".to_vec(), whole)
+    );
+    assert_eq!(read_all(fx.home(), "f", 10).await, (10, Vec::new(), whole));
+    assert_eq!(
+        read_all(fx.home(), "f", 11).await.0,
+        0,
+        "past the end starts over"
+    );
+    let reading = fx.home().read(&at("f"), 0, 3).await.unwrap();
+    assert_eq!((reading.size, reading.modified_secs > 0), (10, true));
+    fx.home().make_dir(&at("d")).await.unwrap();
+    let folder = fx.home().read(&at("d"), 0, 3).await.err().unwrap();
+    assert_eq!(folder.failure, Failure::NotRegular("a folder"));
+    let missing = fx.home().read(&at("nothing"), 0, 3).await.err().unwrap();
+    assert_eq!(missing.failure, Failure::NotFound);
 }
 
 /// Every entry a walk of `path` hands over, or its failure.

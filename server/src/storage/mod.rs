@@ -6,7 +6,7 @@
 //! words for the client.
 //!
 //! Moved behind the seam so far: describing, listing, making folders, removing, renaming,
-//! walking and removing trees. Reading and uploads still reach the local disk directly (the home's `Dir`).
+//! walking and removing trees, reading. Uploads still reach the local disk directly (the home's `Dir`).
 
 pub mod error;
 pub mod local;
@@ -41,6 +41,24 @@ pub struct Removed {
     pub files: u64,
     /// Folders, the removed one included.
     pub folders: u64,
+}
+
+/// A file being read for a download: what it is, and its data as it comes.
+pub struct Reading {
+    /// The file's size.
+    pub size: u64,
+    /// Its modification time: seconds since the epoch.
+    pub modified_secs: i64,
+    /// Nanoseconds within that second.
+    pub modified_nanos: u32,
+    /// Where the data starts: the offset asked for, or 0 when that was past the end.
+    pub offset: u64,
+    /// How far the content's hash was known without reading it (`None`: from byte 0).
+    pub known: Option<u64>,
+    /// The data from `offset` to the end, in chunks of the length asked for.
+    pub chunks: mpsc::Receiver<bytes::Bytes>,
+    /// The whole file's SHA-256 once everything was read; a failure if the file changed.
+    pub sha256: futures::future::BoxFuture<'static, Result<[u8; 32], StorageError>>,
 }
 
 /// A path described: what is there, and a regular file's SHA-256 when asked for.
@@ -97,4 +115,15 @@ pub trait Home: Send + Sync + std::fmt::Debug {
     /// never the home. A folder swapped for something else meanwhile is
     /// [`Failure::Changed`], with nothing removed.
     async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError>;
+
+    /// Starts reading the regular file at `path` from `offset` (from 0 when past its end) in
+    /// chunks of `chunk_len`, hashing the whole content on the way; anything but a regular
+    /// file is [`Failure::NotRegular`] and never opened in a way that could wait. The home
+    /// itself is never passed.
+    async fn read(
+        &self,
+        path: &RemotePath,
+        offset: u64,
+        chunk_len: usize,
+    ) -> Result<Reading, StorageError>;
 }

@@ -14,7 +14,7 @@ use ftp_proto::{DirEntry, EntryKind};
 
 use tokio::sync::mpsc;
 
-use super::{Described, Failure, Home, Removed, StorageError, TreeBatch};
+use super::{Described, Failure, Home, Reading, Removed, StorageError, TreeBatch};
 use crate::jail::{INTERNAL_DIR, RemotePath};
 use errno::classify;
 use metadata::entry;
@@ -106,6 +106,44 @@ impl Home for LocalHome {
         let path = path.clone();
         self.blocking(move |home| remove_tree::remove_tree(&home.dir, &path))
             .await
+    }
+
+    async fn read(
+        &self,
+        path: &RemotePath,
+        offset: u64,
+        chunk_len: usize,
+    ) -> Result<Reading, StorageError> {
+        let path = path.clone();
+        let (file, meta, offset, plan) = self
+            .blocking(move |home| {
+                let (file, meta) = crate::opening::open_regular(&home.dir, &path.relative())?;
+                // Past the end of the file: start over.
+                let offset = if offset > meta.len() { 0 } else { offset };
+                let plan = crate::served::hash_plan(&home.served, &file, offset);
+                Ok((file, meta, offset, plan))
+            })
+            .await?;
+        let size = meta.len();
+        let known = plan.resume_from.as_ref().map(|c| c.offset);
+        let (chunks, reader) =
+            ftp_proto::filestream::spawn_reader(file, offset, size, chunk_len, plan);
+        let sha256 = async move {
+            match reader.await {
+                Ok(Ok(sha256)) => Ok(sha256),
+                Ok(Err(error)) => Err(classify(&error)),
+                Err(error) => Err(StorageError::new(Failure::Internal, error.to_string())),
+            }
+        };
+        Ok(Reading {
+            size,
+            modified_secs: metadata::modified_secs(&meta),
+            modified_nanos: metadata::modified_nanos(&meta),
+            offset,
+            known,
+            chunks,
+            sha256: Box::pin(sha256),
+        })
     }
 }
 
