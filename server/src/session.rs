@@ -189,7 +189,7 @@ where
         ClientMessage::Rename { from, to, force } => {
             handlers::rename::handle(conn, session, state, &from, &to, force).await?;
         }
-        ClientMessage::Partials {} => handlers::partials::list(conn, session, state).await?,
+        ClientMessage::Partials {} => handlers::partials::list(conn, session).await?,
         ClientMessage::RemovePartial { path } => {
             handlers::partials::remove(conn, session, state, &path).await?;
         }

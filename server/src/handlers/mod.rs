@@ -45,6 +45,8 @@ impl Session {
         let storage = crate::storage::local::LocalHome::new(
             Arc::clone(&home),
             Arc::clone(&state.served),
+            Arc::clone(&state.partials),
+            &account.name,
             state.config.modes.dir,
         );
         Session {

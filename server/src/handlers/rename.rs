@@ -158,7 +158,13 @@ mod tests {
             let dir = cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority());
             std::sync::Arc::new(dir.expect("open"))
         };
-        let home = LocalHome::new(open(temp.path()), open(temp.path()), 0o750);
+        let home = LocalHome::new(
+            open(temp.path()),
+            open(temp.path()),
+            open(temp.path()),
+            "alice",
+            0o750,
+        );
         (temp, home)
     }
 

@@ -41,10 +41,12 @@ impl Local {
         let root = folder.path().join("home");
         std::fs::create_dir(&root).unwrap();
         std::fs::create_dir(folder.path().join("served")).unwrap();
+        std::fs::create_dir(folder.path().join("partials")).unwrap();
         let open = |p: &Path| {
             Arc::new(cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority()).unwrap())
         };
-        let home = LocalHome::new(open(&root), open(&folder.path().join("served")), 0o750);
+        let (served, partials) = (folder.path().join("served"), folder.path().join("partials"));
+        let home = LocalHome::new(open(&root), open(&served), open(&partials), "alice", 0o750);
         Local {
             _folder: folder,
             root,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ftp_proto::{DirEntry, EntryKind, TreeEntry};
+use ftp_proto::{DirEntry, EntryKind, PartialInfo, TreeEntry};
 use sha2::{Digest, Sha256};
 
 use tokio::sync::mpsc;
@@ -357,6 +357,15 @@ impl Home for MemoryHome {
             chunks,
             sha256: Box::pin(async move { Ok(sha256) }),
         })
+    }
+
+    /// Uploads are not behind the seam yet: a memory home never holds an unfinished one.
+    async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    async fn drop_partials(&self, _path: &RemotePath) -> Result<usize, StorageError> {
+        Ok(0)
     }
 }
 

@@ -6,7 +6,7 @@
 //! words for the client.
 //!
 //! Moved behind the seam so far: describing, listing, making folders, removing, renaming,
-//! walking and removing trees, reading. Uploads still reach the local disk directly (the home's `Dir`).
+//! walking and removing trees, reading, listing and dropping unfinished uploads. Uploads still reach the local disk directly (the home's `Dir`).
 
 pub mod error;
 pub mod local;
@@ -17,7 +17,7 @@ mod conformance;
 #[cfg(test)]
 mod fixtures;
 
-use ftp_proto::{DirEntry, TreeEntry};
+use ftp_proto::{DirEntry, PartialInfo, TreeEntry};
 
 use tokio::sync::mpsc;
 
@@ -126,4 +126,11 @@ pub trait Home: Send + Sync + std::fmt::Debug {
         offset: u64,
         chunk_len: usize,
     ) -> Result<Reading, StorageError>;
+
+    /// This user's unfinished uploads, by remote path.
+    async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError>;
+
+    /// Drops every unfinished upload of this user going to `path`; how many there were. The
+    /// caller holds the destination's lock, so no live upload is among them.
+    async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError>;
 }

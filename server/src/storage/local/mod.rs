@@ -10,7 +10,7 @@ pub mod walk;
 
 use std::sync::Arc;
 
-use ftp_proto::{DirEntry, EntryKind};
+use ftp_proto::{DirEntry, EntryKind, PartialInfo};
 
 use tokio::sync::mpsc;
 
@@ -26,16 +26,29 @@ pub struct LocalHome {
     dir: Arc<cap_std::fs::Dir>,
     /// The folder of served files' checkpoint lists (the digests of files read before).
     served: Arc<cap_std::fs::Dir>,
+    /// The server's folder of unfinished uploads (every user's, each named after its user).
+    partials: Arc<cap_std::fs::Dir>,
+    /// The user whose home this is.
+    user: String,
     /// Mode of each folder made.
     dir_mode: u32,
 }
 
 impl LocalHome {
-    /// The home `dir`, with the served-digest folder and the mode new folders get.
-    pub fn new(dir: Arc<cap_std::fs::Dir>, served: Arc<cap_std::fs::Dir>, dir_mode: u32) -> Self {
+    /// `user`'s home `dir`, with the server's folders of served digests and of unfinished
+    /// uploads, and the mode new folders get.
+    pub fn new(
+        dir: Arc<cap_std::fs::Dir>,
+        served: Arc<cap_std::fs::Dir>,
+        partials: Arc<cap_std::fs::Dir>,
+        user: &str,
+        dir_mode: u32,
+    ) -> Self {
         LocalHome {
             dir,
             served,
+            partials,
+            user: user.to_owned(),
             dir_mode,
         }
     }
@@ -144,6 +157,32 @@ impl Home for LocalHome {
             chunks,
             sha256: Box::pin(sha256),
         })
+    }
+
+    async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
+        self.blocking(|home| {
+            let found = crate::partials::list(&home.partials, &home.user);
+            let found = found.map_err(|e| classify(&e))?;
+            Ok(found.into_iter().map(|(_, info)| info).collect())
+        })
+        .await
+    }
+
+    async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError> {
+        let target = path.to_string();
+        self.blocking(move |home| {
+            let mut count = 0;
+            let found = crate::partials::list(&home.partials, &home.user);
+            for (name, info) in found.map_err(|e| classify(&e))? {
+                if info.path == target {
+                    home.partials.remove_file(&name).map_err(|e| classify(&e))?;
+                    crate::uploads::forget_checkpoints(&home.partials, &name);
+                    count += 1;
+                }
+            }
+            Ok(count)
+        })
+        .await
     }
 }
 
