@@ -1,7 +1,9 @@
 //! Server errors: a [`Refusal`] is answered to the client and the session goes on; a
 //! [`SessionError`] ends the session. Each maps to its wire [`ErrorKind`] here and nowhere else.
 
-use ftp_proto::{CodecError, ErrorKind};
+use ftp_proto::{CodecError, ErrorKind, ServerMessage};
+
+use crate::storage::{Failure, StorageError};
 
 /// A request the server declines; the client gets `kind` and `message`, the session continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +23,96 @@ impl Refusal {
         }
     }
 
+    /// What the client is told of a store's failure at `path`: the one place a
+    /// [`StorageError`] becomes a wire [`ErrorKind`] and words.
+    pub fn from_storage(error: &StorageError, path: &impl std::fmt::Display) -> Self {
+        let path = match &error.at {
+            Some(at) => at.to_string(),
+            None => path.to_string(),
+        };
+        let (kind, why) = match error.failure {
+            Failure::NotFound => (ErrorKind::NotFound, "no such file or folder"),
+            Failure::ParentNotFolder => {
+                (ErrorKind::NotFound, "a parent of this path is not a folder")
+            }
+            Failure::OutsideHome => (
+                ErrorKind::Denied,
+                "access denied: the path leads outside your home",
+            ),
+            Failure::PermissionDenied => (
+                ErrorKind::Denied,
+                "permission denied on the server (ask its administrator)",
+            ),
+            Failure::ReadOnly => (ErrorKind::Denied, "the server's file system is read-only"),
+            Failure::LinkLoop => (
+                ErrorKind::InvalidPath,
+                "too many levels of symbolic links (a link loop, or a link to itself)",
+            ),
+            Failure::NameTooLong => (
+                ErrorKind::InvalidPath,
+                "a name is too long for the server's file system",
+            ),
+            Failure::InvalidName => (
+                ErrorKind::InvalidPath,
+                "the name is not valid on the server's file system",
+            ),
+            Failure::InTheWay => (
+                ErrorKind::Exists,
+                "something other than a folder is already there, at this path or at one of its parents",
+            ),
+            Failure::FolderInTheWay => (ErrorKind::Exists, "a folder is in the way"),
+            Failure::NotEmpty => (ErrorKind::Denied, "the folder is not empty"),
+            Failure::Unopenable => (
+                ErrorKind::Denied,
+                "not a regular file (a socket or a device)",
+            ),
+            Failure::NotRegular(what) => {
+                return Refusal::new(
+                    ErrorKind::Denied,
+                    format!("{path} is {what}, not a regular file"),
+                );
+            }
+            Failure::TooManyLinks => (ErrorKind::Denied, "too many links to one file"),
+            Failure::Busy => (ErrorKind::Busy, "in use on the server"),
+            Failure::NoSpace => (ErrorKind::NoSpace, "the server's disk is full"),
+            Failure::QuotaExhausted => (
+                ErrorKind::NoSpace,
+                "the disk quota on the server is exhausted",
+            ),
+            Failure::ShortOfResources => (
+                ErrorKind::Unavailable,
+                "the server is short of resources; try again later",
+            ),
+            Failure::AlreadyThere => (ErrorKind::Exists, "already exists"),
+            Failure::FolderOverFile => (
+                ErrorKind::Exists,
+                "a file is there, and a folder never replaces a file",
+            ),
+            Failure::NoSuchFolder => (ErrorKind::NotFound, "its folder does not exist"),
+            Failure::NotAFolder => (ErrorKind::Denied, "not a folder"),
+            Failure::Changed => (ErrorKind::Busy, "changed while the server worked on it"),
+            Failure::Internal => {
+                tracing::warn!(%path, error = %error.detail, "file system error");
+                (ErrorKind::Internal, "server error")
+            }
+        };
+        Refusal::new(kind, format!("{path}: {why}"))
+    }
+
     /// A failure on the server's side; details go to the log, not to the client.
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "{context}");
         Refusal::new(ErrorKind::Internal, format!("server error: {context}"))
+    }
+}
+
+impl From<Refusal> for ServerMessage {
+    /// The error frame that tells the client of a refusal.
+    fn from(refusal: Refusal) -> Self {
+        ServerMessage::Error {
+            kind: refusal.kind,
+            message: refusal.message,
+        }
     }
 }
 
@@ -118,4 +206,12 @@ impl SessionError {
             SessionError::Fatal(refusal) => Some(refusal.clone()),
         }
     }
+}
+
+/// The session ends because the server is shutting down.
+pub fn shutting_down() -> SessionError {
+    SessionError::Fatal(Refusal::new(
+        ErrorKind::Unavailable,
+        "the server is shutting down; run the command again to resume",
+    ))
 }

@@ -109,6 +109,11 @@ impl RemotePath {
         self.components.starts_with(&ancestor.components)
     }
 
+    /// The names from the home down (none for the home itself).
+    pub fn components(&self) -> &[String] {
+        &self.components
+    }
+
     /// The path relative to the home, for a [`cap_std::fs::Dir`] opened on it (`.` for the home).
     pub fn relative(&self) -> PathBuf {
         if self.components.is_empty() {
@@ -146,76 +151,10 @@ pub fn open_home(
     root.open_dir(home)
 }
 
-/// Turns a file system error on `path` into the refusal the client sees: each class of error
-/// to its wire kind, here and nowhere else, with a message that says what went wrong. A
-/// symbolic link that leads out of the home shows up as `PermissionDenied` with no OS error
-/// (cap-std refused it) or `EXDEV` (the kernel's `RESOLVE_BENEATH` did).
+/// What the client is told of a local file-system error at `path` (see
+/// [`Refusal::from_storage`]).
 pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
-    use rustix::io::Errno;
-    let refuse = |kind, why: &str| Refusal::new(kind, format!("{path}: {why}"));
-    let Some(errno) = Errno::from_io_error(error) else {
-        return match error.kind() {
-            std::io::ErrorKind::PermissionDenied => refuse(
-                ErrorKind::Denied,
-                "access denied: the path leads outside your home",
-            ),
-            std::io::ErrorKind::NotFound => refuse(ErrorKind::NotFound, "no such file or folder"),
-            _ => internal(error, path),
-        };
-    };
-    match errno {
-        Errno::NOENT => refuse(ErrorKind::NotFound, "no such file or folder"),
-        Errno::NOTDIR => refuse(ErrorKind::NotFound, "a parent of this path is not a folder"),
-        Errno::XDEV => refuse(
-            ErrorKind::Denied,
-            "access denied: the path leads outside your home",
-        ),
-        Errno::ACCESS | Errno::PERM => refuse(
-            ErrorKind::Denied,
-            "permission denied on the server (ask its administrator)",
-        ),
-        Errno::ROFS => refuse(ErrorKind::Denied, "the server's file system is read-only"),
-        Errno::LOOP => refuse(
-            ErrorKind::InvalidPath,
-            "too many levels of symbolic links (a link loop, or a link to itself)",
-        ),
-        Errno::NAMETOOLONG => refuse(
-            ErrorKind::InvalidPath,
-            "a name is too long for the server's file system",
-        ),
-        Errno::INVAL | Errno::ILSEQ => refuse(
-            ErrorKind::InvalidPath,
-            "the name is not valid on the server's file system",
-        ),
-        Errno::EXIST => refuse(
-            ErrorKind::Exists,
-            "something other than a folder is already there, at this path or at one of its parents",
-        ),
-        Errno::ISDIR => refuse(ErrorKind::Exists, "a folder is in the way"),
-        Errno::NOTEMPTY => refuse(ErrorKind::Denied, "the folder is not empty"),
-        Errno::NXIO | Errno::NODEV => refuse(
-            ErrorKind::Denied,
-            "not a regular file (a socket or a device)",
-        ),
-        Errno::MLINK => refuse(ErrorKind::Denied, "too many links to one file"),
-        Errno::BUSY | Errno::TXTBSY => refuse(ErrorKind::Busy, "in use on the server"),
-        Errno::NOSPC => refuse(ErrorKind::NoSpace, "the server's disk is full"),
-        Errno::DQUOT => refuse(
-            ErrorKind::NoSpace,
-            "the disk quota on the server is exhausted",
-        ),
-        Errno::MFILE | Errno::NFILE | Errno::NOMEM | Errno::AGAIN => refuse(
-            ErrorKind::Unavailable,
-            "the server is short of resources; try again later",
-        ),
-        _ => internal(error, path),
-    }
-}
-
-/// An error no class covers: logged whole, answered as the server's failure.
-fn internal(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
-    tracing::warn!(%path, %error, "file system error");
-    Refusal::new(ErrorKind::Internal, format!("{path}: server error"))
+    Refusal::from_storage(&crate::storage::local::errno::classify(error), path)
 }
 
 #[cfg(test)]

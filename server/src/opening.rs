@@ -3,12 +3,10 @@
 //! could wait for a writer (which would hang the request, leak a blocking thread and stop a
 //! clean shutdown). Every read of a file's content in a home opens it through here.
 
-use std::fmt;
 use std::path::Path;
 
-use ftp_proto::ErrorKind;
-
-use crate::error::Refusal;
+use crate::storage::local::errno::classify;
+use crate::storage::{Failure, StorageError};
 
 /// What a file type is, in words for a message ("a FIFO", "a folder", ...).
 pub fn kind_words(kind: cap_std::fs::FileType) -> &'static str {
@@ -35,26 +33,29 @@ pub fn kind_words(kind: cap_std::fs::FileType) -> &'static str {
 /// Opens the regular file `relative` beneath `dir` for reading, never blocking on what is
 /// there: the open is non-blocking (a FIFO or device opens at once instead of waiting for a
 /// writer), then the handle itself is checked, so a FIFO, socket, device or folder, even one
-/// put there after an earlier look, is refused by name (`path` as the client wrote it). The
-/// file returned reads normally (blocking). Blocking.
+/// put there after an earlier look, is refused by name ([`Failure::NotRegular`]). The file
+/// returned reads normally (blocking). Blocking.
 pub fn open_regular(
     dir: &cap_std::fs::Dir,
     relative: &Path,
-    path: &impl fmt::Display,
-) -> Result<(std::fs::File, cap_std::fs::Metadata), Refusal> {
+) -> Result<(std::fs::File, cap_std::fs::Metadata), StorageError> {
     let file = open_nonblocking(dir, relative).map_err(|e| {
         // A socket cannot be opened at all (ENXIO): name what is there instead.
         match dir.metadata(relative) {
-            Ok(meta) if !meta.is_file() && !meta.is_dir() => not_a_file(path, meta.file_type()),
-            _ => crate::jail::refusal_for(&e, path),
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => not_regular(meta.file_type()),
+            _ => classify(&e),
         }
     })?;
-    let meta =
-        cap_std::fs::Metadata::from_file(&file).map_err(|e| crate::jail::refusal_for(&e, path))?;
+    let meta = cap_std::fs::Metadata::from_file(&file).map_err(|e| classify(&e))?;
     if !meta.is_file() {
-        return Err(not_a_file(path, meta.file_type()));
+        return Err(not_regular(meta.file_type()));
     }
     Ok((file, meta))
+}
+
+/// The failure of a path that is `kind`, where a regular file was needed.
+fn not_regular(kind: cap_std::fs::FileType) -> StorageError {
+    StorageError::of(Failure::NotRegular(kind_words(kind)))
 }
 
 /// Opens `relative` beneath `dir` for reading with `O_NONBLOCK` (so a FIFO or device cannot
@@ -73,15 +74,6 @@ pub fn open_nonblocking(dir: &cap_std::fs::Dir, relative: &Path) -> std::io::Res
     Ok(file)
 }
 
-/// The refusal of a path that is `kind`, where a regular file was needed.
-pub fn not_a_file(path: &impl fmt::Display, kind: cap_std::fs::FileType) -> Refusal {
-    let words = kind_words(kind);
-    Refusal::new(
-        ErrorKind::Denied,
-        format!("{path} is {words}, not a regular file"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,8 +88,10 @@ mod tests {
         assert!(made.success());
         let home =
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
-        let refusal = open_regular(&home, Path::new("pipe"), &"/pipe").unwrap_err();
-        assert_eq!(refusal.kind, ErrorKind::Denied);
+        let failure = open_regular(&home, Path::new("pipe")).unwrap_err();
+        assert_eq!(failure.failure, Failure::NotRegular("a FIFO"));
+        let refusal = crate::error::Refusal::from_storage(&failure, &"/pipe");
+        assert_eq!(refusal.kind, ftp_proto::ErrorKind::Denied);
         assert_eq!(refusal.message, "/pipe is a FIFO, not a regular file");
         let hashed = crate::uploads::hash_file(&home, Path::new("pipe")).unwrap_err();
         let nxio = rustix::io::Errno::NXIO.raw_os_error();

@@ -18,20 +18,18 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
 use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::Framed;
 
-use crate::error::{Refusal, SessionError};
+use crate::connection::{Connection, receive, send, send_error};
+use crate::error::{Refusal, SessionError, shutting_down};
 use crate::handlers;
 use crate::startups::Slot;
 use crate::state::ServerState;
 
 mod login;
-
-/// A framed connection as the server sees it.
-pub type Connection<S> = Framed<S, ServerCodec>;
 
 /// Serves one connection to its end; every outcome is logged, none is returned. The key proof
 /// must come within `startup_timeout` from now.
@@ -137,37 +135,11 @@ where
     let home = handlers::open_home(state, &account)
         .await
         .map_err(SessionError::Fatal)?;
-    let session = handlers::Session {
-        account,
-        home: Arc::new(home),
-    };
-    let mut batches = handlers::put_whole::Batches::default();
+    let session = handlers::Session::local(account, home, state);
+    let mut pipeline = handlers::put_whole::Pipeline::default();
     loop {
-        let message = if batches.is_empty() {
-            let next = timeout_at(Instant::now() + state.config.idle_timeout, receive(conn));
-            tokio::select! {
-                message = next => message.map_err(|_| SessionError::IdleTimeout)??,
-                () = state.shutdown.cancelled() => return Err(shutting_down()),
-            }
-        } else if let Some(message) = receive(conn).now_or_never() {
-            // Whole-file answers wait while more requests are already here.
-            message?
-        } else {
-            // Nothing waiting: the batch being received settles (or grows while the one before
-            // settles) as the connection reads on; answers go out once their batch is settled.
-            handlers::put_whole::idle(conn, &session, &mut batches).await?;
-            tokio::select! {
-                message = receive(conn) => message?,
-                answers = batches.settled() => {
-                    handlers::put_whole::answer(conn, &session, answers).await?;
-                    continue;
-                }
-            }
-        };
-        if !batches.is_empty() && !matches!(message, ClientMessage::PutWhole { .. }) {
-            handlers::put_whole::finish(conn, &session, &mut batches).await?;
-        }
-        if dispatch(conn, &session, state, &mut batches, message).await? {
+        let message = pipeline.next_request(conn, &session, state).await?;
+        if dispatch(conn, &session, state, &mut pipeline, message).await? {
             return Ok(());
         }
     }
@@ -178,7 +150,7 @@ async fn dispatch<S>(
     conn: &mut Connection<S>,
     session: &handlers::Session,
     state: &ServerState,
-    batches: &mut handlers::put_whole::Batches,
+    pipeline: &mut handlers::put_whole::Pipeline,
     message: ClientMessage,
 ) -> Result<bool, SessionError>
 where
@@ -207,22 +179,22 @@ where
         } => {
             handlers::get::handle(conn, session, state, &path, offset, limit_rate).await?;
         }
-        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, state, &path).await?,
+        ClientMessage::Stat { path } => handlers::stat::handle(conn, session, &path).await?,
         ClientMessage::Remove { path } => {
             handlers::remove::handle(conn, session, &path).await?;
         }
         ClientMessage::MakeDir { path } => {
-            handlers::mkdir::handle(conn, session, state, &path).await?;
+            handlers::mkdir::handle(conn, session, &path).await?;
         }
         ClientMessage::Rename { from, to, force } => {
             handlers::rename::handle(conn, session, state, &from, &to, force).await?;
         }
-        ClientMessage::Partials {} => handlers::partials::list(conn, session, state).await?,
+        ClientMessage::Partials {} => handlers::partials::list(conn, session).await?,
         ClientMessage::RemovePartial { path } => {
             handlers::partials::remove(conn, session, state, &path).await?;
         }
         ClientMessage::ListTree { path, sha256 } => {
-            handlers::tree::handle(conn, session, state, &path, sha256).await?;
+            handlers::tree::handle(conn, session, &path, sha256).await?;
         }
         ClientMessage::RemoveTree { path } => {
             handlers::remove_tree::handle(conn, session, &path).await?;
@@ -244,7 +216,7 @@ where
                 data,
                 sha256,
             };
-            handlers::put_whole::receive(conn, session, state, batches, request).await?;
+            pipeline.receive(conn, session, state, request).await?;
         }
         ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
             return Err(out_of_order("a second hello or login"));
@@ -304,55 +276,10 @@ where
     send(conn, ServerMessage::Proof { proof }).await
 }
 
-/// The session ends because the server is shutting down.
-pub fn shutting_down() -> SessionError {
-    SessionError::Fatal(Refusal::new(
-        ErrorKind::Unavailable,
-        "the server is shutting down; run the command again to resume",
-    ))
-}
-
 /// A protocol violation that ends the session.
 fn out_of_order(what: &str) -> SessionError {
     SessionError::Fatal(Refusal::new(
         ErrorKind::Protocol,
         format!("message out of order: {what}"),
     ))
-}
-
-/// Reads the next message; the end of the stream is [`SessionError::Closed`].
-pub async fn receive<S>(conn: &mut Connection<S>) -> Result<ClientMessage, SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    match conn.next().await {
-        Some(Ok(message)) => Ok(message),
-        // A client that closes without TLS close_notify (the usual exit of a command line
-        // client) has gone away like any other: `From` makes it `Closed`.
-        Some(Err(error)) => Err(SessionError::from(error)),
-        None => Err(SessionError::Closed),
-    }
-}
-
-/// Sends one message and flushes it.
-pub async fn send<S>(conn: &mut Connection<S>, message: ServerMessage) -> Result<(), SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    conn.send(message).await.map_err(SessionError::from)
-}
-
-/// Sends an error frame.
-pub async fn send_error<S>(conn: &mut Connection<S>, refusal: Refusal) -> Result<(), SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    send(
-        conn,
-        ServerMessage::Error {
-            kind: refusal.kind,
-            message: refusal.message,
-        },
-    )
-    .await
 }

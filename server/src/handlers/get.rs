@@ -12,18 +12,18 @@
 //! the reader is behind (hashing a resumed prefix, a slow disk) is the server's, not the
 //! client's.
 
-use std::sync::Arc;
-
 use ftp_proto::pace::Pacer;
-use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, file_frames, filestream};
+use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, file_frames};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use super::{Session, modified_nanos, modified_secs, on_home};
+use super::Session;
+use crate::connection::{Connection, send, send_error};
+use crate::error::shutting_down;
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
-use crate::session::{Connection, send, send_error, shutting_down};
 use crate::state::ServerState;
+use crate::storage::Reading;
 
 /// How long one send may wait before the log says the reader is slow.
 const SLOW_READER_NOTICE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -40,31 +40,32 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let folder = Arc::clone(&state.served);
-    let opened = on_home(session, path, "opening a download", move |home, path| {
-        let (file, meta) = open(home, path)?;
-        // Past the end of the file: start over.
-        let offset = if offset > meta.len() { 0 } else { offset };
-        let plan = crate::served::hash_plan(&folder, &file, offset);
-        Ok((file, meta, offset, plan))
-    })
-    .await;
-    let (file, meta, offset, plan) = match opened {
-        Ok(opened) => opened,
+    // Paced no slower than the floor: the server never cuts its own pace.
+    let pace = limit_rate.map(|rate| rate.max(state.config.min_transfer_rate));
+    let chunk_len = pace.map_or(MAX_CHUNK_LEN, ftp_proto::pace::chunk_len);
+    let reading = match open(session, path, offset, chunk_len).await {
+        Ok(reading) => reading,
         Err(refusal) => return send_error(conn, refusal).await,
     };
-    let size = meta.len();
+    let Reading {
+        size,
+        offset,
+        mut chunks,
+        sha256,
+        known,
+        ..
+    } = reading;
     send(
         conn,
         ServerMessage::GetReady {
             size,
-            modified: modified_secs(&meta),
-            modified_nanos: modified_nanos(&meta),
+            modified: reading.modified_secs,
+            modified_nanos: reading.modified_nanos,
             offset,
         },
     )
     .await?;
-    match plan.resume_from.as_ref().map(|c| c.offset) {
+    match known {
         // Known from the upload or an earlier download of this very file: nothing is hashed.
         Some(end) if end == size => {
             tracing::info!(user = %session.account.name, path, offset, "sending with its SHA-256 known");
@@ -74,10 +75,6 @@ where
         }
         None => {}
     }
-    // Paced no slower than the floor: the server never cuts its own pace.
-    let pace = limit_rate.map(|rate| rate.max(state.config.min_transfer_rate));
-    let chunk_len = pace.map_or(MAX_CHUNK_LEN, ftp_proto::pace::chunk_len);
-    let (mut chunks, reader) = filestream::spawn_reader(file, offset, size, chunk_len, plan);
     // Both start with the first frame.
     let mut floor: Option<crate::rate_floor::RateFloor> = None;
     let mut pacer: Option<Pacer> = None;
@@ -131,33 +128,39 @@ where
         floor.check(Instant::now()).map_err(SessionError::Fatal)?;
         position += len;
     }
-    match reader.await {
-        Ok(Ok(sha256)) => send(conn, ServerMessage::GetDone { sha256 }).await,
-        Ok(Err(error)) => {
+    match sha256.await {
+        Ok(sha256) => send(conn, ServerMessage::GetDone { sha256 }).await,
+        Err(error) => {
+            let error = &error.detail;
             tracing::warn!(user = %session.account.name, path, %error, "download failed");
             Err(SessionError::Fatal(Refusal::new(
                 ErrorKind::Internal,
                 format!("download of {path} failed on the server: {error}"),
             )))
         }
-        Err(error) => Err(SessionError::Fatal(Refusal::internal("download", error))),
     }
 }
 
-/// Opens a regular file beneath the home, without blocking on a FIFO or device: anything but
-/// a regular file is refused by name. Blocking.
-fn open(
-    home: &cap_std::fs::Dir,
-    path: &RemotePath,
-) -> Result<(std::fs::File, cap_std::fs::Metadata), Refusal> {
+/// Starts reading the regular file at `path`: anything but a regular file is refused by name.
+async fn open(
+    session: &Session,
+    path: &str,
+    offset: u64,
+    chunk_len: usize,
+) -> Result<Reading, Refusal> {
+    let path = RemotePath::parse(path)?;
     if path.is_home() {
         return Err(Refusal::new(
             ErrorKind::InvalidPath,
             "download refused: the remote path names your home folder, not a file",
         ));
     }
-    crate::opening::open_regular(home, &path.relative(), path).map_err(|refusal| Refusal {
-        message: format!("download refused: {}", refusal.message),
-        ..refusal
+    let reading = session.storage.read(&path, offset, chunk_len).await;
+    reading.map_err(|failure| {
+        let refusal = Refusal::from_storage(&failure, &path);
+        Refusal {
+            message: format!("download refused: {}", refusal.message),
+            ..refusal
+        }
     })
 }

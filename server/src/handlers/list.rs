@@ -3,13 +3,13 @@
 //! Entries are sorted by name and sent in batches so a large folder never needs one huge frame.
 //! Symbolic links are shown as links and never followed. The internal folder is never shown.
 
-use ftp_proto::{DirEntry, ServerMessage};
+use ftp_proto::ServerMessage;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, entry, on_home};
+use super::Session;
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
-use crate::jail::{self, INTERNAL_DIR, RemotePath};
-use crate::session::{Connection, send, send_error};
+use crate::jail::RemotePath;
 
 /// Entries per `Listing` frame: 1,000 names of at most 255 bytes stay far below the frame limit.
 const BATCH: usize = 1000;
@@ -23,7 +23,15 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let entries = match on_home(session, path, "listing", list).await {
+    let listed = match RemotePath::parse(path) {
+        Ok(path) => session
+            .storage
+            .list(&path)
+            .await
+            .map_err(|e| Refusal::from_storage(&e, &path)),
+        Err(refusal) => Err(refusal),
+    };
+    let entries = match listed {
         Ok(entries) => entries,
         Err(refusal) => return send_error(conn, refusal).await,
     };
@@ -50,36 +58,4 @@ where
         .await?;
     }
     Ok(())
-}
-
-/// Reads the listing from disk; blocking.
-fn list(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<Vec<DirEntry>, Refusal> {
-    let relative = path.relative();
-    let meta = home
-        .symlink_metadata(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?;
-    if !meta.is_dir() {
-        let name = relative
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        return Ok(vec![entry(name, &meta)]);
-    }
-    let mut entries = Vec::new();
-    for item in home
-        .read_dir(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?
-    {
-        let item = item.map_err(|e| jail::refusal_for(&e, path))?;
-        let name = item.file_name().to_string_lossy().into_owned();
-        if name == INTERNAL_DIR {
-            continue;
-        }
-        // An entry removed while listing is simply skipped.
-        if let Ok(meta) = item.metadata() {
-            entries.push(entry(name, &meta));
-        }
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(entries)
 }

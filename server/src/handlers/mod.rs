@@ -17,13 +17,14 @@ pub(crate) mod test_session;
 pub mod tree;
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
-use ftp_proto::{DirEntry, EntryKind, ErrorKind};
+use ftp_proto::ErrorKind;
 
 use crate::error::Refusal;
 use crate::jail::{self, RemotePath};
 use crate::state::ServerState;
+use crate::storage::Home;
+pub use crate::storage::local::metadata::{entry, modified_nanos, modified_secs};
 use crate::users::Account;
 
 /// What a handler knows about the logged-in user.
@@ -33,6 +34,27 @@ pub struct Session {
     pub account: Account,
     /// Capability handle on the user's home: every path is resolved beneath it.
     pub home: Arc<cap_std::fs::Dir>,
+    /// The user's home in its store: what the handlers moved behind the seam ask it.
+    pub storage: Arc<dyn Home>,
+}
+
+impl Session {
+    /// A session of `account` in the local `home`, with the store over it.
+    pub fn local(account: Account, home: cap_std::fs::Dir, state: &ServerState) -> Self {
+        let home = Arc::new(home);
+        let storage = crate::storage::local::LocalHome::new(
+            Arc::clone(&home),
+            Arc::clone(&state.served),
+            Arc::clone(&state.partials),
+            &account.name,
+            state.config.modes.dir,
+        );
+        Session {
+            account,
+            home,
+            storage: Arc::new(storage),
+        }
+    }
 }
 
 /// Opens the user's home beneath the root, creating it on first login.
@@ -98,54 +120,4 @@ pub fn require_write(session: &Session, action: &str) -> Result<(), Refusal> {
         ));
     }
     Ok(())
-}
-
-/// Modification time in seconds since the epoch (0 when unknown).
-pub fn modified_secs(meta: &cap_std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .map(|t| t.into_std())
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Nanoseconds within the second of [`modified_secs`] (0 when unknown).
-pub fn modified_nanos(meta: &cap_std::fs::Metadata) -> u32 {
-    meta.modified()
-        .ok()
-        .map(|t| t.into_std())
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.subsec_nanos())
-}
-
-/// A listing entry from file metadata (not following links): each type as what it is, so a
-/// FIFO, socket or device is never shown (or opened) as a file.
-pub fn entry(name: String, meta: &cap_std::fs::Metadata) -> DirEntry {
-    use cap_std::fs::FileTypeExt;
-    let kind = meta.file_type();
-    let kind = if kind.is_symlink() {
-        EntryKind::Symlink
-    } else if kind.is_dir() {
-        EntryKind::Dir
-    } else if kind.is_fifo() {
-        EntryKind::Fifo
-    } else if kind.is_socket() {
-        EntryKind::Socket
-    } else if kind.is_block_device() {
-        EntryKind::BlockDevice
-    } else if kind.is_char_device() {
-        EntryKind::CharDevice
-    } else {
-        EntryKind::File
-    };
-    DirEntry {
-        name,
-        kind,
-        size: if matches!(kind, EntryKind::File | EntryKind::Symlink) {
-            meta.len()
-        } else {
-            0
-        },
-        modified: modified_secs(meta),
-    }
 }

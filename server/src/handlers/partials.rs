@@ -2,38 +2,23 @@
 //! dropped. Dropping takes the destination's lock first, so a partial a live upload is
 //! writing is answered "busy" and never pulled from under it.
 
-use std::sync::Arc;
-
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
-use crate::session::{Connection, send, send_error};
 use crate::state::ServerState;
-use crate::{partials, uploads};
 
 /// Answers one `Partials` request.
-pub async fn list<S>(
-    conn: &mut Connection<S>,
-    session: &Session,
-    state: &ServerState,
-) -> Result<(), SessionError>
+pub async fn list<S>(conn: &mut Connection<S>, session: &Session) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let folder = Arc::clone(&state.partials);
-    let user = session.account.name.clone();
-    let listed = tokio::task::spawn_blocking(move || partials::list(&folder, &user))
-        .await
-        .map_err(|e| Refusal::internal("listing partial uploads", e))
-        .and_then(|r| r.map_err(|e| Refusal::internal("listing partial uploads", e)));
-    match listed {
-        Ok(found) => {
-            let partials = found.into_iter().map(|(_, info)| info).collect();
-            send(conn, ServerMessage::PartialList { partials }).await
-        }
+    let listed = session.storage.partials().await;
+    match listed.map_err(|e| Refusal::internal("listing partial uploads", e.detail)) {
+        Ok(partials) => send(conn, ServerMessage::PartialList { partials }).await,
         Err(refusal) => send_error(conn, refusal).await,
     }
 }
@@ -66,23 +51,8 @@ async fn try_remove(session: &Session, state: &ServerState, path: &str) -> Resul
     getrandom::fill(&mut id).map_err(|e| Refusal::internal("a lock id", e))?;
     let key = session.account.home.join(path.relative());
     let lock = state.locks.lock(key, id, "", &shown).await?;
-    let folder = Arc::clone(&state.partials);
-    let user = session.account.name.clone();
-    let target = shown.clone();
-    let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
-        let mut count = 0;
-        for (name, info) in partials::list(&folder, &user)? {
-            if info.path == target {
-                folder.remove_file(&name)?;
-                uploads::forget_checkpoints(&folder, &name);
-                count += 1;
-            }
-        }
-        Ok(count)
-    })
-    .await
-    .map_err(|e| Refusal::internal("dropping a partial upload", e))?
-    .map_err(|e| Refusal::internal("dropping a partial upload", e))?;
+    let removed = session.storage.drop_partials(&path).await;
+    let removed = removed.map_err(|e| Refusal::internal("dropping a partial upload", e.detail))?;
     drop(lock);
     if removed == 0 {
         return Err(Refusal::new(

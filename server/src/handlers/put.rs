@@ -23,9 +23,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use super::Session;
+use crate::connection::{Connection, receive, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::{self, RemotePath};
-use crate::session::{Connection, receive, send, send_error};
 use crate::state::ServerState;
 use crate::uploads::PathLock;
 use crate::{place, served, uploads};

@@ -4,10 +4,11 @@
 use ftp_proto::{ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Session, change_on_home};
+use super::{Session, require_write};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
-use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
+use crate::jail::RemotePath;
+use crate::storage::Failure;
 
 /// Answers one `Remove` request.
 pub async fn handle<S>(
@@ -18,7 +19,7 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let result = change_on_home(session, path, "removing", remove).await;
+    let result = remove(session, path).await;
     match result {
         Ok(()) => {
             tracing::info!(user = %session.account.name, path, "removed");
@@ -28,39 +29,30 @@ where
     }
 }
 
-/// What a removal looks at first, for `Remove` and `RemoveTree` alike: the home itself is
-/// refused; else the path beneath the home and what is there (a link described, not
-/// followed). Blocking.
-pub(super) fn removable(
-    home: &cap_std::fs::Dir,
-    path: &RemotePath,
-) -> Result<(std::path::PathBuf, cap_std::fs::Metadata), Refusal> {
-    if path.is_home() {
-        return Err(Refusal::new(
-            ErrorKind::InvalidPath,
-            "remove refused: that is your home folder",
-        ));
-    }
-    let relative = path.relative();
-    let meta = home
-        .symlink_metadata(&relative)
-        .map_err(|e| jail::refusal_for(&e, path))?;
-    Ok((relative, meta))
+/// The refusal of removing the home itself.
+pub(super) fn home_refused() -> Refusal {
+    Refusal::new(
+        ErrorKind::InvalidPath,
+        "remove refused: that is your home folder",
+    )
 }
 
-/// Removes the path. Blocking.
-fn remove(home: &cap_std::fs::Dir, path: &RemotePath) -> Result<(), Refusal> {
-    let (relative, meta) = removable(home, path)?;
-    let removed = if meta.is_dir() {
-        home.remove_dir(&relative)
-    } else {
-        home.remove_file(&relative)
-    };
-    removed.map_err(|e| match e.kind() {
-        std::io::ErrorKind::DirectoryNotEmpty => Refusal::new(
-            ErrorKind::Denied,
-            format!("remove refused: {path} is a folder that is not empty"),
-        ),
-        _ => jail::refusal_for(&e, path),
-    })
+/// Removes the path: the home is refused before the store is asked.
+async fn remove(session: &Session, path: &str) -> Result<(), Refusal> {
+    require_write(session, "removing")?;
+    let path = RemotePath::parse(path)?;
+    if path.is_home() {
+        return Err(home_refused());
+    }
+    session
+        .storage
+        .remove(&path)
+        .await
+        .map_err(|e| match e.failure {
+            Failure::NotEmpty => Refusal::new(
+                ErrorKind::Denied,
+                format!("remove refused: {path} is a folder that is not empty"),
+            ),
+            _ => Refusal::from_storage(&e, &path),
+        })
 }

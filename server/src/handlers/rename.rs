@@ -10,18 +10,15 @@
 //! `force` the rename uses `RENAME_NOREPLACE`, so a destination that appears meanwhile is never
 //! overwritten.
 
-use std::sync::Arc;
-
-use ftp_proto::{ErrorKind, ServerMessage};
-use rustix::fs::RenameFlags;
-use rustix::io::Errno;
+use ftp_proto::{EntryKind, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, require_write};
+use crate::connection::{Connection, send, send_error};
 use crate::error::{Refusal, SessionError};
-use crate::jail::{self, RemotePath};
-use crate::session::{Connection, send, send_error};
+use crate::jail::RemotePath;
 use crate::state::ServerState;
+use crate::storage::{Failure, Home, StorageError};
 
 /// Answers one `Rename` request with `Renamed` (the paths as resolved) or an error.
 pub async fn handle<S>(
@@ -57,10 +54,7 @@ async fn rename(
     let into = to.ends_with('/');
     let from = RemotePath::parse(from)?;
     let to = RemotePath::parse(to)?;
-    let home = Arc::clone(&session.home);
-    let (from, to) = tokio::task::spawn_blocking(move || resolve(&home, from, to, into))
-        .await
-        .unwrap_or_else(|e| Err(Refusal::internal("moving", e)))?;
+    let (from, to) = resolve(session.storage.as_ref(), from, to, into).await?;
     // A fresh id: never taken for a retry of a live upload, which would be taken over.
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| Refusal::internal("a lock id", e))?;
@@ -70,37 +64,33 @@ async fn rename(
         .lock(key(&from), id, "", &from.to_string())
         .await?;
     let to_lock = state.locks.lock(key(&to), id, "", &to.to_string()).await?;
-    let home = Arc::clone(&session.home);
-    let moved =
-        tokio::task::spawn_blocking(move || apply(&home, &from, &to, force).map(|()| (from, to)))
-            .await
-            .unwrap_or_else(|e| Err(Refusal::internal("moving", e)));
+    let moved = session.storage.rename(&from, &to, force).await;
     drop((from_lock, to_lock));
-    moved
+    moved.map_err(|e| refusal(&e, &from, &to))?;
+    Ok((from, to))
 }
 
 /// The source and the final destination (inside `to` when `into` or when `to` is a folder);
-/// refuses the home, a missing source, a no-op and a folder into itself. Blocking.
-fn resolve(
-    home: &cap_std::fs::Dir,
+/// refuses the home, a missing source, a no-op and a folder into itself.
+async fn resolve(
+    home: &dyn Home,
     from: RemotePath,
     to: RemotePath,
     into: bool,
 ) -> Result<(RemotePath, RemotePath), Refusal> {
     let Some(name) = from.name() else {
-        return Err(Refusal::new(
-            ErrorKind::InvalidPath,
-            "mv refused: that is your home folder",
-        ));
+        return Err(home_refused());
     };
     let source = home
-        .symlink_metadata(from.relative())
-        .map_err(|e| jail::refusal_for(&e, &from))?;
+        .describe(&from, false)
+        .await
+        .map_err(|e| Refusal::from_storage(&e, &from))?;
     let to_folder = into
         || to.is_home()
         || home
-            .symlink_metadata(to.relative())
-            .is_ok_and(|meta| meta.is_dir());
+            .describe(&to, false)
+            .await
+            .is_ok_and(|d| d.entry.kind == EntryKind::Dir);
     let to = if to_folder { to.child(name) } else { to };
     if to == from {
         return Err(Refusal::new(
@@ -108,7 +98,7 @@ fn resolve(
             format!("mv refused: {from} and {to} are the same path"),
         ));
     }
-    if source.is_dir() && to.is_within(&from) {
+    if source.entry.kind == EntryKind::Dir && to.is_within(&from) {
         return Err(Refusal::new(
             ErrorKind::InvalidPath,
             format!("mv refused: cannot move the folder {from} into itself ({to})"),
@@ -117,106 +107,65 @@ fn resolve(
     Ok((from, to))
 }
 
-/// Renames `from` to `to` (both resolved), replacing a file at `to` only with `force`. Blocking.
-fn apply(
-    home: &cap_std::fs::Dir,
-    from: &RemotePath,
-    to: &RemotePath,
-    force: bool,
-) -> Result<(), Refusal> {
-    let (Some(from_name), Some(to_name)) = (from.name(), to.name()) else {
-        return Err(Refusal::new(
-            ErrorKind::InvalidPath,
-            "mv refused: that is your home folder",
-        ));
-    };
-    let from_dir = open_folder(home, &from.parent()).map_err(|e| jail::refusal_for(&e, from))?;
-    let to_parent = to.parent();
-    let to_dir = open_folder(home, &to_parent).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Refusal::new(
+/// What the client is told of a rename the store refused.
+fn refusal(error: &StorageError, from: &RemotePath, to: &RemotePath) -> Refusal {
+    let refuse = |kind, message: String| Refusal::new(kind, format!("mv refused: {message}"));
+    match error.failure {
+        Failure::AlreadyThere => refuse(
+            ErrorKind::Exists,
+            format!("{to} already exists; use --force to replace it"),
+        ),
+        Failure::FolderInTheWay => refuse(
+            ErrorKind::Exists,
+            format!("{to} is a folder; mv never replaces a folder, even with --force"),
+        ),
+        Failure::FolderOverFile => refuse(
+            ErrorKind::Exists,
+            format!("{to} is a file and {from} a folder; a folder never replaces a file"),
+        ),
+        Failure::NoSuchFolder => refuse(
             ErrorKind::NotFound,
             format!(
-                "mv refused: the folder {to_parent} does not exist \
-                 (mv does not create folders; use ftp mkdir first)"
+                "the folder {} does not exist (mv does not create folders; use ftp mkdir first)",
+                to.parent()
             ),
         ),
-        _ => jail::refusal_for(&e, to),
-    })?;
-    let source = from_dir
-        .symlink_metadata(from_name)
-        .map_err(|e| jail::refusal_for(&e, from))?;
-    let exists = || {
-        Refusal::new(
-            ErrorKind::Exists,
-            format!("mv refused: {to} already exists; use --force to replace it"),
-        )
-    };
-    let flags = match to_dir.symlink_metadata(to_name) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RenameFlags::NOREPLACE,
-        Err(e) => return Err(jail::refusal_for(&e, to)),
-        Ok(_) if !force => return Err(exists()),
-        Ok(meta) if meta.is_dir() => return Err(folder_in_the_way(to)),
-        Ok(_) if source.is_dir() => {
-            return Err(Refusal::new(
-                ErrorKind::Exists,
-                format!(
-                    "mv refused: {to} is a file and {from} a folder; a folder never replaces a file"
-                ),
-            ));
-        }
-        Ok(_) => RenameFlags::empty(),
-    };
-    rustix::fs::renameat_with(&from_dir, from_name, &to_dir, to_name, flags).map_err(|errno| {
-        match errno {
-            Errno::EXIST if flags.contains(RenameFlags::NOREPLACE) => exists(),
-            Errno::EXIST | Errno::NOTEMPTY | Errno::ISDIR => folder_in_the_way(to),
-            Errno::NOTDIR if source.is_dir() => Refusal::new(
-                ErrorKind::Exists,
-                format!(
-                    "mv refused: {to} is a file and {from} a folder; a folder never replaces a file"
-                ),
-            ),
-            _ => jail::refusal_for(&std::io::Error::from(errno), to),
-        }
-    })?;
-    for dir in [&from_dir, &to_dir] {
-        if let Err(e) = rustix::fs::fsync(dir) {
-            tracing::warn!(%from, %to, error = %e, "could not make a rename durable");
-        }
+        Failure::InvalidName if from.is_home() || to.is_home() => home_refused(),
+        _ => Refusal::from_storage(error, to),
     }
-    Ok(())
 }
 
-/// The refusal for a folder at the destination, which is never replaced.
-fn folder_in_the_way(to: &RemotePath) -> Refusal {
+/// The refusal of moving the home, or over it.
+fn home_refused() -> Refusal {
     Refusal::new(
-        ErrorKind::Exists,
-        format!("mv refused: {to} is a folder; mv never replaces a folder, even with --force"),
+        ErrorKind::InvalidPath,
+        "mv refused: that is your home folder",
     )
-}
-
-/// Opens `path`, a folder beneath the home (the home itself when empty). Blocking.
-fn open_folder(home: &cap_std::fs::Dir, path: &RemotePath) -> std::io::Result<cap_std::fs::Dir> {
-    if path.is_home() {
-        home.try_clone()
-    } else {
-        home.open_dir(path.relative())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::local::LocalHome;
 
-    /// A temporary home with the file `a` ("A") and the folder `d` holding `d/f`.
-    fn home() -> (tempfile::TempDir, cap_std::fs::Dir) {
+    /// A temporary local home with the file `a` ("A") and the folder `d` holding `d/f`.
+    fn home() -> (tempfile::TempDir, LocalHome) {
         let temp = tempfile::tempdir().expect("temp dir");
         std::fs::write(temp.path().join("a"), "A").expect("a");
         std::fs::create_dir(temp.path().join("d")).expect("d");
         std::fs::write(temp.path().join("d/f"), "F").expect("f");
-        let dir = cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority())
-            .expect("open");
-        (temp, dir)
+        let open = |p: &std::path::Path| {
+            let dir = cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority());
+            std::sync::Arc::new(dir.expect("open"))
+        };
+        let home = LocalHome::new(
+            open(temp.path()),
+            open(temp.path()),
+            open(temp.path()),
+            "alice",
+            0o750,
+        );
+        (temp, home)
     }
 
     /// A checked remote path.
@@ -225,15 +174,17 @@ mod tests {
     }
 
     /// Resolves and applies one rename as the handler does; the final destination.
-    fn moved(
-        home: &cap_std::fs::Dir,
-        from: &str,
-        to: &str,
-        force: bool,
-    ) -> Result<String, Refusal> {
-        let (from, to) = resolve(home, path(from), path(to), to.ends_with('/'))?;
-        apply(home, &from, &to, force)?;
-        Ok(to.to_string())
+    fn moved(home: &LocalHome, from: &str, to: &str, force: bool) -> Result<String, Refusal> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (from, to) = resolve(home, path(from), path(to), to.ends_with('/')).await?;
+            home.rename(&from, &to, force)
+                .await
+                .map_err(|e| refusal(&e, &from, &to))?;
+            Ok(to.to_string())
+        })
     }
 
     #[test]

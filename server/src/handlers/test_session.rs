@@ -20,13 +20,12 @@ pub async fn alice() -> (tempfile::TempDir, Arc<ServerState>, Session) {
     };
     let (state, _) = crate::prepare(config).await.expect("server state");
     std::fs::create_dir(dir.path().join("root/alice")).expect("alice's home");
-    let session = Session {
-        account: Account {
-            name: "alice".into(),
-            home: "alice".into(),
-            read_only: false,
-        },
-        home: Arc::new(state.root.open_dir("alice").expect("open alice's home")),
+    let account = Account {
+        name: "alice".into(),
+        home: "alice".into(),
+        read_only: false,
     };
+    let home = state.root.open_dir("alice").expect("open alice's home");
+    let session = Session::local(account, home, &state);
     (dir, state, session)
 }

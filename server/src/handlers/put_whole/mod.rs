@@ -1,4 +1,5 @@
-//! `PutWhole`: small files sent whole, many before any answer, made durable together.
+//! `PutWhole`: small files sent whole, many before any answer, made durable together. The
+//! session reads its requests through the [`Pipeline`], the one entry point of all this.
 //!
 //! Each file is checked like a `Put` (permission, path, size, lock) as it arrives and handed
 //! to the [`store`] thread of the batch being received, which checks the destination, verifies
@@ -12,6 +13,7 @@
 //! durable; what the batch saves is a round trip and two syncs per file.
 
 mod batches;
+mod pipeline;
 mod settle;
 mod store;
 #[cfg(test)]
@@ -24,12 +26,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
 use super::put::{PutRequest, Upload, check};
+use crate::connection::Connection;
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
-use crate::session::Connection;
 use crate::state::ServerState;
 use crate::uploads;
-pub use batches::Batches;
+use batches::Batches;
+pub use pipeline::Pipeline;
 use settle::Answer;
 use store::Admitted;
 
@@ -55,7 +58,7 @@ pub struct WholeRequest {
 
 /// Checks one file and hands it to the store thread of the batch being received; its answer
 /// joins the batch.
-pub async fn receive<S>(
+async fn receive<S>(
     conn: &mut Connection<S>,
     session: &Session,
     state: &ServerState,
@@ -83,10 +86,7 @@ where
             receiving.store_thread(session, state).store(file).await;
         }
         Err(refusal) => {
-            let answer = ServerMessage::Error {
-                kind: refusal.kind,
-                message: refusal.message,
-            };
+            let answer = ServerMessage::from(refusal);
             receiving.store_thread(session, state).answer(answer).await;
         }
     }
@@ -150,7 +150,7 @@ async fn admit(
 /// Nothing more is waiting on the connection: the files received go to the store thread, and
 /// the batch being received is closed unless one is settling already (then it grows meanwhile,
 /// and is closed once that one is answered).
-pub async fn idle<S>(
+async fn idle<S>(
     conn: &mut Connection<S>,
     session: &Session,
     batches: &mut Batches,
@@ -168,7 +168,7 @@ where
 
 /// Closes the batch being received, so its thread makes it durable and visible while the
 /// connection reads on; the batch before it is answered first (waiting for it if need be).
-pub async fn close<S>(
+async fn close<S>(
     conn: &mut Connection<S>,
     session: &Session,
     batches: &mut Batches,
@@ -186,7 +186,7 @@ where
 
 /// Answers every file received: closes the batch being received and waits until all are
 /// settled.
-pub async fn finish<S>(
+async fn finish<S>(
     conn: &mut Connection<S>,
     session: &Session,
     batches: &mut Batches,
@@ -215,7 +215,7 @@ where
 }
 
 /// Sends the answers of a settled batch ([`Batches::settled`]) in order, in one write.
-pub async fn answer<S>(
+async fn answer<S>(
     conn: &mut Connection<S>,
     session: &Session,
     answers: Result<Vec<Answer>, Refusal>,

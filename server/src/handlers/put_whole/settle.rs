@@ -87,10 +87,7 @@ pub(super) fn settle(
             Err(error) => {
                 let _ = partials.remove_file(&upload.partial);
                 let refusal = refusal(&error, upload);
-                let message = ServerMessage::Error {
-                    kind: refusal.kind,
-                    message: refusal.message,
-                };
+                let message = ServerMessage::from(refusal);
                 (message, None)
             }
         };
@@ -109,10 +106,7 @@ pub(super) fn settle(
                 *answer = if full {
                     let refusal =
                         place::disk_full(&format!("{shown} may not survive a crash of the server"));
-                    ServerMessage::Error {
-                        kind: refusal.kind,
-                        message: refusal.message,
-                    }
+                    ServerMessage::from(refusal)
                 } else {
                     ServerMessage::Error {
                         kind: ErrorKind::Internal,

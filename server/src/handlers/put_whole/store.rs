@@ -220,10 +220,7 @@ fn store(
 ) -> Pending {
     match try_store(home, partials, folders, file) {
         Ok(pending) => pending,
-        Err(refusal) => Pending::Ready(ServerMessage::Error {
-            kind: refusal.kind,
-            message: refusal.message,
-        }),
+        Err(refusal) => Pending::Ready(ServerMessage::from(refusal)),
     }
 }
 

@@ -1,0 +1,395 @@
+//! What every store must do, checked the same way on each: a store's tests give a
+//! [`Fixture`] (the store, and a way to seed files and links as uploads and users would leave
+//! them) and call [`run_all`]; and, as a property, any sequence of operations gives the same
+//! answers on the local disk as in memory.
+
+use ftp_proto::EntryKind;
+use sha2::{Digest, Sha256};
+
+pub use super::fixtures::Fixture;
+use super::{Failure, Home};
+use crate::jail::RemotePath;
+
+/// A path as the path rules give it.
+fn at(text: &str) -> RemotePath {
+    RemotePath::parse(text).unwrap()
+}
+
+/// The failure a call ended in.
+fn failure<T: std::fmt::Debug>(result: Result<T, super::StorageError>) -> Failure {
+    result.unwrap_err().failure
+}
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn run_all<F: Fixture>(make: impl Fn() -> F) {
+    describes_files_with_their_digest(&make()).await;
+    describes_links_without_following_them(&make()).await;
+    names_what_is_missing(&make()).await;
+    lists_in_name_order(&make()).await;
+    makes_folders_with_their_parents(&make()).await;
+    removes_one_thing_at_a_time(&make()).await;
+    renames_replacing_only_files(&make()).await;
+    walks_trees_in_ls_r_order(&make()).await;
+    removes_whole_trees_counting(&make()).await;
+    reads_from_an_offset_hashing_the_whole(&make()).await;
+}
+
+/// Everything a read from `offset` hands over: where it started, the data, the digest.
+async fn read_all(home: &dyn Home, path: &str, offset: u64) -> (u64, Vec<u8>, [u8; 32]) {
+    let mut reading = home.read(&at(path), offset, 3).await.unwrap();
+    let mut data = Vec::new();
+    while let Some(chunk) = reading.chunks.recv().await {
+        assert!(chunk.len() <= 3);
+        data.extend_from_slice(&chunk);
+    }
+    (reading.offset, data, reading.sha256.await.unwrap())
+}
+
+async fn reads_from_an_offset_hashing_the_whole(fx: &impl Fixture) {
+    fx.seed_file("f", b"0123456789");
+    let whole: [u8; 32] = Sha256::digest(b"0123456789").into();
+    assert_eq!(
+        read_all(fx.home(), "f", 0).await,
+        (0, b"0123456789".to_vec(), whole)
+    );
+    assert_eq!(
+        read_all(fx.home(), "f", 4).await,
+        (4, b"456789".to_vec(), whole)
+    );
+    assert_eq!(read_all(fx.home(), "f", 10).await, (10, Vec::new(), whole));
+    assert_eq!(
+        read_all(fx.home(), "f", 11).await.0,
+        0,
+        "past the end starts over"
+    );
+    let reading = fx.home().read(&at("f"), 0, 3).await.unwrap();
+    assert_eq!((reading.size, reading.modified_secs > 0), (10, true));
+    fx.home().make_dir(&at("d")).await.unwrap();
+    let folder = fx.home().read(&at("d"), 0, 3).await.err().unwrap();
+    assert_eq!(folder.failure, Failure::NotRegular("a folder"));
+    let missing = fx.home().read(&at("nothing"), 0, 3).await.err().unwrap();
+    assert_eq!(missing.failure, Failure::NotFound);
+}
+
+/// Every entry a walk of `path` hands over, or its failure.
+pub async fn walked(
+    home: &dyn Home,
+    path: &str,
+    hash: bool,
+) -> Result<Vec<ftp_proto::TreeEntry>, super::StorageError> {
+    let (out, mut received) = tokio::sync::mpsc::channel(2);
+    let path = at(path);
+    let walk = home.walk_tree(&path, hash, out);
+    let collect = async {
+        let mut all = Vec::new();
+        while let Some(batch) = received.recv().await {
+            all.extend(batch?);
+        }
+        Ok(all)
+    };
+    tokio::join!(walk, collect).1
+}
+
+async fn walks_trees_in_ls_r_order(fx: &impl Fixture) {
+    for file in ["a/deep/x", "a/y", "b/z", "top"] {
+        fx.seed_file(file, file.as_bytes());
+    }
+    fx.home().make_dir(&at("a/empty")).await.unwrap();
+    fx.home().make_dir(&at("c")).await.unwrap();
+    fx.seed_link("link", "a");
+    let all = walked(fx.home(), "/", true).await.unwrap();
+    let paths: Vec<&str> = all.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "a", "b", "c", "link", "top", "a/deep", "a/empty", "a/y", "a/deep/x", "b/z"
+        ]
+    );
+    assert_eq!(all[3].kind, EntryKind::Symlink);
+    assert_eq!(all[8].sha256, Some(Sha256::digest(b"a/deep/x").into()));
+    assert_eq!(all[8].size, 8);
+    let inner = walked(fx.home(), "a", false).await.unwrap();
+    let paths: Vec<&str> = inner.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["deep", "empty", "y", "deep/x"]);
+    assert!(inner.iter().all(|e| e.sha256.is_none()));
+    let file = walked(fx.home(), "top", false).await.unwrap_err();
+    assert_eq!(file.failure, Failure::NotAFolder);
+    let missing = walked(fx.home(), "nothing", false).await.unwrap_err();
+    assert_eq!(missing.failure, Failure::NotFound);
+}
+
+async fn removes_whole_trees_counting(fx: &impl Fixture) {
+    for file in ["t/a/b/f", "t/g", "other/h"] {
+        fx.seed_file(file, b"x");
+    }
+    fx.home().make_dir(&at("t/empty")).await.unwrap();
+    fx.seed_link("t/a/link", "../../other");
+    let removed = fx.home().remove_tree(&at("t")).await.unwrap();
+    assert_eq!((removed.files, removed.folders), (3, 4));
+    assert_eq!(
+        failure(fx.home().describe(&at("t"), false).await),
+        Failure::NotFound
+    );
+    assert!(
+        fx.home().describe(&at("other/h"), false).await.is_ok(),
+        "a link's target stays"
+    );
+    let file = fx.home().remove_tree(&at("other/h")).await.unwrap();
+    assert_eq!((file.files, file.folders), (1, 0));
+    assert_eq!(
+        failure(fx.home().remove_tree(&at("nothing")).await),
+        Failure::NotFound
+    );
+    assert_eq!(
+        failure(fx.home().remove_tree(&at("/")).await),
+        Failure::InvalidName
+    );
+}
+
+async fn describes_files_with_their_digest(fx: &impl Fixture) {
+    fx.seed_file("a/b.txt", b"hello");
+    let plain = fx.home().describe(&at("a/b.txt"), false).await.unwrap();
+    assert_eq!(plain.entry.name, "b.txt");
+    assert_eq!(plain.entry.kind, EntryKind::File);
+    assert_eq!(plain.entry.size, 5);
+    assert!(plain.entry.modified > 0);
+    assert_eq!(plain.sha256, None);
+    let hashed = fx.home().describe(&at("a/b.txt"), true).await.unwrap();
+    assert_eq!(hashed.sha256, Some(Sha256::digest(b"hello").into()));
+    let folder = fx.home().describe(&at("a"), true).await.unwrap();
+    assert_eq!((folder.entry.kind, folder.sha256), (EntryKind::Dir, None));
+    let home = fx.home().describe(&at("/"), true).await.unwrap();
+    assert_eq!(home.entry.kind, EntryKind::Dir);
+}
+
+async fn describes_links_without_following_them(fx: &impl Fixture) {
+    fx.seed_file("target", b"content");
+    fx.seed_link("link", "target");
+    let link = fx.home().describe(&at("link"), true).await.unwrap();
+    assert_eq!(link.entry.kind, EntryKind::Symlink);
+    assert_eq!(link.sha256, None);
+}
+
+async fn names_what_is_missing(fx: &impl Fixture) {
+    fx.seed_file("file", b"x");
+    let home = fx.home();
+    assert_eq!(
+        failure(home.describe(&at("nothing"), false).await),
+        Failure::NotFound
+    );
+    assert_eq!(failure(home.list(&at("no/such")).await), Failure::NotFound);
+    assert_eq!(
+        failure(home.describe(&at("file/below"), false).await),
+        Failure::ParentNotFolder
+    );
+    assert_eq!(
+        failure(home.remove(&at("nothing")).await),
+        Failure::NotFound
+    );
+}
+
+async fn lists_in_name_order(fx: &impl Fixture) {
+    for name in ["b", "a", "c/inner", "B"] {
+        fx.seed_file(name, name.as_bytes());
+    }
+    let entries = fx.home().list(&at("/")).await.unwrap();
+    let names: Vec<(&str, EntryKind)> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+    assert_eq!(
+        names,
+        [
+            ("B", EntryKind::File),
+            ("a", EntryKind::File),
+            ("b", EntryKind::File),
+            ("c", EntryKind::Dir)
+        ]
+    );
+    let one = fx.home().list(&at("c/inner")).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].name.as_str(), one[0].size), ("inner", 7));
+}
+
+async fn makes_folders_with_their_parents(fx: &impl Fixture) {
+    let home = fx.home();
+    assert!(home.make_dir(&at("x/y/z")).await.unwrap());
+    assert!(!home.make_dir(&at("x/y")).await.unwrap());
+    assert!(!home.make_dir(&at("x/y/z")).await.unwrap());
+    let listed = home.list(&at("x/y")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].kind),
+        ("z", EntryKind::Dir)
+    );
+    fx.seed_file("f", b"x");
+    assert_eq!(failure(home.make_dir(&at("f")).await), Failure::InTheWay);
+    assert_eq!(
+        failure(home.make_dir(&at("f/below")).await),
+        Failure::ParentNotFolder
+    );
+}
+
+async fn removes_one_thing_at_a_time(fx: &impl Fixture) {
+    fx.seed_file("full/file", b"x");
+    fx.seed_file("target", b"kept");
+    fx.seed_link("link", "target");
+    let home = fx.home();
+    assert_eq!(failure(home.remove(&at("full")).await), Failure::NotEmpty);
+    home.remove(&at("full/file")).await.unwrap();
+    home.remove(&at("full")).await.unwrap();
+    home.remove(&at("link")).await.unwrap();
+    let left: Vec<String> = home
+        .list(&at("/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(left, ["target"]);
+    let kept = home.describe(&at("target"), true).await.unwrap();
+    assert_eq!(kept.sha256, Some(Sha256::digest(b"kept").into()));
+}
+
+async fn renames_replacing_only_files(fx: &impl Fixture) {
+    fx.seed_file("d/f", b"f");
+    fx.seed_file("a", b"A");
+    fx.seed_file("b", b"B");
+    let home = fx.home();
+    let refused = home.rename(&at("a"), &at("b"), false).await.unwrap_err();
+    assert_eq!(
+        (refused.failure, refused.at),
+        (Failure::AlreadyThere, Some(at("b")))
+    );
+    assert_eq!(
+        failure(home.rename(&at("d"), &at("b"), true).await),
+        Failure::FolderOverFile
+    );
+    assert_eq!(
+        failure(home.rename(&at("a"), &at("d"), true).await),
+        Failure::FolderInTheWay
+    );
+    assert_eq!(
+        failure(home.rename(&at("a"), &at("no/a"), false).await),
+        Failure::NoSuchFolder
+    );
+    let missing = home
+        .rename(&at("nothing"), &at("x"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (missing.failure, missing.at),
+        (Failure::NotFound, Some(at("nothing")))
+    );
+    home.rename(&at("a"), &at("b"), true).await.unwrap();
+    let b = home.describe(&at("b"), true).await.unwrap();
+    assert_eq!(b.sha256, Some(Sha256::digest(b"A").into()));
+    home.rename(&at("d"), &at("e"), false).await.unwrap();
+    let moved = home.describe(&at("e/f"), true).await.unwrap();
+    assert_eq!(moved.sha256, Some(Sha256::digest(b"f").into()));
+    assert_eq!(
+        failure(home.describe(&at("d"), false).await),
+        Failure::NotFound
+    );
+}
+
+/// One operation of a generated sequence, on paths of a few short names.
+#[derive(Debug, Clone)]
+enum Op {
+    Seed(String, Vec<u8>),
+    MakeDir(String),
+    Remove(String),
+    List(String),
+    Describe(String),
+    Rename(String, String, bool),
+    Walk(String),
+    RemoveTree(String),
+}
+
+/// Paths of up to three names from a small alphabet, so operations meet each other.
+fn paths() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 1..4)
+        .prop_map(|names| names.join("/"))
+}
+
+fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
+    use proptest::prelude::*;
+    let op = prop_oneof![
+        (paths(), proptest::collection::vec(any::<u8>(), 0..8)).prop_map(|(p, c)| Op::Seed(p, c)),
+        paths().prop_map(Op::MakeDir),
+        paths().prop_map(Op::Remove),
+        paths().prop_map(Op::List),
+        paths().prop_map(Op::Describe),
+        paths().prop_map(Op::Walk),
+        paths().prop_map(Op::RemoveTree),
+        (paths(), paths(), any::<bool>())
+            .prop_map(|(from, to, replace)| Op::Rename(from, to, replace)),
+    ];
+    proptest::collection::vec(op, 1..24)
+}
+
+/// What an operation answered, without the times (the two stores do not share a clock).
+async fn outcome(fx: &impl Fixture, op: &Op) -> String {
+    let strip = |entries: Vec<ftp_proto::DirEntry>| -> Vec<(String, EntryKind, u64)> {
+        entries
+            .into_iter()
+            .map(|e| (e.name, e.kind, e.size))
+            .collect()
+    };
+    let home = fx.home();
+    match op {
+        Op::Seed(path, content) => format!("{:?}", fx.try_seed_file(path, content).is_ok()),
+        Op::MakeDir(path) => format!(
+            "{:?}",
+            home.make_dir(&at(path)).await.map_err(|e| e.failure)
+        ),
+        Op::Remove(path) => format!("{:?}", home.remove(&at(path)).await.map_err(|e| e.failure)),
+        Op::List(path) => format!(
+            "{:?}",
+            home.list(&at(path)).await.map(strip).map_err(|e| e.failure)
+        ),
+        Op::Rename(from, to, replace) => format!(
+            "{:?}",
+            home.rename(&at(from), &at(to), *replace)
+                .await
+                .map_err(|e| (e.failure, e.at))
+        ),
+        Op::Walk(path) => format!(
+            "{:?}",
+            walked(home, path, true)
+                .await
+                .map(|all| all
+                    .into_iter()
+                    .map(|e| (e.path, e.kind, e.size, e.sha256))
+                    .collect::<Vec<_>>())
+                .map_err(|e| (e.failure, e.at.filter(|place| *place != at(path))))
+        ),
+        Op::RemoveTree(path) => format!(
+            "{:?}",
+            home.remove_tree(&at(path)).await.map_err(|e| e.failure)
+        ),
+        Op::Describe(path) => format!(
+            "{:?}",
+            home.describe(&at(path), true)
+                .await
+                .map(|d| (d.entry.name, d.entry.kind, d.entry.size, d.sha256))
+                .map_err(|e| e.failure)
+        ),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+    #[test]
+    fn memory_answers_as_the_local_disk_does(ops in ops()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let local = super::fixtures::Local::new();
+            let memory = super::memory::MemoryHome::new();
+            for op in &ops {
+                let (on_disk, in_memory) = (outcome(&local, op).await, outcome(&memory, op).await);
+                assert_eq!(on_disk, in_memory, "after {op:?}");
+            }
+            let everything = Op::Walk("/".into());
+            assert_eq!(outcome(&local, &everything).await, outcome(&memory, &everything).await);
+        });
+    }
+}

@@ -1,0 +1,136 @@
+//! The storage seam: what a user's home can do, whatever holds it. Handlers and the session
+//! speak only to a [`Home`]; [`local`] keeps homes on the local disk (cap-std beneath the root,
+//! the served-digest lists), [`memory`] in memory (tests, fuzzing); every store passes the same
+//! [`conformance`] suite. Paths are [`RemotePath`]s, already checked by the path rules; what a
+//! store reports going wrong is a [`StorageError`], which only [`crate::error`] turns into
+//! words for the client.
+//!
+//! Moved behind the seam so far: describing, listing, making folders, removing, renaming,
+//! walking and removing trees, reading, listing and dropping unfinished uploads. Uploads still reach the local disk directly (the home's `Dir`).
+
+pub mod error;
+pub mod local;
+pub mod memory;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod fixtures;
+
+use ftp_proto::{DirEntry, PartialInfo, TreeEntry};
+
+use tokio::sync::mpsc;
+
+use crate::jail::RemotePath;
+pub use error::{Failure, StorageError};
+
+/// Most entries per batch of a tree walk.
+pub const BATCH_ENTRIES: usize = 1000;
+
+/// Most path bytes per batch of a tree walk: far below the frame limit even at the longest
+/// paths.
+pub const BATCH_PATH_BYTES: usize = 256 * 1024;
+
+/// What a tree walk hands over: a batch of entries, or the failure that ended the walk.
+pub type TreeBatch = Result<Vec<TreeEntry>, StorageError>;
+
+/// What a tree removal took away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    /// Files and links.
+    pub files: u64,
+    /// Folders, the removed one included.
+    pub folders: u64,
+}
+
+/// A file being read for a download: what it is, and its data as it comes.
+pub struct Reading {
+    /// The file's size.
+    pub size: u64,
+    /// Its modification time: seconds since the epoch.
+    pub modified_secs: i64,
+    /// Nanoseconds within that second.
+    pub modified_nanos: u32,
+    /// Where the data starts: the offset asked for, or 0 when that was past the end.
+    pub offset: u64,
+    /// How far the content's hash was known without reading it (`None`: from byte 0).
+    pub known: Option<u64>,
+    /// The data from `offset` to the end, in chunks of the length asked for.
+    pub chunks: mpsc::Receiver<bytes::Bytes>,
+    /// The whole file's SHA-256 once everything was read; a failure if the file changed.
+    pub sha256: futures::future::BoxFuture<'static, Result<[u8; 32], StorageError>>,
+}
+
+/// A path described: what is there, and a regular file's SHA-256 when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// Type, size and modification time (a link described, not followed).
+    pub entry: DirEntry,
+    /// The content's SHA-256, for a regular file.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// One user's home in a store. Every method may take its time (a disk, a network): none
+/// blocks the async runtime.
+#[async_trait::async_trait]
+pub trait Home: Send + Sync + std::fmt::Debug {
+    /// What is at `path`, a link described and never followed; with `hash`, a regular file's
+    /// SHA-256 too (a file that is not regular is described, never opened).
+    async fn describe(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError>;
+
+    /// The entries of the folder at `path` sorted by name (the server's own entries never
+    /// shown); a path that is not a folder lists as its one entry.
+    async fn list(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError>;
+
+    /// Makes the folder at `path` and every missing parent; `false` if a folder was there.
+    /// Something other than a folder there is [`Failure::InTheWay`].
+    async fn make_dir(&self, path: &RemotePath) -> Result<bool, StorageError>;
+
+    /// Removes the file, link (never what it points to) or empty folder at `path`; a folder
+    /// that is not empty is [`Failure::NotEmpty`]. The home itself is never passed.
+    async fn remove(&self, path: &RemotePath) -> Result<(), StorageError>;
+
+    /// Moves what is at `from` (a link as the link) to `to`, atomically and durably; neither
+    /// is the home. `to`'s folder must exist ([`Failure::NoSuchFolder`]); something at `to` is
+    /// [`Failure::AlreadyThere`] unless `replace`, and even then only a file gives way: a folder
+    /// there is [`Failure::FolderInTheWay`], a folder over a file [`Failure::FolderOverFile`].
+    /// A failure at the destination says so ([`StorageError::at`]).
+    async fn rename(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        replace: bool,
+    ) -> Result<(), StorageError>;
+
+    /// Walks the tree beneath the folder at `path` in `ls -R` order: the folder's entries
+    /// together in byte order, then each subfolder's the same way, depth first. Entries go to
+    /// `out` in batches of at most [`BATCH_ENTRIES`] entries and [`BATCH_PATH_BYTES`] path
+    /// bytes, paths relative to `path`; with `hash`, each regular file's SHA-256 too. Links are
+    /// listed, never followed; a folder that cannot be read ends the walk with its failure as
+    /// the last message (a file at `path` is [`Failure::NotAFolder`]). Memory stays bounded
+    /// whatever the tree's size. Returns when the walk ended, or soon after `out` is closed.
+    async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>);
+
+    /// Removes `path` and, for a folder, everything beneath it, deepest first, links as links;
+    /// never the home. A folder swapped for something else meanwhile is
+    /// [`Failure::Changed`], with nothing removed.
+    async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError>;
+
+    /// Starts reading the regular file at `path` from `offset` (from 0 when past its end) in
+    /// chunks of `chunk_len`, hashing the whole content on the way; anything but a regular
+    /// file is [`Failure::NotRegular`] and never opened in a way that could wait. The home
+    /// itself is never passed.
+    async fn read(
+        &self,
+        path: &RemotePath,
+        offset: u64,
+        chunk_len: usize,
+    ) -> Result<Reading, StorageError>;
+
+    /// This user's unfinished uploads, by remote path.
+    async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError>;
+
+    /// Drops every unfinished upload of this user going to `path`; how many there were. The
+    /// caller holds the destination's lock, so no live upload is among them.
+    async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError>;
+}
