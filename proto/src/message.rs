@@ -20,7 +20,8 @@ pub enum ClientMessage {
         version: u32,
         /// Fresh random nonce from the client.
         nonce: Nonce,
-        /// HMAC-SHA256(key, "client" | server nonce | client nonce).
+        /// HMAC-SHA256(key, "client" | TLS channel binding | server nonce | client nonce): see
+        /// [`crate::handshake::client_proof`].
         proof: Proof,
     },
     /// Log in as a stored user.
@@ -174,7 +175,8 @@ pub enum ServerMessage {
         /// Fresh random nonce from the server.
         nonce: Nonce,
     },
-    /// The server's proof that it holds the key: HMAC-SHA256(key, "server" | client nonce | server nonce).
+    /// The server's proof that it holds the key: HMAC-SHA256(key, "server" | TLS channel
+        /// binding | client nonce | server nonce): see [`crate::handshake::server_proof`].
     Proof {
         /// The proof.
         proof: Proof,

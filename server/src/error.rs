@@ -1,5 +1,7 @@
 //! Server errors: a [`Refusal`] is answered to the client and the session goes on; a
-//! [`SessionError`] ends the session. Each maps to its wire [`ErrorKind`] here and nowhere else.
+//! [`SessionError`] ends the session. Each maps to its wire [`ErrorKind`] here and nowhere else:
+//! a store's [`Failure`] through [`Refusal::from_storage`], a refusal into its error frame
+//! through `From<Refusal> for ServerMessage`.
 
 use ftp_proto::{CodecError, ErrorKind, ServerMessage};
 

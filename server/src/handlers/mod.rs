@@ -1,6 +1,7 @@
 //! Request handlers, one file per operation. Handlers see typed messages and a logged-in
-//! [`Session`]; they touch the disk only through the home's capability handle, on blocking
-//! threads, and answer refusals with an error frame while the session goes on.
+//! [`Session`]; they speak to its store ([`crate::storage::Home`]) and answer refusals with an
+//! error frame while the session goes on. Uploads (`put`, `put_whole`) still work on the home's
+//! capability handle directly, on blocking threads: they are the next to move behind the seam.
 
 pub mod get;
 pub mod list;
