@@ -12,15 +12,15 @@ use ftp_fuzz::{
     OUTSIDE_FILE, PASSWORD, RESUME_DATA, RESUME_HELD, RESUME_PATH, USER, resume_identity, stage,
 };
 use ftp_proto::{
-    ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, MessageCodec, PROTOCOL_VERSION,
-    Password, ServerMessage,
+    ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, FrameMessage, MessageCodec,
+    PROTOCOL_VERSION, Password, ServerMessage,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::codec::Encoder;
 
 /// The frames of `messages`, back to back.
-fn frames<M: Serialize>(messages: impl IntoIterator<Item = M>) -> Vec<u8> {
+fn frames<M: FrameMessage + Serialize>(messages: impl IntoIterator<Item = M>) -> Vec<u8> {
     let mut codec = MessageCodec::<M, M>::default();
     let mut wire = BytesMut::new();
     for message in messages {

@@ -252,7 +252,12 @@ async fn send_message(conn: &mut Conn, message: ClientMessage) {
 async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
     let (client, server) = tokio::io::duplex(1 << 20);
     let peer: SocketAddr = "127.0.0.1:1".parse().expect("peer address");
-    let session = tokio::spawn(ftpd::session::serve(server, peer, ChannelBinding::plaintext(), Arc::clone(&fx.state)));
+    let session = tokio::spawn(ftpd::session::serve(
+        server,
+        peer,
+        ChannelBinding::plaintext(),
+        Arc::clone(&fx.state),
+    ));
 
     let mut conn = Framed::new(client, ClientCodec::default());
     let server_nonce = match next_message(&mut conn).await {
@@ -265,7 +270,12 @@ async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
     let stage = selector & 3;
     if stage >= stage::AFTER_HELLO {
         let client_nonce = [0x5a; 32];
-        let proof = handshake::client_proof(&fx.state.key, &ChannelBinding::plaintext(), &server_nonce, &client_nonce);
+        let proof = handshake::client_proof(
+            &fx.state.key,
+            &ChannelBinding::plaintext(),
+            &server_nonce,
+            &client_nonce,
+        );
         send_message(
             &mut conn,
             ClientMessage::Hello {
@@ -277,7 +287,13 @@ async fn converse(fx: &Fixture, selector: u8, fuzz: &[u8]) -> Vec<u8> {
         .await;
         match next_message(&mut conn).await {
             ServerMessage::Proof { proof } => assert!(
-                handshake::verify_server_proof(&fx.state.key, &ChannelBinding::plaintext(), &client_nonce, &server_nonce, &proof),
+                handshake::verify_server_proof(
+                    &fx.state.key,
+                    &ChannelBinding::plaintext(),
+                    &client_nonce,
+                    &server_nonce,
+                    &proof
+                ),
                 "the server's proof does not verify"
             ),
             other => panic!("expected the server's proof, got {other:?}"),

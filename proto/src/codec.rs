@@ -1,4 +1,5 @@
-//! Framing: a 4-byte big-endian length, then one bincode-encoded message.
+//! Framing: a 4-byte big-endian length, then a body of one of two kinds: a bincode-encoded
+//! message, or file data ([`FILE_DATA_MARK`], a varint offset, the bytes to the frame's end).
 //!
 //! Frames are cut here with a hard maximum: a longer length is an error before any byte of the
 //! body is buffered. The data of a large file-data frame is received on a page boundary, so it
@@ -105,88 +106,60 @@ pub fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> 
         .map_err(|e| CodecError::Encode(e.to_string()))
 }
 
-/// A message type the codec can decode from a whole frame. File data (`Chunk`, `Data`) takes a
-/// zero-copy path: the payload is sliced out of the received frame instead of being copied
-/// into a fresh allocation; everything else goes through bincode.
+/// First byte of a file-data frame's body. A message frame's body starts with its variant
+/// index as a bincode varint, below 251 for any enum, and 255 is no varint marker at all: so
+/// the two kinds of frame are told apart by this byte, never by a message's variant index, and
+/// a peer of an older version still reads the hello and the version refusal.
+pub const FILE_DATA_MARK: u8 = 0xFF;
+
+/// A message type the codec can decode from a whole frame. File data (`Chunk`, `Data`) comes
+/// in its own kind of frame ([`FILE_DATA_MARK`], the offset as a varint, then the bytes to
+/// the frame's end) and is sliced out of the received frame without a copy; everything else is
+/// a bincode-encoded message.
 pub trait FrameMessage: DeserializeOwned {
-    /// Variant index of this type's file-data message in the bincode encoding.
-    const FILE_DATA_TAG: u8;
+    /// This type's file-data message.
+    fn file_data(offset: u64, data: Bytes) -> Self;
+
+    /// The offset and bytes of this message if it is file data (sent as a file-data frame).
+    fn as_file_data(&self) -> Option<(u64, &Bytes)>;
 
     /// Decodes one frame's payload.
-    fn from_frame(frame: Bytes) -> Result<Self, CodecError>;
-}
-
-/// Variant index of `ClientMessage::Chunk` in the bincode encoding (checked by a test).
-const CHUNK_TAG: u8 = 5;
-
-/// Variant index of `ServerMessage::Data` in the bincode encoding (checked by a test).
-const DATA_TAG: u8 = 9;
-
-/// Most bytes before a file-data body's data: the tag and two varints.
-const FILE_DATA_HEAD_MAX: usize = 1 + 9 + 9;
-
-/// What the first bytes of a frame body say about where file data starts in it.
-#[derive(Debug, PartialEq, Eq)]
-enum DataStart {
-    /// A `{ offset, data }` body with this tag: the offset, the data's length, and where the
-    /// data starts.
-    At { offset: u64, len: u64, start: usize },
-    /// Too few bytes to tell.
-    Unknown,
-    /// Not a file-data body of this tag (or not one laid out as bincode writes it).
-    NotData,
-}
-
-/// Reads the head of a `{ offset: u64, data: bytes }` body laid out as bincode writes it (tag,
-/// varint offset, varint length).
-fn data_start(body: &[u8], tag: u8) -> DataStart {
-    let config = config::<16>();
-    let head = || {
-        if *body.first()? != tag {
-            return Some(Err(()));
+    fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
+        if let Some(&FILE_DATA_MARK) = frame.first() {
+            let (offset, start) = data_head_of(&frame)
+                .ok_or_else(|| CodecError::Malformed("a file-data frame with no offset".into()))?;
+            return Ok(Self::file_data(offset, frame.slice(start..)));
         }
-        let (offset, used) = bincode::decode_from_slice::<u64, _>(body.get(1..)?, config).ok()?;
-        let start = 1 + used;
-        let (len, used) = bincode::decode_from_slice::<u64, _>(body.get(start..)?, config).ok()?;
-        Some(Ok((offset, len, start + used)))
-    };
-    match head() {
-        Some(Ok((offset, len, start))) => DataStart::At { offset, len, start },
-        Some(Err(())) => DataStart::NotData,
-        None if body.len() < FILE_DATA_HEAD_MAX => DataStart::Unknown,
-        None => DataStart::NotData,
+        let message: Self = decode_payload(&frame)?;
+        if message.as_file_data().is_some() {
+            return Err(CodecError::Malformed(
+                "file data inside a message frame (it has a frame kind of its own)".into(),
+            ));
+        }
+        Ok(message)
     }
 }
 
-/// Slices the data out of a whole `{ offset, data }` frame of this tag without copying. `None`
-/// when the layout does not match, so the caller can fall back to bincode (and its errors).
-fn file_data(frame: &Bytes, tag: u8) -> Option<(u64, Bytes)> {
-    let DataStart::At { offset, len, start } = data_start(frame, tag) else {
-        return None;
-    };
-    let len = usize::try_from(len).ok()?;
-    if frame.len().checked_sub(start)? != len {
-        return None;
-    }
-    Some((offset, frame.slice(start..)))
+/// Most bytes before a file-data body's data: the mark and a varint.
+const FILE_DATA_HEAD_MAX: usize = 1 + 9;
+
+/// The offset of a file-data body and where its data starts; `None` while the head is not
+/// whole (or is not a varint).
+fn data_head_of(body: &[u8]) -> Option<(u64, usize)> {
+    let (offset, used) =
+        bincode::decode_from_slice::<u64, _>(body.get(1..)?, config::<16>()).ok()?;
+    Some((offset, 1 + used))
 }
 
 /// The start of a file-data frame carrying `len` bytes at `offset`, byte for byte as the
-/// encoder writes it: length prefix, variant `tag`, varint offset, varint byte count. The head
-/// followed by the bytes is the whole frame, so a sender can write file data from where it
-/// lies instead of copying it into the frame buffer. An error when the frame would exceed
-/// [`MAX_FRAME_LEN`].
-fn file_data_head(tag: u8, offset: u64, len: usize) -> Result<Bytes, CodecError> {
-    // Tag, then two varints of at most 9 bytes each.
-    let mut body = [0u8; 1 + 9 + 9];
-    body[0] = tag;
-    let config = config::<16>();
-    let encode = |value: u64, into: &mut [u8]| {
-        bincode::encode_into_slice(value, into, config)
-            .map_err(|e| CodecError::Encode(e.to_string()))
-    };
-    let used = 1 + encode(offset, &mut body[1..])?;
-    let used = used + encode(len as u64, &mut body[used..])?;
+/// encoder writes it: length prefix, [`FILE_DATA_MARK`], varint offset. The head followed by
+/// the bytes is the whole frame, so a sender can write file data from where it lies instead of
+/// copying it into the frame buffer. An error when the frame would exceed [`MAX_FRAME_LEN`].
+pub fn file_data_head(offset: u64, len: usize) -> Result<Bytes, CodecError> {
+    let mut body = [0u8; FILE_DATA_HEAD_MAX];
+    body[0] = FILE_DATA_MARK;
+    let used = 1 + bincode::encode_into_slice(offset, &mut body[1..], config::<16>())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
     let frame_len = used
         .checked_add(len)
         .filter(|&n| n <= MAX_FRAME_LEN)
@@ -202,35 +175,28 @@ fn file_data_head(tag: u8, offset: u64, len: usize) -> Result<Bytes, CodecError>
     Ok(head.freeze())
 }
 
-/// The head of a `ClientMessage::Chunk` frame of `len` bytes at `offset` (see
-/// [`file_data_head`]): written before the bytes, it makes the same frame the encoder would.
-pub fn chunk_head(offset: u64, len: usize) -> Result<Bytes, CodecError> {
-    file_data_head(CHUNK_TAG, offset, len)
-}
-
-/// The head of a `ServerMessage::Data` frame of `len` bytes at `offset` (see [`chunk_head`]).
-pub fn data_head(offset: u64, len: usize) -> Result<Bytes, CodecError> {
-    file_data_head(DATA_TAG, offset, len)
-}
-
 impl FrameMessage for ClientMessage {
-    const FILE_DATA_TAG: u8 = CHUNK_TAG;
+    fn file_data(offset: u64, data: Bytes) -> Self {
+        ClientMessage::Chunk { offset, data }
+    }
 
-    fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
-        match file_data(&frame, CHUNK_TAG) {
-            Some((offset, data)) => Ok(ClientMessage::Chunk { offset, data }),
-            None => decode_payload(&frame),
+    fn as_file_data(&self) -> Option<(u64, &Bytes)> {
+        match self {
+            ClientMessage::Chunk { offset, data } => Some((*offset, data)),
+            _ => None,
         }
     }
 }
 
 impl FrameMessage for ServerMessage {
-    const FILE_DATA_TAG: u8 = DATA_TAG;
+    fn file_data(offset: u64, data: Bytes) -> Self {
+        ServerMessage::Data { offset, data }
+    }
 
-    fn from_frame(frame: Bytes) -> Result<Self, CodecError> {
-        match file_data(&frame, DATA_TAG) {
-            Some((offset, data)) => Ok(ServerMessage::Data { offset, data }),
-            None => decode_payload(&frame),
+    fn as_file_data(&self) -> Option<(u64, &Bytes)> {
+        match self {
+            ServerMessage::Data { offset, data } => Some((*offset, data)),
+            _ => None,
         }
     }
 }
@@ -259,7 +225,7 @@ impl<In: FrameMessage, Out> Decoder for MessageCodec<In, Out> {
             }
         };
         if src.len() < len {
-            make_room::<In>(src, len);
+            make_room(src, len);
             return Ok(None);
         }
         self.body = None;
@@ -276,13 +242,13 @@ const PAGE: usize = 4096;
 /// Makes room in `src` for the rest of a `len`-byte body whose first bytes it holds. The data
 /// of a large file-data body is placed to start on a page boundary (see [`align_data`]); other
 /// bodies just get the room.
-fn make_room<In: FrameMessage>(src: &mut BytesMut, len: usize) {
-    if len >= ALIGN_DATA_FROM {
-        match data_start(src, In::FILE_DATA_TAG) {
-            DataStart::At { start, .. } => return align_data(src, len, start),
+fn make_room(src: &mut BytesMut, len: usize) {
+    if len >= ALIGN_DATA_FROM && src.first() == Some(&FILE_DATA_MARK) {
+        match data_head_of(src) {
+            Some((_, start)) => return align_data(src, len, start),
             // The reader always asks for more bytes; the head comes with them.
-            DataStart::Unknown => return,
-            DataStart::NotData => {}
+            None if src.len() < FILE_DATA_HEAD_MAX => return,
+            None => {}
         }
     }
     src.reserve(len - src.len());
@@ -306,10 +272,24 @@ fn align_data(src: &mut BytesMut, len: usize, start: usize) {
     *src = fresh;
 }
 
-impl<In, Out: Serialize> Encoder<Out> for MessageCodec<In, Out> {
+impl<In, Out: FrameMessage + Serialize> Encoder<Out> for MessageCodec<In, Out> {
     type Error = CodecError;
 
     fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), CodecError> {
+        if let Some((offset, data)) = message.as_file_data() {
+            let head = file_data_head(offset, data.len())?;
+            if head.len() - LENGTH_PREFIX + data.len() > self.max_frame_len {
+                return Err(CodecError::Encode(format!(
+                    "{} bytes of file data exceed the frame limit of {} bytes",
+                    data.len(),
+                    self.max_frame_len
+                )));
+            }
+            dst.reserve(head.len() + data.len());
+            dst.put_slice(&head);
+            dst.put_slice(data);
+            return Ok(());
+        }
         // Encode in place after a placeholder length, then patch it: one copy of the payload.
         let start = dst.len();
         dst.put_u32(0);
@@ -479,7 +459,7 @@ mod tests {
     fn round_trip<In, Out>(codec: &mut MessageCodec<In, Out>, message: Out) -> In
     where
         In: FrameMessage,
-        Out: Serialize,
+        Out: FrameMessage + Serialize,
     {
         let mut buf = BytesMut::new();
         codec.encode(message, &mut buf).unwrap();
@@ -574,8 +554,8 @@ mod tests {
             before,
             "a refused message leaves no bytes behind"
         );
-        assert!(chunk_head(u64::MAX, crate::MAX_CHUNK_LEN).is_ok());
-        assert!(data_head(0, MAX_FRAME_LEN).is_err());
+        assert!(file_data_head(u64::MAX, crate::MAX_CHUNK_LEN).is_ok());
+        assert!(file_data_head(0, MAX_FRAME_LEN).is_err());
     }
 
     #[test]
@@ -683,32 +663,65 @@ mod tests {
     }
 
     #[test]
-    fn file_data_tags_match_the_bincode_encoding() {
-        let chunk = encode_payload(&ClientMessage::Chunk {
+    fn no_message_frame_starts_with_the_file_data_mark() {
+        for message in every_client_message() {
+            if message.as_file_data().is_none() {
+                assert_ne!(
+                    encode_payload(&message).unwrap()[0],
+                    FILE_DATA_MARK,
+                    "{message:?}"
+                );
+            }
+        }
+        for message in every_server_message() {
+            if message.as_file_data().is_none() {
+                assert_ne!(
+                    encode_payload(&message).unwrap()[0],
+                    FILE_DATA_MARK,
+                    "{message:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn file_data_inside_a_message_frame_is_refused() {
+        let chunk = ClientMessage::Chunk {
             offset: 1,
             data: Bytes::from_static(b"x"),
-        })
-        .unwrap();
-        assert_eq!(chunk[0], CHUNK_TAG);
-        let data = encode_payload(&ServerMessage::Data {
+        };
+        let payload = Bytes::from(encode_payload(&chunk).unwrap());
+        assert!(matches!(
+            ClientMessage::from_frame(payload),
+            Err(CodecError::Malformed(_))
+        ));
+        let data = ServerMessage::Data {
             offset: 1,
             data: Bytes::from_static(b"x"),
-        })
-        .unwrap();
-        assert_eq!(data[0], DATA_TAG);
+        };
+        let payload = Bytes::from(encode_payload(&data).unwrap());
+        assert!(ServerMessage::from_frame(payload).is_err());
+        assert!(ClientMessage::from_frame(Bytes::from_static(&[FILE_DATA_MARK])).is_err());
     }
 
     proptest! {
         #[test]
-        fn the_zero_copy_path_agrees_with_bincode(offset in any::<u64>(), data in proptest::collection::vec(any::<u8>(), 0..3000)) {
-            let chunk = ClientMessage::Chunk { offset, data: Bytes::from(data.clone()) };
-            let payload = Bytes::from(encode_payload(&chunk).unwrap());
-            prop_assert_eq!(ClientMessage::from_frame(payload.clone()).unwrap(), decode_payload::<ClientMessage>(&payload).unwrap());
-            prop_assert!(file_data(&payload, CHUNK_TAG).is_some(), "the fast path was taken");
-            let reply = ServerMessage::Data { offset, data: Bytes::from(data) };
-            let payload = Bytes::from(encode_payload(&reply).unwrap());
-            prop_assert_eq!(ServerMessage::from_frame(payload.clone()).unwrap(), decode_payload::<ServerMessage>(&payload).unwrap());
-            prop_assert!(file_data(&payload, DATA_TAG).is_some(), "the fast path was taken");
+        fn file_data_is_sliced_out_of_its_frame_without_a_copy(offset in any::<u64>(), data in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let data = Bytes::from(data);
+            let mut wire = BytesMut::new();
+            ClientCodec::default().encode(ClientMessage::Chunk { offset, data: data.clone() }, &mut wire).unwrap();
+            let frame = wire.split_off(LENGTH_PREFIX).freeze();
+            let decoded = ClientMessage::from_frame(frame.clone()).unwrap();
+            let Some((at, received)) = decoded.as_file_data() else {
+                panic!("expected file data, got {decoded:?}");
+            };
+            prop_assert_eq!((at, received), (offset, &data));
+            let inside = frame.as_ptr() as usize..frame.as_ptr() as usize + frame.len() + 1;
+            prop_assert!(inside.contains(&(received.as_ptr() as usize)), "sliced, not copied");
+            let mut wire = BytesMut::new();
+            ServerCodec::default().encode(ServerMessage::Data { offset, data: data.clone() }, &mut wire).unwrap();
+            let decoded = ServerMessage::from_frame(wire.split_off(LENGTH_PREFIX).freeze()).unwrap();
+            prop_assert_eq!(decoded, ServerMessage::Data { offset, data });
         }
 
         #[test]
@@ -718,21 +731,21 @@ mod tests {
             ClientCodec::default()
                 .encode(ClientMessage::Chunk { offset, data: data.clone() }, &mut encoded)
                 .unwrap();
-            let head = chunk_head(offset, data.len()).unwrap();
+            let head = file_data_head(offset, data.len()).unwrap();
             prop_assert_eq!(&encoded[..head.len()], &head[..]);
             prop_assert_eq!(&encoded[head.len()..], &data[..]);
             let mut encoded = BytesMut::new();
             ServerCodec::default()
                 .encode(ServerMessage::Data { offset, data: data.clone() }, &mut encoded)
                 .unwrap();
-            let head = data_head(offset, data.len()).unwrap();
+            let head = file_data_head(offset, data.len()).unwrap();
             prop_assert_eq!(&encoded[..head.len()], &head[..]);
             prop_assert_eq!(&encoded[head.len()..], &data[..]);
         }
 
         #[test]
-        fn mangled_file_data_frames_decode_to_a_value_or_an_error(mut bytes in proptest::collection::vec(any::<u8>(), 1..64), tag in prop_oneof![Just(CHUNK_TAG), Just(DATA_TAG)]) {
-            bytes[0] = tag;
+        fn mangled_file_data_frames_decode_to_a_value_or_an_error(mut bytes in proptest::collection::vec(any::<u8>(), 1..64)) {
+            bytes[0] = FILE_DATA_MARK;
             let frame = Bytes::from(bytes);
             let _ = ClientMessage::from_frame(frame.clone());
             let _ = ServerMessage::from_frame(frame);

@@ -2,7 +2,7 @@
 //!
 //! The framed writer would copy each chunk into its own buffer before writing it: a full extra
 //! pass over every byte sent. Here only the few bytes of the frame's head are built (see
-//! [`crate::codec::chunk_head`]), and head and data go out in one vectored write. What the
+//! [`crate::codec::file_data_head`]), and head and data go out in one vectored write. What the
 //! peer reads is exactly the frame the encoder would have made, so receivers do not change.
 //!
 //! Must never: write a frame's bytes before the frames queued ahead of it; lose the unwritten
@@ -15,7 +15,7 @@ use futures::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Encoder, Framed};
 
-use crate::codec::{chunk_head, data_head};
+use crate::codec::file_data_head;
 use crate::error::CodecError;
 use crate::{ClientCodec, ClientMessage, ServerCodec, ServerMessage};
 
@@ -28,7 +28,7 @@ pub async fn send_chunk<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let head = chunk_head(offset, data.len())?;
+    let head = file_data_head(offset, data.len())?;
     send_frame::<S, ClientCodec, ClientMessage>(conn, head, data).await
 }
 
@@ -41,7 +41,7 @@ pub async fn send_data<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let head = data_head(offset, data.len())?;
+    let head = file_data_head(offset, data.len())?;
     send_frame::<S, ServerCodec, ServerMessage>(conn, head, data).await
 }
 

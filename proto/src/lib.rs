@@ -36,7 +36,7 @@ pub mod transport;
 pub mod units;
 pub mod writebehind;
 
-pub use codec::{ClientCodec, FrameMessage, MessageCodec, ServerCodec};
+pub use codec::{ClientCodec, FILE_DATA_MARK, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};
 pub use message::{
     ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, ServerMessage,
@@ -51,8 +51,9 @@ pub use secret::{Password, SharedKey};
 /// same size is answered `PutExisting` too, and the client's `PutReplace` asks for the
 /// replacement once it found the content different; 7: modification times to the nanosecond;
 /// 8: `Rename`, answered `Renamed`; 9: `ListTree` answered in `TreeBatch`es, and `RemoveTree`
-/// answered `Removed`).
-pub const PROTOCOL_VERSION: u32 = 9;
+/// answered `Removed`; 10: file data in frames of their own kind, marked by their first byte,
+/// instead of told by their variant index).
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

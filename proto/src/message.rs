@@ -176,7 +176,7 @@ pub enum ServerMessage {
         nonce: Nonce,
     },
     /// The server's proof that it holds the key: HMAC-SHA256(key, "server" | TLS channel
-        /// binding | client nonce | server nonce): see [`crate::handshake::server_proof`].
+    /// binding | client nonce | server nonce): see [`crate::handshake::server_proof`].
     Proof {
         /// The proof.
         proof: Proof,
