@@ -4,7 +4,10 @@
 //! Before each command the interrupt is lowered again, so Ctrl-C stops that command only. After
 //! a failure that may have left the connection unusable (anything but the server's answer or a
 //! usage error) the connection is dropped and the next command opens a new one. A command that
-//! finds the kept connection lost, before anything else failed, runs once more on a new one.
+//! finds the kept connection lost (or gets the server's farewell to it as its answer) runs once
+//! more on a new one.
+
+use ftp_proto::ErrorKind;
 
 use crate::cli::Command;
 use crate::error::ClientError;
@@ -39,10 +42,18 @@ pub fn execute(
 ) -> Result<(Flow, Changes), ClientError> {
     let reused = session.is_connected();
     match execute_once(runtime, session, text) {
-        Err(ClientError::Connection(why)) if reused && !session.is_connected() => {
+        // Lost, or the server's farewell (an idle timeout) read as the answer.
+        Err(
+            error @ (ClientError::Connection(_)
+            | ClientError::Remote {
+                kind: ErrorKind::Protocol,
+                ..
+            }),
+        ) if reused => {
+            session.drop_connection();
             eprintln!(
-                "ftp: the connection was lost ({}): connecting again",
-                crate::output::printable_lines(&why)
+                "ftp: {}: connecting again",
+                crate::output::printable_lines(&error.to_string())
             );
             execute_once(runtime, session, text)
         }
