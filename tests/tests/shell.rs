@@ -8,7 +8,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use e2e::{Server, Site, random_file, same_content, wait_until};
 use rexpect::session::PtySession;
@@ -44,6 +44,10 @@ fn spawn(site: &Site, server: &Server, args: &[&str], typed: bool) -> PtySession
     command
         .args(args)
         .current_dir(local(site))
+        // The pty's, not the helper's /dev/null.
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
         .env("TERM", "vt100")
         .env("XDG_STATE_HOME", site.dir.path().join("state"));
     rexpect::session::spawn_command(command, Some(60_000)).unwrap()

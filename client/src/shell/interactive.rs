@@ -4,6 +4,10 @@
 //! Ctrl-C at the prompt clears the line (rustyline reads it as a key: the terminal sends no
 //! signal then); during a command it stops that command, which is told, and the prompt comes
 //! back. A failed command prints its error and the session goes on.
+//!
+//! Order matters: rustyline puts its own SIGINT handler in place when the editor is made and
+//! keeps it while the editor lives, so the editor comes first and the login (which arms the
+//! transfers' handler, see [`crate::interrupt`]) after it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,6 +26,19 @@ use super::run::{Changes, Flow};
 
 /// Runs the session; returns the exit code (0 once it ends by `exit`, `quit` or Ctrl-D).
 pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        .build();
+    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(editor) => editor,
+        Err(error) => {
+            eprintln!("ftp: error: cannot read lines from the terminal: {error}");
+            return 1;
+        }
+    };
+    // rustyline takes SIGINT for itself when the editor is made: the transfers' handler,
+    // installed at the login below, comes after it and hands the signal on to it.
     let mut session = match Session::lasting(global) {
         Ok(session) => session,
         Err(error) => return super::report(&error),
@@ -37,17 +54,6 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
         session: RefCell::new(session),
         cache: RefCell::new(HashMap::new()),
     });
-    let config = Config::builder()
-        .auto_add_history(false)
-        .completion_type(CompletionType::List)
-        .build();
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
-        Ok(editor) => editor,
-        Err(error) => {
-            eprintln!("ftp: error: cannot read lines from the terminal: {error}");
-            return 1;
-        }
-    };
     editor.set_helper(Some(ShellHelper {
         shared: Rc::clone(&shared),
         runtime: runtime.handle().clone(),
@@ -67,7 +73,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
         let text = match editor.readline(&prompt) {
             Ok(text) => text,
             // Ctrl-C at the prompt: the line is dropped, a new prompt comes.
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted | ReadlineError::Signal(_)) => continue,
             Err(ReadlineError::Eof) => break,
             Err(error) => {
                 eprintln!("ftp: error: cannot read a line: {error}");
