@@ -64,7 +64,11 @@ fn the_first_failure_ends_the_batch_with_its_exit_code() {
     let server = site.start();
     let output = batch(&server, false, "mkdir one\nrm nosuch\nmkdir two\n");
     assert_eq!(code(&output), 4, "{}", stderr(&output));
-    assert!(stderr(&output).contains("ftp: error: "), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ftp: error: "),
+        "{}",
+        stderr(&output)
+    );
     assert!(home(&site).join("one").is_dir());
     assert!(!home(&site).join("two").exists(), "the batch went on");
 }
@@ -75,7 +79,11 @@ fn a_line_starting_with_a_dash_may_fail_and_the_batch_goes_on() {
     let server = site.start();
     let output = batch(&server, false, "-rm nosuch\nmkdir two\n-stat two\n");
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(stderr(&output).contains("ftp: error: "), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ftp: error: "),
+        "{}",
+        stderr(&output)
+    );
     assert!(home(&site).join("two").is_dir());
     assert_eq!(logins_after_the_session(&server), 1, "{}", server.log());
 }
@@ -88,7 +96,10 @@ fn a_line_that_cannot_be_parsed_is_a_usage_failure() {
         let output = batch(&server, false, &format!("mkdir one\n{bad}\nmkdir two\n"));
         assert_eq!(code(&output), 2, "{bad}: {}", stderr(&output));
         assert!(stderr(&output).contains("line 2: "), "{}", stderr(&output));
-        assert!(!home(&site).join("two").exists(), "{bad}: the batch went on");
+        assert!(
+            !home(&site).join("two").exists(),
+            "{bad}: the batch went on"
+        );
     }
 }
 
@@ -97,7 +108,11 @@ fn json_gives_one_object_per_result() {
     let site = site();
     let server = site.start();
     std::fs::write(home(&site).join("f.txt"), "hello").unwrap();
-    let output = batch(&server, true, "mkdir d\nstat f.txt\n-rm nosuch\nmv f.txt d/\n");
+    let output = batch(
+        &server,
+        true,
+        "mkdir d\nstat f.txt\n-rm nosuch\nmv f.txt d/\n",
+    );
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let objects: Vec<serde_json::Value> = stdout(&output)
         .lines()

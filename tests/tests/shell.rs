@@ -86,13 +86,18 @@ fn a_session_logs_in_once_completes_remote_names_and_keeps_a_private_history() {
     shell.exp_string("Password for alice@").unwrap();
     shell.send_line(PASSWORD).unwrap();
     let shown = shell.exp_string(&prompt(&server, "/")).unwrap();
-    assert!(!shown.contains(PASSWORD), "the password was echoed: {shown}");
+    assert!(
+        !shown.contains(PASSWORD),
+        "the password was echoed: {shown}"
+    );
 
     shell.send_line("cd photos").unwrap();
     shell.exp_string(&prompt(&server, "/photos")).unwrap();
     // Completion of the remote name (a space in it), then the download into the local folder.
     shell.send("get rem").unwrap();
+    shell.flush().unwrap();
     shell.send("\t").unwrap();
+    shell.flush().unwrap();
     shell.exp_string("remote\\ file.bin").unwrap();
     shell.send_line("").unwrap();
     shell.exp_string("verified").unwrap();
@@ -104,10 +109,12 @@ fn a_session_logs_in_once_completes_remote_names_and_keeps_a_private_history() {
     // A failed line is told and the session goes on; a global option is refused on a line.
     shell.send_line("stat nosuch").unwrap();
     shell.exp_string("ftp: error: ").unwrap();
+    shell.exp_string(&prompt(&server, "/photos")).unwrap();
     shell.send_line("ls --password-file /nonexistent").unwrap();
     shell
         .exp_string("is an option of the whole session")
         .unwrap();
+    shell.exp_string(&prompt(&server, "/photos")).unwrap();
     shell.send_line("pwd").unwrap();
     shell.exp_string("/photos\r\n").unwrap();
     exit(shell);
@@ -212,21 +219,24 @@ fn lcd_lls_mput_and_mget_take_names_with_spaces() {
 
     let mut shell = spawn(&site, &server, &["shell"], false);
     shell.exp_string(&prompt(&server, "/")).unwrap();
-    shell.send_line("lcd 'my files'").unwrap();
-    shell.send_line("lpwd").unwrap();
-    shell.exp_string("my files\r\n").unwrap();
-    shell.send_line("lls").unwrap();
-    shell.exp_string("b two.txt").unwrap();
-    shell.send_line("mkdir \"up load\"").unwrap();
-    shell.send_line("cd up\\ load").unwrap();
-    shell.exp_string(&prompt(&server, "/up load")).unwrap();
-    shell.send_line("mput *.txt").unwrap();
-    shell.exp_string("2 files").unwrap();
-    shell.exp_string(&prompt(&server, "/up load")).unwrap();
-    shell.send_line("cd '../in box'").unwrap();
-    shell.exp_string(&prompt(&server, "/in box")).unwrap();
-    shell.send_line("mget 'c *'").unwrap();
-    shell.exp_string(&prompt(&server, "/in box")).unwrap();
+    let top = prompt(&server, "/");
+    let run = |shell: &mut PtySession, line: &str, shown: &str, next: &str| {
+        shell.send_line(line).unwrap();
+        if !shown.is_empty() {
+            shell.exp_string(shown).unwrap();
+        }
+        shell.exp_string(next).unwrap();
+    };
+    run(&mut shell, "lcd 'my files'", "", &top);
+    run(&mut shell, "lpwd", "my files\r\n", &top);
+    run(&mut shell, "lls", "b two.txt", &top);
+    run(&mut shell, "mkdir \"up load\"", "", &top);
+    let up = prompt(&server, "/up load");
+    run(&mut shell, "cd up\\ load", "", &up);
+    run(&mut shell, "mput *.txt", "2 files", &up);
+    let inbox = prompt(&server, "/in box");
+    run(&mut shell, "cd '../in box'", "", &inbox);
+    run(&mut shell, "mget 'c *'", "1 file", &inbox);
     exit(shell);
 
     let up = home(&site).join("up load");
