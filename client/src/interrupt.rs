@@ -15,6 +15,8 @@
 //!
 //! The interactive session lowers the flag again before each command ([`Interrupt::reset`]):
 //! a Ctrl-C then stops that command only, and the session goes on.
+//! It arms the interrupt before its login, once its line editor has taken SIGINT anyway (see
+//! [`crate::shell::interactive`]).
 //!
 //! Must never: catch a signal before the last prompt; end the process on the first signal.
 

@@ -91,6 +91,12 @@ fn a_session_logs_in_once_completes_remote_names_and_keeps_a_private_history() {
         "the password was echoed: {shown}"
     );
 
+    // Ctrl-C at the prompt drops the line and the session goes on.
+    shell.send("junk words").unwrap();
+    shell.flush().unwrap();
+    shell.exp_string("junk words").unwrap();
+    shell.send_control('c').unwrap();
+    shell.exp_string(&prompt(&server, "/")).unwrap();
     shell.send_line("cd photos").unwrap();
     shell.exp_string(&prompt(&server, "/photos")).unwrap();
     // Completion of the remote name (a space in it), then the download into the local folder.

@@ -174,11 +174,11 @@ pub fn help(name: Option<&str>) -> Result<String, ClientError> {
     let mut builtins = BuiltinLine::command();
     let Some(name) = name else {
         let mut text = String::from("Commands (help COMMAND for one's options):\n");
-        for command in ftp.get_subcommands().chain(builtins.get_subcommands()) {
+        let ours = ftp
+            .get_subcommands()
+            .filter(|command| !matches!(command.get_name(), "shell" | "help"));
+        for command in ours.chain(builtins.get_subcommands()) {
             let name = command.get_name();
-            if name == "shell" || name == "help" && command.get_about().is_none() {
-                continue;
-            }
             let about = command.get_about().map(ToString::to_string);
             let first = about.unwrap_or_default();
             let first = first.lines().next().unwrap_or_default();
@@ -189,7 +189,7 @@ pub fn help(name: Option<&str>) -> Result<String, ClientError> {
     };
     let name = if name == "quit" { "exit" } else { name };
     let found = match ftp.find_subcommand_mut(name) {
-        Some(command) if name != "shell" => Some(command.render_long_help()),
+        Some(command) if name != "shell" && name != "help" => Some(command.render_long_help()),
         _ => builtins
             .find_subcommand_mut(name)
             .map(clap::Command::render_long_help),
@@ -212,5 +212,7 @@ mod tests {
         assert!(help(Some("put")).unwrap().contains("--limit-rate"));
         assert!(help(Some("mput")).unwrap().contains("PATTERNS"));
         assert!(help(Some("nosuch")).is_err());
+        assert_eq!(all.matches("  help ").count(), 1, "{all}");
+        assert!(help(Some("help")).unwrap().contains("List the commands"));
     }
 }

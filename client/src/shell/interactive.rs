@@ -6,8 +6,10 @@
 //! back. A failed command prints its error and the session goes on.
 //!
 //! Order matters: rustyline puts its own SIGINT handler in place when the editor is made and
-//! keeps it while the editor lives, so the editor comes first and the login (which arms the
-//! transfers' handler, see [`crate::interrupt`]) after it.
+//! keeps it while the editor lives, so the editor comes first and the transfers' handler (see
+//! [`crate::interrupt`]) is armed after it, before the login: with the editor made, a Ctrl-C
+//! no longer ends the process by itself. The first one stops the login (exit 130); at the
+//! password prompt, which reads on regardless, a second one ends the process.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -37,14 +39,24 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
             return 1;
         }
     };
-    // rustyline takes SIGINT for itself when the editor is made: the transfers' handler,
-    // installed at the login below, comes after it and hands the signal on to it.
+    // rustyline took SIGINT for itself when the editor was made: the transfers' handler,
+    // installed now, comes after it and hands the signal on to it. Ctrl-C while connecting
+    // ends the session (130); at the password prompt, a second one does.
     let mut session = match Session::lasting(global) {
         Ok(session) => session,
         Err(error) => return super::report(&error),
     };
-    if let Err(error) = runtime.block_on(session.client()) {
-        return super::report(&error);
+    let interrupt = match session.connector() {
+        Ok(connector) => connector.interrupt().clone(),
+        Err(error) => return super::report(&error),
+    };
+    {
+        let _inside = runtime.enter();
+        interrupt.arm();
+    }
+    match runtime.block_on(interrupt.guard(session.client())) {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) | Err(error) => return super::report(&error),
     }
     let who = match session.connector() {
         Ok(connector) => format!("{}@{}", connector.user(), connector.server()),
