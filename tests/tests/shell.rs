@@ -254,3 +254,29 @@ fn lcd_lls_mput_and_mget_take_names_with_spaces() {
         &mine.join("c three.txt")
     ));
 }
+
+#[test]
+fn a_password_refused_on_reconnecting_is_told_and_asked_again() {
+    let site = site("idle_timeout = \"1s\"");
+    let server = site.start();
+    std::fs::write(home(&site).join("kept.txt"), "1").unwrap();
+    let mut shell = spawn(&site, &server, &["shell"], true);
+    shell.exp_string("Password for alice@").unwrap();
+    shell.send_line(PASSWORD).unwrap();
+    shell.exp_string(&prompt(&server, "/")).unwrap();
+    // The password changes on the server while the session's connection is closed for idling.
+    let changed = "shell-password-2";
+    let output = e2e::run(
+        site.ftpd(&["user", "passwd", "alice", "--password-stdin"]),
+        Some(&format!("{changed}\n")),
+    );
+    assert_eq!(e2e::code(&output), 0, "{}", e2e::stderr(&output));
+    server.wait_for_log("idle timeout");
+    shell.send_line("ls").unwrap();
+    shell.exp_string("logging in again failed").unwrap();
+    shell.exp_string("Password for alice@").unwrap();
+    shell.send_line(changed).unwrap();
+    shell.exp_string("kept.txt").unwrap();
+    shell.exp_string(&prompt(&server, "/")).unwrap();
+    exit(shell);
+}
