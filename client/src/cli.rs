@@ -28,9 +28,13 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
-    /// What to do.
+    /// Run the commands in FILE, one a line (`-` for standard input), with one login.
+    #[arg(short = 'b', long = "batch", value_name = "FILE")]
+    pub batch: Option<PathBuf>,
+
+    /// What to do (none, at a terminal: the interactive session).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options shared by every command.
@@ -156,6 +160,9 @@ pub enum Command {
         after_help = "Examples:\n  ftp sync photos :backup/photos --delete --dry-run\n  ftp sync :site/www ./www --delete --max-delete 100"
     )]
     Sync(SyncArgs),
+    /// Open an interactive session: one login, then a prompt with cd, ls, get, put, mget,
+    /// mput and the other commands (`help` lists them).
+    Shell,
 }
 
 /// Options of every tree transfer (`put -r`, `get -r`, `sync`).

@@ -69,7 +69,29 @@ impl Connector {
 
     /// Makes Ctrl-C and SIGTERM stop this command's transfers cleanly, from the first login on.
     pub fn stop_on_signals(&mut self) {
-        self.interrupt = Interrupt::on_signals();
+        if !self.interrupt.catches_signals() {
+            self.interrupt = Interrupt::on_signals();
+        }
+    }
+
+    /// The user the connections log in as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The server's address, as connected to.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Drops the password in use, so the next connect asks for it on the terminal (the
+    /// session calls this after the server refused it on a reconnect). Whether there was one.
+    pub fn ask_password_again(&mut self) -> bool {
+        if matches!(self.password, PasswordSource::Given(_)) {
+            self.password = PasswordSource::Prompt;
+            return true;
+        }
+        false
     }
 
     /// What stops this command's transfers (connecting included, once armed).

@@ -13,6 +13,11 @@
 //! checkpoint list, an upload's reader stops, and the command exits with [`EXIT_CODE`]. The
 //! second signal exits at once with the same code, whatever is in progress.
 //!
+//! The interactive session lowers the flag again before each command ([`Interrupt::reset`]):
+//! a Ctrl-C then stops that command only, and the session goes on.
+//! It arms the interrupt before its login, once its line editor has taken SIGINT anyway (see
+//! [`crate::shell::interactive`]).
+//!
 //! Must never: catch a signal before the last prompt; end the process on the first signal.
 
 use std::future::{Future, pending};
@@ -65,13 +70,28 @@ impl Interrupt {
             let mut terminate = signal(SignalKind::terminate()).ok();
             let shared = Arc::clone(shared);
             tokio::spawn(async move {
-                either(&mut interrupt, &mut terminate).await;
-                shared.raised.send_replace(true);
-                either(&mut interrupt, &mut terminate).await;
-                eprintln!("\nftp: interrupted again: stopping at once");
-                std::process::exit(EXIT_CODE.into());
+                loop {
+                    either(&mut interrupt, &mut terminate).await;
+                    if shared.raised.send_replace(true) {
+                        eprintln!("\nftp: interrupted again: stopping at once");
+                        std::process::exit(EXIT_CODE.into());
+                    }
+                }
             });
         });
+    }
+
+    /// Whether this interrupt catches signals (once armed).
+    pub fn catches_signals(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Lowers the flag: the next signal stops the next command instead of ending the process
+    /// (the interactive session calls this before each command).
+    pub fn reset(&self) {
+        if let Some(shared) = &self.shared {
+            shared.raised.send_replace(false);
+        }
     }
 
     /// Completes once the first signal has come (never, for the default interrupt).

@@ -2,7 +2,7 @@
 //!
 //! Layout: [`cli`] (syntax), [`address`] (the `--server` forms), [`credentials`] (key and password sources), [`transport`] (TCP,
 //! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
-//! [`known_servers`] file), [`connector`] (connect and log in, again after a loss),
+//! [`known_servers`] file), [`connector`] (connect and log in, again after a loss), [`session`] (the connection and remote folder kept across commands), [`shell`] (the interactive session and batch mode),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
 //! mkdir), [`tree_requests`] (a whole remote tree listed or removed), [`tree`] (folders both ways: walk, plan, `put -r`, `get -r`), [`upload`] and [`download`] (one attempt each; a download's [`part`] file, the
 //! [`remote_identity`] it belongs to, and the [`identical`] check of an existing file), [`whole`] (small files sent whole,
@@ -36,6 +36,8 @@ pub mod rate;
 pub mod remote_glob;
 pub mod remote_identity;
 pub mod requests;
+pub mod session;
+pub mod shell;
 pub mod summary;
 pub mod sync;
 pub mod transfer;

@@ -1,6 +1,5 @@
-//! `ftp` entry point: parse the command line, run the command, print the whole error chain, and
-//! exit with the contract's code (see [`ftp::error`]); a transfer stopped by a signal is told
-//! as such, not as an error (see [`ftp::interrupt`]).
+//! `ftp` entry point: parse the command line and run it (see [`ftp::shell::main`]: one command,
+//! the interactive session or a batch), exiting with the contract's code (see [`ftp::error`]).
 
 use std::process::ExitCode;
 
@@ -13,32 +12,5 @@ use ftp::cli::Cli;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("ftp: error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(ftp::commands::run(&cli.global, cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error @ ftp::ClientError::Interrupted(_)) => {
-            // Not a failure of the program: the user asked it to stop.
-            eprintln!("ftp: {}", ftp::output::printable_lines(&error.to_string()));
-            ExitCode::from(error.exit_code())
-        }
-        Err(error) => {
-            // Messages carry names (some the server's): never raw to the terminal.
-            eprintln!(
-                "ftp: error: {}",
-                ftp::output::printable_lines(&error.to_string())
-            );
-            ExitCode::from(error.exit_code())
-        }
-    }
+    ftp::shell::main(Cli::parse())
 }

@@ -11,25 +11,26 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{GetArgs, GlobalArgs};
-use crate::connector::Connector;
+use crate::cli::GetArgs;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
+use crate::session::Session;
 use crate::transfer::{self, GetJob, TransferOptions};
 
 /// Runs `ftp get`.
-pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
+pub async fn run(session: &mut Session, args: GetArgs) -> Result<(), ClientError> {
+    let global = &session.global.clone();
     if args.recursive {
-        return crate::tree::get::run(global, args).await;
+        return crate::tree::get::run(session, args).await;
     }
     if let Some(dir) = args.to.clone() {
-        return super::get_many::run(global, args, dir).await;
+        return super::get_many::run(session, args, dir).await;
     }
     let (remote, local) = match args.paths.as_slice() {
         // A lone pattern means the files it matches, here.
         [remote] if crate::remote_glob::has_glob(remote) => {
-            return super::get_many::run(global, args, PathBuf::from(".")).await;
+            return super::get_many::run(session, args, PathBuf::from(".")).await;
         }
         [remote] => (remote.clone(), None),
         [remote, local] => (remote.clone(), Some(PathBuf::from(local))),
@@ -45,20 +46,15 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         durable: !args.no_fsync,
     };
     let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
-    let mut connector = Connector::new(global)?;
-    connector.stop_on_signals();
+    let (connector, client) = session.transfer()?;
     let progress = Progress::new(global.quiet, 1, 0);
-    let mut client = None;
-    let outcome =
-        transfer::get_with_retries(&mut connector, &mut client, &job, &options, &progress).await?;
+    let outcome = transfer::get_with_retries(connector, client, &job, &options, &progress).await?;
     if global.json {
         super::print(&format!("{}\n", output::get_json(&job, &outcome)))?;
     } else if !global.quiet {
         super::print(&format!("{}\n", output::get_summary(&job, &outcome)))?;
     }
-    if let Some(client) = client {
-        let _ = client.quit().await;
-    }
+    session.finish_quietly().await;
     Ok(())
 }
 

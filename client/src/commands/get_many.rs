@@ -21,18 +21,20 @@ use std::path::{Path, PathBuf};
 use ftp_proto::DirEntry;
 
 use super::get_plan::{Step, Wanted, listing_path, parse, plan};
-use crate::cli::{GetArgs, GlobalArgs};
+use crate::cli::GetArgs;
+use crate::cli::GlobalArgs;
 use crate::connection::Client;
-use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output::{self, printable, remote_shown};
 use crate::progress::Progress;
+use crate::session::Session;
 use crate::summary::{self, Summary};
 use crate::transfer::{self, GetJob, Outcome, TransferOptions};
 use crate::whole::SMALL_FILE;
 
 /// Runs `ftp get REMOTE... --to DIR` (and a lone REMOTE holding a pattern, into `.`).
-pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(), ClientError> {
+pub async fn run(session: &mut Session, args: GetArgs, dir: PathBuf) -> Result<(), ClientError> {
+    let global = &session.global.clone();
     if !dir.is_dir() {
         return Err(ClientError::Usage(format!(
             "local folder {} does not exist",
@@ -45,9 +47,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
         .map(|remote| parse(remote))
         .collect::<Result<Vec<_>, _>>()?;
     let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
-    let mut connector = Connector::new(global)?;
-    connector.stop_on_signals();
-    let mut client: Option<Client> = None;
+    let (connector, client) = session.transfer()?;
     let quiet_progress = Progress::new(true, 0, 0);
     let folders: Vec<String> = wanted
         .iter()
@@ -61,8 +61,8 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
     let mut listings: HashMap<String, Result<Vec<DirEntry>, ClientError>> = HashMap::new();
     for folder in folders {
         let listed = transfer::with_retries(
-            &mut connector,
-            &mut client,
+            connector,
+            client,
             options.retries,
             &quiet_progress,
             "listing",
@@ -121,8 +121,8 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
                 let count = run.len();
                 let mut reported = 0;
                 let finished = transfer::compare_or_get_whole_with_retries(
-                    &mut connector,
-                    &mut client,
+                    connector,
+                    client,
                     &run,
                     &existing,
                     &options,
@@ -141,14 +141,8 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
                 continue;
             }
             Step::Fetch(job, _) => {
-                let result = transfer::get_with_retries(
-                    &mut connector,
-                    &mut client,
-                    job,
-                    &options,
-                    &progress,
-                )
-                .await;
+                let result =
+                    transfer::get_with_retries(connector, client, job, &options, &progress).await;
                 out.fetched(job, result);
             }
         }
@@ -163,9 +157,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, dir: PathBuf) -> Result<(),
     } else if !global.quiet {
         super::print(&format!("{}\n", out.summary.text()))?;
     }
-    if let Some(client) = client {
-        let _ = client.quit().await;
-    }
+    session.finish_quietly().await;
     match out.first_failure {
         None => Ok(()),
         Some(code) => Err(ClientError::Several {

@@ -11,14 +11,14 @@
 
 use ftp_proto::{DirEntry, ErrorKind, TreeEntry};
 
-use crate::cli::GlobalArgs;
-use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
+use crate::session::Session;
 
 /// Lists `path` on the server.
-pub async fn run(global: &GlobalArgs, path: &str, recursive: bool) -> Result<(), ClientError> {
-    let mut client = Connector::new(global)?.connect().await?;
+pub async fn run(session: &mut Session, path: &str, recursive: bool) -> Result<(), ClientError> {
+    let global = &session.global.clone();
+    let client = session.client().await?;
     if recursive {
         let top = output::remote_shown(path);
         let mut sections = Sections::new(&top, global.json);
@@ -41,17 +41,17 @@ pub async fn run(global: &GlobalArgs, path: &str, recursive: bool) -> Result<(),
                     ..
                 },
             ) => {
-                if is_folder(&mut client, path).await? {
+                if is_folder(client, path).await? {
                     return Err(error);
                 }
-                print_listing(&mut client, path, global.json).await?;
+                print_listing(client, path, global.json).await?;
             }
             Err(error) => return Err(error),
         }
     } else {
-        print_listing(&mut client, path, global.json).await?;
+        print_listing(client, path, global.json).await?;
     }
-    client.quit().await
+    session.finish().await
 }
 
 /// Whether the remote `path` is a folder, as its parent's listing shows it (the home is one;

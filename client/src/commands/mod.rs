@@ -11,25 +11,29 @@ pub mod sync;
 
 use std::io::Write;
 
-use crate::cli::{Command, GlobalArgs};
+use crate::cli::Command;
 use crate::error::ClientError;
+use crate::session::Session;
 
-/// Runs a parsed command line.
-pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), ClientError> {
+/// Runs one parsed command on `session` (a one-shot `ftp CMD`, or a line of the shell).
+pub async fn run(session: &mut Session, command: Command) -> Result<(), ClientError> {
     match command {
-        Command::Ls { path, recursive } => ls::run(global, &path, recursive).await,
-        Command::Put(args) => put::run(global, args).await,
-        Command::Get(args) => get::run(global, args).await,
-        Command::Stat { path } => simple::stat(global, &path).await,
+        Command::Ls { path, recursive } => ls::run(session, &path, recursive).await,
+        Command::Put(args) => put::run(session, args).await,
+        Command::Get(args) => get::run(session, args).await,
+        Command::Stat { path } => simple::stat(session, &path).await,
         Command::Rm {
             path,
             recursive,
             partial,
-        } => simple::rm(global, &path, recursive, partial).await,
-        Command::Partials => simple::partials(global).await,
-        Command::Mkdir { path } => simple::mkdir(global, &path).await,
-        Command::Mv { src, dst, force } => simple::mv(global, &src, &dst, force).await,
-        Command::Sync(args) => sync::run(global, args).await,
+        } => simple::rm(session, &path, recursive, partial).await,
+        Command::Partials => simple::partials(session).await,
+        Command::Mkdir { path } => simple::mkdir(session, &path).await,
+        Command::Mv { src, dst, force } => simple::mv(session, &src, &dst, force).await,
+        Command::Sync(args) => sync::run(session, args).await,
+        Command::Shell => Err(ClientError::Usage(
+            "shell: already in the interactive session".into(),
+        )),
     }
 }
 

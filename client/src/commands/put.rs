@@ -9,20 +9,21 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{GlobalArgs, PutArgs};
-use crate::connector::Connector;
+use crate::cli::PutArgs;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
+use crate::session::Session;
 use crate::summary::{self, Summary};
 use crate::transfer::{self, PutJob, TransferOptions};
 use crate::upload;
 use crate::whole;
 
 /// Runs `ftp put`.
-pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
+pub async fn run(session: &mut Session, args: PutArgs) -> Result<(), ClientError> {
+    let global = &session.global.clone();
     if args.recursive {
-        return crate::tree::put::run(global, args).await;
+        return crate::tree::put::run(session, args).await;
     }
     // One open per file: off the runtime, as every file-system call of a transfer.
     let (paths, to) = (args.paths.clone(), args.to.clone());
@@ -49,11 +50,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         failures.push(error);
     }
     let options = TransferOptions::new(args.force, args.retries, args.limit_rate)?;
-    let mut connector = Connector::new(global)?;
-    connector.stop_on_signals();
+    let (connector, client) = session.transfer()?;
     let total: u64 = jobs.iter().map(|job| job.size).sum();
     let progress = Progress::new(global.quiet, jobs.len(), total);
-    let mut client = None;
     // Set when stdout is gone or a signal came: the command ends with that error.
     let mut ended: Option<ClientError> = None;
     // Reports one file's result; `false` once the connection is lost for good, or stdout, or a
@@ -122,8 +121,8 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
             rest = after;
             let mut going = true;
             let finished = transfer::put_whole_with_retries(
-                &mut connector,
-                &mut client,
+                connector,
+                client,
                 batch,
                 &options,
                 &progress,
@@ -157,8 +156,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         }
         rest = &rest[1..];
         let result =
-            transfer::put_with_retries(&mut connector, &mut client, first, &options, &progress)
-                .await;
+            transfer::put_with_retries(connector, client, first, &options, &progress).await;
         if !several && let Err(error) = result {
             return Err(error);
         }
@@ -170,9 +168,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         return Err(error);
     }
     progress.finish();
-    if let Some(client) = client {
-        let _ = client.quit().await;
-    }
+    session.finish_quietly().await;
     if several {
         if global.json {
             super::print(&format!("{}\n", summary.json()))?;

@@ -1,14 +1,14 @@
 //! `ftp stat PATH`, `ftp rm [-r | --partial] PATH`, `ftp mkdir PATH`, `ftp mv SRC DST`,
 //! `ftp partials`: one request, one answer.
 
-use crate::cli::GlobalArgs;
-use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
+use crate::session::Session;
 
 /// `ftp stat PATH`.
-pub async fn stat(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
-    let mut client = Connector::new(global)?.connect().await?;
+pub async fn stat(session: &mut Session, path: &str) -> Result<(), ClientError> {
+    let global = &session.global.clone();
+    let client = session.client().await?;
     let (entry, sha256) = client.stat(path).await?;
     let shown = output::remote_shown(path);
     let text = if global.json {
@@ -17,23 +17,24 @@ pub async fn stat(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
         output::stat_text(&shown, &entry, sha256.as_ref())
     };
     super::print(&text)?;
-    client.quit().await
+    session.finish().await
 }
 
 /// `ftp rm [-r | --partial] PATH`: silent on success, like rm; with `-r`, says how many files
 /// and folders went.
 pub async fn rm(
-    global: &GlobalArgs,
+    session: &mut Session,
     path: &str,
     recursive: bool,
     partial: bool,
 ) -> Result<(), ClientError> {
+    let global = &session.global.clone();
     if recursive && partial {
         return Err(ClientError::Usage(
             "rm: -r and --partial do not go together".into(),
         ));
     }
-    let mut client = Connector::new(global)?.connect().await?;
+    let client = session.client().await?;
     if recursive {
         let removed = client.remove_tree(path).await?;
         let shown = output::remote_shown(path);
@@ -60,7 +61,7 @@ pub async fn rm(
             )
         };
         super::print(&text)?;
-        return client.quit().await;
+        return session.finish().await;
     }
     if partial {
         client.remove_partial(path).await?;
@@ -74,7 +75,7 @@ pub async fn rm(
         }
         super::print(&format!("{json}\n"))?;
     }
-    client.quit().await
+    session.finish().await
 }
 
 /// A refusal to remove a folder that is not empty, with a hint at `rm -r`.
@@ -91,8 +92,9 @@ fn hint_at_recursive(error: ClientError) -> ClientError {
 }
 
 /// `ftp mkdir PATH`: silent on success, like mkdir -p.
-pub async fn mkdir(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
-    let mut client = Connector::new(global)?.connect().await?;
+pub async fn mkdir(session: &mut Session, path: &str) -> Result<(), ClientError> {
+    let global = &session.global.clone();
+    let client = session.client().await?;
     let created = client.make_dir(path).await?;
     if global.json {
         let json = serde_json::json!({
@@ -102,12 +104,18 @@ pub async fn mkdir(global: &GlobalArgs, path: &str) -> Result<(), ClientError> {
         });
         super::print(&format!("{json}\n"))?;
     }
-    client.quit().await
+    session.finish().await
 }
 
 /// `ftp mv SRC DST [--force]`: silent on success, like mv.
-pub async fn mv(global: &GlobalArgs, src: &str, dst: &str, force: bool) -> Result<(), ClientError> {
-    let mut client = Connector::new(global)?.connect().await?;
+pub async fn mv(
+    session: &mut Session,
+    src: &str,
+    dst: &str,
+    force: bool,
+) -> Result<(), ClientError> {
+    let global = &session.global.clone();
+    let client = session.client().await?;
     let (from, to) = client.rename(src, dst, force).await?;
     if global.json {
         let json = serde_json::json!({
@@ -118,12 +126,13 @@ pub async fn mv(global: &GlobalArgs, src: &str, dst: &str, force: bool) -> Resul
         });
         super::print(&format!("{json}\n"))?;
     }
-    client.quit().await
+    session.finish().await
 }
 
 /// `ftp partials`: one line per unfinished upload (nothing when there is none).
-pub async fn partials(global: &GlobalArgs) -> Result<(), ClientError> {
-    let mut client = Connector::new(global)?.connect().await?;
+pub async fn partials(session: &mut Session) -> Result<(), ClientError> {
+    let global = &session.global.clone();
+    let client = session.client().await?;
     let partials = client.partials().await?;
     let mut text = String::new();
     for p in &partials {
@@ -147,7 +156,7 @@ pub async fn partials(global: &GlobalArgs) -> Result<(), ClientError> {
         }
     }
     super::print(&text)?;
-    client.quit().await
+    session.finish().await
 }
 
 /// An age in its largest whole unit: `42s`, `5m`, `3h`, `2d`.

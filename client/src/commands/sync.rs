@@ -17,6 +17,7 @@ use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output::{printable, remote_shown};
 use crate::progress::Progress;
+use crate::session::Session as FtpSession;
 use crate::sync::delete::{self, Target};
 use crate::sync::deletions::DeletionPlan;
 use crate::sync::dry_run::{self, DryRun};
@@ -31,7 +32,8 @@ use crate::tree::report::Report;
 use crate::tree::{self, names};
 
 /// Runs `ftp sync`.
-pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<(), ClientError> {
+pub async fn run(ftp: &mut FtpSession, args: SyncArgs) -> Result<(), ClientError> {
+    let global = &ftp.global.clone();
     let (src, dst) = (args.src.clone(), args.dst.clone());
     let sides = crate::blocking::run(move || {
         let sides = Sides::parse(&src, &dst, |path| names::local_folder_name(path).ok())?;
@@ -41,21 +43,17 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<(), ClientError>
         Ok(sides)
     })
     .await?;
-    let mut connector = Connector::new(global)?;
-    if !args.dry_run {
-        connector.stop_on_signals();
-    }
+    let (connector, client) = ftp.lend(!args.dry_run)?;
     let mut session = Session {
         connector,
-        client: None,
+        client,
         sides,
         args,
         listing: Progress::new(global.quiet, 0, 0),
     };
     let result = session.sync(global).await;
-    if let Some(client) = session.client.take() {
-        let _ = client.quit().await;
-    }
+    ftp.restore(session.connector, session.client);
+    ftp.finish_quietly().await;
     result
 }
 

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use ftp_proto::EntryKind;
 
-use crate::cli::{GetArgs, GlobalArgs};
+use crate::cli::GetArgs;
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
+use crate::session::Session;
 use crate::transfer::{GetJob, TransferOptions};
 
 use super::plan::{self, Action, Plan, PlanOptions};
@@ -33,7 +34,8 @@ use super::{downloads, names};
 pub type Download = Planned;
 
 /// Runs `ftp get -r`.
-pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> {
+pub async fn run(session: &mut Session, args: GetArgs) -> Result<(), ClientError> {
+    let global = &session.global.clone();
     if args.to.is_some() {
         return Err(ClientError::Usage(
             "get -r copies one folder: ftp get -r REMOTE_DIR [LOCAL] (no --to)".into(),
@@ -64,13 +66,11 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         replace: false,
         local_destination: true,
     };
-    let mut connector = Connector::new(global)?;
-    connector.stop_on_signals();
-    let mut client = None;
+    let (connector, client) = session.transfer()?;
     let listing = Progress::new(global.quiet, 0, 0);
     let download = prepare(
-        &mut connector,
-        &mut client,
+        connector,
+        client,
         &listing,
         remote_root,
         local_root,
@@ -81,8 +81,8 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
     let progress = super::progress_for(&download.plan, global.quiet);
     let mut report = Report::new("get", global);
     fetch(
-        &mut connector,
-        &mut client,
+        connector,
+        client,
         &download,
         &options,
         !args.no_fsync,
@@ -90,9 +90,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs) -> Result<(), ClientError> 
         &mut report,
     )
     .await?;
-    if let Some(client) = client {
-        let _ = client.quit().await;
-    }
+    session.finish_quietly().await;
     report.finish(&progress)
 }
 

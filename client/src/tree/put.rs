@@ -10,12 +10,13 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::cli::{GlobalArgs, PutArgs};
+use crate::cli::PutArgs;
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::output;
 use crate::progress::Progress;
+use crate::session::Session;
 use crate::transfer::{self, Outcome, PutJob, TransferOptions};
 
 use super::names;
@@ -28,7 +29,8 @@ use super::{Flow, checksum, remote, walk};
 pub type Upload = Planned;
 
 /// Runs `ftp put -r`.
-pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> {
+pub async fn run(session: &mut Session, args: PutArgs) -> Result<(), ClientError> {
+    let global = &session.global.clone();
     if args.to.is_some() {
         return Err(ClientError::Usage(
             "put -r copies one folder: ftp put -r DIR [REMOTE] (no --to)".into(),
@@ -62,13 +64,11 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
         replace: false,
         local_destination: false,
     };
-    let mut connector = Connector::new(global)?;
-    connector.stop_on_signals();
-    let mut client = None;
+    let (connector, client) = session.transfer()?;
     let listing = Progress::new(global.quiet, 0, 0);
     let upload = prepare(
-        &mut connector,
-        &mut client,
+        connector,
+        client,
         &listing,
         dir,
         remote_root,
@@ -79,18 +79,8 @@ pub async fn run(global: &GlobalArgs, args: PutArgs) -> Result<(), ClientError> 
     .await?;
     let progress = super::progress_for(&upload.plan, global.quiet);
     let mut report = Report::new("put", global);
-    send(
-        &mut connector,
-        &mut client,
-        &upload,
-        &options,
-        &progress,
-        &mut report,
-    )
-    .await?;
-    if let Some(client) = client {
-        let _ = client.quit().await;
-    }
+    send(connector, client, &upload, &options, &progress, &mut report).await?;
+    session.finish_quietly().await;
     report.finish(&progress)
 }
 

@@ -1,0 +1,72 @@
+//! `ftp -b FILE` (`-b -`: standard input): the shell's lines with no prompt, one login for all.
+//! Blank lines and `#` comments are skipped. The first failure ends the batch with its exit
+//! code, unless its line starts with `-`: then it is told and the batch goes on. A line that
+//! cannot be parsed is a usage failure (exit 2); a stop by Ctrl-C or SIGTERM ends it always.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::cli::GlobalArgs;
+use crate::error::ClientError;
+use crate::session::Session;
+
+use super::run::Flow;
+
+/// Runs the batch in `file`; returns the exit code.
+pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs, file: &Path) -> u8 {
+    let text = if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map(|_| text)
+            .map_err(|source| ClientError::Local {
+                context: "cannot read the batch from standard input".into(),
+                source,
+            })
+    } else {
+        std::fs::read_to_string(file).map_err(|source| ClientError::Local {
+            context: format!("cannot read the batch file {}", file.display()),
+            source,
+        })
+    };
+    let text = match text {
+        Ok(text) => text,
+        Err(error) => return super::report(&error),
+    };
+    let mut session = match Session::lasting(global) {
+        Ok(session) => session,
+        Err(error) => return super::report(&error),
+    };
+    let code = lines(runtime, &mut session, &text);
+    runtime.block_on(session.close());
+    code
+}
+
+/// Runs the lines; the exit code of the batch.
+fn lines(runtime: &tokio::runtime::Runtime, session: &mut Session, text: &str) -> u8 {
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let (goes_on, line) = match line.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        match super::run::execute(runtime, session, line) {
+            Ok((Flow::Go, _)) => {}
+            Ok((Flow::Exit, _)) => break,
+            Err(ClientError::Usage(message)) if !goes_on => {
+                return super::report(&ClientError::Usage(format!(
+                    "line {}: {message}",
+                    index + 1
+                )));
+            }
+            Err(error @ ClientError::Interrupted(_)) => return super::report(&error),
+            Err(error) => {
+                let code = super::report(&error);
+                if !goes_on {
+                    return code;
+                }
+            }
+        }
+    }
+    0
+}
