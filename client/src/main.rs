@@ -4,16 +4,16 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use ftp::cli::Cli;
-
 /// jemalloc keeps freed chunk buffers for reuse: with glibc's allocator every received frame of
 /// a download faulted in fresh pages.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match ftp::launch::command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
