@@ -150,8 +150,9 @@ fn a_named_file_must_exist() {
         config: Some(PathBuf::from("/nonexistent/ftp/config.toml")),
         ..GlobalArgs::default()
     };
-    let error = effective(global).err().map(|e| e.to_string()).unwrap_or_default();
+    let error = message(effective(global));
     assert!(error.contains("/nonexistent/ftp/config.toml"), "{error}");
+    assert!(error.contains("does not exist"), "{error}");
 }
 
 #[test]
@@ -171,5 +172,21 @@ fn exposed_files_are_refused_with_their_chmod() -> std::io::Result<()> {
     assert!(got.ends_with(&format!("chmod 600 {}", pw.display())), "{got}");
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
     assert_eq!(effective(global).ok().and_then(|g| g.password_file), Some(pw));
+    Ok(())
+}
+
+#[test]
+fn the_documented_example_parses() -> Result<(), ClientError> {
+    let example = include_str!("../../config/ftp.toml");
+    let file = parse(Path::new("config/ftp.toml"), example)?;
+    assert!(file.servers.contains_key("home") && file.servers.contains_key("backup"));
+    assert_eq!(file.servers["backup"].timeout, Some(Duration::from_secs(120)));
+    // Every key is shown in [defaults], commented out.
+    for key in [
+        "address", "user", "secret_file", "fingerprint", "ca_file", "password_file",
+        "known_servers", "timeout", "insecure_plaintext",
+    ] {
+        assert!(example.contains(&format!("# {key} = ")), "{key}");
+    }
     Ok(())
 }

@@ -11,9 +11,15 @@ use crate::error::ClientError;
 /// Refuses a config file that group or others can write. A file that is not there is an
 /// error: it was named (`--config`) or was just seen.
 pub fn refuse_writable_config(path: &Path) -> Result<(), ClientError> {
-    let metadata = std::fs::metadata(path).map_err(|source| ClientError::Local {
-        context: format!("cannot read the config file {}", path.display()),
-        source,
+    let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ClientError::Usage(format!(
+            "the config file {} (named by --config or FTP_CONFIG) does not exist",
+            path.display()
+        )),
+        _ => ClientError::Local {
+            context: format!("cannot read the config file {}", path.display()),
+            source,
+        },
     })?;
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
