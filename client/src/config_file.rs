@@ -143,7 +143,10 @@ fn over(table: &Settings, defaults: &Settings) -> Settings {
         address: table.address.clone().or_else(|| defaults.address.clone()),
         user: table.user.clone().or_else(|| defaults.user.clone()),
         secret_file: pick(&table.secret_file, &defaults.secret_file),
-        fingerprint: table.fingerprint.clone().or_else(|| defaults.fingerprint.clone()),
+        fingerprint: table
+            .fingerprint
+            .clone()
+            .or_else(|| defaults.fingerprint.clone()),
         ca_file: pick(&table.ca_file, &defaults.ca_file),
         password_file: pick(&table.password_file, &defaults.password_file),
         known_servers: pick(&table.known_servers, &defaults.known_servers),

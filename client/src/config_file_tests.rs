@@ -71,8 +71,8 @@ fn a_server_name_picks_its_table_over_the_defaults() -> Result<(), Box<dyn std::
 }
 
 #[test]
-fn an_address_that_is_no_table_name_gets_only_the_defaults() -> Result<(), Box<dyn std::error::Error>>
-{
+fn an_address_that_is_no_table_name_gets_only_the_defaults()
+-> Result<(), Box<dyn std::error::Error>> {
     let (_dir, mut global) = config(FILE)?;
     global.server = Some("other:2121".into());
     let got = effective(global)?;
@@ -86,8 +86,8 @@ fn an_address_that_is_no_table_name_gets_only_the_defaults() -> Result<(), Box<d
 }
 
 #[test]
-fn what_the_command_line_or_environment_set_beats_the_file() -> Result<(), Box<dyn std::error::Error>>
-{
+fn what_the_command_line_or_environment_set_beats_the_file()
+-> Result<(), Box<dyn std::error::Error>> {
     let (_dir, mut global) = config(FILE)?;
     global.server = Some("home".into());
     global.user = Some("bob".into());
@@ -104,8 +104,14 @@ fn what_the_command_line_or_environment_set_beats_the_file() -> Result<(), Box<d
 #[test]
 fn paths_are_relative_to_the_file_and_tilde_is_home() {
     let folder = Path::new("/etc/ftp");
-    assert_eq!(resolve_path(folder, Path::new("k.key")), folder.join("k.key"));
-    assert_eq!(resolve_path(folder, Path::new("/abs/k")), PathBuf::from("/abs/k"));
+    assert_eq!(
+        resolve_path(folder, Path::new("k.key")),
+        folder.join("k.key")
+    );
+    assert_eq!(
+        resolve_path(folder, Path::new("/abs/k")),
+        PathBuf::from("/abs/k")
+    );
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         let got = resolve_path(folder, Path::new("~/keys/k.key"));
         assert_eq!(got, PathBuf::from(home).join("keys/k.key"));
@@ -126,9 +132,17 @@ fn a_table_without_an_address_is_an_error_naming_it() -> std::io::Result<()> {
 #[test]
 fn bad_toml_and_unknown_keys_name_the_file_and_line() -> std::io::Result<()> {
     for (text, line, says) in [
-        ("[defaults]\nuser = \"a\"\nadress = \"x\"\n", 3, "unknown field `adress`"),
+        (
+            "[defaults]\nuser = \"a\"\nadress = \"x\"\n",
+            3,
+            "unknown field `adress`",
+        ),
         ("[defaults]\nuser = \n", 2, ""),
-        ("[servers.a]\naddress = \"h\"\n[servers.a.deep]\n", 3, "unknown field `deep`"),
+        (
+            "[servers.a]\naddress = \"h\"\n[servers.a.deep]\n",
+            3,
+            "unknown field `deep`",
+        ),
         ("[default]\n", 1, "unknown field `default`"),
         ("[defaults]\n\ntimeout = \"soon\"\n", 3, "not a duration"),
     ] {
@@ -161,7 +175,10 @@ fn exposed_files_are_refused_with_their_chmod() -> std::io::Result<()> {
     let path = dir.path().join("config.toml");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664))?;
     let got = message(effective(global));
-    assert!(got.ends_with(&format!("chmod go-w {}", path.display())), "{got}");
+    assert!(
+        got.ends_with(&format!("chmod go-w {}", path.display())),
+        "{got}"
+    );
 
     let (dir, mut global) = config("[servers.s]\naddress = \"h\"\npassword_file = \"pw\"\n")?;
     let pw = dir.path().join("pw");
@@ -169,9 +186,15 @@ fn exposed_files_are_refused_with_their_chmod() -> std::io::Result<()> {
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644))?;
     global.server = Some("s".into());
     let got = message(effective(global.clone()));
-    assert!(got.ends_with(&format!("chmod 600 {}", pw.display())), "{got}");
+    assert!(
+        got.ends_with(&format!("chmod 600 {}", pw.display())),
+        "{got}"
+    );
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
-    assert_eq!(effective(global).ok().and_then(|g| g.password_file), Some(pw));
+    assert_eq!(
+        effective(global).ok().and_then(|g| g.password_file),
+        Some(pw)
+    );
     Ok(())
 }
 
@@ -180,11 +203,21 @@ fn the_documented_example_parses() -> Result<(), ClientError> {
     let example = include_str!("../../config/ftp.toml");
     let file = parse(Path::new("config/ftp.toml"), example)?;
     assert!(file.servers.contains_key("home") && file.servers.contains_key("backup"));
-    assert_eq!(file.servers["backup"].timeout, Some(Duration::from_secs(120)));
+    assert_eq!(
+        file.servers["backup"].timeout,
+        Some(Duration::from_secs(120))
+    );
     // Every key is shown in [defaults], commented out.
     for key in [
-        "address", "user", "secret_file", "fingerprint", "ca_file", "password_file",
-        "known_servers", "timeout", "insecure_plaintext",
+        "address",
+        "user",
+        "secret_file",
+        "fingerprint",
+        "ca_file",
+        "password_file",
+        "known_servers",
+        "timeout",
+        "insecure_plaintext",
     ] {
         assert!(example.contains(&format!("# {key} = ")), "{key}");
     }

@@ -102,7 +102,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(message.ends_with(&format!("chmod 600 {}", path.display())), "{message}");
+        assert!(
+            message.ends_with(&format!("chmod 600 {}", path.display())),
+            "{message}"
+        );
         let path = file_with_mode(dir.path(), "pw", 0o600)?;
         assert!(refuse_exposed_password_file(&config, &path).is_ok());
         assert!(refuse_exposed_password_file(&config, &dir.path().join("none")).is_ok());

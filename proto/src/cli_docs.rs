@@ -184,7 +184,10 @@ mod tests {
     #[test]
     fn the_man_page_is_roff_naming_options_and_subcommands() -> std::io::Result<()> {
         let page = String::from_utf8_lossy(&man_page(sample())?).into_owned();
-        assert!(page.starts_with(".ie") || page.contains(".TH tool 1"), "{page}");
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH tool 1"),
+            "{page}"
+        );
         assert!(page.contains(".TH tool 1"));
         assert!(page.contains("server"));
         assert!(page.contains("put"));
@@ -196,7 +199,13 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("man1");
         write_pages(sample(), &out)?;
-        for page in ["tool.1", "tool-put.1", "tool-user.1", "tool-user-add.1", "tool-man.1"] {
+        for page in [
+            "tool.1",
+            "tool-put.1",
+            "tool-user.1",
+            "tool-user-add.1",
+            "tool-man.1",
+        ] {
             assert!(out.join(page).is_file(), "{page}");
         }
         assert!(!out.join("tool-help.1").exists());

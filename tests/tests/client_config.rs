@@ -59,14 +59,22 @@ fn config_folder(text: &str) -> (tempfile::TempDir, PathBuf) {
 fn a_server_name_logs_in_with_what_its_table_says() {
     let (site, server) = server();
     let xdg = site.client_config();
-    write(&xdg.join("ftp/config.toml"), &table(&server, "alice"), 0o600);
+    write(
+        &xdg.join("ftp/config.toml"),
+        &table(&server, "alice"),
+        0o600,
+    );
     write(&xdg.join("ftp/pw"), &format!("{PASSWORD}\n"), 0o600);
 
     let mut by_flag = ftp(&xdg);
     by_flag.args(["--server", "box", "ls"]);
     let output = run(by_flag, None);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(stdout(&output).contains("from-config.txt"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("from-config.txt"),
+        "{}",
+        stdout(&output)
+    );
 
     let mut by_env = ftp(&xdg);
     by_env.env("FTP_SERVER", "box").arg("ls");
@@ -96,7 +104,12 @@ fn a_flag_beats_the_environment_which_beats_the_file() {
     let output = attempt(None, None);
     assert_eq!(code(&output), 3, "the file's user: {}", stderr(&output));
     let output = attempt(Some("alice"), None);
-    assert_eq!(code(&output), 0, "the environment's user: {}", stderr(&output));
+    assert_eq!(
+        code(&output),
+        0,
+        "the environment's user: {}",
+        stderr(&output)
+    );
     let output = attempt(Some("mallory"), Some("alice"));
     assert_eq!(code(&output), 0, "the flag's user: {}", stderr(&output));
     let output = attempt(Some("alice"), Some("mallory"));
@@ -109,7 +122,10 @@ fn exposed_files_are_refused_with_the_chmod_that_fixes_them() {
     let (dir, file) = config_folder(&table(&server, "alice"));
     let attempt = || {
         let mut command = ftp(&site.client_config());
-        command.arg("--config").arg(&file).args(["--server", "box", "ls"]);
+        command
+            .arg("--config")
+            .arg(&file)
+            .args(["--server", "box", "ls"]);
         run(command, None)
     };
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
@@ -156,7 +172,11 @@ fn bad_files_are_usage_errors_naming_the_file_and_line() {
     command.env("FTP_CONFIG", &missing).arg("ls");
     let output = run(command, None);
     assert_eq!(code(&output), 2, "{}", stderr(&output));
-    assert!(stderr(&output).contains("does not exist"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// `BINARY ARGS…` run to completion: its exit code and stdout.
@@ -183,12 +203,18 @@ fn completion_scripts_name_the_subcommands() {
     for (binary, name, subcommand) in [(ftp_bin(), "ftp", "put"), (ftpd_bin(), "ftpd", "keygen")] {
         let (status, bash) = docs(&binary, &["completions", "bash"]);
         assert_eq!(status, 0);
-        assert!(bash.contains(subcommand) && bash.contains("complete -F"), "{bash}");
+        assert!(
+            bash.contains(subcommand) && bash.contains("complete -F"),
+            "{bash}"
+        );
         if exists("bash") {
             let checked = tempfile::NamedTempFile::new().unwrap();
             std::fs::write(checked.path(), &bash).unwrap();
             let status = Command::new("bash").arg("-n").arg(checked.path()).status();
-            assert!(status.unwrap().success(), "bash -n rejects the {name} script");
+            assert!(
+                status.unwrap().success(),
+                "bash -n rejects the {name} script"
+            );
         }
         let (status, zsh) = docs(&binary, &["completions", "zsh"]);
         assert_eq!(status, 0);
@@ -208,10 +234,16 @@ fn man_pages_are_roff_naming_the_options() {
     let (status, page) = docs(&ftp_bin(), &["man"]);
     assert_eq!(status, 0);
     assert!(page.contains(".TH ftp 1"), "{page}");
-    assert!(page.contains(r"\-\-config") && page.contains(r"\-\-server"), "{page}");
+    assert!(
+        page.contains(r"\-\-config") && page.contains(r"\-\-server"),
+        "{page}"
+    );
     let (status, page) = docs(&ftpd_bin(), &["man"]);
     assert_eq!(status, 0);
-    assert!(page.contains(".TH ftpd 1") && page.contains(r"\-\-root"), "{page}");
+    assert!(
+        page.contains(".TH ftpd 1") && page.contains(r"\-\-root"),
+        "{page}"
+    );
 
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("man/man1");
@@ -219,7 +251,13 @@ fn man_pages_are_roff_naming_the_options() {
         let (status, _) = docs(&binary, &["man", "--out", dir.to_str().unwrap()]);
         assert_eq!(status, 0);
     }
-    for page in ["ftp.1", "ftp-put.1", "ftp-sync.1", "ftpd.1", "ftpd-user-add.1"] {
+    for page in [
+        "ftp.1",
+        "ftp-put.1",
+        "ftp-sync.1",
+        "ftpd.1",
+        "ftpd-user-add.1",
+    ] {
         assert!(dir.join(page).is_file(), "{page}");
     }
     assert!(!dir.join("ftp-help.1").exists());
@@ -239,7 +277,10 @@ fn man_pages_are_roff_naming_the_options() {
 #[test]
 fn a_reader_that_goes_away_early_is_no_error() {
     let mut command = command(&ftp_bin());
-    command.arg("man").stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .arg("man")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     // Closed before the page is written: the write meets a broken pipe.
     drop(child.stdout.take());
