@@ -80,7 +80,14 @@ pub fn effective(mut global: GlobalArgs) -> Result<GlobalArgs, ClientError> {
     }
     let resolve = |p: &Option<PathBuf>| p.as_deref().map(|p| resolve_path(&folder, p));
     fill(&mut global.server, settings.address.clone());
-    fill(&mut global.user, settings.user.clone());
+    // A user named in the address (`bob@host`) is as good as `--user`: the file's is not used.
+    let address_names_user = global
+        .server
+        .as_deref()
+        .is_some_and(|server| matches!(crate::address::parse_server(server), Ok((Some(_), _))));
+    if !address_names_user {
+        fill(&mut global.user, settings.user.clone());
+    }
     fill(&mut global.fingerprint, settings.fingerprint.clone());
     fill(&mut global.secret_file, resolve(&settings.secret_file));
     fill(&mut global.ca_file, resolve(&settings.ca_file));

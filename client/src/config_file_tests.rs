@@ -223,3 +223,16 @@ fn the_documented_example_parses() -> Result<(), ClientError> {
     }
     Ok(())
 }
+
+#[test]
+fn a_user_in_the_address_beats_the_file_user() -> Result<(), Box<dyn std::error::Error>> {
+    let (_dir, mut global) = config(FILE)?;
+    global.server = Some("bob@other:2121".into());
+    let got = effective(global)?;
+    assert_eq!(got.user, None, "the address's bob is used later");
+    let (_dir, mut global) =
+        config("[servers.s]\naddress = \"carol@h\"\n[defaults]\nuser = \"dora\"\n")?;
+    global.server = Some("s".into());
+    assert_eq!(effective(global)?.user, None);
+    Ok(())
+}
