@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     version,
     about,
     long_about = None,
-    after_help = "Environment: FTP_SERVER, FTP_USER, FTP_PASSWORD (the password itself), \
+    after_help = "Environment: FTP_CONFIG, FTP_SERVER, FTP_USER, FTP_PASSWORD (the password itself), \
 FTP_PASSWORD_FILE, FTP_SECRET_FILE, FTP_FINGERPRINT, FTP_CA_FILE, FTP_KNOWN_SERVERS, \
 FTP_INSECURE_PLAINTEXT, FTP_TIMEOUT, and for get FTP_NO_FSYNC. With no password given, ftp \
 asks on the terminal.\n\
@@ -40,8 +40,14 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
+    /// Client config file with [defaults] and [servers.NAME] tables (see config/ftp.toml)
+    /// [default: $XDG_CONFIG_HOME/ftp/config.toml, else ~/.config/ftp/config.toml].
+    #[arg(long, env = "FTP_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Server address: HOST[:PORT], [IPV6]:PORT, USER@HOST[:PORT] or
-    /// ftp://[USER@]HOST[:PORT] [default: 127.0.0.1:2121].
+    /// ftp://[USER@]HOST[:PORT], or the NAME of a [servers.NAME] table in the config file
+    /// [default: 127.0.0.1:2121].
     #[arg(long, env = "FTP_SERVER", global = true, value_name = "ADDR")]
     pub server: Option<String>,
 
@@ -295,7 +301,7 @@ pub struct PutArgs {
 }
 
 /// A `--timeout`: a whole number of seconds or a duration such as `90s` or `2m`, at least 1 s.
-fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     let duration = match text.parse::<u64>() {
         Ok(seconds) => std::time::Duration::from_secs(seconds),
         Err(_) => humantime::parse_duration(text)

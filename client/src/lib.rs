@@ -1,6 +1,7 @@
 //! `ftp`: the client as a library, reused by its binary and by tests.
 //!
-//! Layout: [`cli`] (syntax), [`address`] (the `--server` forms), [`credentials`] (key and password sources), [`transport`] (TCP,
+//! Layout: [`launch`] (the command line, `completions` and `man`, then [`config_file`]: named
+//! servers and defaults, its permissions checked by [`config_perms`]), [`cli`] (syntax), [`address`] (the `--server` forms), [`credentials`] (key and password sources), [`transport`] (TCP,
 //! then TLS with the server's identity checked by [`verifier`] against a pin, a CA or the
 //! [`known_servers`] file), [`connector`] (connect and log in, again after a loss), [`session`] (the connection and remote folder kept across commands), [`shell`] (the interactive session and batch mode),
 //! [`connection`] (the async [`Client`]: handshake, login, list), [`requests`] (stat, rm,
@@ -19,6 +20,8 @@ pub mod blocking;
 pub mod checkpoints;
 pub mod cli;
 pub mod commands;
+pub mod config_file;
+pub mod config_perms;
 pub mod connection;
 pub mod connector;
 pub mod credentials;
@@ -28,6 +31,7 @@ pub mod get_whole;
 pub mod identical;
 pub mod interrupt;
 pub mod known_servers;
+pub mod launch;
 pub mod local_hash;
 pub mod output;
 pub mod part;

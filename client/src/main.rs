@@ -1,10 +1,8 @@
-//! `ftp` entry point: parse the command line and run it (see [`ftp::shell::main`]: one command,
-//! the interactive session or a batch), exiting with the contract's code (see [`ftp::error`]).
+//! `ftp` entry point: parse the command line, with the config file's settings filled in (see
+//! [`ftp::launch`]), and run it (see [`ftp::shell::main`]: one command, the interactive
+//! session or a batch), exiting with the contract's code (see [`ftp::error`]).
 
 use std::process::ExitCode;
-
-use clap::Parser;
-use ftp::cli::Cli;
 
 /// jemalloc keeps freed chunk buffers for reuse: with glibc's allocator every received frame of
 /// a download faulted in fresh pages.
@@ -12,5 +10,8 @@ use ftp::cli::Cli;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    ftp::shell::main(Cli::parse())
+    match ftp::launch::command_line() {
+        Ok(cli) => ftp::shell::main(cli),
+        Err(code) => code,
+    }
 }

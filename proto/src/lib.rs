@@ -13,6 +13,8 @@
 //! - [`pace`]: `--limit-rate`'s pacing and chunk size, the same on both sides.
 //! - [`appender`]: how a file being received is written (direct I/O, else [`writebehind`]).
 //! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
+//! - `cli_docs` (feature `cli-docs`, for the two binaries only): `completions` and `man`
+//!   generated from a binary's clap command.
 //! - [`tls`]: what both sides agree on about TLS (provider, fingerprints, exporter label), and
 //!   [`transport`]: the stream a session runs over, TLS or (asked for explicitly) plain TCP.
 //!
@@ -22,6 +24,8 @@
 pub mod appender;
 pub mod buffer_pool;
 pub mod checkpoint;
+#[cfg(feature = "cli-docs")]
+pub mod cli_docs;
 pub mod codec;
 pub mod error;
 pub mod file_frames;

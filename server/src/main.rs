@@ -1,11 +1,11 @@
-//! `ftpd` entry point: parse the command line, run the server or a maintenance command, and
+//! `ftpd` entry point: parse the command line (answering `completions` and `man`, see
+//! [`ftp_proto::cli_docs`]), run the server or a maintenance command, and
 //! turn the outcome into an exit code (0 success, 2 usage, 1 anything else).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use ftpd::cli::{Cli, Command};
 use ftpd::config::Config;
 use ftpd::startup::FirstRun;
@@ -16,7 +16,10 @@ use ftpd::startup::FirstRun;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match ftp_proto::cli_docs::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

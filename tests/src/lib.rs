@@ -67,6 +67,7 @@ pub fn ftp_bin() -> PathBuf {
 
 /// Variables of ours that must not leak from the developer's shell into a test.
 const OUR_VARIABLES: &[&str] = &[
+    "FTP_CONFIG",
     "FTP_SERVER",
     "FTP_USER",
     "FTP_PASSWORD",
