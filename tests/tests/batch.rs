@@ -89,6 +89,21 @@ fn a_line_starting_with_a_dash_may_fail_and_the_batch_goes_on() {
 }
 
 #[test]
+fn a_batch_file_that_cannot_be_read_is_a_usage_failure() {
+    let site = site();
+    let server = site.start();
+    let mut command = server.ftp("alice", PASSWORD);
+    command.args(["-b", "/nonexistent/batch"]);
+    let output = run(command, None);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot read the batch file /nonexistent/batch"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_line_that_cannot_be_parsed_is_a_usage_failure() {
     let site = site();
     let server = site.start();

@@ -123,6 +123,18 @@ fn a_session_logs_in_once_completes_remote_names_and_keeps_a_private_history() {
     shell.exp_string(&prompt(&server, "/photos")).unwrap();
     shell.send_line("pwd").unwrap();
     shell.exp_string("/photos\r\n").unwrap();
+    // Two lines pasted at once (bracketed paste, as a terminal sends a paste) run one by one.
+    shell
+        .send("\x1b[200~mkdir pasted-one\nmkdir pasted-two\x1b[201~\r")
+        .unwrap();
+    shell.flush().unwrap();
+    shell.exp_string(&prompt(&server, "/photos")).unwrap();
+    shell.send_line("stat pasted-two").unwrap();
+    shell.exp_string("pasted-two").unwrap();
+    shell.exp_string(&prompt(&server, "/photos")).unwrap();
+    for pasted in ["pasted-one", "pasted-two"] {
+        assert!(home(&site).join("photos").join(pasted).is_dir(), "{pasted}");
+    }
     exit(shell);
     assert_eq!(logins(&server), 1, "{}", server.log());
 

@@ -1,7 +1,8 @@
 //! `ftp -b FILE` (`-b -`: standard input): the shell's lines with no prompt, one login for all.
 //! Blank lines and `#` comments are skipped. The first failure ends the batch with its exit
 //! code, unless its line starts with `-`: then it is told and the batch goes on. A line that
-//! cannot be parsed is a usage failure (exit 2); a stop by Ctrl-C or SIGTERM ends it always.
+//! cannot be parsed, or a batch file that cannot be read, is a usage failure (exit 2); a stop
+//! by Ctrl-C or SIGTERM ends it always.
 
 use std::io::Read;
 use std::path::Path;
@@ -24,9 +25,13 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs, file: &Path) -
                 source,
             })
     } else {
-        std::fs::read_to_string(file).map_err(|source| ClientError::Local {
-            context: format!("cannot read the batch file {}", file.display()),
-            source,
+        // A batch file that cannot be read is a mistake in the command line, as a missing
+        // --config file is: exit 2.
+        std::fs::read_to_string(file).map_err(|source| {
+            ClientError::Usage(format!(
+                "cannot read the batch file {}: {source}",
+                file.display()
+            ))
         })
     };
     let text = match text {

@@ -3,7 +3,8 @@
 //!
 //! Ctrl-C at the prompt clears the line (rustyline reads it as a key: the terminal sends no
 //! signal then); during a command it stops that command, which is told, and the prompt comes
-//! back. A failed command prints its error and the session goes on.
+//! back. A failed command prints its error and the session goes on. A paste of several lines
+//! (which a terminal with bracketed paste hands over as one) runs line by line.
 //!
 //! Order matters: rustyline puts its own SIGINT handler in place when the editor is made and
 //! keeps it while the editor lives, so the editor comes first and the transfers' handler (see
@@ -80,7 +81,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
     if let Some(file) = &history_file {
         let _ = editor.load_history(file);
     }
-    loop {
+    'prompt: loop {
         let prompt = format!("{who}:{}> ", shared.session.borrow().cwd());
         let text = match editor.readline(&prompt) {
             Ok(text) => text,
@@ -92,21 +93,25 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
                 break;
             }
         };
-        if history::keeps(&text) {
-            let _ = editor.add_history_entry(text.as_str());
-            if let Some(file) = &history_file {
-                let _ = editor.append_history(file);
-                let _ = history::keep_private(file);
+        // A paste of several lines comes as one text (bracketed paste): each line is a
+        // command of its own, run in order, as a shell runs them.
+        for line in text.lines() {
+            if history::keeps(line) {
+                let _ = editor.add_history_entry(line);
+                if let Some(file) = &history_file {
+                    let _ = editor.append_history(file);
+                    let _ = history::keep_private(file);
+                }
             }
-        }
-        let done = super::run::execute(runtime, &mut shared.session.borrow_mut(), &text);
-        match done {
-            Ok((Flow::Exit, _)) => break,
-            Ok((Flow::Go, Changes::None)) => {}
-            Ok((Flow::Go, Changes::Remote)) => shared.cache.borrow_mut().clear(),
-            Err(error) => {
-                super::report(&error);
-                shared.cache.borrow_mut().clear();
+            let done = super::run::execute(runtime, &mut shared.session.borrow_mut(), line);
+            match done {
+                Ok((Flow::Exit, _)) => break 'prompt,
+                Ok((Flow::Go, Changes::None)) => {}
+                Ok((Flow::Go, Changes::Remote)) => shared.cache.borrow_mut().clear(),
+                Err(error) => {
+                    super::report(&error);
+                    shared.cache.borrow_mut().clear();
+                }
             }
         }
     }
