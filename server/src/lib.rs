@@ -13,7 +13,9 @@
 //! [`place`] (renaming into place without replacing; a full disk), [`space`] (the disk guard),
 //! [`partials`] (where each unfinished upload is going),
 //! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
-//! [`error`] (refusals and their wire kinds).
+//! [`error`] (refusals and their wire kinds), [`fatal`] (what ends an `ftpd` command, and its
+//! exit code), [`serve`] (running as `ftpd` does: listen, announce, signals), [`storage`] (the
+//! seam between the handlers and where homes are kept), [`connection`] (a session's framed I/O).
 
 pub mod admin;
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod config;
 pub mod connect_line;
 pub mod connection;
 pub mod error;
+pub mod fatal;
 pub mod handlers;
 pub mod jail;
 pub mod ledger;
@@ -30,6 +33,7 @@ pub mod opening;
 pub mod partials;
 pub mod place;
 pub mod rate_floor;
+pub mod serve;
 pub mod served;
 pub mod server;
 pub mod session;
