@@ -5,7 +5,7 @@
 
 use ftp_proto::{CodecError, ErrorKind, ServerMessage};
 
-use crate::storage::{Failure, StorageError};
+use crate::failure::{Failure, StorageError};
 
 /// A request the server declines; the client gets `kind` and `message`, the session continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl Refusal {
     /// [`StorageError`] becomes a wire [`ErrorKind`] and words.
     pub fn from_storage(error: &StorageError, path: &impl std::fmt::Display) -> Self {
         let path = match &error.at {
-            Some(at) => at.to_string(),
+            Some(at) => at.clone(),
             None => path.to_string(),
         };
         let (kind, why) = match error.failure {

@@ -154,7 +154,7 @@ pub fn open_home(
 /// What the client is told of a local file-system error at `path` (see
 /// [`Refusal::from_storage`]).
 pub fn refusal_for(error: &std::io::Error, path: &impl fmt::Display) -> Refusal {
-    Refusal::from_storage(&crate::storage::local::errno::classify(error), path)
+    Refusal::from_storage(&crate::failure::errno::classify(error), path)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, I/O errors to
-//! refusals), [`opening`] (opens that never block on a FIFO or device), [`modes`] (the modes
+//! refusals), [`modes`] (the modes
 //! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
 //! [`place`] (renaming into place without replacing; a full disk), [`space`] (the disk guard),
@@ -24,12 +24,12 @@ pub mod config;
 pub mod connect_line;
 pub mod connection;
 pub mod error;
+pub mod failure;
 pub mod fatal;
 pub mod handlers;
 pub mod jail;
 pub mod ledger;
 pub mod modes;
-pub mod opening;
 pub mod partials;
 pub mod place;
 pub mod rate_floor;

@@ -5,7 +5,7 @@
 //! Each mode is set explicitly on what was just created, so the umask the server was started
 //! with changes nothing: it can only take bits away, and an explicit `chmod` puts them back.
 //! Folders that were already there keep their mode. This module never opens user content in
-//! a way that could block (see [`crate::opening::open_regular`]).
+//! a way that could block (see [`crate::storage::local::opening::open_regular`]).
 
 use std::path::{Component, Path, PathBuf};
 

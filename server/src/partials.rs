@@ -2,7 +2,7 @@
 //! `USER~HASH.part`, holding the declared size and the remote path as the user named it
 //! (`SIZE\nPATH`). Partial names are hashes, so this is how `ftp partials` lists a user's
 //! unfinished uploads and `ftp rm --partial PATH` finds the one to drop. A sidecar goes with
-//! its partial ([`crate::uploads::forget_checkpoints`]); one left without its partial is swept
+//! its partial ([`forget_checkpoints`]); one left without its partial is swept
 //! by expiry. Partials written before sidecars existed are not listed (expiry still takes them).
 
 use std::time::SystemTime;
@@ -105,6 +105,18 @@ pub fn list(
     }
     found.sort_by(|a, b| a.1.path.cmp(&b.1.path).then(a.0.cmp(&b.0)));
     Ok(found)
+}
+
+/// Name of the checkpoint list kept beside a partial.
+pub fn checkpoint_name(partial: &str) -> String {
+    format!("{}.ckpt", partial.strip_suffix(".part").unwrap_or(partial))
+}
+
+/// Removes the checkpoint list and the destination record of a partial
+/// that is gone. Blocking.
+pub fn forget_checkpoints(partials: &cap_std::fs::Dir, partial: &str) {
+    let _ = partials.remove_file(checkpoint_name(partial));
+    forget(partials, partial);
 }
 
 #[cfg(test)]

@@ -129,11 +129,6 @@ pub fn open_partial(
     Ok((file, offset))
 }
 
-/// Name of the checkpoint list kept beside a partial.
-fn checkpoint_name(partial: &str) -> String {
-    format!("{}.ckpt", partial.strip_suffix(".part").unwrap_or(partial))
-}
-
 /// How the writer of a partial opened at `offset` hashes: from the checkpoints sealed when it
 /// was last written (bound to its name, inode, length and modification time), sealing new ones
 /// beside it when it stops. A partial started afresh loses any old list. Then marks the partial
@@ -144,7 +139,7 @@ pub fn hash_plan(
     file: &std::fs::File,
     offset: u64,
 ) -> std::io::Result<HashPlan> {
-    let list_name = checkpoint_name(partial);
+    let list_name = crate::partials::checkpoint_name(partial);
     let meta = file.metadata()?;
     let mut binding = Sha256::new();
     binding.update(b"ftpd partial\0");
@@ -160,17 +155,10 @@ pub fn hash_plan(
     Ok(plan)
 }
 
-/// Removes the checkpoint list and the destination record ([`crate::partials`]) of a partial
-/// that is gone. Blocking.
-pub fn forget_checkpoints(partials: &cap_std::fs::Dir, partial: &str) {
-    let _ = partials.remove_file(checkpoint_name(partial));
-    crate::partials::forget(partials, partial);
-}
-
 /// SHA-256 of a whole regular file in a home (opened without blocking: anything else there,
 /// such as a FIFO, is `ENXIO`). Blocking.
 pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 32]> {
-    let file = crate::opening::open_nonblocking(home, path)?;
+    let file = crate::storage::local::opening::open_nonblocking(home, path)?;
     if !file.metadata()?.is_file() {
         return Err(rustix::io::Errno::NXIO.into());
     }
@@ -209,7 +197,7 @@ pub fn finish(
         let _ = file.set_modified(own);
         return Err(error);
     }
-    forget_checkpoints(partials, name);
+    crate::partials::forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,

@@ -451,7 +451,7 @@ where
         // The last handle is closed on the blocking thread too: closing an unlinked file frees
         // its blocks, which takes a while for a large one.
         let _ = tokio::task::spawn_blocking(move || {
-            uploads::forget_checkpoints(&partials, &partial);
+            crate::partials::forget_checkpoints(&partials, &partial);
             let removed = partials.remove_file(&partial);
             drop(file);
             removed

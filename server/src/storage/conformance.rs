@@ -256,7 +256,7 @@ async fn renames_replacing_only_files(fx: &impl Fixture) {
     let refused = home.rename(&at("a"), &at("b"), false).await.unwrap_err();
     assert_eq!(
         (refused.failure, refused.at),
-        (Failure::AlreadyThere, Some(at("b")))
+        (Failure::AlreadyThere, Some("/b".to_owned()))
     );
     assert_eq!(
         failure(home.rename(&at("d"), &at("b"), true).await),
@@ -276,7 +276,7 @@ async fn renames_replacing_only_files(fx: &impl Fixture) {
         .unwrap_err();
     assert_eq!(
         (missing.failure, missing.at),
-        (Failure::NotFound, Some(at("nothing")))
+        (Failure::NotFound, Some("/nothing".to_owned()))
     );
     home.rename(&at("a"), &at("b"), true).await.unwrap();
     let b = home.describe(&at("b"), true).await.unwrap();
@@ -360,7 +360,10 @@ async fn outcome(fx: &impl Fixture, op: &Op) -> String {
                     .into_iter()
                     .map(|e| (e.path, e.kind, e.size, e.sha256))
                     .collect::<Vec<_>>())
-                .map_err(|e| (e.failure, e.at.filter(|place| *place != at(path))))
+                .map_err(|e| (
+                    e.failure,
+                    e.at.filter(|place| *place != at(path).to_string())
+                ))
         ),
         Op::RemoveTree(path) => format!(
             "{:?}",

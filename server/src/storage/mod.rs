@@ -8,7 +8,6 @@
 //! Moved behind the seam so far: describing, listing, making folders, removing, renaming,
 //! walking and removing trees, reading, listing and dropping unfinished uploads. Uploads still reach the local disk directly (the home's `Dir`).
 
-pub mod error;
 pub mod local;
 pub mod memory;
 
@@ -21,8 +20,8 @@ use ftp_proto::{DirEntry, PartialInfo, TreeEntry};
 
 use tokio::sync::mpsc;
 
+pub use crate::failure::{Failure, StorageError};
 use crate::jail::RemotePath;
-pub use error::{Failure, StorageError};
 
 /// Most entries per batch of a tree walk.
 pub const BATCH_ENTRIES: usize = 1000;

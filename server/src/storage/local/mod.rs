@@ -2,8 +2,8 @@
 //! path leaves it), the served-digest lists that spare re-hashing an unchanged file, folders
 //! made with the configured mode. Every call runs on a blocking thread.
 
-pub mod errno;
 pub mod metadata;
+pub mod opening;
 mod remove_tree;
 mod rename;
 pub mod walk;
@@ -15,8 +15,8 @@ use ftp_proto::{DirEntry, EntryKind, PartialInfo};
 use tokio::sync::mpsc;
 
 use super::{Described, Failure, Home, Reading, Removed, StorageError, TreeBatch};
+use crate::failure::errno::classify;
 use crate::jail::{INTERNAL_DIR, RemotePath};
-use errno::classify;
 use metadata::entry;
 
 /// One user's home on the local disk.
@@ -130,7 +130,7 @@ impl Home for LocalHome {
         let path = path.clone();
         let (file, meta, offset, plan) = self
             .blocking(move |home| {
-                let (file, meta) = crate::opening::open_regular(&home.dir, &path.relative())?;
+                let (file, meta) = opening::open_regular(&home.dir, &path.relative())?;
                 // Past the end of the file: start over.
                 let offset = if offset > meta.len() { 0 } else { offset };
                 let plan = crate::served::hash_plan(&home.served, &file, offset);
@@ -176,7 +176,7 @@ impl Home for LocalHome {
             for (name, info) in found.map_err(|e| classify(&e))? {
                 if info.path == target {
                     home.partials.remove_file(&name).map_err(|e| classify(&e))?;
-                    crate::uploads::forget_checkpoints(&home.partials, &name);
+                    crate::partials::forget_checkpoints(&home.partials, &name);
                     count += 1;
                 }
             }
@@ -204,7 +204,7 @@ impl LocalHome {
         }
         // Opened without blocking, and described from the handle: a FIFO put there since the
         // look above is refused, not waited on.
-        let (file, meta) = crate::opening::open_regular(&self.dir, &relative)?;
+        let (file, meta) = opening::open_regular(&self.dir, &relative)?;
         let sha256 = crate::served::sha256_of(&self.served, &file).map_err(|e| classify(&e))?;
         Ok(Described {
             entry: entry(name, &meta),

@@ -3,8 +3,8 @@
 //! Unfinished uploads live in the internal folder, outside any tree a user can name, so an
 //! upload into the folder carries on and recreates its parents when it finishes.
 
-use super::errno::classify;
 use super::walk::open_below;
+use crate::failure::errno::classify;
 use crate::jail::RemotePath;
 use crate::storage::{Failure, Removed, StorageError};
 

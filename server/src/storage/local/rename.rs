@@ -6,7 +6,7 @@ use cap_std::fs::Dir;
 use rustix::fs::RenameFlags;
 use rustix::io::Errno;
 
-use super::errno::classify;
+use crate::failure::errno::classify;
 use crate::jail::RemotePath;
 use crate::storage::{Failure, StorageError};
 

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use ftp_proto::{EntryKind, TreeEntry};
 use tokio::sync::mpsc;
 
-use super::errno::classify;
 use super::metadata::{entry, modified_nanos, modified_secs};
+use crate::failure::errno::classify;
 use crate::jail::{INTERNAL_DIR, RemotePath};
 use crate::storage::{Failure, StorageError};
 
@@ -158,7 +158,7 @@ fn list(
         let digest = match hashes {
             // A file that vanished or changed kind since the look is simply shown unhashed.
             Some(folder) if described.kind == EntryKind::File => {
-                crate::opening::open_regular(&dir, std::path::Path::new(&raw))
+                super::opening::open_regular(&dir, std::path::Path::new(&raw))
                     .ok()
                     .and_then(|(file, _)| crate::served::sha256_of(folder, &file).ok())
             }

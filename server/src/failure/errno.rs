@@ -1,9 +1,9 @@
-//! The local disk's errors in the store's terms: each errno the server can meet is one
+//! The OS's errors in the store's terms: each errno the server can meet on a local disk is one
 //! [`Failure`]; anything else is internal.
 
 use rustix::io::Errno;
 
-use crate::storage::{Failure, StorageError};
+use super::{Failure, StorageError};
 
 /// What an `io::Error` from the local file system means to a store's caller.
 pub fn classify(error: &std::io::Error) -> StorageError {

@@ -1,11 +1,12 @@
 //! What can go wrong in a store, in the store's own terms: every store (the local disk, memory,
 //! an object store) reports a [`Failure`], never an `io::Error` or an HTTP status, and
 //! [`crate::error::Refusal::from_storage`] is the one place that turns it into the wire's
-//! `ErrorKind` and the words the client sees.
+//! `ErrorKind` and the words the client sees. What an OS error means is told by [`errno`].
+//! A leaf: it names no other module of the server.
+
+pub mod errno;
 
 use std::fmt;
-
-use crate::jail::RemotePath;
 
 /// Why a store could not do what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +68,9 @@ pub struct StorageError {
     pub failure: Failure,
     /// The underlying error as text, for the log (an errno, an HTTP status); never sent.
     pub detail: String,
-    /// Where it went wrong, when not at the path the call named (the destination of a rename).
-    pub at: Option<RemotePath>,
+    /// Where it went wrong (as the client writes the path), when not at the path the call
+    /// named (the destination of a rename).
+    pub at: Option<String>,
 }
 
 impl StorageError {
@@ -82,9 +84,9 @@ impl StorageError {
     }
 
     /// The same failure, which happened at `path`.
-    pub fn at(self, path: &RemotePath) -> Self {
+    pub fn at(self, path: &impl fmt::Display) -> Self {
         StorageError {
-            at: Some(path.clone()),
+            at: Some(path.to_string()),
             ..self
         }
     }

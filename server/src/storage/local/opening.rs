@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::storage::local::errno::classify;
+use crate::failure::errno::classify;
 use crate::storage::{Failure, StorageError};
 
 /// What a file type is, in words for a message ("a FIFO", "a folder", ...).
