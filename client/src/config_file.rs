@@ -93,7 +93,10 @@ pub fn effective(mut global: GlobalArgs) -> Result<GlobalArgs, ClientError> {
     fill(&mut global.ca_file, resolve(&settings.ca_file));
     fill(&mut global.known_servers, resolve(&settings.known_servers));
     fill(&mut global.timeout, settings.timeout);
+    // FTP_PASSWORD is the environment's password: it beats a password file named in the file.
+    let password_in_env = std::env::var_os(crate::credentials::PASSWORD_ENV).is_some();
     if global.password_file.is_none()
+        && !password_in_env
         && let Some(password_file) = resolve(&settings.password_file)
     {
         refuse_exposed_password_file(&path, &password_file)?;

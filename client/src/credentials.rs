@@ -123,6 +123,11 @@ pub fn prompt(user: &str, server: &str) -> Result<Password, ClientError> {
                 std::io::ErrorKind::UnexpectedEof => {
                     ClientError::Usage("no password entered".into())
                 }
+                // Ctrl-C with a handler of ours (or rustyline's) in place: the read is cut,
+                // and the user asked to stop, as the signal would have stopped the process.
+                std::io::ErrorKind::Interrupted => {
+                    ClientError::Interrupted("stopped at the password prompt".into())
+                }
                 _ => ClientError::Local {
                     context: "cannot read the password from the terminal".into(),
                     source,

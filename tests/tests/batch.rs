@@ -65,7 +65,7 @@ fn the_first_failure_ends_the_batch_with_its_exit_code() {
     let output = batch(&server, false, "mkdir one\nrm nosuch\nmkdir two\n");
     assert_eq!(code(&output), 4, "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("ftp: error: "),
+        stderr(&output).contains("ftp: error: line 2: "),
         "{}",
         stderr(&output)
     );
@@ -80,7 +80,7 @@ fn a_line_starting_with_a_dash_may_fail_and_the_batch_goes_on() {
     let output = batch(&server, false, "-rm nosuch\nmkdir two\n-stat two\n");
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("ftp: error: "),
+        stderr(&output).contains("ftp: error: line 1: "),
         "{}",
         stderr(&output)
     );
@@ -112,10 +112,27 @@ fn a_line_that_cannot_be_parsed_is_a_usage_failure() {
         assert_eq!(code(&output), 2, "{bad}: {}", stderr(&output));
         assert!(stderr(&output).contains("line 2: "), "{}", stderr(&output));
         assert!(
-            !home(&site).join("two").exists(),
-            "{bad}: the batch went on"
+            !home(&site).join("one").exists() && !home(&site).join("two").exists(),
+            "{bad}: a line ran before the bad one was found"
         );
     }
+}
+
+#[test]
+fn json_builtins_print_objects_too() {
+    let site = site();
+    let server = site.start();
+    let output = batch(&server, true, "mkdir x\ncd x\npwd\n");
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    for line in stdout(&output).lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(object["op"].is_string(), "{line}");
+    }
+    assert!(
+        stdout(&output).contains(r#"{"op":"pwd","path":"/x"}"#),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

@@ -114,6 +114,30 @@ fn a_flag_beats_the_environment_which_beats_the_file() {
     assert_eq!(code(&output), 0, "the flag's user: {}", stderr(&output));
     let output = attempt(Some("alice"), Some("mallory"));
     assert_eq!(code(&output), 3, "the flag's user: {}", stderr(&output));
+
+    // The environment's password beats the file's password_file (which holds the right one).
+    let password = |env_password: &str| {
+        let mut command = ftp(&spare);
+        command
+            .env("FTP_CONFIG", &file)
+            .env("FTP_PASSWORD", env_password)
+            .args(["--server", "box", "--user", "alice", "ls"]);
+        run(command, None)
+    };
+    let output = password("not-the-password");
+    assert_eq!(
+        code(&output),
+        3,
+        "the environment's password: {}",
+        stderr(&output)
+    );
+    let output = password(PASSWORD);
+    assert_eq!(
+        code(&output),
+        0,
+        "the environment's password: {}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! `ftp -b FILE` (`-b -`: standard input): the shell's lines with no prompt, one login for all.
 //! Blank lines and `#` comments are skipped. The first failure ends the batch with its exit
 //! code, unless its line starts with `-`: then it is told and the batch goes on. A line that
-//! cannot be parsed, or a batch file that cannot be read, is a usage failure (exit 2); a stop
-//! by Ctrl-C or SIGTERM ends it always.
+//! cannot be parsed (all are parsed before the first runs), or a batch file that cannot be
+//! read, is a usage failure (exit 2); a stop by Ctrl-C or SIGTERM ends it always. Every error
+//! names its line.
 
 use std::io::Read;
 use std::path::Path;
@@ -47,26 +48,41 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs, file: &Path) -
     code
 }
 
+/// The lines, each without its `-` prefix, and whether a failure of it lets the batch go on.
+fn steps(text: &str) -> impl Iterator<Item = (usize, bool, &str)> {
+    text.lines().enumerate().map(|(index, line)| {
+        let line = line.trim();
+        match line.strip_prefix('-') {
+            Some(rest) => (index + 1, true, rest),
+            None => (index + 1, false, line),
+        }
+    })
+}
+
+/// A line (not `-`-prefixed) that cannot be parsed: nothing of the batch runs then.
+fn first_bad_line(text: &str) -> Option<(usize, String)> {
+    steps(text).find_map(
+        |(number, goes_on, line)| match super::line::parse(line, "/") {
+            Err(ClientError::Usage(message)) if !goes_on => Some((number, message)),
+            _ => None,
+        },
+    )
+}
+
 /// Runs the lines; the exit code of the batch.
 fn lines(runtime: &tokio::runtime::Runtime, session: &mut Session, text: &str) -> u8 {
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        let (goes_on, line) = match line.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
+    if let Some((number, message)) = first_bad_line(text) {
+        return super::report(&ClientError::Usage(format!("line {number}: {message}")));
+    }
+    for (number, goes_on, line) in steps(text) {
         match super::run::execute(runtime, session, line) {
             Ok((Flow::Go, _)) => {}
             Ok((Flow::Exit, _)) => break,
-            Err(ClientError::Usage(message)) if !goes_on => {
-                return super::report(&ClientError::Usage(format!(
-                    "line {}: {message}",
-                    index + 1
-                )));
+            Err(error @ ClientError::Interrupted(_)) => {
+                return super::report_at(Some(number), &error);
             }
-            Err(error @ ClientError::Interrupted(_)) => return super::report(&error),
             Err(error) => {
-                let code = super::report(&error);
+                let code = super::report_at(Some(number), &error);
                 if !goes_on {
                     return code;
                 }

@@ -113,8 +113,15 @@ pub fn run(
             if session.cwd().is_empty() {
                 session.set_cwd("/".into());
             }
+            if session.global.json {
+                let shown = crate::output::remote_shown(session.cwd());
+                folder_line(true, "cd", &shown)?;
+            }
         }
-        Builtin::Pwd => crate::commands::print(&format!("{}\n", session.cwd()))?,
+        Builtin::Pwd => {
+            let shown = crate::output::remote_shown(session.cwd());
+            folder_line(session.global.json, "pwd", &shown)?;
+        }
         Builtin::Lcd { path } => {
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let Some(path) = path.or(home) else {
@@ -126,13 +133,18 @@ pub fn run(
                 context: format!("lcd: {}", path.display()),
                 source,
             })?;
+            if session.global.json {
+                let here = std::env::current_dir().unwrap_or(path);
+                folder_line(true, "lcd", &here.display().to_string())?;
+            }
         }
         Builtin::Lpwd => {
             let here = std::env::current_dir().map_err(|source| ClientError::Local {
                 context: "lpwd".into(),
                 source,
             })?;
-            crate::commands::print(&format!("{}\n", here.display()))?;
+            let here = here.display().to_string();
+            folder_line(session.global.json, "lpwd", &here)?;
         }
         Builtin::Lls { path } => {
             let text = super::local::listing(&path.unwrap_or_else(|| ".".into()))?;
@@ -197,6 +209,17 @@ pub fn help(name: Option<&str>) -> Result<String, ClientError> {
     found
         .map(|help| help.to_string())
         .ok_or_else(|| ClientError::Usage(format!("help: no command {name:?}")))
+}
+
+/// Prints the folder a builtin names: the path alone, or with `--json` one object
+/// `{"op": OP, "path": PATH}` as every other result is printed.
+fn folder_line(json: bool, op: &str, path: &str) -> Result<(), ClientError> {
+    if json {
+        let line = serde_json::json!({ "op": op, "path": path });
+        crate::commands::print(&format!("{line}\n"))
+    } else {
+        crate::commands::print(&format!("{}\n", crate::output::printable(path)))
+    }
 }
 
 #[cfg(test)]

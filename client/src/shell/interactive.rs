@@ -9,8 +9,8 @@
 //! Order matters: rustyline puts its own SIGINT handler in place when the editor is made and
 //! keeps it while the editor lives, so the editor comes first and the transfers' handler (see
 //! [`crate::interrupt`]) is armed after it, before the login: with the editor made, a Ctrl-C
-//! no longer ends the process by itself. The first one stops the login (exit 130); at the
-//! password prompt, which reads on regardless, a second one ends the process.
+//! no longer ends the process by itself. The first one stops the login (exit 130), at the
+//! password prompt too (the read is cut and told as a stop).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,8 +41,8 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs) -> u8 {
         }
     };
     // rustyline took SIGINT for itself when the editor was made: the transfers' handler,
-    // installed now, comes after it and hands the signal on to it. Ctrl-C while connecting
-    // ends the session (130); at the password prompt, a second one does.
+    // installed now, comes after it and hands the signal on to it. Ctrl-C while connecting,
+    // or at the password prompt, ends the session (130).
     let mut session = match Session::lasting(global) {
         Ok(session) => session,
         Err(error) => return super::report(&error),

@@ -44,6 +44,15 @@ pub fn parse(text: &str, cwd: &str) -> Result<Line, ClientError> {
             Err(error) => clap_answer(error),
         };
     }
+    let known = Cli::command()
+        .get_subcommands()
+        .any(|sub| sub.get_name() == first || sub.get_all_aliases().any(|alias| alias == first));
+    if !known {
+        return Err(ClientError::Usage(format!(
+            "unknown command {}: `help` lists the commands",
+            crate::output::printable(first)
+        )));
+    }
     let matches = match Cli::command()
         .no_binary_name(true)
         .try_get_matches_from(&words)
@@ -79,14 +88,16 @@ fn clap_answer(error: clap::Error) -> Result<Line, ClientError> {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             Ok(Line::Shown(error.render().to_string()))
         }
-        _ => Err(ClientError::Usage(
-            error
-                .render()
-                .to_string()
-                .trim_start_matches("error: ")
-                .trim_end()
-                .to_owned(),
-        )),
+        // The first line says what is wrong; the rest (a tip, the usage of `ftp` itself, "try
+        // '--help'") is about the command line, not the session.
+        _ => {
+            let text = error.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            Err(ClientError::Usage(format!(
+                "{} (`help COMMAND` shows its options)",
+                first.trim_start_matches("error: ").trim_end()
+            )))
+        }
     }
 }
 

@@ -71,11 +71,17 @@ pub fn main(cli: Cli) -> ExitCode {
 /// Prints `error` as `ftp CMD` does (`ftp: error: ...`, or just `ftp: ...` for a stop by a
 /// signal, which is no failure of the program) and returns its exit code.
 pub fn report(error: &ClientError) -> u8 {
+    report_at(None, error)
+}
+
+/// [`report`], naming the batch line (`line N: ...`) the error comes from.
+pub fn report_at(line: Option<usize>, error: &ClientError) -> u8 {
     // Messages carry names (some the server's): never raw to the terminal.
     let text = crate::output::printable_lines(&error.to_string());
+    let at = line.map(|n| format!("line {n}: ")).unwrap_or_default();
     match error {
-        ClientError::Interrupted(_) => eprintln!("ftp: {text}"),
-        _ => eprintln!("ftp: error: {text}"),
+        ClientError::Interrupted(_) => eprintln!("ftp: {at}{text}"),
+        _ => eprintln!("ftp: error: {at}{text}"),
     }
     error.exit_code()
 }
