@@ -140,9 +140,13 @@ pub async fn run(session: &mut Session, args: GetArgs, dir: PathBuf) -> Result<(
                 index += count;
                 continue;
             }
-            Step::Fetch(job, _) => {
-                let result =
-                    transfer::get_with_retries(connector, client, job, &options, &progress).await;
+            Step::Fetch(job, size) => {
+                // The total counts the listed size already: the file's bar starts at it.
+                let size = size.unwrap_or(0);
+                let result = transfer::get_sized_with_retries(
+                    connector, client, job, size, &options, &progress,
+                )
+                .await;
                 out.fetched(job, result);
             }
         }
