@@ -26,26 +26,13 @@ use crate::blocking;
 use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::jobs::{GetPlan, Report, Tally};
 use crate::output::{printable, remote_shown};
 use crate::part::Part;
-pub use crate::part::part_path;
+pub use crate::part::{local_error, part_path};
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
 use crate::remote_identity::{Record, RemoteIdentity};
-use crate::transfer::{Report, Tally};
-
-/// What one download asks for.
-#[derive(Debug, Clone)]
-pub struct GetPlan<'a> {
-    /// Remote path.
-    pub remote: &'a str,
-    /// Final local path.
-    pub local: &'a Path,
-    /// Sync the data (writeback starts as it arrives) before the rename.
-    pub durable: bool,
-    /// Replace an existing `local` (else it is only compared).
-    pub force: bool,
-}
 
 /// What a resume of a changed remote file says.
 const CHANGED: &str = "the remote file changed since the partial download; starting over";
@@ -57,22 +44,6 @@ pub(crate) fn server_time(modified: i64, nanos: u32) -> Option<std::time::System
     let secs = u64::try_from(modified).ok().filter(|&secs| secs > 0)?;
     let nanos = Some(nanos).filter(|&nanos| nanos < 1_000_000_000)?;
     std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
-}
-
-/// A local I/O error on `path`, telling a full disk apart.
-pub fn local_error(path: &Path, source: std::io::Error) -> ClientError {
-    let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT]
-        .iter()
-        .any(|errno| source.raw_os_error() == Some(errno.raw_os_error()));
-    let shown = printable(&path.display().to_string());
-    let context = if full {
-        format!(
-            "local disk full: cannot write {shown} (what was received is kept; free some space and run the same command to resume)"
-        )
-    } else {
-        format!("cannot write {shown}")
-    };
-    ClientError::Local { context, source }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {

@@ -7,6 +7,9 @@
 use ftp_proto::units::exact_bytes;
 use ftp_proto::{CodecError, ErrorKind, KeyError};
 
+/// Exit code of a command stopped by a signal: 128 + SIGINT, as shells report.
+pub const INTERRUPTED_EXIT_CODE: u8 = 130;
+
 /// Everything that can go wrong in the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -129,7 +132,7 @@ impl ClientError {
             | ClientError::Connection(_)
             | ClientError::NotTls { .. } => 5,
             ClientError::ServerIdentity(_) => 7,
-            ClientError::Interrupted(_) => crate::interrupt::EXIT_CODE,
+            ClientError::Interrupted(_) => INTERRUPTED_EXIT_CODE,
             ClientError::Remote { .. }
             | ClientError::Key(_)
             | ClientError::Local { .. }

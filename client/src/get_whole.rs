@@ -31,8 +31,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::jobs::{GetJob, Outcome};
 use crate::output::{printable, remote_shown};
-use crate::transfer::{GetJob, Outcome};
 use writer::spawn_writer;
 
 /// Requests sent ahead of their answers.

@@ -29,12 +29,12 @@ use ftp_proto::{ClientMessage, EntryKind, ErrorKind, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::{Client, unexpected};
-use crate::download::GetPlan;
 use crate::error::ClientError;
+use crate::jobs::GetPlan;
+use crate::jobs::{Report, Tally};
 use crate::local_hash;
 use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
-use crate::transfer::{Report, Tally};
 
 /// The length of an existing regular file at `local` (not followed), `None` when nothing is
 /// there; anything else there (a link, a folder) is refused as existing. Blocking (one

@@ -28,8 +28,7 @@ use tokio::sync::watch;
 
 use crate::error::ClientError;
 
-/// Exit code of a command stopped by a signal: 128 + SIGINT, as shells report.
-pub const EXIT_CODE: u8 = 130;
+pub use crate::error::INTERRUPTED_EXIT_CODE as EXIT_CODE;
 
 /// Whether a signal asked this command to stop. Clones share the flag. The default one never
 /// fires and leaves the signals alone.

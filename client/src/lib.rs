@@ -30,6 +30,7 @@ pub mod error;
 pub mod get_whole;
 pub mod identical;
 pub mod interrupt;
+pub mod jobs;
 pub mod known_servers;
 pub mod launch;
 pub mod local_hash;

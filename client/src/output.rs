@@ -8,7 +8,10 @@ use ftp_proto::{DirEntry, EntryKind};
 use indicatif::HumanBytes;
 use serde_json::json;
 
-use crate::transfer::{GetJob, Outcome, PutJob};
+use std::io::Write;
+
+use crate::error::ClientError;
+use crate::jobs::{GetJob, Outcome, PutJob};
 
 /// The latest time an RFC 3339 formatter handles (9999-12-31T23:59:59Z).
 const MAX_RFC3339: i64 = 253_402_300_799;
@@ -243,6 +246,17 @@ pub fn remote_shown(remote: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Writes `text` to stdout and flushes it.
+pub fn print(text: &str) -> Result<(), ClientError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| ClientError::Local {
+            context: "cannot write to standard output".into(),
+            source,
+        })
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,7 +209,7 @@ fn open_error(path: &Path, error: std::io::Error) -> ClientError {
     if error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
         return refused(path, "it is a symbolic link");
     }
-    crate::download::local_error(path, error)
+    local_error(path, error)
 }
 
 /// The refusal of a part that is not what a download writes.
@@ -236,6 +236,21 @@ fn busy(path: &Path) -> ClientError {
     }
 }
 
+/// A local I/O error on `path`, telling a full disk apart.
+pub fn local_error(path: &Path, source: std::io::Error) -> ClientError {
+    let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT]
+        .iter()
+        .any(|errno| source.raw_os_error() == Some(errno.raw_os_error()));
+    let shown = printable(&path.display().to_string());
+    let context = if full {
+        format!(
+            "local disk full: cannot write {shown} (what was received is kept; free some space and run the same command to resume)"
+        )
+    } else {
+        format!("cannot write {shown}")
+    };
+    ClientError::Local { context, source }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! client against a listing of its folder (the server never sees a pattern). Matching follows
 //! the shell: `*` and `?` never match `/`, and a name starting with `.` is matched only by a
 //! pattern starting with `.`. A pattern in a folder component (`logs/*/x.gz`) is refused.
+//! Also which remote names can be local file names ([`remote_file_name`]).
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -68,6 +69,25 @@ impl RemoteGlob {
     }
 }
 
+/// The last component of a remote path, if it is a safe local file name.
+pub fn remote_file_name(remote: &str) -> Result<&str, ClientError> {
+    let name = remote
+        .rsplit('/')
+        .find(|part| !part.is_empty())
+        .unwrap_or("");
+    let safe = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains('\\')
+        && !name.chars().any(char::is_control);
+    if safe {
+        Ok(name)
+    } else {
+        Err(ClientError::Usage(format!(
+            "{remote:?} does not end in a usable file name; give LOCAL"
+        )))
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

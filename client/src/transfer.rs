@@ -5,17 +5,15 @@
 //! minimum transfer rate is refused on each connection before the transfer starts. A put or get that runs out of retries
 //! says that a rerun of the same command resumes.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::connection::Client;
 use crate::connector::Connector;
-use crate::download::GetPlan;
 use crate::error::ClientError;
+use crate::jobs::{GetJob, GetPlan, Outcome, PutJob, PutPlan, Report, Tally};
 use crate::progress::FileProgress;
 use crate::progress::Progress;
 use crate::rate::RateLimiter;
-use crate::upload::PutPlan;
 
 mod pipelined;
 pub use pipelined::{
@@ -27,17 +25,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Longest pause between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// One file to upload.
-#[derive(Debug, Clone)]
-pub struct PutJob {
-    /// Local file.
-    pub local: PathBuf,
-    /// Remote path.
-    pub remote: String,
-    /// Its size (for the progress total).
-    pub size: u64,
-}
 
 /// Settings shared by every file of a command.
 #[derive(Debug, Clone)]
@@ -62,58 +49,6 @@ impl TransferOptions {
             upload_id: new_upload_id()?,
         })
     }
-}
-
-/// One file to download.
-#[derive(Debug, Clone)]
-pub struct GetJob {
-    /// Remote path.
-    pub remote: String,
-    /// Final local path (data goes to its `.part` first).
-    pub local: PathBuf,
-    /// Sync the data to disk before it is renamed into place.
-    pub durable: bool,
-}
-
-/// A finished transfer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// File size.
-    pub size: u64,
-    /// Bytes moved by this command (sent for a put, received for a get).
-    pub sent: u64,
-    /// Offset the command started at.
-    pub resumed_from: u64,
-    /// SHA-256 of the file.
-    pub sha256: [u8; 32],
-    /// The same content was already in place.
-    pub identical: bool,
-    /// The local file's SHA-256 came from the client's cache: the file was not read to know it.
-    pub hashed_from_cache: bool,
-}
-
-/// What the attempts of one transfer add up to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Bytes moved by this command over all attempts (sent for a put, received for a get).
-    pub sent: u64,
-    /// Offset the first attempt started at.
-    pub resumed_from: Option<u64>,
-    /// The successful attempt took the local file's SHA-256 from the client's cache.
-    pub hashed_from_cache: bool,
-}
-
-/// What one successful attempt did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
-    /// File size.
-    pub size: u64,
-    /// Offset this attempt resumed from.
-    pub offset: u64,
-    /// SHA-256 of the file, as both sides computed it.
-    pub sha256: [u8; 32],
-    /// The same content was already in place; nothing was sent.
-    pub identical: bool,
 }
 
 /// Closes a file's bar and turns the last attempt's report and the tally into the outcome.

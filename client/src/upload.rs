@@ -29,24 +29,11 @@ use tokio::sync::mpsc;
 use crate::checkpoints::{self, Store};
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::jobs::{PutPlan, Report, Tally};
 use crate::local_hash;
 use crate::output::{printable, remote_shown};
 use crate::progress::FileProgress;
 use crate::rate::RateLimiter;
-use crate::transfer::{Report, Tally};
-
-/// What one upload asks for.
-#[derive(Debug, Clone)]
-pub struct PutPlan<'a> {
-    /// Local file.
-    pub local: &'a Path,
-    /// Remote path.
-    pub remote: &'a str,
-    /// Replace an existing remote file.
-    pub force: bool,
-    /// The command's id (the same across reconnects).
-    pub upload_id: [u8; 16],
-}
 
 /// The identity (size, modification time) of an open local file.
 pub fn identity(meta: &std::fs::Metadata) -> FileIdentity {

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::connection::Client;
 use crate::error::ClientError;
-use crate::transfer::{Outcome, PutJob};
+use crate::jobs::{Outcome, PutJob};
 use crate::upload;
 
 /// Files at most this large go whole.

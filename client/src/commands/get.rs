@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::GetArgs;
 use crate::error::ClientError;
+use crate::jobs::GetJob;
 use crate::output;
 use crate::progress::Progress;
+use crate::remote_glob::remote_file_name;
 use crate::session::Session;
-use crate::transfer::{self, GetJob, TransferOptions};
+use crate::transfer::{self, TransferOptions};
 
 /// Runs `ftp get`.
 pub async fn run(session: &mut Session, args: GetArgs) -> Result<(), ClientError> {
@@ -56,26 +58,6 @@ pub async fn run(session: &mut Session, args: GetArgs) -> Result<(), ClientError
     }
     session.finish_quietly().await;
     Ok(())
-}
-
-/// The last component of a remote path, if it is a safe local file name.
-pub fn remote_file_name(remote: &str) -> Result<&str, ClientError> {
-    let name = remote
-        .rsplit('/')
-        .find(|part| !part.is_empty())
-        .unwrap_or("");
-    let safe = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains('\\')
-        && !name.chars().any(char::is_control);
-    if safe {
-        Ok(name)
-    } else {
-        Err(ClientError::Usage(format!(
-            "{remote:?} does not end in a usable file name; give LOCAL"
-        )))
-    }
 }
 
 /// Where the download goes: LOCAL, LOCAL/NAME when LOCAL is a folder, or ./NAME. A few

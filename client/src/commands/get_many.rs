@@ -25,11 +25,12 @@ use crate::cli::GetArgs;
 use crate::cli::GlobalArgs;
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::jobs::{GetJob, Outcome};
 use crate::output::{self, printable, remote_shown};
 use crate::progress::Progress;
 use crate::session::Session;
 use crate::summary::{self, Summary};
-use crate::transfer::{self, GetJob, Outcome, TransferOptions};
+use crate::transfer::{self, TransferOptions};
 use crate::whole::SMALL_FILE;
 
 /// Runs `ftp get REMOTE... --to DIR` (and a lone REMOTE holding a pattern, into `.`).

@@ -8,9 +8,9 @@ use std::path::Path;
 use ftp_proto::{DirEntry, EntryKind, ErrorKind};
 
 use crate::error::ClientError;
+use crate::jobs::GetJob;
 use crate::output::{printable, remote_shown};
 use crate::remote_glob::{RemoteGlob, has_glob};
-use crate::transfer::GetJob;
 
 /// One REMOTE as given: a plain path or a pattern.
 pub enum Wanted {
@@ -51,7 +51,7 @@ pub fn parse(remote: &str) -> Result<Wanted, ClientError> {
     if has_glob(remote) {
         return RemoteGlob::parse(remote).map(Wanted::Glob);
     }
-    crate::commands::get::remote_file_name(remote)?;
+    crate::remote_glob::remote_file_name(remote)?;
     let trimmed = remote.trim_end_matches('/');
     let folder = trimmed.rsplit_once('/').map_or("", |(folder, _)| folder);
     Ok(Wanted::Plain {
@@ -87,7 +87,7 @@ pub fn plan(
     for want in wanted {
         match want {
             Wanted::Plain { remote, folder } => {
-                let name = crate::commands::get::remote_file_name(remote).unwrap_or_default();
+                let name = crate::remote_glob::remote_file_name(remote).unwrap_or_default();
                 let listed = match listings.get(folder) {
                     Some(Ok(entries)) => entries.iter().find(|e| e.name == name),
                     _ => None,
@@ -144,7 +144,7 @@ pub fn plan(
                             _ => "not a regular file",
                         };
                         steps.push(Step::Skip(remote, format!("skipped: it is {what}")));
-                    } else if crate::commands::get::remote_file_name(&entry.name).is_err() {
+                    } else if crate::remote_glob::remote_file_name(&entry.name).is_err() {
                         let why = "skipped: its name cannot be a local file name".to_owned();
                         steps.push(Step::Skip(remote, why));
                     } else {

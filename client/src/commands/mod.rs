@@ -9,7 +9,7 @@ pub mod put;
 pub mod simple;
 pub mod sync;
 
-use std::io::Write;
+pub(crate) use crate::output::print;
 
 use crate::cli::Command;
 use crate::error::ClientError;
@@ -35,16 +35,4 @@ pub async fn run(session: &mut Session, command: Command) -> Result<(), ClientEr
             "shell: already in the interactive session".into(),
         )),
     }
-}
-
-/// Writes `text` to stdout and flushes it.
-pub fn print(text: &str) -> Result<(), ClientError> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| ClientError::Local {
-            context: "cannot write to standard output".into(),
-            source,
-        })
 }

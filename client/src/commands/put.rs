@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::PutArgs;
 use crate::error::ClientError;
+use crate::jobs::PutJob;
 use crate::output;
 use crate::progress::Progress;
 use crate::session::Session;
 use crate::summary::{self, Summary};
-use crate::transfer::{self, PutJob, TransferOptions};
+use crate::transfer::{self, TransferOptions};
 use crate::upload;
 use crate::whole;
 
@@ -57,7 +58,7 @@ pub async fn run(session: &mut Session, args: PutArgs) -> Result<(), ClientError
     let mut ended: Option<ClientError> = None;
     // Reports one file's result; `false` once the connection is lost for good, or stdout, or a
     // signal came.
-    let mut report = |job: &PutJob, result: Result<transfer::Outcome, ClientError>| -> bool {
+    let mut report = |job: &PutJob, result: Result<crate::jobs::Outcome, ClientError>| -> bool {
         match result {
             Ok(outcome) => {
                 if !outcome.identical {

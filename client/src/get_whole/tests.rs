@@ -8,8 +8,8 @@ use ftp_proto::{ClientMessage, ErrorKind, ServerMessage, SharedKey};
 use futures::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 
+use crate::jobs::GetJob;
 use crate::test_server;
-use crate::transfer::GetJob;
 
 /// A server at the other end of `stream`: the key handshake, then for each `Get` of `NAME`
 /// the content `NAME` from the offset asked (in two frames), except `missing` (an error)

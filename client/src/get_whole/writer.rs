@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 use super::{Arrived, BATCH_BYTES, BATCH_FILES, Compared, Finished, Received, WAITING};
 use crate::download::local_error;
 use crate::error::ClientError;
+use crate::jobs::Outcome;
 use crate::output::printable;
 use crate::part::{Part, part_path};
-use crate::transfer::Outcome;
 
 /// Starts the writer thread: it takes files in order, in batches of what has arrived, and
 /// answers each with its result in the same order. It ends once the sender is dropped and

@@ -148,7 +148,7 @@ pub fn run(
         }
         Builtin::Lls { path } => {
             let text = super::local::listing(&path.unwrap_or_else(|| ".".into()))?;
-            crate::commands::print(&text)?;
+            crate::output::print(&text)?;
         }
         Builtin::Mput(many) => {
             let paths = super::local::matches(&many.patterns)?;
@@ -174,7 +174,7 @@ pub fn run(
                 no_fsync: false,
             })));
         }
-        Builtin::Help { command } => crate::commands::print(&help(command.as_deref())?)?,
+        Builtin::Help { command } => crate::output::print(&help(command.as_deref())?)?,
         Builtin::Exit => return Ok(After::Exit),
     }
     Ok(After::Done)
@@ -216,9 +216,9 @@ pub fn help(name: Option<&str>) -> Result<String, ClientError> {
 fn folder_line(json: bool, op: &str, path: &str) -> Result<(), ClientError> {
     if json {
         let line = serde_json::json!({ "op": op, "path": path });
-        crate::commands::print(&format!("{line}\n"))
+        crate::output::print(&format!("{line}\n"))
     } else {
-        crate::commands::print(&format!("{}\n", crate::output::printable(path)))
+        crate::output::print(&format!("{}\n", crate::output::printable(path)))
     }
 }
 

@@ -70,7 +70,7 @@ fn execute_once(
     let command = match line::parse(text, session.cwd())? {
         Line::Empty => return Ok((Flow::Go, Changes::None)),
         Line::Shown(help) => {
-            crate::commands::print(&help)?;
+            crate::output::print(&help)?;
             return Ok((Flow::Go, Changes::None));
         }
         Line::Builtin(builtin) => {

@@ -76,7 +76,7 @@ impl Sides {
                 }
                 let remote = normalized(remote_src);
                 let local = if dst.ends_with('/') {
-                    let name = crate::commands::get::remote_file_name(&remote).map_err(|_| {
+                    let name = crate::remote_glob::remote_file_name(&remote).map_err(|_| {
                         ClientError::Usage(format!(
                             "sync: {src:?} has no usable name; name the local copy (without a trailing '/')"
                         ))

@@ -6,7 +6,8 @@ use crate::connector::Connector;
 use crate::error::ClientError;
 use crate::progress::Progress;
 
-use super::{GetJob, Outcome, PutJob, TransferOptions, say_a_rerun_resumes, with_retries};
+use super::{TransferOptions, say_a_rerun_resumes, with_retries};
+use crate::jobs::{GetJob, Outcome, PutJob};
 
 /// Uploads small files whole and pipelined (see [`crate::whole`]), reconnecting as needed and
 /// carrying on from the first unanswered file; `done` hears of each file in order.

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
+use crate::jobs::{GetJob, Outcome};
 use crate::progress::Progress;
-use crate::transfer::{self, GetJob, Outcome, TransferOptions};
+use crate::transfer::{self, TransferOptions};
 
 /// Downloads `jobs` in order (`sizes` their listed sizes, which the progress total counts;
 /// the small ones first): a leading run of small files through [`fetch_whole`], the others

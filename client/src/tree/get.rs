@@ -18,10 +18,11 @@ use crate::cli::GetArgs;
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
+use crate::jobs::GetJob;
 use crate::output;
 use crate::progress::Progress;
 use crate::session::Session;
-use crate::transfer::{GetJob, TransferOptions};
+use crate::transfer::TransferOptions;
 
 use super::plan::{self, Action, Plan, PlanOptions};
 use super::planned::Planned;

@@ -26,8 +26,9 @@ use ftp_proto::TreeEntry;
 use indicatif::HumanBytes;
 
 use crate::error::ClientError;
+use crate::jobs::Outcome;
 use crate::progress::Progress;
-use crate::transfer::{self, Outcome};
+use crate::transfer::{self};
 use plan::{Plan, Totals};
 use report::Report;
 

@@ -14,10 +14,11 @@ use crate::cli::PutArgs;
 use crate::connection::Client;
 use crate::connector::Connector;
 use crate::error::ClientError;
+use crate::jobs::{Outcome, PutJob};
 use crate::output;
 use crate::progress::Progress;
 use crate::session::Session;
-use crate::transfer::{self, Outcome, PutJob, TransferOptions};
+use crate::transfer::{self, TransferOptions};
 
 use super::names;
 use super::plan::{self, Action, PlanOptions};

@@ -10,10 +10,10 @@ use serde_json::json;
 
 use crate::cli::GlobalArgs;
 use crate::error::ClientError;
+use crate::jobs::Outcome;
 use crate::output;
 use crate::progress::Progress;
 use crate::summary::{self, Summary};
-use crate::transfer::Outcome;
 
 /// The results of one tree command.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ impl Report {
             }
         };
         if self.ended.is_none()
-            && let Err(error) = progress.suspend(|| crate::commands::print(&format!("{line}\n")))
+            && let Err(error) = progress.suspend(|| crate::output::print(&format!("{line}\n")))
         {
             self.ended = Some(error);
         }
