@@ -3,7 +3,7 @@
 //! Every open, read, metadata call, rename, remove and fsync a transfer makes per file goes
 //! through [`run`], on tokio's blocking pool, so a slow disk, a network file system or a
 //! FIFO that blocks on open never stalls the connection's reads, writes, timeouts and signal
-//! handling. (Bulk data has its own threads: see `ftp_proto::filestream` and
+//! handling. (Bulk data has its own threads: see `ftp_proto::files::filestream` and
 //! [`crate::whole`].) This module must never hold any state, nor run anything on the runtime
 //! itself.
 

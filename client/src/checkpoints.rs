@@ -6,7 +6,7 @@
 //! device, inode, size, modification and change times (any edit changes the change time, so
 //! a list never describes other contents); for a download the `.part` file's path, device and
 //! inode, and, as the list is sealed when writing stops, its length and modification time then
-//! (see `ftp_proto::checkpoint::Ledger`).
+//! (see `ftp_proto::files::checkpoint::Ledger`).
 //!
 //! A list that holds the hash state at a local file's end knows the file's SHA-256: it is kept
 //! after the file was read whole (a finished `put`, a comparison with a remote file of the same
@@ -14,7 +14,7 @@
 //! same unchanged file is not read again to be compared or declared. The binding makes any
 //! change to the file (its size, modification or change time, inode) leave the list unused, and
 //! a list is written only when the file's identity is the same after hashing as before; a list
-//! from another boot, torn or altered is ignored (see `ftp_proto::checkpoint`), and so is one
+//! from another boot, torn or altered is ignored (see `ftp_proto::files::checkpoint`), and so is one
 //! that cannot be read. Such a digest is trusted only to say "the same": the server checks
 //! every byte it receives, and a local file said to differ is read again first (see
 //! [`crate::local_hash`]). The list of an unfinished transfer is removed when its transfer
@@ -30,8 +30,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use ftp_proto::checkpoint::{self, Checkpoint, Ledger};
-use ftp_proto::filestream::HashPlan;
+use ftp_proto::files::checkpoint::{self, Checkpoint, Ledger};
+use ftp_proto::files::filestream::HashPlan;
 use sha2::{Digest, Sha256};
 
 /// Lists untouched for this long are stale.
@@ -319,7 +319,7 @@ mod tests {
         let whole = kept.whole().unwrap();
         assert_eq!(whole.offset, len as u64);
         assert_eq!(
-            ftp_proto::filestream::sha256_of(&whole),
+            ftp_proto::files::filestream::sha256_of(&whole),
             <[u8; 32]>::from(Sha256::digest(vec![1u8; len]))
         );
         assert_eq!(

@@ -79,7 +79,7 @@ pub fn user_name(named: Option<&str>) -> Result<String, ClientError> {
 pub fn password_source(file: Option<&Path>) -> Result<PasswordSource, ClientError> {
     if let Some(path) = file {
         // Refused as a key file is: a password file holds a secret too.
-        use ftp_proto::private_file::{PrivacyError, check_private};
+        use ftp_proto::files::private_file::{PrivacyError, check_private};
         let exposed = |mode| {
             let why = KeyError::Exposed {
                 path: path.to_path_buf(),

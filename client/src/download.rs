@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use ftp_proto::filestream::{HashPlan, HashingWriter, Written};
+use ftp_proto::files::filestream::{HashPlan, HashingWriter, Written};
 use ftp_proto::{ClientMessage, EntryKind, ErrorKind, ServerMessage};
 use indicatif::HumanBytes;
 use tokio::io::{AsyncRead, AsyncWrite};

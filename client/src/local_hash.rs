@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ftp_proto::filestream::{self, HashPlan, HashProgress};
+use ftp_proto::files::filestream::{self, HashPlan, HashProgress};
 
 use crate::checkpoints::Store;
 
@@ -87,7 +87,11 @@ fn hash_blocking(
 /// effort. Blocking. A write by another process between the rename and this look is not seen
 /// (the entry then binds the new change time to the old digest); for the user's own files that
 /// window is the rename's, and the server still checks whatever such a digest declares.
-pub fn remember_download(local: &Path, id: (u64, u64), end: &ftp_proto::checkpoint::Checkpoint) {
+pub fn remember_download(
+    local: &Path,
+    id: (u64, u64),
+    end: &ftp_proto::files::checkpoint::Checkpoint,
+) {
     use std::os::unix::fs::MetadataExt;
     let Ok(file) = crate::part::options().read(true).open(local) else {
         return;

@@ -190,10 +190,10 @@ impl FileProgress {
     }
 
     /// What hears of hashing that moves nothing for this file (see
-    /// [`ftp_proto::filestream::HashProgress`]): a bar labelled `what` and the file's name,
+    /// [`ftp_proto::files::filestream::HashProgress`]): a bar labelled `what` and the file's name,
     /// drawn under the file's own where bars are drawn, shown from the first byte hashed and
     /// removed when all are, or when the hashing stops.
-    pub fn hashing(&self, what: &str) -> ftp_proto::filestream::HashProgress {
+    pub fn hashing(&self, what: &str) -> ftp_proto::files::filestream::HashProgress {
         let mut bar = HashBar {
             multi: self.multi.clone(),
             after: self.bar.clone(),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
-use ftp_proto::filestream;
+use ftp_proto::files::filestream;
 use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, ServerMessage};
 use indicatif::HumanBytes;
 use tokio::io::{AsyncRead, AsyncWrite};

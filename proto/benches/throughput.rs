@@ -7,7 +7,8 @@
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ftp_proto::{ClientCodec, ClientMessage, MAX_CHUNK_LEN, ServerCodec, filestream};
+use ftp_proto::files::filestream;
+use ftp_proto::{ClientCodec, ClientMessage, MAX_CHUNK_LEN, ServerCodec};
 use tokio_util::codec::{Decoder, Encoder};
 
 fn chunk() -> ClientMessage {

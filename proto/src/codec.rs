@@ -257,7 +257,7 @@ fn make_room(src: &mut BytesMut, len: usize) {
 /// Moves what `src` holds of a `len`-byte body into a buffer where the body's byte `start` (its
 /// data) is on a page boundary and the whole body fits, unless it already is. The rest of the
 /// body is then read straight to its place: a receiver can write the data to disk by direct
-/// I/O from where it lies, without an aligned copy (see [`crate::appender`]). Costs one copy of
+/// I/O from where it lies, without an aligned copy (see [`crate::files::appender`]). Costs one copy of
 /// the few bytes already received.
 fn align_data(src: &mut BytesMut, len: usize, start: usize) {
     let aligned = (src.as_ptr() as usize + start).is_multiple_of(PAGE);

@@ -1,4 +1,5 @@
-//! The wire protocol shared by `ftpd` and `ftp`.
+//! The wire protocol shared by `ftpd` and `ftp`, and (in [`files`], apart from it) the local
+//! file machinery both sides stream through.
 //!
 //! Layers, from the bytes up:
 //! - [`codec`]: one frame = a 4-byte big-endian length and a bincode payload; frame length and
@@ -6,13 +7,13 @@
 //! - [`message`]: the two message enums, [`ClientMessage`] and [`ServerMessage`].
 //! - [`handshake`]: nonces and the mutual HMAC-SHA256 proofs that run before any login.
 //! - [`secret`]: the shared key and passwords, in types that never print their contents.
-//! - [`filestream`]: the hashing file reader and writer threads both sides stream through;
-//!   [`buffer_pool`] recycles the reader's chunk buffers, and [`file_frames`] writes them to
-//!   the connection without copying them into the frame buffer.
-//! - [`checkpoint`]: saved hash states, so a resume re-hashes at most one interval.
+//! - [`file_frames`]: file data written to the connection without copying it into the frame
+//!   buffer.
 //! - [`pace`]: `--limit-rate`'s pacing and chunk size, the same on both sides.
-//! - [`appender`]: how a file being received is written (direct I/O, else [`writebehind`]).
-//! - [`private_file`]: the 0600 check and atomic write used for every file holding a secret.
+//!
+//! Apart from the wire, [`files`] holds the local file machinery both sides stream through:
+//! the hashing reader and writer threads, the appender (direct I/O, else write-behind), the
+//! buffer pool, checkpoints, and private files.
 //! - `cli_docs` (feature `cli-docs`, for the two binaries only): `completions` and `man`
 //!   generated from a binary's clap command.
 //! - [`tls`]: what both sides agree on about TLS (provider, fingerprints, exporter label), and
@@ -21,24 +22,19 @@
 //! This crate opens no socket of its own: the codec plugs into `tokio_util::codec::Framed` over
 //! any `AsyncRead + AsyncWrite`, and [`transport::Stream`] is what both sides frame.
 
-pub mod appender;
-pub mod buffer_pool;
-pub mod checkpoint;
 #[cfg(feature = "cli-docs")]
 pub mod cli_docs;
 pub mod codec;
 pub mod error;
 pub mod file_frames;
-pub mod filestream;
+pub mod files;
 pub mod handshake;
 pub mod message;
 pub mod pace;
-pub mod private_file;
 pub mod secret;
 pub mod tls;
 pub mod transport;
 pub mod units;
-pub mod writebehind;
 
 pub use codec::{ClientCodec, FILE_DATA_MARK, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::KeyError;
-use crate::private_file::{
+use crate::files::private_file::{
     PrivacyError, check_private, write_private_file, write_private_file_new,
 };
 

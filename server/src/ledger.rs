@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use ftp_proto::checkpoint::{self, Ledger};
-use ftp_proto::filestream::HashPlan;
+use ftp_proto::files::checkpoint::{self, Ledger};
+use ftp_proto::files::filestream::HashPlan;
 
 /// The plan for a file bound by `binding`, now described by `meta`, transferred from `offset`:
 /// from the list `name` of `dir`, the checkpoint at the file's end or else the best at or below

@@ -16,8 +16,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ftp_proto::checkpoint::{self, Checkpoint};
-use ftp_proto::filestream::HashPlan;
+use ftp_proto::files::checkpoint::{self, Checkpoint};
+use ftp_proto::files::filestream::HashPlan;
 use sha2::{Digest, Sha256};
 
 use crate::jail::INTERNAL_DIR;
@@ -87,8 +87,8 @@ pub fn sha256_of(
     if let Some(known) = known_sha256(folder, &meta) {
         return Ok(known);
     }
-    let end = ftp_proto::filestream::hash_whole(file, hash_plan(folder, file, 0))?;
-    Ok(ftp_proto::filestream::sha256_of(&end))
+    let end = ftp_proto::files::filestream::hash_whole(file, hash_plan(folder, file, 0))?;
+    Ok(ftp_proto::files::filestream::sha256_of(&end))
 }
 
 /// The binding and the file name of the list of the file described by `meta`.
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn a_recorded_file_is_known_without_reading_it() {
         let (_temp, folder, file, claimed) = recorded(b"not the zeros on disk");
-        let real = ftp_proto::filestream::hash_file(&file).unwrap();
+        let real = ftp_proto::files::filestream::hash_file(&file).unwrap();
         assert_ne!(claimed, real);
         assert_eq!(
             known_sha256(&folder, &file.metadata().unwrap()),
@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(known_sha256(&folder, &file.metadata().unwrap()), None);
         let hashed = sha256_of(&folder, &file).unwrap();
         assert_ne!(hashed, claimed);
-        assert_eq!(hashed, ftp_proto::filestream::hash_file(&file).unwrap());
+        assert_eq!(
+            hashed,
+            ftp_proto::files::filestream::hash_file(&file).unwrap()
+        );
         // Hashed once, sealed: known from then on.
         assert_eq!(
             known_sha256(&folder, &file.metadata().unwrap()),

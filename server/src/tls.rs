@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftp_proto::private_file::{PrivacyError, check_private, write_private_file_new};
+use ftp_proto::files::private_file::{PrivacyError, check_private, write_private_file_new};
 use ftp_proto::tls::Fingerprint;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ftp_proto::filestream::HashPlan;
+use ftp_proto::files::filestream::HashPlan;
 use ftp_proto::{ErrorKind, FileIdentity};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -162,7 +162,7 @@ pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 3
     if !file.metadata()?.is_file() {
         return Err(rustix::io::Errno::NXIO.into());
     }
-    ftp_proto::filestream::hash_file(&file)
+    ftp_proto::files::filestream::hash_file(&file)
 }
 
 /// Makes a verified partial visible under its final name: give it the client's modification

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use argon2::password_hash::phc::Output;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use ftp_proto::Password;
-use ftp_proto::private_file::{
+use ftp_proto::files::private_file::{
     PrivacyError, check_private, write_private_file, write_private_file_new,
 };
 use serde::{Deserialize, Serialize};

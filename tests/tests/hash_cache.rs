@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use e2e::{Server, Site, code, random_file, run, same_content, stderr, stdout};
 use ftp::checkpoints::Store;
-use ftp_proto::checkpoint::Checkpoint;
+use ftp_proto::files::checkpoint::Checkpoint;
 use sha2::Digest;
 
 const PASSWORD: &str = "hasher-password";

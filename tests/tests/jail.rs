@@ -281,7 +281,7 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
     let payload_sha = {
         let payload = h.site.dir.path().join("payload");
         std::fs::write(&payload, b"bob").unwrap();
-        ftp_proto::filestream::hash_file(&std::fs::File::open(&payload).unwrap()).unwrap()
+        ftp_proto::files::filestream::hash_file(&std::fs::File::open(&payload).unwrap()).unwrap()
     };
     let mut paths = corpus();
     paths.extend(["to-outside", "to-outside/bait", "to-outside/new"].map(String::from));

@@ -261,7 +261,8 @@ fn a_certificate_issued_by_the_ca_given_with_ca_file_is_verified() {
     std::fs::write(path("ca.pem"), ca).unwrap();
     std::fs::write(path("other-ca.pem"), other_ca).unwrap();
     std::fs::write(path("server.pem"), leaf).unwrap();
-    ftp_proto::private_file::write_private_file(&path("server.key"), key.as_bytes()).unwrap();
+    ftp_proto::files::private_file::write_private_file(&path("server.key"), key.as_bytes())
+        .unwrap();
 
     let site = site(&format!(
         "tls_cert = {:?}\ntls_key = {:?}\n",

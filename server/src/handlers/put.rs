@@ -29,7 +29,7 @@ use crate::jail::{self, RemotePath};
 use crate::state::ServerState;
 use crate::uploads::PathLock;
 use crate::{place, served, uploads};
-use ftp_proto::filestream::{HashPlan, HashingWriter, Written};
+use ftp_proto::files::filestream::{HashPlan, HashingWriter, Written};
 
 /// A `Put` request as received.
 #[derive(Debug)]

@@ -89,7 +89,7 @@ fn deliver_initial_password(
         let path = folder
             .unwrap_or(std::path::Path::new("."))
             .join("ftpd-initial-password");
-        ftp_proto::private_file::write_private_file(&path, format!("{text}\n").as_bytes())
+        ftp_proto::files::private_file::write_private_file(&path, format!("{text}\n").as_bytes())
             .map_err(|e| FtpdError::io(format!("cannot write {}", path.display()), e))?;
         tracing::warn!(user = name, file = %path.display(), "first start: created a user; its password is in the file (mode 0600): read it, then delete the file");
     }

@@ -140,7 +140,7 @@ impl Home for LocalHome {
         let size = meta.len();
         let known = plan.resume_from.as_ref().map(|c| c.offset);
         let (chunks, reader) =
-            ftp_proto::filestream::spawn_reader(file, offset, size, chunk_len, plan);
+            ftp_proto::files::filestream::spawn_reader(file, offset, size, chunk_len, plan);
         let sha256 = async move {
             match reader.await {
                 Ok(Ok(sha256)) => Ok(sha256),

@@ -424,14 +424,14 @@ mod tests {
         let big = root.join("home/big");
         std::fs::File::create(&big)
             .unwrap()
-            .set_len(ftp_proto::checkpoint::INTERVAL)
+            .set_len(ftp_proto::files::checkpoint::INTERVAL)
             .unwrap();
         use sha2::Digest;
         // A test double: the recorded state is not that of the zeros on disk, so seeing it
         // listed shows the file was not read.
         let state = sha2::Sha256::new_with_prefix(b"recorded");
-        let end = ftp_proto::checkpoint::Checkpoint {
-            offset: ftp_proto::checkpoint::INTERVAL,
+        let end = ftp_proto::files::checkpoint::Checkpoint {
+            offset: ftp_proto::files::checkpoint::INTERVAL,
             state: state.clone(),
         };
         crate::served::record(&lists, &std::fs::metadata(&big).unwrap(), end);

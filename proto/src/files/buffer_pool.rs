@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::appender::aligned_buffer;
+use crate::files::appender::aligned_buffer;
 
 /// Buffers of one length, recycled.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::appender::{Appender, aligned_buffer};
-use crate::buffer_pool::BufferPool;
-use crate::checkpoint::{Checkpoint, CheckpointingHash, Ledger};
+use crate::files::appender::{Appender, aligned_buffer};
+use crate::files::buffer_pool::BufferPool;
+use crate::files::checkpoint::{Checkpoint, CheckpointingHash, Ledger};
 
 /// Chunks queued between a file thread and the connection.
 pub const QUEUE: usize = 4;
@@ -145,7 +145,7 @@ pub struct HashingWriter {
 impl HashingWriter {
     /// Starts the writer on `file`, positioned at `offset` (its current length): it first
     /// hashes those `offset` bytes (from the plan's checkpoint on), then appends and hashes
-    /// each chunk, by direct I/O where it can (see [`crate::appender`]): a final fsync has
+    /// each chunk, by direct I/O where it can (see [`crate::files::appender`]): a final fsync has
     /// little left to do, and the file does not fill the page cache.
     pub fn start(file: std::fs::File, offset: u64, plan: HashPlan) -> HashingWriter {
         let (to_writer, for_writer) = mpsc::channel::<Bytes>(QUEUE);
@@ -199,7 +199,7 @@ impl HashingWriter {
 }
 
 /// Appends each chunk of `incoming` to `file`, which holds `offset` bytes (see
-/// [`crate::appender`]), once `prefix_hashed` says the hashing thread, which shares the open
+/// [`crate::files::appender`]), once `prefix_hashed` says the hashing thread, which shares the open
 /// file, is done reading it: direct I/O would refuse its reads. Blocking.
 fn append(
     file: std::fs::File,
@@ -244,7 +244,7 @@ pub struct Written {
 /// the receiver; the thread yields the SHA-256 of the whole file, or an error if the file
 /// changed size. When it stops, having read everything or because the receiver was dropped
 /// (then with an `Interrupted` error), it seals its checkpoints (see
-/// [`crate::checkpoint::Ledger`]): what is read is not yet delivered.
+/// [`crate::files::checkpoint::Ledger`]): what is read is not yet delivered.
 pub fn spawn_reader(
     file: std::fs::File,
     offset: u64,
@@ -375,7 +375,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_restored_checkpoint_means_the_prefix_is_not_read_again() {
-        use crate::checkpoint::{Checkpoint, INTERVAL};
+        use crate::files::checkpoint::{Checkpoint, INTERVAL};
         let real: Vec<u8> = (0..INTERVAL as usize + 5000)
             .map(|i| (i % 241) as u8)
             .collect();
@@ -400,7 +400,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_plan_that_knows_the_whole_file_sends_it_without_hashing() {
-        use crate::checkpoint::Checkpoint;
+        use crate::files::checkpoint::Checkpoint;
         let (_dir, path) = file_with(&[5; 10_000]);
         // The plan's state is for other contents: the reader must answer with it unchecked,
         // leaving the check to the receiver.

@@ -1,5 +1,5 @@
 //! How a file being received is written: with direct I/O where the file system allows it,
-//! else through the page cache with write-behind ([`crate::writebehind`]).
+//! else through the page cache with write-behind ([`crate::files::writebehind`]).
 //!
 //! Direct I/O (`O_DIRECT`) hands each block to the disk from the process's own buffer: no
 //! page-cache pages to allocate, dirty, write back and drop, which on this project's machine
@@ -20,7 +20,7 @@ use std::io::Write;
 use bytes::BytesMut;
 use rustix::fs::OFlags;
 
-use crate::writebehind::WriteBehind;
+use crate::files::writebehind::WriteBehind;
 
 /// Alignment of direct writes: a page, which covers 512- and 4096-byte disk blocks.
 pub const ALIGN: usize = 4096;
