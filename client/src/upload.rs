@@ -133,12 +133,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ) -> Result<Report, ClientError> {
         let local = plan.local.to_path_buf();
         let (file, file_id) = crate::blocking::run(move || open_local(&local)).await?;
-        self.send(ClientMessage::Put {
+        self.send(ClientMessage::Put(ftp_proto::PutRequest {
             path: plan.remote.to_owned(),
             file: file_id,
             force: plan.force,
             upload_id: plan.upload_id,
-        })
+        }))
         .await?;
         let (offset, file) = match self.receive().await? {
             ServerMessage::PutExisting { sha256 } => {

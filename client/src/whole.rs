@@ -168,14 +168,14 @@ fn read_whole(
     }
     let sha256: [u8; 32] = Sha256::digest(&data).into();
     let size = identity.size;
-    let message = ClientMessage::PutWhole {
+    let message = ClientMessage::PutWhole(ftp_proto::WholeRequest {
         path: job.remote.clone(),
         file: identity,
         force,
         upload_id,
         data: data.into(),
         sha256,
-    };
+    });
     Ok((message, size, sha256))
 }
 
@@ -232,7 +232,10 @@ mod tests {
     /// `PutWhole`.
     async fn serve(stream: tokio::io::DuplexStream, key: SharedKey) {
         let mut conn = crate::test_server::accept(stream, &key).await;
-        while let Some(Ok(ClientMessage::PutWhole { data, sha256, .. })) = conn.next().await {
+        while let Some(Ok(ClientMessage::PutWhole(ftp_proto::WholeRequest {
+            data, sha256, ..
+        }))) = conn.next().await
+        {
             let size = data.len() as u64;
             conn.send(ServerMessage::PutDone { size, sha256 })
                 .await

@@ -58,12 +58,12 @@ fn get(path: &str, offset: u64) -> ClientMessage {
 }
 
 fn put(path: &str, file: FileIdentity, force: bool) -> ClientMessage {
-    ClientMessage::Put {
+    ClientMessage::Put(ftp_proto::PutRequest {
         path: path.into(),
         file,
         force,
         upload_id: [9; 16],
-    }
+    })
 }
 
 /// A whole upload of `data` to `path`.

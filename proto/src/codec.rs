@@ -759,14 +759,14 @@ mod tests {
             let mut messages = every_client_message();
             let bytes = |len: usize| Bytes::from((0..len).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
             messages.insert(1, ClientMessage::Chunk { offset: 1 << 40, data: bytes(150_000) });
-            messages.push(ClientMessage::PutWhole {
+            messages.push(ClientMessage::PutWhole(crate::message::WholeRequest {
                 path: "big".into(),
                 file: crate::FileIdentity { size: 90_000, modified_secs: 1, modified_nanos: 2 },
                 force: false,
                 upload_id: [7; 16],
                 data: bytes(90_000),
                 sha256: [1; 32],
-            });
+            }));
             messages.push(ClientMessage::Chunk { offset: 7, data: bytes(70_000) });
             for message in messages.clone() {
                 writer.encode(message, &mut wire).unwrap();
@@ -818,14 +818,14 @@ mod tests {
 
         #[test]
         fn whole_files_of_any_size_round_trip(path in "\\PC{0,200}", len in 0usize..(1 << 20), byte in any::<u8>(), force in any::<bool>()) {
-            let message = ClientMessage::PutWhole {
+            let message = ClientMessage::PutWhole(crate::message::WholeRequest {
                 path,
                 file: crate::FileIdentity { size: len as u64, modified_secs: 1, modified_nanos: 2 },
                 force,
                 upload_id: [7; 16],
                 data: Bytes::from(vec![byte; len]),
                 sha256: [byte; 32],
-            };
+            });
             let mut codec = MessageCodec::<ClientMessage, ClientMessage>::default();
             prop_assert_eq!(round_trip(&mut codec, message.clone()), message);
         }

@@ -39,8 +39,8 @@ pub mod units;
 pub use codec::{ClientCodec, FILE_DATA_MARK, FrameMessage, MessageCodec, ServerCodec};
 pub use error::{CodecError, KeyError};
 pub use message::{
-    ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, ServerMessage,
-    TreeEntry,
+    ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, PutRequest,
+    ServerMessage, TreeEntry, WholeRequest,
 };
 pub use secret::{Password, SharedKey};
 

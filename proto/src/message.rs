@@ -39,17 +39,7 @@ pub enum ClientMessage {
     /// End the session politely.
     Quit {},
     /// Start (or resume) an upload. The server answers `PutReady`, `PutExisting` or an error.
-    Put {
-        /// Remote path of the file; missing parent folders are created.
-        path: String,
-        /// Identity of the local file; with the user and path it names the partial upload.
-        file: FileIdentity,
-        /// Replace an existing file.
-        force: bool,
-        /// Random per-command id: a reconnecting retry of the same command may take over a
-        /// lock its own dead connection still holds; anyone else gets "busy".
-        upload_id: [u8; 16],
-    },
+    Put(PutRequest),
     /// File data at `offset`; chunks follow `PutReady` back to back, unanswered.
     Chunk {
         /// Position of the first byte; must equal the bytes received so far.
@@ -111,20 +101,7 @@ pub enum ClientMessage {
     /// send many before reading the answers, which come in order (`PutDone`, `PutExisting` when
     /// identical content is already there, or `Error`). The server makes the files of a burst
     /// durable together before it answers.
-    PutWhole {
-        /// Remote path.
-        path: String,
-        /// The local file's identity (its size is `data`'s length).
-        file: FileIdentity,
-        /// Replace an existing remote file.
-        force: bool,
-        /// The command's id.
-        upload_id: [u8; 16],
-        /// The whole content, at most [`crate::MAX_CHUNK_LEN`] bytes.
-        data: Bytes,
-        /// SHA-256 of `data`.
-        sha256: [u8; 32],
-    },
+    PutWhole(WholeRequest),
     /// List the user's unfinished uploads (answered with `PartialList`).
     Partials {},
     /// Drop the user's unfinished upload to `path` (answered with `Done`; `Busy` while an
@@ -163,6 +140,38 @@ pub struct FileIdentity {
     pub modified_secs: i64,
     /// Nanoseconds within that second.
     pub modified_nanos: u32,
+}
+
+/// A `Put` request, carried as it is from the wire to the server's handler. A variant holding
+/// a struct is encoded as a struct variant with the same fields is: the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutRequest {
+    /// Remote path of the file; missing parent folders are created.
+    pub path: String,
+    /// Identity of the local file; with the user and path it names the partial upload.
+    pub file: FileIdentity,
+    /// Replace an existing file.
+    pub force: bool,
+    /// Random per-command id: a reconnecting retry of the same command may take over a
+    /// lock its own dead connection still holds; anyone else gets "busy".
+    pub upload_id: [u8; 16],
+}
+
+/// A `PutWhole` request: a small file whole, with its identity and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WholeRequest {
+    /// Remote path.
+    pub path: String,
+    /// The local file's identity (its size is `data`'s length).
+    pub file: FileIdentity,
+    /// Replace an existing remote file.
+    pub force: bool,
+    /// The command's id.
+    pub upload_id: [u8; 16],
+    /// The whole content, at most [`crate::MAX_CHUNK_LEN`] bytes.
+    pub data: Bytes,
+    /// SHA-256 of `data`.
+    pub sha256: [u8; 32],
 }
 
 /// Messages sent by the server.

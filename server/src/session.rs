@@ -158,18 +158,7 @@ where
 {
     match message {
         ClientMessage::List { path } => handlers::list::handle(conn, session, &path).await?,
-        ClientMessage::Put {
-            path,
-            file,
-            force,
-            upload_id,
-        } => {
-            let request = handlers::put::PutRequest {
-                path,
-                file,
-                force,
-                upload_id,
-            };
+        ClientMessage::Put(request) => {
             handlers::put::handle(conn, session, state, request).await?;
         }
         ClientMessage::Get {
@@ -200,22 +189,7 @@ where
             handlers::remove_tree::handle(conn, session, &path).await?;
         }
         ClientMessage::Quit {} => return Ok(true),
-        ClientMessage::PutWhole {
-            path,
-            file,
-            force,
-            upload_id,
-            data,
-            sha256,
-        } => {
-            let request = handlers::put_whole::WholeRequest {
-                path,
-                file,
-                force,
-                upload_id,
-                data,
-                sha256,
-            };
+        ClientMessage::PutWhole(request) => {
             pipeline.receive(conn, session, state, request).await?;
         }
         ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {

@@ -98,12 +98,12 @@ fn message() -> impl Strategy<Value = ClientMessage> {
                 limit_rate
             }),
         (path(), identity, any::<bool>(), any::<[u8; 16]>()).prop_map(
-            |(path, file, force, upload_id)| ClientMessage::Put {
+            |(path, file, force, upload_id)| ClientMessage::Put(ftp_proto::PutRequest {
                 path,
                 file,
                 force,
                 upload_id
-            }
+            })
         ),
         (
             prop_oneof![0u64..256, any::<u64>()],

@@ -53,12 +53,12 @@ async fn expect_error_then_close(conn: &mut Conn, kind: ErrorKind) -> String {
 async fn start_put(conn: &mut Conn, path: &str, size: u64) -> u64 {
     send(
         conn,
-        ClientMessage::Put {
+        ClientMessage::Put(ftp_proto::PutRequest {
             path: path.into(),
             file: identity(size),
             force: false,
             upload_id: [1; 16],
-        },
+        }),
     )
     .await;
     match conn.next().await {
@@ -127,12 +127,12 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
 
     // A second upload, a login or a listing in the middle of an upload.
     for intruder in [
-        ClientMessage::Put {
+        ClientMessage::Put(ftp_proto::PutRequest {
             path: "other.bin".into(),
             file: identity(1),
             force: false,
             upload_id: [2; 16],
-        },
+        }),
         ClientMessage::Login {
             user: "alice".into(),
             password: ftp_proto::Password::new(PASSWORD.into()),
@@ -149,12 +149,12 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
     let mut conn = login(&server).await;
     send(
         &mut conn,
-        ClientMessage::Put {
+        ClientMessage::Put(ftp_proto::PutRequest {
             path: "../escape.bin".into(),
             file: identity(3),
             force: false,
             upload_id: [3; 16],
-        },
+        }),
     )
     .await;
     match conn.next().await {
@@ -168,12 +168,12 @@ async fn each_violation_gets_an_error_and_a_closed_connection() {
     let mut conn = login(&server).await;
     send(
         &mut conn,
-        ClientMessage::Put {
+        ClientMessage::Put(ftp_proto::PutRequest {
             path: "huge.bin".into(),
             file: identity(u64::MAX),
             force: false,
             upload_id: [4; 16],
-        },
+        }),
     )
     .await;
     match conn.next().await {
@@ -219,12 +219,12 @@ async fn a_violation_mid_upload_leaves_the_partial_resumable() {
     let mut conn = login(&server).await;
     send(
         &mut conn,
-        ClientMessage::Put {
+        ClientMessage::Put(ftp_proto::PutRequest {
             path: "real.bin".into(),
             file,
             force: false,
             upload_id: [9; 16],
-        },
+        }),
     )
     .await;
     assert!(matches!(

@@ -335,7 +335,7 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
             }
         }
         // An upload: either refused, or it lands inside bob's home.
-        conn.send(ClientMessage::Put {
+        conn.send(ClientMessage::Put(ftp_proto::PutRequest {
             path: path.clone(),
             file: FileIdentity {
                 size: 3,
@@ -344,7 +344,7 @@ async fn every_corpus_path_is_refused_or_kept_inside_the_home() {
             },
             force: true,
             upload_id: [i as u8; 16],
-        })
+        }))
         .await
         .unwrap();
         match conn.next().await.expect("answer").expect("frame") {

@@ -68,7 +68,7 @@ async fn stalled_upload(server: &e2e::Server, size: u64) -> ServerMessage {
     let mut conn = e2e::raw_session(server, None, "alice", PASSWORD)
         .await
         .expect("login");
-    conn.send(ClientMessage::Put {
+    conn.send(ClientMessage::Put(ftp_proto::PutRequest {
         path: "stalled.bin".into(),
         file: FileIdentity {
             size,
@@ -77,7 +77,7 @@ async fn stalled_upload(server: &e2e::Server, size: u64) -> ServerMessage {
         },
         force: false,
         upload_id: [7; 16],
-    })
+    }))
     .await
     .unwrap();
     assert!(matches!(

@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ftp_proto::{ClientMessage, ErrorKind, FileIdentity, MAX_CHUNK_LEN, ServerMessage};
+use ftp_proto::{ClientMessage, ErrorKind, MAX_CHUNK_LEN, PutRequest, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -30,19 +30,6 @@ use crate::state::ServerState;
 use crate::uploads::PathLock;
 use crate::{place, served, uploads};
 use ftp_proto::files::filestream::{HashPlan, HashingWriter, Written};
-
-/// A `Put` request as received.
-#[derive(Debug)]
-pub struct PutRequest {
-    /// Remote path as sent.
-    pub path: String,
-    /// The local file's identity.
-    pub file: FileIdentity,
-    /// Replace an existing file.
-    pub force: bool,
-    /// The command's id, for taking over after a reconnect.
-    pub upload_id: [u8; 16],
-}
 
 /// What to do with a file already at the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

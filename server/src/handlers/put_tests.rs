@@ -10,7 +10,8 @@ use futures::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio_util::codec::Framed;
 
-use super::{PutRequest, handle};
+use super::handle;
+use ftp_proto::PutRequest;
 
 /// Uploads `abc` to `/f.bin` over a connection too narrow for the answer, which the client
 /// never reads; `before_finish` runs before `PutFinish` is sent. Returns once another command

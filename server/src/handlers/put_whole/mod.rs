@@ -19,13 +19,12 @@ mod store;
 #[cfg(test)]
 mod test_support;
 
-use bytes::Bytes;
-use ftp_proto::{ErrorKind, FileIdentity, MAX_CHUNK_LEN, ServerMessage};
+use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, PutRequest, ServerMessage, WholeRequest};
 use futures::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
-use super::put::{PutRequest, Upload, check};
+use super::put::{Upload, check};
 use crate::connection::Connection;
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
@@ -38,23 +37,6 @@ use store::Admitted;
 
 /// Most files answered together.
 pub const MAX_BATCH: usize = 512;
-
-/// A `PutWhole` request as received.
-#[derive(Debug)]
-pub struct WholeRequest {
-    /// Remote path as sent.
-    pub path: String,
-    /// The local file's identity.
-    pub file: FileIdentity,
-    /// Replace an existing file.
-    pub force: bool,
-    /// The command's id.
-    pub upload_id: [u8; 16],
-    /// The content.
-    pub data: Bytes,
-    /// The client's SHA-256 of the content.
-    pub sha256: [u8; 32],
-}
 
 /// Checks one file and hands it to the store thread of the batch being received; its answer
 /// joins the batch.

@@ -9,7 +9,9 @@ use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
 
-use super::{Batches, WholeRequest, answer, finish, idle};
+use ftp_proto::WholeRequest;
+
+use super::{Batches, answer, finish, idle};
 use crate::connection::{Connection, receive};
 use crate::error::{SessionError, shutting_down};
 use crate::handlers::Session;
@@ -54,7 +56,7 @@ impl Pipeline {
                 answers = self.batches.settled() => answer(conn, session, answers).await?,
             }
         };
-        if !self.batches.is_empty() && !matches!(message, ClientMessage::PutWhole { .. }) {
+        if !self.batches.is_empty() && !matches!(message, ClientMessage::PutWhole(_)) {
             finish(conn, session, &mut self.batches).await?;
         }
         Ok(message)
