@@ -22,10 +22,9 @@ use std::sync::Arc;
 use ftp_proto::ErrorKind;
 
 use crate::error::Refusal;
-use crate::jail::{self, RemotePath};
+use crate::jail;
 use crate::state::ServerState;
 use crate::storage::Home;
-pub use crate::storage::local::metadata::{entry, modified_nanos, modified_secs};
 use crate::users::Account;
 
 /// What a handler knows about the logged-in user.
@@ -72,21 +71,6 @@ pub async fn open_home(
         .map_err(|e| Refusal::internal("opening the home folder", e))
 }
 
-/// Checks `path` and runs `work` on it beneath the user's home, on a blocking thread: the
-/// shape every file-system handler shares.
-pub async fn on_home<T: Send + 'static>(
-    session: &Session,
-    path: &str,
-    what: &'static str,
-    work: impl FnOnce(&cap_std::fs::Dir, &RemotePath) -> Result<T, Refusal> + Send + 'static,
-) -> Result<T, Refusal> {
-    let path = RemotePath::parse(path)?;
-    let home = Arc::clone(&session.home);
-    tokio::task::spawn_blocking(move || work(&home, &path))
-        .await
-        .unwrap_or_else(|e| Err(Refusal::internal(what, e)))
-}
-
 /// The minimum-rate check for one transfer, as configured (with no rate, silence for
 /// `idle_timeout` is what ends a transfer).
 pub fn rate_floor(state: &crate::state::ServerState) -> crate::rate_floor::RateFloor {
@@ -96,17 +80,6 @@ pub fn rate_floor(state: &crate::state::ServerState) -> crate::rate_floor::RateF
     } else {
         crate::rate_floor::RateFloor::new(config.min_transfer_rate, config.transfer_rate_window)
     }
-}
-
-/// [`on_home`] for a change: a read-only user is refused first, saying what `action` was.
-pub async fn change_on_home<T: Send + 'static>(
-    session: &Session,
-    path: &str,
-    action: &'static str,
-    work: impl FnOnce(&cap_std::fs::Dir, &RemotePath) -> Result<T, Refusal> + Send + 'static,
-) -> Result<T, Refusal> {
-    require_write(session, action)?;
-    on_home(session, path, action, work).await
 }
 
 /// Refuses a change (upload, remove, mkdir) for a read-only user, saying what and why.
