@@ -93,6 +93,45 @@ impl Refusal {
             Failure::NoSuchFolder => (ErrorKind::NotFound, "its folder does not exist"),
             Failure::NotAFolder => (ErrorKind::Denied, "not a folder"),
             Failure::Changed => (ErrorKind::Busy, "changed while the server worked on it"),
+            Failure::FolderAtDestination => {
+                return Refusal::new(
+                    ErrorKind::Exists,
+                    format!(
+                        "upload refused: {path} is a folder (to put a file inside it, end the remote path with /)"
+                    ),
+                );
+            }
+            Failure::FileAtDestination(size) => {
+                return Refusal::new(
+                    ErrorKind::Exists,
+                    format!(
+                        "upload refused: {path} already exists ({size} bytes); use --force to replace it"
+                    ),
+                );
+            }
+            Failure::NoRoom {
+                available,
+                reserve,
+                needed,
+            } => {
+                return Refusal::new(
+                    ErrorKind::NoSpace,
+                    format!(
+                        "upload refused: the server's disk has {} free ({} kept in reserve); {path} needs {} more",
+                        shown_bytes(available),
+                        shown_bytes(reserve),
+                        shown_bytes(needed),
+                    ),
+                );
+            }
+            Failure::TooManyUnfinished(held) => {
+                return Refusal::new(
+                    ErrorKind::Denied,
+                    format!(
+                        "upload refused: you already have {held} unfinished uploads, the server's limit; finish them or let them expire"
+                    ),
+                );
+            }
             Failure::Internal => {
                 tracing::warn!(%path, error = %error.detail, "file system error");
                 (ErrorKind::Internal, "server error")
@@ -106,6 +145,21 @@ impl Refusal {
         tracing::error!(%error, "{context}");
         Refusal::new(ErrorKind::Internal, format!("server error: {context}"))
     }
+}
+
+/// `bytes` for people: exact below 1 KiB, else with one decimal and a binary unit.
+fn shown_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 impl From<Refusal> for ServerMessage {
@@ -216,4 +270,16 @@ pub fn shutting_down() -> SessionError {
         ErrorKind::Unavailable,
         "the server is shutting down; run the command again to resume",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_shown_in_binary_units() {
+        assert_eq!(shown_bytes(7), "7 bytes");
+        assert_eq!(shown_bytes(1536), "1.5 KiB");
+        assert_eq!(shown_bytes(3 << 30), "3.0 GiB");
+    }
 }

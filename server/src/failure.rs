@@ -57,6 +57,22 @@ pub enum Failure {
     NotAFolder,
     /// What is there changed while it was being worked on.
     Changed,
+    /// An upload's destination is a folder.
+    FolderAtDestination,
+    /// A file of this size is at an upload's destination, and replacing it was not asked for.
+    FileAtDestination(u64),
+    /// An upload does not fit: bytes `available`, of which `reserve` is kept free; `needed`
+    /// more are wanted.
+    NoRoom {
+        /// Bytes free.
+        available: u64,
+        /// Bytes kept free.
+        reserve: u64,
+        /// Bytes the upload needs.
+        needed: u64,
+    },
+    /// The user already keeps this many unfinished uploads nobody is writing, the limit.
+    TooManyUnfinished(usize),
     /// Anything else: a fault of the store, told to the log, not to the client.
     Internal,
 }

@@ -254,22 +254,10 @@ async fn expire_partials(state: Arc<ServerState>) {
     let ttl = state.config.partial_ttl;
     let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
-        let partials = Arc::clone(&state.partials);
-        let served = Arc::clone(&state.served);
-        let whole = state.whole_partials.clone();
-        let expired = tokio::task::spawn_blocking(move || {
-            let mut removed =
-                crate::uploads::expire(&partials, ttl)? + crate::uploads::expire(&served, ttl)?;
-            for folder in &whole {
-                removed += crate::uploads::expire(folder, ttl)?;
-            }
-            Ok::<_, std::io::Error>(removed)
-        });
-        match expired.await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => tracing::info!(removed, "expired stale partial uploads"),
-            Ok(Err(error)) => tracing::warn!(%error, "cannot expire partial uploads"),
-            Err(error) => tracing::warn!(%error, "partial expiry task failed"),
+        match state.store.expire(ttl).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired stale partial uploads"),
+            Err(error) => tracing::warn!(%error, "cannot expire partial uploads"),
         }
         tokio::time::sleep(every).await;
     }

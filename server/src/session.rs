@@ -132,10 +132,9 @@ where
         () = state.shutdown.cancelled() => return Err(shutting_down()),
     };
     tracing::info!(%peer, user = %account.name, "logged in");
-    let home = handlers::open_home(state, &account)
+    let session = handlers::Session::open(account, state)
         .await
         .map_err(SessionError::Fatal)?;
-    let session = handlers::Session::local(account, home, state);
     let mut pipeline = handlers::put_whole::Pipeline::default();
     loop {
         let message = pipeline.next_request(conn, &session, state).await?;

@@ -116,6 +116,16 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         config.login_failures_before_lockout,
         config.login_lockout,
     );
+    let store = Arc::new(crate::storage::local::LocalStore::new(
+        Arc::new(root),
+        crate::storage::local::Shared {
+            served: Arc::new(served),
+            partials: Arc::new(partials),
+            whole_partials: whole_partials.map(Arc::new),
+            modes: config.modes,
+            reserve: config.disk_reserve,
+        },
+    ));
     let state = ServerState {
         throttle,
         shutdown: tokio_util::sync::CancellationToken::new(),
@@ -123,10 +133,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         key,
         tls,
         auth,
-        root: Arc::new(root),
-        partials: Arc::new(partials),
-        whole_partials: whole_partials.map(Arc::new),
-        served: Arc::new(served),
+        store,
         locks: Arc::default(),
     };
     Ok((Arc::new(state), first_run))

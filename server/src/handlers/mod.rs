@@ -1,7 +1,6 @@
 //! Request handlers, one file per operation. Handlers see typed messages and a logged-in
-//! [`Session`]; they speak to its store ([`crate::storage::Home`]) and answer refusals with an
-//! error frame while the session goes on. Uploads (`put`, `put_whole`) still work on the home's
-//! capability handle directly, on blocking threads: they are the next to move behind the seam.
+//! [`Session`]; they speak only to its home in the store ([`crate::storage::Home`]) and answer
+//! refusals with an error frame while the session goes on.
 
 pub mod get;
 pub mod list;
@@ -16,13 +15,13 @@ pub mod stat;
 #[cfg(test)]
 pub(crate) mod test_session;
 pub mod tree;
+pub mod upload_refusals;
 
 use std::sync::Arc;
 
 use ftp_proto::ErrorKind;
 
 use crate::error::Refusal;
-use crate::jail;
 use crate::state::ServerState;
 use crate::storage::Home;
 use crate::users::Account;
@@ -32,43 +31,23 @@ use crate::users::Account;
 pub struct Session {
     /// The user.
     pub account: Account,
-    /// Capability handle on the user's home: every path is resolved beneath it.
-    pub home: Arc<cap_std::fs::Dir>,
-    /// The user's home in its store: what the handlers moved behind the seam ask it.
+    /// The user's home in its store.
     pub storage: Arc<dyn Home>,
 }
 
 impl Session {
-    /// A session of `account` in the local `home`, with the store over it.
-    pub fn local(account: Account, home: cap_std::fs::Dir, state: &ServerState) -> Self {
-        let home = Arc::new(home);
-        let storage = crate::storage::local::LocalHome::new(
-            Arc::clone(&home),
-            Arc::clone(&state.served),
-            Arc::clone(&state.partials),
-            &account.name,
-            state.config.modes.dir,
-        );
-        Session {
-            account,
-            home,
-            storage: Arc::new(storage),
-        }
+    /// Opens the home of `account` in the server's store (making it on first login).
+    pub async fn open(account: Account, state: &ServerState) -> Result<Self, Refusal> {
+        let storage = state
+            .store
+            .open_home(&account.name, &account.home)
+            .await
+            .map_err(|e| {
+                tracing::error!(user = %account.name, error = %e, "cannot open the home folder");
+                Refusal::new(ErrorKind::Internal, "server error: opening the home folder")
+            })?;
+        Ok(Session { account, storage })
     }
-}
-
-/// Opens the user's home beneath the root, creating it on first login.
-pub async fn open_home(
-    state: &ServerState,
-    account: &Account,
-) -> Result<cap_std::fs::Dir, Refusal> {
-    let root = Arc::clone(&state.root);
-    let home = account.home.clone();
-    let mode = state.config.modes.dir;
-    tokio::task::spawn_blocking(move || jail::open_home(&root, &home, mode))
-        .await
-        .map_err(|e| Refusal::internal("opening the home folder", e))?
-        .map_err(|e| Refusal::internal("opening the home folder", e))
 }
 
 /// The minimum-rate check for one transfer, as configured (with no rate, silence for

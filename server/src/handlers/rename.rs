@@ -154,17 +154,8 @@ mod tests {
         std::fs::write(temp.path().join("a"), "A").expect("a");
         std::fs::create_dir(temp.path().join("d")).expect("d");
         std::fs::write(temp.path().join("d/f"), "F").expect("f");
-        let open = |p: &std::path::Path| {
-            let dir = cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority());
-            std::sync::Arc::new(dir.expect("open"))
-        };
-        let home = LocalHome::new(
-            open(temp.path()),
-            open(temp.path()),
-            open(temp.path()),
-            "alice",
-            0o750,
-        );
+        let store = crate::storage::fixtures::local_store(temp.path());
+        let home = store.home_at(crate::storage::fixtures::open(temp.path()), "alice");
         (temp, home)
     }
 

@@ -25,7 +25,8 @@ pub async fn alice() -> (tempfile::TempDir, Arc<ServerState>, Session) {
         home: "alice".into(),
         read_only: false,
     };
-    let home = state.root.open_dir("alice").expect("open alice's home");
-    let session = Session::local(account, home, &state);
+    let session = Session::open(account, &state)
+        .await
+        .expect("alice's session");
     (dir, state, session)
 }

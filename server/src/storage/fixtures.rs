@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Home;
-use super::local::LocalHome;
+use super::local::{LocalHome, LocalStore, Shared};
 use super::memory::MemoryHome;
 use crate::jail::RemotePath;
 
@@ -40,13 +40,8 @@ impl Local {
         let folder = tempfile::tempdir().unwrap();
         let root = folder.path().join("home");
         std::fs::create_dir(&root).unwrap();
-        std::fs::create_dir(folder.path().join("served")).unwrap();
-        std::fs::create_dir(folder.path().join("partials")).unwrap();
-        let open = |p: &Path| {
-            Arc::new(cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority()).unwrap())
-        };
-        let (served, partials) = (folder.path().join("served"), folder.path().join("partials"));
-        let home = LocalHome::new(open(&root), open(&served), open(&partials), "alice", 0o750);
+        let store = local_store(folder.path());
+        let home = store.home_at(open(&root), "alice");
         Local {
             _folder: folder,
             root,
@@ -92,4 +87,31 @@ impl Fixture for MemoryHome {
         self.put_link(&RemotePath::parse(path).unwrap(), target)
             .unwrap();
     }
+}
+
+/// A capability handle on the folder at `path`.
+pub fn open(path: &Path) -> Arc<cap_std::fs::Dir> {
+    Arc::new(cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).unwrap())
+}
+
+/// A local store rooted at `base`, its internal folders (`served`, `partials` and the two
+/// folders of whole files' partials in it) made there.
+pub fn local_store(base: &Path) -> LocalStore {
+    for folder in ["served", "partials/whole-a", "partials/whole-b"] {
+        std::fs::create_dir_all(base.join(folder)).unwrap();
+    }
+    let shared = Shared {
+        served: open(&base.join("served")),
+        partials: open(&base.join("partials")),
+        whole_partials: [
+            open(&base.join("partials/whole-a")),
+            open(&base.join("partials/whole-b")),
+        ],
+        modes: crate::modes::Modes {
+            file: 0o640,
+            dir: 0o750,
+        },
+        reserve: Some(0),
+    };
+    LocalStore::new(open(base), shared)
 }

@@ -367,6 +367,27 @@ impl Home for MemoryHome {
     async fn drop_partials(&self, _path: &RemotePath) -> Result<usize, StorageError> {
         Ok(0)
     }
+
+    async fn check_destination(
+        &self,
+        _path: &RemotePath,
+        _size: u64,
+        _conflict: super::Conflict,
+    ) -> Result<Option<[u8; 32]>, StorageError> {
+        todo!()
+    }
+
+    async fn open_upload(
+        &self,
+        _target: super::UploadTarget,
+        _limits: super::UploadLimits,
+    ) -> Result<Box<dyn super::PartialUpload>, StorageError> {
+        todo!()
+    }
+
+    fn start_batch(&self, _slot: usize, _durable: bool) -> Box<dyn super::WholeBatch> {
+        todo!()
+    }
 }
 
 /// The children of the folder at `key`, in name order (keys sort component by component).

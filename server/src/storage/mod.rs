@@ -5,23 +5,45 @@
 //! store reports going wrong is a [`StorageError`], which only [`crate::error`] turns into
 //! words for the client.
 //!
-//! Moved behind the seam so far: describing, listing, making folders, removing, renaming,
-//! walking and removing trees, reading, listing and dropping unfinished uploads. Uploads still reach the local disk directly (the home's `Dir`).
+//! A [`Store`] opens homes and expires what uploads left behind; a [`Home`] does everything
+//! a session asks of one user's files: describe, list, make folders, remove, rename, walk and
+//! remove trees, read, and upload ([`upload`]: partials that resume, batches of whole files).
 
 pub mod local;
 pub mod memory;
+pub mod upload;
 
 #[cfg(test)]
 mod conformance;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use ftp_proto::{DirEntry, PartialInfo, TreeEntry};
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 pub use crate::failure::{Failure, StorageError};
 use crate::jail::RemotePath;
+pub use upload::{
+    Conflict, HeldUpload, PartialUpload, SettlingBatch, UploadLimits, UploadTarget, WholeBatch,
+    WholeFile, WholeOutcome, WholeStage,
+};
+
+/// Where every user's home is kept.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Opens `user`'s home at `home` (a path relative to the store's root), making it on first
+    /// login.
+    async fn open_home(&self, user: &str, home: &Path) -> Result<Arc<dyn Home>, StorageError>;
+
+    /// Removes unfinished uploads, and what was saved of them and of files read, left alone for
+    /// longer than `ttl`; how many.
+    async fn expire(&self, ttl: Duration) -> Result<usize, StorageError>;
+}
 
 /// Most entries per batch of a tree walk.
 pub const BATCH_ENTRIES: usize = 1000;
@@ -132,4 +154,29 @@ pub trait Home: Send + Sync + std::fmt::Debug {
     /// Drops every unfinished upload of this user going to `path`; how many there were. The
     /// caller holds the destination's lock, so no live upload is among them.
     async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError>;
+
+    /// Makes the missing folders above an upload's destination and judges what is there
+    /// ([`upload::judge`]): a regular file to be compared is hashed (`Some`). No room for a
+    /// folder is [`Failure::NoSpace`].
+    async fn check_destination(
+        &self,
+        path: &RemotePath,
+        size: u64,
+        conflict: Conflict,
+    ) -> Result<Option<[u8; 32]>, StorageError>;
+
+    /// Opens the partial `target.partial`, or resumes it from what it holds (one longer than
+    /// the size starts afresh, with its saved hash states), once the rest is known to fit
+    /// ([`Failure::NoRoom`]) and, for a new one, the user's idle partials are under
+    /// `limits.max_partials` ([`Failure::TooManyUnfinished`]). No room to start it is
+    /// [`Failure::NoSpace`].
+    async fn open_upload(
+        &self,
+        target: UploadTarget,
+        limits: UploadLimits,
+    ) -> Result<Box<dyn PartialUpload>, StorageError>;
+
+    /// Starts a batch of whole files, syncing them when `durable`; `slot` (0 or 1) keeps its
+    /// partials apart from the batch before it, which may still be settling.
+    fn start_batch(&self, slot: usize, durable: bool) -> Box<dyn WholeBatch>;
 }

@@ -2,22 +2,18 @@
 //! session reads its requests through the [`Pipeline`], the one entry point of all this.
 //!
 //! Each file is checked like a `Put` (permission, path, size, lock) as it arrives and handed
-//! to the [`store`] thread of the batch being received, which checks the destination, verifies
-//! the SHA-256 and writes the partial while the connection reads on. When no further message
-//! is waiting on the connection, or the batch is full, the batch is closed ([`close`]): its
-//! thread syncs the file system once (every partial of the batch), renames each into place and
-//! syncs again (the new names) ([`settle`]), while the next batch is already being received;
-//! then its answers go out in order ([`answer`]). A batch is closed only once the one before it
+//! to the batch being received in the store ([`crate::storage::WholeBatch`]), which checks the
+//! destination, verifies the SHA-256 and writes the file while the connection reads on. When
+//! no further message is waiting on the connection, or the batch is full, the batch is closed
+//! ([`close`]): the store makes it durable and visible (on the local disk: one sync for every
+//! file's data, the renames, one sync for the names) while the next batch is already being
+//! received; then its answers go out in order ([`answer`]). A batch is closed only once the one before it
 //! is answered, so answers keep the order of the requests ([`batches`]). Files still appear
 //! under their final names only whole and verified, and an answer still means the file is
 //! durable; what the batch saves is a round trip and two syncs per file.
 
 mod batches;
 mod pipeline;
-mod settle;
-mod store;
-#[cfg(test)]
-mod test_support;
 
 use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, PutRequest, ServerMessage, WholeRequest};
 use futures::SinkExt;
@@ -29,11 +25,20 @@ use crate::connection::Connection;
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
 use crate::state::ServerState;
-use crate::uploads;
-use batches::Batches;
+use crate::storage::WholeFile;
+use crate::uploads::PathLock;
+use batches::{Answer, Batches};
 pub use pipeline::Pipeline;
-use settle::Answer;
-use store::Admitted;
+
+/// A file that passed the checks needing no disk, with its destination locked.
+struct Admitted {
+    /// The upload.
+    upload: Upload,
+    /// The file, as the store gets it.
+    file: WholeFile,
+    /// The destination's lock, held until the file is in place.
+    lock: PathLock,
+}
 
 /// Most files answered together.
 pub const MAX_BATCH: usize = 512;
@@ -57,20 +62,9 @@ where
     {
         finish(conn, session, batches).await?;
     }
-    let admitted = admit(session, state, request).await;
-    let receiving = &mut batches.receiving;
-    receiving.owed += 1;
-    match admitted {
-        Ok(file) => {
-            receiving
-                .destinations
-                .insert(file.upload.destination.clone());
-            receiving.store_thread(session, state).store(file).await;
-        }
-        Err(refusal) => {
-            let answer = ServerMessage::from(refusal);
-            receiving.store_thread(session, state).answer(answer).await;
-        }
+    match admit(session, state, request).await {
+        Ok(admitted) => batches.receiving.store(session, state, admitted).await,
+        Err(refusal) => batches.receiving.decided(ServerMessage::from(refusal)),
     }
     if batches.is_full() {
         close(conn, session, batches).await?;
@@ -98,35 +92,25 @@ async fn admit(
         upload_id: request.upload_id,
     };
     let path = check(session, state, &put)?;
-    let destination = path.relative();
-    let upload = Upload {
-        partial: uploads::partial_name(&session.account.name, &destination, &put.file),
-        user: session.account.name.clone(),
-        shown: path.to_string(),
-        size,
-        force: put.force,
-        modes: state.config.modes,
-        disk_reserve: state.config.disk_reserve,
-        modified: uploads::client_time(&put.file),
-        destination,
-    };
+    let upload = Upload::new(session, path, &put);
     let lock = state
         .locks
         .lock(
-            session.account.home.join(&upload.destination),
+            upload.lock_key(session),
             put.upload_id,
-            &upload.partial,
+            &upload.target.partial,
             &upload.shown,
         )
         .await?;
-    Ok(Admitted {
-        path,
-        upload,
-        force: put.force,
+    let file = WholeFile {
+        path: upload.target.path.clone(),
+        partial: upload.target.partial.clone(),
+        force: upload.force,
+        modified: upload.target.modified,
         data: request.data,
         sha256: request.sha256,
-        lock,
-    })
+    };
+    Ok(Admitted { upload, file, lock })
 }
 
 /// Nothing more is waiting on the connection: the files received go to the store thread, and
@@ -158,7 +142,7 @@ async fn close<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    if batches.receiving.owed == 0 {
+    if batches.receiving.owed() == 0 {
         return Ok(());
     }
     answer_settling(conn, session, batches).await?;

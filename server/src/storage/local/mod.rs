@@ -2,10 +2,14 @@
 //! path leaves it), the served-digest lists that spare re-hashing an unchanged file, folders
 //! made with the configured mode. Every call runs on a blocking thread.
 
+mod batch;
 pub mod metadata;
 pub mod opening;
+pub mod partial;
+mod place;
 mod remove_tree;
 mod rename;
+pub mod space;
 pub mod walk;
 
 use std::sync::Arc;
@@ -14,45 +18,106 @@ use ftp_proto::{DirEntry, EntryKind, PartialInfo};
 
 use tokio::sync::mpsc;
 
-use super::{Described, Failure, Home, Reading, Removed, StorageError, TreeBatch};
+use std::path::Path;
+use std::time::Duration;
+
+use ftp_proto::files::filestream::HashingWriter;
+
+use super::{
+    Conflict, Described, Failure, Home, PartialUpload, Reading, Removed, StorageError, Store,
+    TreeBatch, UploadLimits, UploadTarget, WholeBatch,
+};
 use crate::failure::errno::classify;
 use crate::jail::{INTERNAL_DIR, RemotePath};
+use crate::modes::Modes;
 use metadata::entry;
+
+/// The server's folders beside the homes, and how files are made: shared by every home.
+#[derive(Debug)]
+pub struct Shared {
+    /// The folder of served files' checkpoint lists (the digests of files read before).
+    pub served: Arc<cap_std::fs::Dir>,
+    /// The server's folder of unfinished uploads (every user's, each named after its user).
+    pub partials: Arc<cap_std::fs::Dir>,
+    /// The two folders of whole files' partials, one per batch in flight.
+    pub whole_partials: [Arc<cap_std::fs::Dir>; 2],
+    /// Modes of the files and folders made.
+    pub modes: Modes,
+    /// Space kept free (`disk_reserve`; `None`: the default, see [`space::reserve`]).
+    pub reserve: Option<u64>,
+}
+
+/// Every home beneath one root on the local disk.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    /// Capability handle on the root: homes are opened beneath it and nowhere else.
+    root: Arc<cap_std::fs::Dir>,
+    /// What the homes share.
+    shared: Arc<Shared>,
+}
+
+impl LocalStore {
+    /// The homes beneath `root`, with the server's folders and modes.
+    pub fn new(root: Arc<cap_std::fs::Dir>, shared: Shared) -> Self {
+        LocalStore {
+            root,
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// `user`'s home, already open as `dir`.
+    pub fn home_at(&self, dir: Arc<cap_std::fs::Dir>, user: &str) -> LocalHome {
+        LocalHome {
+            dir,
+            shared: Arc::clone(&self.shared),
+            user: user.to_owned(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for LocalStore {
+    async fn open_home(&self, user: &str, home: &Path) -> Result<Arc<dyn Home>, StorageError> {
+        let (store, home) = (self.clone(), home.to_path_buf());
+        let user = user.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let dir = crate::jail::open_home(&store.root, &home, store.shared.modes.dir)
+                .map_err(|e| classify(&e))?;
+            let home: Arc<dyn Home> = Arc::new(store.home_at(Arc::new(dir), &user));
+            Ok(home)
+        })
+        .await
+        .unwrap_or_else(|e| Err(StorageError::new(Failure::Internal, e.to_string())))
+    }
+
+    async fn expire(&self, ttl: Duration) -> Result<usize, StorageError> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            let mut removed = partial::expire(&shared.partials, ttl)?;
+            removed += partial::expire(&shared.served, ttl)?;
+            for folder in &shared.whole_partials {
+                removed += partial::expire(folder, ttl)?;
+            }
+            Ok(removed)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+        .map_err(|e| classify(&e))
+    }
+}
 
 /// One user's home on the local disk.
 #[derive(Debug, Clone)]
 pub struct LocalHome {
     /// Capability handle on the home: every path is resolved beneath it.
     dir: Arc<cap_std::fs::Dir>,
-    /// The folder of served files' checkpoint lists (the digests of files read before).
-    served: Arc<cap_std::fs::Dir>,
-    /// The server's folder of unfinished uploads (every user's, each named after its user).
-    partials: Arc<cap_std::fs::Dir>,
+    /// What every home shares.
+    shared: Arc<Shared>,
     /// The user whose home this is.
     user: String,
-    /// Mode of each folder made.
-    dir_mode: u32,
 }
 
 impl LocalHome {
-    /// `user`'s home `dir`, with the server's folders of served digests and of unfinished
-    /// uploads, and the mode new folders get.
-    pub fn new(
-        dir: Arc<cap_std::fs::Dir>,
-        served: Arc<cap_std::fs::Dir>,
-        partials: Arc<cap_std::fs::Dir>,
-        user: &str,
-        dir_mode: u32,
-    ) -> Self {
-        LocalHome {
-            dir,
-            served,
-            partials,
-            user: user.to_owned(),
-            dir_mode,
-        }
-    }
-
     /// Runs blocking file-system `work` on this home off the runtime.
     async fn blocking<T: Send + 'static>(
         &self,
@@ -102,7 +167,7 @@ impl Home for LocalHome {
     async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>) {
         let (home, path, failed) = (self.clone(), path.clone(), out.clone());
         let walked = tokio::task::spawn_blocking(move || {
-            let hashes = hash.then_some(&home.served);
+            let hashes = hash.then_some(&home.shared.served);
             if let Err(failure) = walk::walk(&home.dir, &path, hashes, &out) {
                 // The receiver may be gone (the client left): nothing more to say then.
                 let _ = out.blocking_send(Err(failure));
@@ -133,7 +198,7 @@ impl Home for LocalHome {
                 let (file, meta) = opening::open_regular(&home.dir, &path.relative())?;
                 // Past the end of the file: start over.
                 let offset = if offset > meta.len() { 0 } else { offset };
-                let plan = crate::served::hash_plan(&home.served, &file, offset);
+                let plan = crate::served::hash_plan(&home.shared.served, &file, offset);
                 Ok((file, meta, offset, plan))
             })
             .await?;
@@ -161,7 +226,7 @@ impl Home for LocalHome {
 
     async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
         self.blocking(|home| {
-            let found = crate::partials::list(&home.partials, &home.user);
+            let found = crate::partials::list(&home.shared.partials, &home.user);
             let found = found.map_err(|e| classify(&e))?;
             Ok(found.into_iter().map(|(_, info)| info).collect())
         })
@@ -172,17 +237,53 @@ impl Home for LocalHome {
         let target = path.to_string();
         self.blocking(move |home| {
             let mut count = 0;
-            let found = crate::partials::list(&home.partials, &home.user);
+            let found = crate::partials::list(&home.shared.partials, &home.user);
             for (name, info) in found.map_err(|e| classify(&e))? {
                 if info.path == target {
-                    home.partials.remove_file(&name).map_err(|e| classify(&e))?;
-                    crate::partials::forget_checkpoints(&home.partials, &name);
+                    home.shared
+                        .partials
+                        .remove_file(&name)
+                        .map_err(|e| classify(&e))?;
+                    crate::partials::forget_checkpoints(&home.shared.partials, &name);
                     count += 1;
                 }
             }
             Ok(count)
         })
         .await
+    }
+    async fn check_destination(
+        &self,
+        path: &RemotePath,
+        size: u64,
+        conflict: Conflict,
+    ) -> Result<Option<[u8; 32]>, StorageError> {
+        let path = path.clone();
+        self.blocking(move |home| home.check_destination_now(&path, size, conflict))
+            .await
+    }
+
+    async fn open_upload(
+        &self,
+        target: UploadTarget,
+        limits: UploadLimits,
+    ) -> Result<Box<dyn PartialUpload>, StorageError> {
+        let opening = target.clone();
+        let (file, offset, plan) = self
+            .blocking(move |home| home.open_upload_now(&opening, &limits))
+            .await?;
+        let restored = plan.resume_from.as_ref().map_or(0, |c| c.offset);
+        Ok(Box::new(partial::LocalPartial {
+            home: self.clone(),
+            target,
+            writer: HashingWriter::start(file, offset, plan),
+            offset,
+            restored,
+        }))
+    }
+
+    fn start_batch(&self, slot: usize, durable: bool) -> Box<dyn WholeBatch> {
+        Box::new(batch::LocalBatch::start(self, slot, durable))
     }
 }
 
@@ -205,7 +306,8 @@ impl LocalHome {
         // Opened without blocking, and described from the handle: a FIFO put there since the
         // look above is refused, not waited on.
         let (file, meta) = opening::open_regular(&self.dir, &relative)?;
-        let sha256 = crate::served::sha256_of(&self.served, &file).map_err(|e| classify(&e))?;
+        let sha256 =
+            crate::served::sha256_of(&self.shared.served, &file).map_err(|e| classify(&e))?;
         Ok(Described {
             entry: entry(name, &meta),
             sha256: Some(sha256),
@@ -248,7 +350,7 @@ impl LocalHome {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(classify(&e)),
         }
-        crate::modes::create_dir_all(&self.dir, &relative, self.dir_mode)
+        crate::modes::create_dir_all(&self.dir, &relative, self.shared.modes.dir)
             .map_err(|e| classify(&e))?;
         Ok(true)
     }

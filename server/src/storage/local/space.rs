@@ -7,9 +7,7 @@
 //! bytes its partial does not hold yet. Only uploads are guarded: a full disk never stops
 //! downloads or listings, and an upload that fits is let through.
 
-use ftp_proto::ErrorKind;
-
-use crate::error::Refusal;
+use crate::failure::{Failure, StorageError};
 
 /// Largest default reserve (1 GiB).
 const MOST_DEFAULT_RESERVE: u64 = 1 << 30;
@@ -40,31 +38,26 @@ pub fn reserve(configured: Option<u64>, total: u64) -> u64 {
     configured.unwrap_or((total / 100).min(MOST_DEFAULT_RESERVE))
 }
 
-/// Refuses an upload of `size` bytes to `shown` whose partial already holds `held` bytes when
-/// the rest does not fit in `space` minus the reserve (`configured_reserve`, see [`reserve`]).
+/// Refuses an upload of `size` bytes whose partial already holds `held` bytes when the rest
+/// does not fit in `space` minus the reserve (`configured_reserve`, see [`reserve`]).
 pub fn check(
     space: Space,
     configured_reserve: Option<u64>,
     size: u64,
     held: u64,
-    shown: &str,
-) -> Result<(), Refusal> {
-    // A partial longer than the file is started afresh ([`crate::uploads::open_partial`]).
+) -> Result<(), Failure> {
+    // A partial longer than the file is started afresh ([`super::partial::open`]).
     let needed = if held > size { size } else { size - held };
     let kept = reserve(configured_reserve, space.total);
     let usable = space.available.saturating_sub(kept);
     if needed <= usable {
         return Ok(());
     }
-    Err(Refusal::new(
-        ErrorKind::NoSpace,
-        format!(
-            "upload refused: the server's disk has {} free ({} kept in reserve); {shown} needs {} more",
-            shown_bytes(space.available),
-            shown_bytes(kept),
-            shown_bytes(needed),
-        ),
-    ))
+    Err(Failure::NoRoom {
+        available: space.available,
+        reserve: kept,
+        needed,
+    })
 }
 
 /// Checks the space for an upload (see [`check`]) on the file system of `dir`; a file system
@@ -75,30 +68,14 @@ pub fn guard(
     configured_reserve: Option<u64>,
     size: u64,
     held: u64,
-    shown: &str,
-) -> Result<(), Refusal> {
+) -> Result<(), StorageError> {
     match of(dir) {
-        Ok(space) => check(space, configured_reserve, size, held, shown),
+        Ok(space) => check(space, configured_reserve, size, held).map_err(StorageError::of),
         Err(error) => {
             tracing::debug!(%error, "free space unknown; upload not checked against it");
             Ok(())
         }
     }
-}
-
-/// `bytes` for people: exact below 1 KiB, else with one decimal and a binary unit.
-fn shown_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -122,10 +99,11 @@ mod tests {
     #[test]
     fn an_upload_fits_in_the_free_space_less_the_reserve() {
         let disk = space(100 * MIB, 10 * MIB);
-        assert!(check(disk, None, 9 * MIB, 0, "a").is_ok());
-        assert!(check(disk, Some(0), 10 * MIB, 0, "a").is_ok());
-        let refused = check(disk, None, 9 * MIB + 1, 0, "big.bin").unwrap_err();
-        assert_eq!(refused.kind, ErrorKind::NoSpace);
+        assert!(check(disk, None, 9 * MIB, 0).is_ok());
+        assert!(check(disk, Some(0), 10 * MIB, 0).is_ok());
+        let failure = check(disk, None, 9 * MIB + 1, 0).unwrap_err();
+        let refused = crate::error::Refusal::from_storage(&StorageError::of(failure), &"big.bin");
+        assert_eq!(refused.kind, ftp_proto::ErrorKind::NoSpace);
         assert_eq!(
             refused.message,
             "upload refused: the server's disk has 10.0 MiB free (1.0 MiB kept in reserve); big.bin needs 9.0 MiB more"
@@ -135,24 +113,17 @@ mod tests {
     #[test]
     fn a_resumed_upload_needs_room_only_for_what_its_partial_lacks() {
         let disk = space(100 * MIB, 2 * MIB);
-        assert!(check(disk, None, 50 * MIB, 49 * MIB, "a").is_ok());
-        assert!(check(disk, None, 50 * MIB, 48 * MIB, "a").is_err());
+        assert!(check(disk, None, 50 * MIB, 49 * MIB).is_ok());
+        assert!(check(disk, None, 50 * MIB, 48 * MIB).is_err());
         // A partial longer than the file is started afresh: the whole size is needed.
-        assert!(check(disk, Some(0), 2 * MIB, 5 * MIB, "a").is_ok());
-        assert!(check(disk, Some(0), 3 * MIB, 5 * MIB, "a").is_err());
+        assert!(check(disk, Some(0), 2 * MIB, 5 * MIB).is_ok());
+        assert!(check(disk, Some(0), 3 * MIB, 5 * MIB).is_err());
     }
 
     #[test]
     fn a_disk_fuller_than_its_reserve_still_takes_an_empty_file() {
         let disk = space(100 * MIB, 0);
-        assert!(check(disk, None, 0, 0, "empty").is_ok());
-        assert!(check(disk, None, 1, 0, "one").is_err());
-    }
-
-    #[test]
-    fn sizes_are_shown_in_binary_units() {
-        assert_eq!(shown_bytes(7), "7 bytes");
-        assert_eq!(shown_bytes(1536), "1.5 KiB");
-        assert_eq!(shown_bytes(3 << 30), "3.0 GiB");
+        assert!(check(disk, None, 0, 0).is_ok());
+        assert!(check(disk, None, 1, 0).is_err());
     }
 }

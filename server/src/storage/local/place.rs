@@ -1,4 +1,4 @@
-//! Putting a verified partial under its final name, and telling a full disk apart.
+//! Putting a verified partial under its final name.
 //!
 //! [`place`] renames a partial into a home. Without `replace` it never overwrites: the rename
 //! is `renameat2(RENAME_NOREPLACE)`, or, on a file system that refuses the flag, a hard link
@@ -7,17 +7,11 @@
 //! was. The destination's folder is opened through the capability handle, so no path can lead
 //! out of the home; only the last component is named to the system call, which never follows
 //! it.
-//!
-//! [`is_disk_full`] recognises a full disk or quota (data or inodes), which every upload
-//! path reports as [`ErrorKind::NoSpace`] ([`disk_full`]).
 
 use std::path::Path;
 
-use ftp_proto::ErrorKind;
 use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
-
-use crate::error::Refusal;
 
 /// Renames `name` in `partials` to `destination` beneath `folder` (a path of one or more
 /// components), replacing a file there only when `replace`. Without it, a file already at the
@@ -54,55 +48,6 @@ pub fn place(
             Ok(())
         }
         Err(errno) => Err(errno.into()),
-    }
-}
-
-/// The disk (or the user's quota) is full, of data or of inodes.
-pub fn is_disk_full(error: &std::io::Error) -> bool {
-    const ENOSPC: i32 = 28;
-    const EDQUOT: i32 = 122;
-    matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
-        || error.kind() == std::io::ErrorKind::StorageFull
-        || error.kind() == std::io::ErrorKind::QuotaExceeded
-}
-
-/// What the client is told when the disk is full; `detail` says what became of the upload.
-pub fn disk_full(detail: &str) -> Refusal {
-    Refusal::new(
-        ErrorKind::NoSpace,
-        format!("the server's disk is full: {detail}; run the command again once space is free"),
-    )
-}
-
-/// What the client is told when a partial could not be written: a full disk keeps what was
-/// received of `shown` for a later resume; anything else is a server error.
-pub fn storage_refusal(error: &std::io::Error, shown: &str) -> Refusal {
-    if is_disk_full(error) {
-        tracing::warn!(path = %shown, %error, "disk full; partial kept");
-        disk_full(&format!("what was received of {shown} is kept, to resume"))
-    } else {
-        Refusal::internal("storing an upload", error)
-    }
-}
-
-/// What the client is told when the verified upload of `shown` could not be put in place (its
-/// partial is kept): without `force`, a file that appeared at the destination meanwhile; a full
-/// disk; or what the jail says.
-pub fn finish_refusal(error: &std::io::Error, shown: &str, force: bool) -> Refusal {
-    if !force && error.kind() == std::io::ErrorKind::AlreadyExists {
-        tracing::info!(path = %shown, "a file appeared at the destination during the upload; partial kept");
-        Refusal::new(
-            ErrorKind::Exists,
-            format!(
-                "upload refused: {shown} already exists (it appeared during the upload); what was received is kept: use --force to replace it without sending it again"
-            ),
-        )
-    } else if is_disk_full(error) {
-        disk_full(&format!(
-            "{shown} was received whole and is kept, to finish"
-        ))
-    } else {
-        crate::jail::refusal_for(error, &shown)
     }
 }
 
@@ -168,16 +113,5 @@ mod tests {
         let error = place(&partials, "p", &home, Path::new("link"), false).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
         assert!(!outside.exists());
-    }
-
-    #[test]
-    fn full_disks_and_quotas_are_recognised() {
-        for errno in [28, 122] {
-            assert!(is_disk_full(&std::io::Error::from_raw_os_error(errno)));
-        }
-        assert!(!is_disk_full(&std::io::Error::from_raw_os_error(13)));
-        let refusal = disk_full("nothing of /a.bin was stored");
-        assert_eq!(refusal.kind, ErrorKind::NoSpace);
-        assert!(refusal.message.starts_with("the server's disk is full"));
     }
 }
