@@ -13,8 +13,16 @@
 #   bash bench/run.sh --rounds 7 --only big
 #   bash bench/run.sh --rounds 3 --only link
 #   bash bench/run.sh --only tree
+#   bash bench/run.sh --ab BASE_RELEASE_DIR   # A/B of this build against another (bench/ab.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--ab" ]; then
+  base="${2:?--ab needs the folder of the other build's ftpd and ftp}"
+  shift 2
+  cargo build --release -p ftpd -p ftp
+  exec python3 bench/ab.py --a "$base" "$@"
+fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "bench/run.sh needs root (it installs packages, adds a user and runs sshd)" >&2

@@ -162,7 +162,7 @@ fn reset(fx: &Fixture) {
         let path = entry.expect("partial entry").path();
         let whole_file_folder = path
             .file_name()
-            .is_some_and(|name| ftpd::uploads::WHOLE_FILE_FOLDERS.iter().any(|w| name == *w));
+            .is_some_and(|name| ftpd::storage::local::partial::WHOLE_FILE_FOLDERS.iter().any(|w| name == *w));
         if whole_file_folder {
             // The server keeps these open: empty them, keep them.
             for partial in std::fs::read_dir(&path).expect("list whole-file partials") {

@@ -9,13 +9,10 @@
 //! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, I/O errors to
 //! refusals), [`modes`] (the modes
 //! of what the server creates), [`admin`]
-//! (the `user` and `keygen` commands), [`uploads`] (partials, resume, locks, finishing),
-//! [`place`] (renaming into place without replacing; a full disk), [`space`] (the disk guard),
-//! [`partials`] (where each unfinished upload is going),
-//! [`served`] (checkpoints of downloads), [`ledger`] (where those and uploads' lists live),
+//! (the `user` and `keygen` commands), [`uploads`] (partial names, the client's times, locks),
 //! [`error`] (refusals and their wire kinds), [`fatal`] (what ends an `ftpd` command, and its
 //! exit code), [`serve`] (running as `ftpd` does: listen, announce, signals), [`storage`] (the
-//! seam between the handlers and where homes are kept), [`connection`] (a session's framed I/O).
+//! seam between the handlers and where homes are kept: the local disk, memory), [`connection`] (a session's framed I/O).
 
 pub mod admin;
 pub mod auth;
@@ -28,12 +25,9 @@ pub mod failure;
 pub mod fatal;
 pub mod handlers;
 pub mod jail;
-pub mod ledger;
 pub mod modes;
-pub mod partials;
 pub mod rate_floor;
 pub mod serve;
-pub mod served;
 pub mod server;
 pub mod session;
 pub mod source;

@@ -13,7 +13,6 @@ use ftp_proto::{KeyError, Password, SharedKey};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::jail::INTERNAL_DIR;
-use crate::modes::INTERNAL_DIR_MODE;
 use crate::state::ServerState;
 use crate::users::{Users, UsersError};
 
@@ -86,46 +85,17 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         .await
         .map_err(|e| UsersError::Hash(e.to_string()))??;
     let root = open_root(&config.root, config.modes.dir)?;
-    // The internal folder is the server's alone, whatever mode an older version or the umask
-    // gave it: closing it closes everything inside.
-    crate::modes::create_dir_all(&root, Path::new(INTERNAL_DIR), INTERNAL_DIR_MODE)
-        .and_then(|()| {
-            crate::modes::set_dir_mode(&root, Path::new(INTERNAL_DIR), INTERNAL_DIR_MODE)
-        })
+    let store = crate::storage::local::LocalStore::open(root, config.modes, config.disk_reserve)
         .map_err(|source| StartupError::Root {
             path: config.root.join(INTERNAL_DIR),
             source,
         })?;
-    let partials = crate::uploads::open_partials(&root).map_err(|source| StartupError::Root {
-        path: config.root.clone(),
-        source,
-    })?;
-    let whole_partials = crate::uploads::open_whole_file_folders(&partials).map_err(|source| {
-        StartupError::Root {
-            path: config.root.clone(),
-            source,
-        }
-    })?;
-    let served = crate::served::open_checkpoints(&root).map_err(|source| StartupError::Root {
-        path: config.root.clone(),
-        source,
-    })?;
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins);
     let throttle = crate::throttle::LoginThrottle::new(
         config.login_failure_delay,
         config.login_failures_before_lockout,
         config.login_lockout,
     );
-    let store = Arc::new(crate::storage::local::LocalStore::new(
-        Arc::new(root),
-        crate::storage::local::Shared {
-            served: Arc::new(served),
-            partials: Arc::new(partials),
-            whole_partials: whole_partials.map(Arc::new),
-            modes: config.modes,
-            reserve: config.disk_reserve,
-        },
-    ));
     let state = ServerState {
         throttle,
         shutdown: tokio_util::sync::CancellationToken::new(),
@@ -133,7 +103,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         key,
         tls,
         auth,
-        store,
+        store: Arc::new(store),
         locks: Arc::default(),
     };
     Ok((Arc::new(state), first_run))

@@ -1,8 +1,7 @@
 //! Uploads, whatever the store: what a partial is named ([`partial_name`]: by user, remote
 //! path, size and local modification time, so the same command resumes and a changed local
-//! file starts afresh), the client's time a file gets ([`client_time`]), and where the local
-//! store keeps partials ([`open_partials`], [`open_whole_file_folders`]; how they resume and
-//! become visible is [`crate::storage::local::partial`]).
+//! file starts afresh), the client's time a file gets ([`client_time`]), and how partials
+//! resume and become visible on the local disk is [`crate::storage::local::partial`]).
 //!
 //! [`PathLocks`] gives one upload per destination at a time; a second gets "busy", except a
 //! reconnecting retry of the same command (same upload id), which takes the lock over once the
@@ -21,37 +20,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Refusal;
-use crate::jail::INTERNAL_DIR;
-
-/// Folder of partial uploads, inside the internal folder.
-const PARTIALS: &str = "partials";
 
 /// How long a takeover waits for the previous holder to let go.
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Opens (creating when missing) the partials folder beneath the root.
-pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
-    let path = Path::new(INTERNAL_DIR).join(PARTIALS);
-    crate::modes::create_dir_all(root, &path, crate::modes::INTERNAL_DIR_MODE)?;
-    root.open_dir(&path)
-}
-
-/// Folders, inside the partials folder, of the partials of small files sent whole
-/// (`PutWhole`): consecutive batches of a session take turns, so the files of one batch are
-/// created in one while those of the batch before are renamed out of the other, instead of both
-/// queueing on one folder's lock.
-pub const WHOLE_FILE_FOLDERS: [&str; 2] = ["whole-a", "whole-b"];
-
-/// Opens (creating when missing) the [`WHOLE_FILE_FOLDERS`] inside the partials folder.
-pub fn open_whole_file_folders(
-    partials: &cap_std::fs::Dir,
-) -> std::io::Result<[cap_std::fs::Dir; 2]> {
-    let open = |name: &str| {
-        crate::modes::create_dir_all(partials, Path::new(name), crate::modes::INTERNAL_DIR_MODE)?;
-        partials.open_dir(name)
-    };
-    Ok([open(WHOLE_FILE_FOLDERS[0])?, open(WHOLE_FILE_FOLDERS[1])?])
-}
 
 /// Name of the partial for this user, destination and local file: `USER~HASH.part` (user
 /// names cannot contain `~`), so a user's partials can be counted.

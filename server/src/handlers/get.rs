@@ -3,7 +3,7 @@
 //! The file is opened through the home's capability handle (a symbolic link may not lead out
 //! of the home) without blocking, and refused unless it is a regular file (a FIFO would hang
 //! the open, a device would be read forever), read and hashed on a blocking thread (not hashed when its SHA-256 is known:
-//! see [`crate::served`]), and sent in `Data` frames with no per-frame reply. If the file
+//! see [`crate::storage::local::served`]), and sent in `Data` frames with no per-frame reply. If the file
 //! changes size while it is read, the client gets an error instead of `GetDone`, and its
 //! `.part` stays for a later run. A download the client asked to be paced (`--limit-rate`) is
 //! sent at that pace, never below the server's own floor, in frames of an eighth of a

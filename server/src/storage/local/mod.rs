@@ -3,12 +3,15 @@
 //! made with the configured mode. Every call runs on a blocking thread.
 
 mod batch;
+pub mod ledger;
 pub mod metadata;
 pub mod opening;
 pub mod partial;
+pub mod partials;
 mod place;
 mod remove_tree;
 mod rename;
+pub mod served;
 pub mod space;
 pub mod walk;
 
@@ -57,6 +60,31 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
+    /// The homes beneath `root`, its internal folder (the partials, the checkpoint lists) made
+    /// or opened there; folders and files made with `modes`, `reserve` kept free. Blocking.
+    pub fn open(
+        root: cap_std::fs::Dir,
+        modes: Modes,
+        reserve: Option<u64>,
+    ) -> std::io::Result<Self> {
+        let internal = Path::new(INTERNAL_DIR);
+        // The internal folder is the server's alone, whatever mode an older version or the
+        // umask gave it: closing it closes everything inside.
+        crate::modes::create_dir_all(&root, internal, crate::modes::INTERNAL_DIR_MODE)?;
+        crate::modes::set_dir_mode(&root, internal, crate::modes::INTERNAL_DIR_MODE)?;
+        let partials = partial::open_partials(&root)?;
+        let whole_partials = partial::open_whole_file_folders(&partials)?;
+        let served = served::open_checkpoints(&root)?;
+        let shared = Shared {
+            served: Arc::new(served),
+            partials: Arc::new(partials),
+            whole_partials: whole_partials.map(Arc::new),
+            modes,
+            reserve,
+        };
+        Ok(LocalStore::new(Arc::new(root), shared))
+    }
+
     /// The homes beneath `root`, with the server's folders and modes.
     pub fn new(root: Arc<cap_std::fs::Dir>, shared: Shared) -> Self {
         LocalStore {
@@ -198,7 +226,8 @@ impl Home for LocalHome {
                 let (file, meta) = opening::open_regular(&home.dir, &path.relative())?;
                 // Past the end of the file: start over.
                 let offset = if offset > meta.len() { 0 } else { offset };
-                let plan = crate::served::hash_plan(&home.shared.served, &file, offset);
+                let plan =
+                    crate::storage::local::served::hash_plan(&home.shared.served, &file, offset);
                 Ok((file, meta, offset, plan))
             })
             .await?;
@@ -226,7 +255,7 @@ impl Home for LocalHome {
 
     async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
         self.blocking(|home| {
-            let found = crate::partials::list(&home.shared.partials, &home.user);
+            let found = crate::storage::local::partials::list(&home.shared.partials, &home.user);
             let found = found.map_err(|e| classify(&e))?;
             Ok(found.into_iter().map(|(_, info)| info).collect())
         })
@@ -237,14 +266,17 @@ impl Home for LocalHome {
         let target = path.to_string();
         self.blocking(move |home| {
             let mut count = 0;
-            let found = crate::partials::list(&home.shared.partials, &home.user);
+            let found = crate::storage::local::partials::list(&home.shared.partials, &home.user);
             for (name, info) in found.map_err(|e| classify(&e))? {
                 if info.path == target {
                     home.shared
                         .partials
                         .remove_file(&name)
                         .map_err(|e| classify(&e))?;
-                    crate::partials::forget_checkpoints(&home.shared.partials, &name);
+                    crate::storage::local::partials::forget_checkpoints(
+                        &home.shared.partials,
+                        &name,
+                    );
                     count += 1;
                 }
             }
@@ -306,8 +338,8 @@ impl LocalHome {
         // Opened without blocking, and described from the handle: a FIFO put there since the
         // look above is refused, not waited on.
         let (file, meta) = opening::open_regular(&self.dir, &relative)?;
-        let sha256 =
-            crate::served::sha256_of(&self.shared.served, &file).map_err(|e| classify(&e))?;
+        let sha256 = crate::storage::local::served::sha256_of(&self.shared.served, &file)
+            .map_err(|e| classify(&e))?;
         Ok(Described {
             entry: entry(name, &meta),
             sha256: Some(sha256),

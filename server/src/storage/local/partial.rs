@@ -1,7 +1,7 @@
 //! Partial uploads on the local disk. Partials live in `<root>/.ftpd-internal/partials/`, on
 //! the root's file system but outside every home and unreachable by any remote path (the jail
-//! refuses the folder's name); a sidecar records where each is going ([`crate::partials`]),
-//! a sealed checkpoint list the hash state of what it holds ([`crate::ledger`]). A partial is
+//! refuses the folder's name); a sidecar records where each is going ([`crate::storage::local::partials`]),
+//! a sealed checkpoint list the hash state of what it holds ([`crate::storage::local::ledger`]). A partial is
 //! opened or resumed ([`LocalPartial`]: appended by write-behind, hashed on the way), and
 //! becomes visible only through [`finish`]: fsync, atomic rename into the home, fsync of the
 //! folder ([`LocalHeld::commit`]). Partials nobody touched for the configured time expire
@@ -20,11 +20,38 @@ use sha2::{Digest, Sha256};
 
 use super::{LocalHome, space};
 use crate::failure::errno::classify;
-use crate::jail::RemotePath;
+use crate::jail::{INTERNAL_DIR, RemotePath};
 use crate::storage::upload::{Found, judge};
 use crate::storage::{
     Conflict, Failure, HeldUpload, PartialUpload, StorageError, UploadLimits, UploadTarget,
 };
+
+/// Folder of partial uploads, inside the internal folder.
+const PARTIALS: &str = "partials";
+
+/// Opens (creating when missing) the partials folder beneath the root.
+pub fn open_partials(root: &cap_std::fs::Dir) -> std::io::Result<cap_std::fs::Dir> {
+    let path = Path::new(INTERNAL_DIR).join(PARTIALS);
+    crate::modes::create_dir_all(root, &path, crate::modes::INTERNAL_DIR_MODE)?;
+    root.open_dir(&path)
+}
+
+/// Folders, inside the partials folder, of the partials of small files sent whole
+/// (`PutWhole`): consecutive batches of a session take turns, so the files of one batch are
+/// created in one while those of the batch before are renamed out of the other, instead of both
+/// queueing on one folder's lock.
+pub const WHOLE_FILE_FOLDERS: [&str; 2] = ["whole-a", "whole-b"];
+
+/// Opens (creating when missing) the [`WHOLE_FILE_FOLDERS`] inside the partials folder.
+pub fn open_whole_file_folders(
+    partials: &cap_std::fs::Dir,
+) -> std::io::Result<[cap_std::fs::Dir; 2]> {
+    let open = |name: &str| {
+        crate::modes::create_dir_all(partials, Path::new(name), crate::modes::INTERNAL_DIR_MODE)?;
+        partials.open_dir(name)
+    };
+    Ok([open(WHOLE_FILE_FOLDERS[0])?, open(WHOLE_FILE_FOLDERS[1])?])
+}
 
 impl LocalHome {
     /// [`crate::storage::Home::check_destination`]. Blocking.
@@ -74,7 +101,7 @@ impl LocalHome {
         )
         .map_err(|e| classify(&e))?;
         let plan = hash_plan(partials, &target.partial, &file, offset).map_err(|e| classify(&e))?;
-        crate::partials::record(
+        crate::storage::local::partials::record(
             partials,
             &target.partial,
             target.size,
@@ -192,7 +219,7 @@ impl HeldUpload for LocalHeld {
                 }
             })?;
             if let Some(meta) = placed {
-                crate::served::record(&shared.served, &meta, end);
+                crate::storage::local::served::record(&shared.served, &meta, end);
             }
             Ok(())
         })
@@ -210,7 +237,7 @@ impl HeldUpload for LocalHeld {
         // its blocks, which takes a while for a large one.
         let _ = tokio::task::spawn_blocking(move || {
             let partials = &home.shared.partials;
-            crate::partials::forget_checkpoints(partials, &target.partial);
+            crate::storage::local::partials::forget_checkpoints(partials, &target.partial);
             let _ = partials.remove_file(&target.partial);
             drop(written);
         })
@@ -269,7 +296,7 @@ pub fn hash_plan(
     file: &std::fs::File,
     offset: u64,
 ) -> std::io::Result<HashPlan> {
-    let list_name = crate::partials::checkpoint_name(partial);
+    let list_name = crate::storage::local::partials::checkpoint_name(partial);
     let meta = file.metadata()?;
     let mut binding = Sha256::new();
     binding.update(b"ftpd partial\0");
@@ -280,7 +307,9 @@ pub fn hash_plan(
     if offset == 0 {
         let _ = partials.remove_file(&list_name);
     }
-    let plan = crate::ledger::sealed_plan(partials, list_name, binding, &meta, offset, "upload");
+    let plan = crate::storage::local::ledger::sealed_plan(
+        partials, list_name, binding, &meta, offset, "upload",
+    );
     file.set_modified(SystemTime::now())?;
     Ok(plan)
 }
@@ -327,7 +356,7 @@ pub fn finish(
         let _ = file.set_modified(own);
         return Err(error);
     }
-    crate::partials::forget_checkpoints(partials, name);
+    crate::storage::local::partials::forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -355,7 +384,7 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
         if entry
             .file_name()
             .to_str()
-            .is_some_and(crate::partials::is_sidecar)
+            .is_some_and(crate::storage::local::partials::is_sidecar)
         {
             continue;
         }
@@ -376,7 +405,7 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
             removed += 1;
         }
     }
-    crate::partials::sweep(partials)?;
+    crate::storage::local::partials::sweep(partials)?;
     Ok(removed)
 }
 

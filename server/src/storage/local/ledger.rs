@@ -1,7 +1,7 @@
 //! Sealed checkpoint lists kept as files in one of the server's internal folders: where a
 //! resume finds its saved hash state, and how a stopping reader or writer saves its own.
 //! Used for partial uploads ([`crate::uploads`]) and for files being served
-//! ([`crate::served`]).
+//! ([`crate::storage::local::served`]).
 
 use std::sync::Arc;
 
