@@ -28,12 +28,12 @@ PORTS = {"a": {"tls": 22041, "plain": 22042, "mem": 22043},
 MIB = 1 << 20
 
 
-def peak_kib(pid):
-    """The peak resident memory (VmHWM) of `pid`, in KiB."""
+def status_kib(pid, field):
+    """A memory figure (VmHWM, RssAnon, ...) of `pid` from /proc, in KiB."""
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError(f"no VmHWM for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 class Build:
@@ -120,14 +120,14 @@ def interrupted_put(build, big, have, name):
         time.sleep(0.01)
 
 
-def cases(build, big, small_files, have):
+def cases(build, big, small_files, have, label):
     """Each case: (label, set-up of round i (untimed), timed run of round i, clean-up)."""
     files = sorted(str(p) for p in small_files.iterdir())
     return [
-        ("1 GiB put (TLS, fsync on)", lambda i: None,
+        (f"{label} put (TLS, fsync on)", lambda i: None,
          lambda i: build.run("tls", "put", str(big), f"p{i}.bin"),
          lambda i: remove(build.root("tls") / f"p{i}.bin")),
-        ("1 GiB get --no-fsync", lambda i: None,
+        (f"{label} get --no-fsync", lambda i: None,
          lambda i: build.run("plain", "get", "--no-fsync", "dl.bin", str(build.work / f"g{i}.bin")),
          lambda i: remove(build.work / f"g{i}.bin")),
         ("1,000 x 4 KiB put --to (TLS, fsync on)", lambda i: None,
@@ -150,7 +150,7 @@ def concurrent_uploads(build, sources, count):
     failed = sum(1 for c in clients if c.wait() != 0)
     if failed:
         raise RuntimeError(f"{failed} of {count} concurrent uploads failed ({build.name})")
-    return peak_kib(build.procs["mem"].pid)
+    return status_kib(build.procs["mem"].pid, "VmHWM")
 
 
 def main():
@@ -189,9 +189,11 @@ def main():
             build.start("plain", fsync=False, tls=False)
         time.sleep(0.2)
         for build in builds:
-            idle[build.name] = (rss_kib(build.procs["tls"].pid), rss_kib(build.procs["plain"].pid))
+            pid = build.procs["tls"].pid
+            idle[build.name] = (rss_kib(pid), status_kib(pid, "RssAnon"), status_kib(pid, "RssFile"))
             build.run("plain", "put", str(big), "dl.bin")
-        plans = {build.name: cases(build, big, small_files, have) for build in builds}
+        label = "1 GiB" if args.size_mib == 1024 else f"{args.size_mib} MiB"
+        plans = {build.name: cases(build, big, small_files, have, label) for build in builds}
         for i in range(args.rounds + 1):  # round 0 warms up
             order = builds if i % 2 == 0 else builds[::-1]
             for case in range(len(plans["a"])):
@@ -219,8 +221,11 @@ def main():
         ma, mb = statistics.median(a), statistics.median(b)
         lines.append(f"| {label} | {ma:.2f} s ({min(a):.2f}-{max(a):.2f}) | "
                      f"{mb:.2f} s ({min(b):.2f}-{max(b):.2f}) | {mb / ma:.3f} |")
+    # An idle server's RSS is mostly its binary's pages (RssFile), which depend on how much of
+    # the file the page cache holds: copy both builds' binaries fresh before comparing.
     for what, a, b in (("idle RSS, TLS server", idle["a"][0], idle["b"][0]),
-                       ("idle RSS, plaintext server", idle["a"][1], idle["b"][1]),
+                       ("of which heap and stacks (RssAnon)", idle["a"][1], idle["b"][1]),
+                       ("of which the binary and libraries (RssFile)", idle["a"][2], idle["b"][2]),
                        ("peak RSS after 200 concurrent 4 MiB uploads (TLS)", peaks["a"], peaks["b"])):
         lines.append(f"| {what} | {a / 1024:.1f} MiB | {b / 1024:.1f} MiB | {b / a:.3f} |")
     text = "\n".join(lines) + "\n"

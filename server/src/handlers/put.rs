@@ -130,7 +130,9 @@ where
     if offset > 0 {
         // Bytes below this are not re-read: their hash state was restored.
         let restored = partial.restored();
-        tracing::info!(user = %session.account.name, path = %upload.shown, offset, restored, "resuming upload");
+        // Which partial, as its store knows it: what its saved hash states are bound to.
+        let identity = hex::encode(&partial.identity()[..8]);
+        tracing::info!(user = %session.account.name, path = %upload.shown, offset, restored, %identity, "resuming upload");
     } else {
         tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
     }

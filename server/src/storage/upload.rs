@@ -99,6 +99,11 @@ pub trait PartialUpload: Send {
     /// How far the saved hash state reached: bytes below it are not read again.
     fn restored(&self) -> u64;
 
+    /// What binds the saved hash states to this partial, so none is ever applied to other
+    /// contents: on the local disk a digest of its name, device and inode (an object store
+    /// would use its ETag).
+    fn identity(&self) -> [u8; 32];
+
     /// Appends `data` at the end; `false` once the store failed (what [`finish`] says).
     ///
     /// [`finish`]: PartialUpload::finish

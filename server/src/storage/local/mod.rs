@@ -301,7 +301,7 @@ impl Home for LocalHome {
         limits: UploadLimits,
     ) -> Result<Box<dyn PartialUpload>, StorageError> {
         let opening = target.clone();
-        let (file, offset, plan) = self
+        let (file, offset, plan, identity) = self
             .blocking(move |home| home.open_upload_now(&opening, &limits))
             .await?;
         let restored = plan.resume_from.as_ref().map_or(0, |c| c.offset);
@@ -311,6 +311,7 @@ impl Home for LocalHome {
             writer: HashingWriter::start(file, offset, plan),
             offset,
             restored,
+            identity,
         }))
     }
 

@@ -74,7 +74,7 @@ impl LocalHome {
         &self,
         target: &UploadTarget,
         limits: &UploadLimits,
-    ) -> Result<(std::fs::File, u64, HashPlan), StorageError> {
+    ) -> Result<(std::fs::File, u64, HashPlan, [u8; 32]), StorageError> {
         let partials = &self.shared.partials;
         let held = partials
             .symlink_metadata(&target.partial)
@@ -100,14 +100,15 @@ impl LocalHome {
             self.shared.modes.file,
         )
         .map_err(|e| classify(&e))?;
-        let plan = hash_plan(partials, &target.partial, &file, offset).map_err(|e| classify(&e))?;
+        let (plan, identity) =
+            hash_plan(partials, &target.partial, &file, offset).map_err(|e| classify(&e))?;
         crate::storage::local::partials::record(
             partials,
             &target.partial,
             target.size,
             &target.path.to_string(),
         );
-        Ok((file, offset, plan))
+        Ok((file, offset, plan, identity))
     }
 }
 
@@ -144,6 +145,8 @@ pub struct LocalPartial {
     pub(super) offset: u64,
     /// How far its saved hash state reached.
     pub(super) restored: u64,
+    /// What binds its saved hash states.
+    pub(super) identity: [u8; 32],
 }
 
 #[async_trait::async_trait]
@@ -154,6 +157,10 @@ impl PartialUpload for LocalPartial {
 
     fn restored(&self) -> u64 {
         self.restored
+    }
+
+    fn identity(&self) -> [u8; 32] {
+        self.identity
     }
 
     async fn append(&mut self, data: Bytes) -> bool {
@@ -295,15 +302,10 @@ pub fn hash_plan(
     partial: &str,
     file: &std::fs::File,
     offset: u64,
-) -> std::io::Result<HashPlan> {
+) -> std::io::Result<(HashPlan, [u8; 32])> {
     let list_name = crate::storage::local::partials::checkpoint_name(partial);
     let meta = file.metadata()?;
-    let mut binding = Sha256::new();
-    binding.update(b"ftpd partial\0");
-    binding.update(partial.as_bytes());
-    binding.update(meta.dev().to_be_bytes());
-    binding.update(meta.ino().to_be_bytes());
-    let binding: [u8; 32] = binding.finalize().into();
+    let binding = identity(partial, &meta);
     if offset == 0 {
         let _ = partials.remove_file(&list_name);
     }
@@ -311,7 +313,18 @@ pub fn hash_plan(
         partials, list_name, binding, &meta, offset, "upload",
     );
     file.set_modified(SystemTime::now())?;
-    Ok(plan)
+    Ok((plan, binding))
+}
+
+/// What binds a partial's checkpoints to it: a digest of its name, device and inode, so a
+/// list is never applied to a file put in its place.
+fn identity(partial: &str, meta: &std::fs::Metadata) -> [u8; 32] {
+    let mut binding = Sha256::new();
+    binding.update(b"ftpd partial\0");
+    binding.update(partial.as_bytes());
+    binding.update(meta.dev().to_be_bytes());
+    binding.update(meta.ino().to_be_bytes());
+    binding.finalize().into()
 }
 
 /// SHA-256 of a whole regular file in a home (opened without blocking: anything else there,
