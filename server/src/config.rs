@@ -62,7 +62,7 @@ pub struct Config {
     /// Largest file a client may upload, in bytes.
     pub max_file_size: u64,
     /// Free space kept on the root's file system: an upload that would eat into it is refused
-    /// before any data is sent (`None`: 1% of the file system, at most 1 GiB; see [`crate::space`]).
+    /// before any data is sent (`None`: 1% of the file system, at most 1 GiB; see [`crate::storage::local::space`]).
     pub disk_reserve: Option<u64>,
     /// Slowest average transfer, in bytes per second from the first data byte, before a
     /// transfer is cut (0: no floor, only `idle_timeout`); told to clients at login, which

@@ -7,13 +7,14 @@
 //! different answers `PutReplace`, and the lock and the destination are taken again as for a
 //! forced upload with nothing to compare: `PutReady` from a matching partial. Chunks must
 //! arrive in order and stay within the declared size; anything else closes the connection. On
-//! every exit the writer is drained first, so the partial on disk is whole up to its length.
-//! A verified file is put in place without replacing unless `force` ([`crate::place`]): one
-//! that appeared meanwhile is answered "already exists" and the partial kept for `--force`.
-//! The destination's lock is let go before any answer is sent, so whatever the client runs
-//! next never finds this upload holding it. An upload the disk's free space (less a reserve)
-//! cannot hold is refused before any data is sent; a disk found full while writing (data or
-//! inodes) is answered as such.
+//! every exit the partial is finished first, so what the store holds is whole up to its length.
+//! A verified file is put in place without replacing unless `force`
+//! ([`crate::storage::HeldUpload::commit`]): one that appeared meanwhile is answered "already
+//! exists" and the partial kept for `--force`. The destination's lock is let go before any
+//! answer is sent, so whatever the client runs next never finds this upload holding it. An
+//! upload the store cannot hold (the disk's free space less a reserve) is refused before any
+//! data is sent; a store found full while writing (data or inodes) is answered as such
+//! ([`super::upload_refusals`]).
 
 use ftp_proto::{ClientMessage, ErrorKind, MAX_CHUNK_LEN, PutRequest, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};

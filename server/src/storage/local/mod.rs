@@ -1,6 +1,10 @@
-//! Homes on the local disk: a capability handle on the home beneath the root (cap-std, so no
-//! path leaves it), the served-digest lists that spare re-hashing an unchanged file, folders
-//! made with the configured mode. Every call runs on a blocking thread.
+//! Homes on the local disk, and everything POSIX the server does: a capability handle on each
+//! home beneath the root (cap-std, so no path leaves it), the internal folder beside the homes
+//! (`.ftpd-internal`: partial uploads with their sidecars and checkpoint lists, the served
+//! files' lists that spare re-hashing an unchanged file), uploads ([`partial`]: resumable
+//! partials written behind by direct I/O, fsync and a rename that never replaces unless
+//! asked; [`batch`]: whole files on one store thread, two `syncfs` per batch), the disk guard
+//! ([`space`]), and expiry. Every call runs on a blocking thread.
 
 mod batch;
 pub mod ledger;
@@ -15,16 +19,13 @@ pub mod served;
 pub mod space;
 pub mod walk;
 
-use std::sync::Arc;
-
-use ftp_proto::{DirEntry, EntryKind, PartialInfo};
-
-use tokio::sync::mpsc;
-
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ftp_proto::files::filestream::HashingWriter;
+use ftp_proto::{DirEntry, EntryKind, PartialInfo};
+use tokio::sync::mpsc;
 
 use super::{
     Conflict, Described, Failure, Home, PartialUpload, Reading, Removed, StorageError, Store,
