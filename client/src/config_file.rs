@@ -65,6 +65,15 @@ pub fn effective(mut global: GlobalArgs) -> Result<GlobalArgs, ClientError> {
         .server
         .as_ref()
         .and_then(|name| file.servers.get(name).map(|table| (name.clone(), table)));
+    if picked.is_none()
+        && let Some(name) = &global.server
+        && let Some(near) = near_miss(name, &file)
+    {
+        return Err(ClientError::Usage(format!(
+            "{}: there is no [servers.{name}]; did you mean --server {near}? (a host of that name needs its port: {name}:PORT)",
+            path.display()
+        )));
+    }
     let settings = match &picked {
         Some((_, table)) => over(table, &file.defaults),
         None => file.defaults.clone(),
@@ -105,6 +114,21 @@ pub fn effective(mut global: GlobalArgs) -> Result<GlobalArgs, ClientError> {
     // A switch can only be turned on from the file: "off" on the command line is the default.
     global.insecure_plaintext |= settings.insecure_plaintext.unwrap_or(false);
     Ok(global)
+}
+
+/// The name of a `[servers.NAME]` table that `server` (given to `--server`, matching none)
+/// looks like a slip of: at most two edits away, when `server` has no port, user or dot, so
+/// it cannot be meant as an address.
+fn near_miss<'a>(server: &str, file: &'a ConfigFile) -> Option<&'a str> {
+    if server.contains([':', '@', '.', '[']) {
+        return None;
+    }
+    file.servers
+        .keys()
+        .map(|name| (strsim::damerau_levenshtein(server, name), name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, name)| name.as_str())
 }
 
 /// Reads the file `named` (`--config`), else the default one: `None` when there is none at the

@@ -236,3 +236,22 @@ fn a_user_in_the_address_beats_the_file_user() -> Result<(), Box<dyn std::error:
     assert_eq!(effective(global)?.user, None);
     Ok(())
 }
+
+#[test]
+fn a_slip_of_a_table_name_is_told_and_an_address_is_not() -> Result<(), Box<dyn std::error::Error>>
+{
+    let (_dir, mut global) = config("[servers.home]\naddress = \"127.0.0.1:2121\"\n")?;
+    global.server = Some("hoem".into());
+    let error = effective(global).unwrap_err().to_string();
+    assert!(
+        error.contains("there is no [servers.hoem]") && error.contains("--server home?"),
+        "{error}"
+    );
+    // Far from every name, or written as an address: taken as a host.
+    for server in ["fileserver", "hoem:2121", "hoem.lan", "bob@hoem"] {
+        let (_dir, mut global) = config("[servers.home]\naddress = \"127.0.0.1:2121\"\n")?;
+        global.server = Some(server.into());
+        assert_eq!(effective(global)?.server.as_deref(), Some(server));
+    }
+    Ok(())
+}
