@@ -113,7 +113,11 @@ impl Connector {
                     None => (credentials::prompt(&self.user, &self.server)?, true),
                 },
             };
-            match self.log_in(client, &password, prompted).await {
+            // While the server checks a typed password, nothing typed ahead is echoed.
+            let held = prompted.then(credentials::EchoHeld::hold).flatten();
+            let answer = self.log_in(client, &password, prompted).await;
+            drop(held);
+            match answer {
                 Ok(mut client) => {
                     self.remember(password);
                     // No prompt follows a login that worked: signals may be caught now.

@@ -113,6 +113,36 @@ pub fn password_source(file: Option<&Path>) -> Result<PasswordSource, ClientErro
     )))
 }
 
+/// The terminal kept from echoing while a typed password is checked: what is typed meanwhile
+/// (a password typed again, ahead of a retry prompt) is neither shown nor left for the shell to
+/// read once the client exits. Dropped, it discards that input and gives the echo back.
+pub struct EchoHeld {
+    /// The terminal's settings before.
+    saved: rustix::termios::Termios,
+}
+
+impl EchoHeld {
+    /// Turns the echo of standard input off, if it is a terminal.
+    pub fn hold() -> Option<EchoHeld> {
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_modes -= rustix::termios::LocalModes::ECHO;
+        rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet).ok()?;
+        Some(EchoHeld { saved })
+    }
+}
+
+impl Drop for EchoHeld {
+    fn drop(&mut self) {
+        let stdin = std::io::stdin();
+        // Best effort: a terminal gone meanwhile has nothing left to restore.
+        let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
+        let _ =
+            rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &self.saved);
+    }
+}
+
 /// Asks for the password on the terminal without echo.
 pub fn prompt(user: &str, server: &str) -> Result<Password, ClientError> {
     let password = rpassword::prompt_password(format!("Password for {user}@{server}: ")).map_err(

@@ -1,7 +1,8 @@
 //! The interactive session (`ftp` at a terminal, `ftp shell`) driven through a real pty: the
 //! prompt, the hidden password, completion of a remote name, `cd` then `get`, Ctrl-C during a
 //! `put` and the same `put` resuming, reconnects after a server restart and an idle timeout,
-//! the history file, and the local builtins with names holding spaces.
+//! the history file, the local builtins with names holding spaces, and what is typed ahead while
+//! a password is checked (neither shown nor used).
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -291,4 +292,54 @@ fn a_password_refused_on_reconnecting_is_told_and_asked_again() {
     shell.exp_string("kept.txt").unwrap();
     shell.exp_string(&prompt(&server, "/")).unwrap();
     exit(shell);
+}
+
+#[test]
+fn a_password_typed_ahead_while_one_is_checked_is_neither_shown_nor_used() {
+    // A wrong password's answer comes 3 s late; meanwhile the user types it again, ahead of the
+    // retry prompt. What is typed then must not show on the screen, nor be taken as the next
+    // password (or be left for the shell once the client exits).
+    let site = site("login_failure_delay = \"3s\"\n");
+    let server = site.start();
+    // A terminal that echoes, as a user's does (the pty starts without echo).
+    let ftp: Command = server.ftp("alice", PASSWORD);
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "stty echo && exec \"$0\" \"$@\""])
+        .arg(ftp.get_program())
+        .args(ftp.get_args())
+        .arg("ls")
+        .current_dir(local(&site))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .env("TERM", "vt100");
+    for (name, value) in ftp.get_envs() {
+        match value {
+            Some(value) if name != "FTP_PASSWORD" => command.env(name, value),
+            _ => command.env_remove(name),
+        };
+    }
+    command.env_remove("FTP_PASSWORD");
+    let mut shell = rexpect::session::spawn_command(command, Some(60_000)).unwrap();
+    let mut screen = shell.exp_string("Password for alice@").unwrap();
+    shell.send_line("WrongPassword77").unwrap();
+    server.wait_for_log("checking a password");
+    shell.send_line("TypedAhead99").unwrap();
+    screen += &shell.exp_string("try again").unwrap();
+    screen += &shell.exp_string("Password for alice@").unwrap();
+    shell.send_line(PASSWORD).unwrap();
+    screen += &shell.exp_eof().unwrap();
+    assert!(!screen.contains("TypedAhead99"), "echoed: {screen}");
+    assert_eq!(
+        server.log().matches("checking a password").count(),
+        2,
+        "the wrong password and the right one, not what was typed ahead: {}",
+        server.log()
+    );
+    let status = shell.process().wait().unwrap();
+    assert!(
+        matches!(status, rexpect::process::wait::WaitStatus::Exited(_, 0)),
+        "{status:?}: {screen}"
+    );
 }
