@@ -168,8 +168,27 @@ pub enum Command {
     Sync(SyncArgs),
     /// Open an interactive session: one login, then a prompt with cd, ls, get, put, mget,
     /// mput and the other commands (`help` lists them).
+    #[command(after_long_help = SHELL_HELP)]
     Shell,
 }
+
+/// What `ftp shell --help` and its man page add: the session's own commands beside ftp's.
+pub const SHELL_HELP: &str = "\
+At the prompt, every ftp command runs without the `ftp` word and without logging in again \
+(ls, stat, get, put, rm, mkdir, mv, partials, sync, ...), and these run in the session itself:
+  cd [PATH]       change the remote current folder (none: back to your home)
+  pwd             print the remote current folder
+  lcd [PATH]      change the local current folder (none: $HOME)
+  lpwd            print the local current folder
+  lls [PATH]      list a local folder: type, size, name
+  mput PATTERN... upload the local files matching the patterns into the remote folder
+  mget PATTERN... download the remote files matching the patterns into the local folder
+  help [COMMAND]  list the commands, or show one's help
+  exit, quit      end the session (Ctrl-D too)
+Remote paths start from the remote folder, local ones from the local one. Tab completes \
+commands and remote and local names; history is kept in $XDG_STATE_HOME/ftp/history. \
+`ftp -b FILE` (or `-b -`) runs the same lines from a file, stopping at the first failure \
+unless the line starts with '-'.";
 
 /// Options of every tree transfer (`put -r`, `get -r`, `sync`).
 #[derive(Debug, Clone, Default, Args)]

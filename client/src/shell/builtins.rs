@@ -227,6 +227,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shells_long_help_names_every_builtin() {
+        for builtin in BUILTINS {
+            assert!(
+                crate::cli::SHELL_HELP.contains(&format!("  {builtin}"))
+                    || crate::cli::SHELL_HELP.contains(&format!(", {builtin}")),
+                "{builtin}"
+            );
+        }
+    }
+
+    #[test]
     fn help_names_every_command_and_shows_one() {
         let all = help(None).unwrap();
         for name in ["ls", "put", "get", "cd", "mget", "lls", "exit"] {
