@@ -20,7 +20,7 @@ pub enum ClientError {
     #[error("shared key: {0}")]
     Key(#[from] KeyError),
     /// A local file could not be read.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", os_words(source))]
     Local {
         /// What was being done.
         context: String,
@@ -142,6 +142,31 @@ impl ClientError {
     }
 }
 
+/// What the OS said, in words for a person: the common failures named plainly, anything else
+/// as the OS words it, without its "(os error N)" code.
+pub fn os_words(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let plain = match error.kind() {
+        ErrorKind::NotFound => "no such file or folder",
+        ErrorKind::PermissionDenied => "permission denied",
+        ErrorKind::AlreadyExists => "something is already there",
+        ErrorKind::NotADirectory => "a part of the path is not a folder",
+        ErrorKind::IsADirectory => "it is a folder",
+        ErrorKind::StorageFull => "the disk is full",
+        ErrorKind::QuotaExceeded => "the disk quota is exhausted",
+        ErrorKind::ReadOnlyFilesystem => "the file system is read-only",
+        _ => "",
+    };
+    if !plain.is_empty() {
+        return plain.to_owned();
+    }
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
 impl From<CodecError> for ClientError {
     /// A lost connection is told in our words: a server that went away is not worth rustls's
     /// note on close_notify and its link.
@@ -162,6 +187,21 @@ impl From<CodecError> for ClientError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn os_errors_are_told_in_words_without_their_codes() {
+        let missing = std::io::Error::from_raw_os_error(2);
+        assert_eq!(os_words(&missing), "no such file or folder");
+        let local = ClientError::Local {
+            context: "cannot read a.bin".into(),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(local.to_string(), "cannot read a.bin: permission denied");
+        // Rarer ones keep the OS's words, less the code.
+        let busy = os_words(&std::io::Error::from_raw_os_error(26));
+        assert!(!busy.contains("os error") && !busy.is_empty(), "{busy}");
+        assert_eq!(os_words(&std::io::Error::other("odd")), "odd");
+    }
+
     use super::*;
 
     #[test]

@@ -30,8 +30,9 @@ pub fn run(runtime: &tokio::runtime::Runtime, global: GlobalArgs, file: &Path) -
         // --config file is: exit 2.
         std::fs::read_to_string(file).map_err(|source| {
             ClientError::Usage(format!(
-                "cannot read the batch file {}: {source}",
-                file.display()
+                "cannot read the batch file {}: {}",
+                file.display(),
+                crate::error::os_words(&source)
             ))
         })
     };
