@@ -78,6 +78,12 @@ impl MemoryHome {
         upload::put(&self.files, partial, path, size, content);
     }
 
+    /// Empties the home: no file, folder, link or unfinished upload is left.
+    pub fn clear(&self) {
+        self.lock().clear();
+        self.files.partials().by_name.clear();
+    }
+
     /// The content of the regular file at `path`; `None` when nothing or something else is
     /// there.
     pub fn content(&self, path: &RemotePath) -> Option<Bytes> {
