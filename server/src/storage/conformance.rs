@@ -633,6 +633,10 @@ enum Op {
     Rename(String, String, bool),
     Walk(String),
     RemoveTree(String),
+    /// An upload of the content through a partial, committed with or without replace.
+    Upload(String, Vec<u8>, bool),
+    /// A batch of one whole file, forced or not.
+    Batch(String, Vec<u8>, bool),
 }
 
 /// Paths of up to three names from a small alphabet, so operations meet each other.
@@ -652,6 +656,18 @@ fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
         paths().prop_map(Op::Describe),
         paths().prop_map(Op::Walk),
         paths().prop_map(Op::RemoveTree),
+        (
+            paths(),
+            proptest::collection::vec(any::<u8>(), 0..8),
+            any::<bool>()
+        )
+            .prop_map(|(p, c, replace)| Op::Upload(p, c, replace)),
+        (
+            paths(),
+            proptest::collection::vec(any::<u8>(), 0..8),
+            any::<bool>()
+        )
+            .prop_map(|(p, c, force)| Op::Batch(p, c, force)),
         (paths(), paths(), any::<bool>())
             .prop_map(|(from, to, replace)| Op::Rename(from, to, replace)),
     ];
@@ -701,6 +717,33 @@ async fn outcome(fx: &impl Fixture, op: &Op) -> String {
             "{:?}",
             home.remove_tree(&at(path)).await.map_err(|e| e.failure)
         ),
+        Op::Upload(path, content, replace) => {
+            format!("{:?}", upload_outcome(home, path, content, *replace).await)
+        }
+        Op::Batch(path, content, force) => {
+            let mut batch = home.start_batch(0, false);
+            batch
+                .store(WholeFile {
+                    path: at(path),
+                    partial: format!("{}~whole.part", super::fixtures::USER),
+                    force: *force,
+                    modified: None,
+                    data: bytes::Bytes::copy_from_slice(content),
+                    sha256: Sha256::digest(content).into(),
+                })
+                .await;
+            let outcomes = batch.close().await.outcomes().await.unwrap();
+            let outcomes: Vec<String> = outcomes
+                .into_iter()
+                .map(|outcome| match outcome {
+                    WholeOutcome::Failed(stage, error) => {
+                        format!("{stage:?} {:?}", error.failure)
+                    }
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            format!("{outcomes:?} {:?}", partials_of(home).await)
+        }
         Op::Describe(path) => format!(
             "{:?}",
             home.describe(&at(path), true)
@@ -709,6 +752,37 @@ async fn outcome(fx: &impl Fixture, op: &Op) -> String {
                 .map_err(|e| e.failure)
         ),
     }
+}
+
+/// An upload of `content` to `path` as a session makes it: the destination judged (no
+/// force), the partial opened, written, finished and committed; what failed, and the partials
+/// left.
+async fn upload_outcome(
+    home: &dyn Home,
+    path: &str,
+    content: &[u8],
+    replace: bool,
+) -> (Result<Option<[u8; 32]>, Failure>, Vec<(String, u64, u64)>) {
+    let size = content.len() as u64;
+    let tried = async {
+        let conflict = if replace {
+            Conflict::Replace
+        } else {
+            Conflict::Refuse
+        };
+        if let Some(existing) = home.check_destination(&at(path), size, conflict).await? {
+            return Ok(Some(existing));
+        }
+        let going = target(path, &path.replace('/', "_"), size);
+        let mut partial = home.open_upload(going, no_limits()).await?;
+        let rest = &content[usize::try_from(partial.offset()).unwrap()..];
+        assert!(partial.append(bytes::Bytes::copy_from_slice(rest)).await);
+        let held = partial.finish().await?;
+        held.commit(false, replace).await?;
+        Ok(None)
+    };
+    let tried: Result<_, super::StorageError> = tried.await;
+    (tried.map_err(|e| e.failure), partials_of(home).await)
 }
 
 proptest::proptest! {
