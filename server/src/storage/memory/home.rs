@@ -52,6 +52,26 @@ impl MemoryHome {
         Ok(())
     }
 
+    /// Makes the folder at `path` and its parents, as [`Home::make_dir`] does, without waiting.
+    pub fn put_folder(&self, path: &RemotePath) -> Result<(), StorageError> {
+        let key = key(path);
+        let mut nodes = self.lock();
+        make_parents(&mut nodes, &key)?;
+        match nodes.get(&key) {
+            Some(Node::Folder { .. }) => Ok(()),
+            Some(_) => Err(StorageError::of(Failure::InTheWay)),
+            None => {
+                nodes.insert(key, Node::Folder { modified: now() });
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether anything (a file, a folder, a link) is at `path`.
+    pub fn exists(&self, path: &RemotePath) -> bool {
+        look(&self.lock(), &key(path)).is_ok()
+    }
+
     /// Puts a link at `path` pointing to `target` (its folders made).
     pub fn put_link(&self, path: &RemotePath, target: &str) -> Result<(), StorageError> {
         let key = key(path);
