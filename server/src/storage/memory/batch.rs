@@ -62,19 +62,20 @@ impl MemoryBatch {
             }
             found(&nodes, &key)
         };
-        match judge(there, size, Conflict::of(file.force)) {
-            Err(failure) => {
+        match (judge(there, size, Conflict::of(file.force)), content) {
+            (Err(failure), _) => {
                 let error = StorageError::of(failure);
                 return Pending::Ready(WholeOutcome::Failed(WholeStage::Destination, error));
             }
-            Ok(true) => {
-                let existing: [u8; 32] = content.map_or([0; 32], |c| Sha256::digest(&c).into());
+            // Only a regular file is compared, and its content came with it.
+            (Ok(true), Some(content)) => {
+                let existing: [u8; 32] = Sha256::digest(&content).into();
                 // With `force`, different content is replaced; identical content left alone.
                 if !file.force || existing == file.sha256 {
                     return Pending::Ready(WholeOutcome::Existing(existing));
                 }
             }
-            Ok(false) => {}
+            (Ok(_), _) => {}
         }
         if <[u8; 32]>::from(Sha256::digest(&file.data)) != file.sha256 {
             return Pending::Ready(WholeOutcome::Mismatch);
