@@ -10,13 +10,14 @@
 //! Fails on: a panic anywhere in the server (in the session task or its blocking tasks), a
 //! session that does not end within `HANG_LIMIT` after the client closed (the server's own
 //! timeouts are 1 s), a server reply that is not a sequence of whole valid frames, and any change
-//! outside the user's home: the root may hold only the home and the internal folder, and the
-//! `outside` folder beside the root (reachable through symbolic links in the home) must stay
-//! exactly as it was.
+//! outside the user's home: the neighbour's home in the same store, and the `outside` folder on
+//! the disk (which the home's symbolic links name), must stay exactly as they were, and the
+//! disk root is never made.
 //!
-//! Every input starts from the same home (reset before each run): files, a folder, symbolic
-//! links inside and out, and one partial upload ready to resume. The server state (key, users,
-//! root) is made once per process in a temporary folder.
+//! The homes are in a memory store (`ftpd::storage::memory`), seeded through its own API: every
+//! input starts from the same home (reset before each run): files, a folder, symbolic links
+//! inside and out, and one partial upload ready to resume; the read-only user's home holds the
+//! same. The server state (key, users) is made once per process in a temporary folder.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -35,7 +36,10 @@ use ftp_fuzz::{
 use ftp_proto::handshake::{self, ChannelBinding};
 use ftp_proto::{ClientCodec, ClientMessage, PROTOCOL_VERSION, Password, ServerMessage};
 use ftpd::Config;
+use ftpd::jail::RemotePath;
 use ftpd::state::ServerState;
+use ftpd::storage::Home;
+use ftpd::storage::memory::{MemoryHome, MemoryStore};
 use ftpd::users::Users;
 use futures::{SinkExt, StreamExt};
 use libfuzzer_sys::fuzz_target;
@@ -54,17 +58,23 @@ struct Fixture {
     _dir: tempfile::TempDir,
     /// Runs every session.
     runtime: tokio::runtime::Runtime,
-    /// The server's shared state, as `ftpd::prepare` made it.
+    /// The server's shared state, as `ftpd::startup::prepare_with_store` made it.
     state: Arc<ServerState>,
-    /// The server's root.
+    /// The homes.
+    store: Arc<MemoryStore>,
+    /// Where the server's root would be on the disk: never made.
     root: PathBuf,
-    /// The fuzz users' home.
-    home: PathBuf,
-    /// The server's partial uploads.
-    partials: PathBuf,
-    /// A folder beside the root that no session may touch.
+    /// A folder on the disk that no session may touch.
     outside: PathBuf,
+    /// Everything in the neighbour's home as seeded, which no session may change.
+    neighbour_seeded: Vec<Entry>,
 }
+
+/// A path of a home with its kind, size and a regular file's SHA-256.
+type Entry = (String, String, u64, Option<[u8; 32]>);
+
+/// The user whose home in the store no session may touch.
+const NEIGHBOUR: &str = "neighbour";
 
 static FIXTURE: OnceLock<Fixture> = OnceLock::new();
 
@@ -120,21 +130,28 @@ fn setup() -> Fixture {
         ..Config::default()
     };
     let root = config.root.clone();
+    let store = Arc::new(MemoryStore::new());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let (state, _first_run) = runtime
-        .block_on(ftpd::prepare(config))
+        .block_on(ftpd::startup::prepare_with_store(config, store.clone()))
         .expect("prepare the server");
 
     let outside = dir.path().join("outside");
     std::fs::create_dir(&outside).expect("create the outside folder");
     std::fs::write(outside.join(OUTSIDE_FILE), OUTSIDE_DATA).expect("write the outside file");
 
+    let neighbour = store.home(NEIGHBOUR);
+    neighbour
+        .put_file(&remote(OUTSIDE_FILE), OUTSIDE_DATA)
+        .expect("seed the neighbour's file");
+    let neighbour_seeded = runtime.block_on(everything_in(&neighbour));
+    assert_eq!(neighbour_seeded.len(), 1, "the neighbour's file is seeded");
     Fixture {
-        home: root.join(HOME),
-        partials: root.join(".ftpd-internal").join("partials"),
+        neighbour_seeded,
+        store,
         root,
         outside,
         state,
@@ -143,40 +160,64 @@ fn setup() -> Fixture {
     }
 }
 
-/// Lays out the home and the partials as every input finds them.
-fn reset(fx: &Fixture) {
-    use std::os::unix::fs::symlink;
-    if fx.home.exists() {
-        std::fs::remove_dir_all(&fx.home).expect("clear the home");
-    }
-    std::fs::create_dir(&fx.home).expect("create the home");
-    std::fs::write(fx.home.join(FILE_A), FILE_A_DATA).expect("write a.txt");
-    std::fs::create_dir(fx.home.join(DIR_D)).expect("create d");
-    std::fs::write(fx.home.join(FILE_B), file_b_data()).expect("write d/b.bin");
-    symlink(FILE_A, fx.home.join(LINK_INSIDE)).expect("link inside");
-    symlink(&fx.outside, fx.home.join(LINK_ABSOLUTE)).expect("absolute link outside");
-    symlink(LINK_RELATIVE_TARGET, fx.home.join(LINK_RELATIVE)).expect("relative link outside");
-    symlink(LINK_INTERNAL_TARGET, fx.home.join(LINK_INTERNAL)).expect("link to internal");
+/// `text` as the path rules take it.
+fn remote(text: &str) -> RemotePath {
+    RemotePath::parse(text).expect("a fixture path")
+}
 
-    for entry in std::fs::read_dir(&fx.partials).expect("list partials") {
-        let path = entry.expect("partial entry").path();
-        let whole_file_folder = path
-            .file_name()
-            .is_some_and(|name| ftpd::storage::local::partial::WHOLE_FILE_FOLDERS.iter().any(|w| name == *w));
-        if whole_file_folder {
-            // The server keeps these open: empty them, keep them.
-            for partial in std::fs::read_dir(&path).expect("list whole-file partials") {
-                std::fs::remove_file(partial.expect("partial entry").path())
-                    .expect("remove a whole-file partial");
-            }
-        } else if path.is_dir() {
-            std::fs::remove_dir_all(&path).expect("remove a partial folder");
-        } else {
-            std::fs::remove_file(&path).expect("remove a partial");
-        }
+/// Lays out `home` as every input finds it: files, a folder, links inside and out, and (for
+/// `user`) one partial ready to resume.
+fn seed(fx: &Fixture, home: &MemoryHome, user: &str) {
+    home.clear();
+    home.put_file(&remote(FILE_A), FILE_A_DATA)
+        .expect("write a.txt");
+    fx.runtime
+        .block_on(home.make_dir(&remote(DIR_D)))
+        .expect("create d");
+    home.put_file(&remote(FILE_B), &file_b_data())
+        .expect("write d/b.bin");
+    let links = [
+        (LINK_INSIDE, FILE_A.to_owned()),
+        (LINK_ABSOLUTE, fx.outside.to_string_lossy().into_owned()),
+        (LINK_RELATIVE, LINK_RELATIVE_TARGET.to_owned()),
+        (LINK_INTERNAL, LINK_INTERNAL_TARGET.to_owned()),
+    ];
+    for (link, target) in links {
+        home.put_link(&remote(link), &target).expect("seed a link");
     }
-    let name = ftpd::uploads::partial_name(USER, Path::new(RESUME_PATH), &resume_identity());
-    std::fs::write(fx.partials.join(name), &RESUME_DATA[..RESUME_HELD]).expect("write a partial");
+    let name = ftpd::uploads::partial_name(user, Path::new(RESUME_PATH), &resume_identity());
+    home.put_partial(
+        &name,
+        &remote(RESUME_PATH),
+        RESUME_DATA.len() as u64,
+        &RESUME_DATA[..RESUME_HELD],
+    );
+}
+
+/// Lays out both fuzz users' homes as every input finds them.
+fn reset(fx: &Fixture) {
+    seed(fx, &fx.store.home(USER), USER);
+    seed(fx, &fx.store.home(READ_ONLY_USER), READ_ONLY_USER);
+}
+
+/// Everything in `home`: each path with its kind, size and a regular file's SHA-256.
+async fn everything_in(home: &dyn Home) -> Vec<Entry> {
+    let (out, mut received) = tokio::sync::mpsc::channel(2);
+    let root = remote("/");
+    let walk = home.walk_tree(&root, true, out);
+    let collect = async {
+        let mut all = Vec::new();
+        while let Some(batch) = received.recv().await {
+            let batch = batch.expect("walk a home");
+            all.extend(
+                batch
+                    .into_iter()
+                    .map(|e| (e.path, format!("{:?}", e.kind), e.size, e.sha256)),
+            );
+        }
+        all
+    };
+    tokio::join!(walk, collect).1
 }
 
 /// Names and contents of the files beneath `dir` (following nothing).
@@ -209,25 +250,19 @@ fn check_jail(fx: &Fixture) {
         outside, expected,
         "a session changed the folder outside the root"
     );
-    let mut top: Vec<_> = std::fs::read_dir(&fx.root)
-        .expect("list the root")
-        .map(|e| e.expect("root entry").file_name())
-        .collect();
-    top.sort();
+    assert!(!fx.root.exists(), "a session made the root on the disk");
+    let neighbour = fx.store.home(NEIGHBOUR);
+    let theirs = fx.runtime.block_on(everything_in(&neighbour));
     assert_eq!(
-        top,
-        [".ftpd-internal", HOME],
-        "a session created something at the root, outside its home"
+        theirs, fx.neighbour_seeded,
+        "a session changed another user's home"
     );
-    let mut internal: Vec<_> = std::fs::read_dir(fx.root.join(".ftpd-internal"))
-        .expect("list the internal folder")
-        .map(|e| e.expect("internal entry").file_name())
-        .collect();
-    internal.sort();
-    assert_eq!(
-        internal,
-        ["checkpoints", "partials"],
-        "a session changed the internal folder"
+    assert!(
+        fx.runtime
+            .block_on(neighbour.partials())
+            .expect("list the neighbour's partials")
+            .is_empty(),
+        "a session left a partial in another user's home"
     );
 }
 

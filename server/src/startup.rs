@@ -14,6 +14,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::jail::INTERNAL_DIR;
 use crate::state::ServerState;
+use crate::storage::Store;
 use crate::users::{Users, UsersError};
 
 /// Name of the user created on first start.
@@ -52,8 +53,28 @@ pub struct FirstRun {
     pub initial_user: Option<(String, Password)>,
 }
 
-/// Prepares the shared state; creates the key, users file and root when missing.
+/// Prepares the shared state; creates the key, users file and root when missing. The homes
+/// are kept beneath the root on the local disk.
 pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
+    prepare_parts(config, local_store).await
+}
+
+/// Prepares the shared state as [`prepare`] does (the key and users file created when
+/// missing), with the homes kept in `store` instead of beneath the root, which is neither made
+/// nor opened.
+pub async fn prepare_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
+    prepare_parts(config, |_| Ok(store)).await
+}
+
+/// What [`prepare`] and [`prepare_with_store`] share: the key, the TLS identity, the users
+/// file, then the store `make_store` gives for the configuration, and the state around them.
+async fn prepare_parts(
+    config: Config,
+    make_store: impl FnOnce(&Config) -> Result<Arc<dyn Store>, StartupError>,
+) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
     let mut first_run = FirstRun::default();
     let key = if config.secret_file.exists() {
         SharedKey::load(&config.secret_file)?
@@ -84,12 +105,7 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
     first_run.initial_user = tokio::task::spawn_blocking(move || ensure_users(&users_path))
         .await
         .map_err(|e| UsersError::Hash(e.to_string()))??;
-    let root = open_root(&config.root, config.modes.dir)?;
-    let store = crate::storage::local::LocalStore::open(root, config.modes, config.disk_reserve)
-        .map_err(|source| StartupError::Root {
-            path: config.root.join(INTERNAL_DIR),
-            source,
-        })?;
+    let store = make_store(&config)?;
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins);
     let throttle = crate::throttle::LoginThrottle::new(
         config.login_failure_delay,
@@ -103,10 +119,22 @@ pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), Sta
         key,
         tls,
         auth,
-        store: Arc::new(store),
+        store,
         locks: Arc::default(),
     };
     Ok((Arc::new(state), first_run))
+}
+
+/// The root on the local disk as the store of the homes: created with its internal folders
+/// when missing, and opened.
+fn local_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let root = open_root(&config.root, config.modes.dir)?;
+    let store = crate::storage::local::LocalStore::open(root, config.modes, config.disk_reserve)
+        .map_err(|source| StartupError::Root {
+            path: config.root.join(INTERNAL_DIR),
+            source,
+        })?;
+    Ok(Arc::new(store))
 }
 
 /// Checks the users file; when it does not exist, creates it with one user and a random

@@ -18,9 +18,9 @@ use ftp_proto::PutRequest;
 /// gets the destination's lock, and fails if it stays busy.
 async fn lock_is_free_while_the_answer_is_unread(
     sha256: [u8; 32],
-    before_finish: fn(&std::path::Path),
+    before_finish: fn(&crate::handlers::test_session::Alice),
 ) {
-    let (dir, state, session) = crate::handlers::test_session::alice().await;
+    let (alice, state, session) = crate::handlers::test_session::alice().await;
     // Room for the small frames, not for an error's message.
     let (client, server) = tokio::io::duplex(64);
     let server_state = Arc::clone(&state);
@@ -52,7 +52,7 @@ async fn lock_is_free_while_the_answer_is_unread(
         })
         .await
         .unwrap();
-    before_finish(&dir.path().join("root/alice/f.bin"));
+    before_finish(&alice);
     client
         .send(ClientMessage::PutFinish { sha256 })
         .await
@@ -84,23 +84,20 @@ async fn a_failed_integrity_check_lets_go_before_the_client_is_told() {
 #[tokio::test]
 async fn a_file_that_appeared_lets_go_before_the_client_is_told() {
     let sha256 = Sha256::digest(b"abc").into();
-    lock_is_free_while_the_answer_is_unread(sha256, |destination| {
-        std::fs::write(destination, b"planted").unwrap();
-    })
-    .await;
+    lock_is_free_while_the_answer_is_unread(sha256, |alice| alice.seed("f.bin", b"planted")).await;
 }
 
 /// Serves one `Put` of 3 bytes to `/f.bin` (with `force` as given) in a home that already
-/// holds `xyz` there; returns the client's end and the home folder.
+/// holds `xyz` there; returns the client's end, the session's task and the home.
 async fn put_onto_xyz(
     force: bool,
 ) -> (
     Framed<tokio::io::DuplexStream, ClientCodec>,
     tokio::task::JoinHandle<Result<(), crate::error::SessionError>>,
-    tempfile::TempDir,
+    crate::handlers::test_session::Alice,
 ) {
-    let (dir, state, session) = crate::handlers::test_session::alice().await;
-    std::fs::write(dir.path().join("root/alice/f.bin"), b"xyz").unwrap();
+    let (alice, state, session) = crate::handlers::test_session::alice().await;
+    alice.seed("f.bin", b"xyz");
     let (client, server) = tokio::io::duplex(1 << 16);
     let serving = tokio::spawn(async move {
         let mut conn = Framed::new(server, ftp_proto::ServerCodec::default());
@@ -120,12 +117,12 @@ async fn put_onto_xyz(
     let existing = client.next().await.unwrap().unwrap();
     let xyz: [u8; 32] = Sha256::digest(b"xyz").into();
     assert_eq!(existing, ServerMessage::PutExisting { sha256: xyz });
-    (client, serving, dir)
+    (client, serving, alice)
 }
 
 #[tokio::test]
 async fn a_forced_put_onto_the_same_size_is_compared_then_replaced_on_put_replace() {
-    let (mut client, serving, dir) = put_onto_xyz(true).await;
+    let (mut client, serving, alice) = put_onto_xyz(true).await;
     client.send(ClientMessage::PutReplace {}).await.unwrap();
     let ready = client.next().await.unwrap().unwrap();
     assert_eq!(ready, ServerMessage::PutReady { offset: 0 });
@@ -144,19 +141,13 @@ async fn a_forced_put_onto_the_same_size_is_compared_then_replaced_on_put_replac
     let done = client.next().await.unwrap().unwrap();
     assert_eq!(done, ServerMessage::PutDone { size: 3, sha256 });
     assert!(serving.await.unwrap().is_ok());
-    assert_eq!(
-        std::fs::read(dir.path().join("root/alice/f.bin")).unwrap(),
-        b"abc"
-    );
+    assert_eq!(alice.content("f.bin").unwrap(), b"abc");
 }
 
 #[tokio::test]
 async fn put_replace_without_force_is_a_protocol_error_and_replaces_nothing() {
-    let (mut client, serving, dir) = put_onto_xyz(false).await;
+    let (mut client, serving, alice) = put_onto_xyz(false).await;
     client.send(ClientMessage::PutReplace {}).await.unwrap();
     assert!(serving.await.unwrap().is_err());
-    assert_eq!(
-        std::fs::read(dir.path().join("root/alice/f.bin")).unwrap(),
-        b"xyz"
-    );
+    assert_eq!(alice.content("f.bin").unwrap(), b"xyz");
 }

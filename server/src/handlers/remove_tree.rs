@@ -68,13 +68,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_only_user_is_refused_and_nothing_goes() {
-        let (dir, _state, mut session) = crate::handlers::test_session::alice().await;
-        let tree = dir.path().join("root/alice/t");
-        std::fs::create_dir(&tree).unwrap();
-        std::fs::write(tree.join("f"), "f").unwrap();
+        let (alice, _state, mut session) = crate::handlers::test_session::alice().await;
+        alice.seed("t/f", b"f");
         session.account.read_only = true;
         let refused = remove_tree(&session, "t").await.unwrap_err();
         assert_eq!(refused.kind, ErrorKind::Denied);
-        assert!(tree.join("f").exists());
+        assert!(alice.exists("t/f"));
     }
 }

@@ -146,17 +146,19 @@ fn home_refused() -> Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::local::LocalHome;
+    use crate::storage::memory::MemoryHome;
 
-    /// A temporary local home with the file `a` ("A") and the folder `d` holding `d/f`.
-    fn home() -> (tempfile::TempDir, LocalHome) {
-        let temp = tempfile::tempdir().expect("temp dir");
-        std::fs::write(temp.path().join("a"), "A").expect("a");
-        std::fs::create_dir(temp.path().join("d")).expect("d");
-        std::fs::write(temp.path().join("d/f"), "F").expect("f");
-        let store = crate::storage::fixtures::local_store(temp.path());
-        let home = store.home_at(crate::storage::fixtures::open(temp.path()), "alice");
-        (temp, home)
+    /// A home in memory with the file `a` ("A") and the folder `d` holding `d/f`.
+    fn home() -> MemoryHome {
+        let home = MemoryHome::new();
+        home.put_file(&path("a"), b"A").expect("a");
+        home.put_file(&path("d/f"), b"F").expect("f");
+        home
+    }
+
+    /// The content of the file at `at` in `home`.
+    fn content(home: &MemoryHome, at: &str) -> Vec<u8> {
+        home.content(&path(at)).expect("a file").to_vec()
     }
 
     /// A checked remote path.
@@ -165,7 +167,7 @@ mod tests {
     }
 
     /// Resolves and applies one rename as the handler does; the final destination.
-    fn moved(home: &LocalHome, from: &str, to: &str, force: bool) -> Result<String, Refusal> {
+    fn moved(home: &MemoryHome, from: &str, to: &str, force: bool) -> Result<String, Refusal> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -180,30 +182,29 @@ mod tests {
 
     #[test]
     fn a_folder_destination_means_inside_it() {
-        let (temp, home) = home();
+        let home = home();
         assert_eq!(moved(&home, "a", "d", false).expect("moved"), "/d/a");
-        assert_eq!(std::fs::read(temp.path().join("d/a")).expect("read"), b"A");
+        assert_eq!(content(&home, "d/a"), b"A");
         assert!(moved(&home, "d/a", "new/", false).is_err_and(|r| r.kind == ErrorKind::NotFound));
     }
 
     #[test]
     fn an_existing_file_is_replaced_only_with_force_and_a_folder_never() {
-        let (temp, home) = home();
-        std::fs::write(temp.path().join("b"), "B").expect("b");
+        let home = home();
+        home.put_file(&path("b"), b"B").expect("b");
         assert!(moved(&home, "a", "b", false).is_err_and(|r| r.kind == ErrorKind::Exists));
-        assert_eq!(std::fs::read(temp.path().join("b")).expect("read"), b"B");
+        assert_eq!(content(&home, "b"), b"B");
         assert!(moved(&home, "d", "b", true).is_err_and(|r| r.kind == ErrorKind::Exists));
         moved(&home, "a", "b", true).expect("replaced");
-        assert_eq!(std::fs::read(temp.path().join("b")).expect("read"), b"A");
-        std::fs::create_dir(temp.path().join("e")).expect("e");
-        std::fs::create_dir(temp.path().join("e/d")).expect("e/d");
+        assert_eq!(content(&home, "b"), b"A");
+        home.put_folder(&path("e/d")).expect("e/d");
         assert!(moved(&home, "d", "e", true).is_err_and(|r| r.kind == ErrorKind::Exists));
-        assert!(temp.path().join("d/f").exists());
+        assert!(home.exists(&path("d/f")));
     }
 
     #[test]
     fn the_home_and_a_folder_into_itself_are_refused() {
-        let (_temp, home) = home();
+        let home = home();
         assert!(moved(&home, "/", "x", false).is_err_and(|r| r.kind == ErrorKind::InvalidPath));
         assert!(moved(&home, "d", "d/sub", false).is_err_and(|r| r.kind == ErrorKind::InvalidPath));
         assert!(moved(&home, "d", "d/", false).is_err_and(|r| r.kind == ErrorKind::InvalidPath));
@@ -212,9 +213,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_path_an_upload_holds_is_busy_and_left_alone() {
-        let (dir, state, session) = crate::handlers::test_session::alice().await;
-        let alice = dir.path().join("root/alice");
-        std::fs::write(alice.join("a"), "A").expect("a");
+        let (alice, state, session) = crate::handlers::test_session::alice().await;
+        alice.seed("a", b"A");
         for held in ["alice/a", "alice/b"] {
             let lock = state
                 .locks
@@ -223,12 +223,12 @@ mod tests {
                 .expect("lock");
             let refused = rename(&session, &state, "a", "b", false).await;
             assert!(refused.is_err_and(|r| r.kind == ErrorKind::Busy), "{held}");
-            assert!(alice.join("a").exists() && !alice.join("b").exists());
+            assert!(alice.exists("a") && !alice.exists("b"));
             drop(lock);
         }
         rename(&session, &state, "a", "b", false)
             .await
             .expect("moved");
-        assert_eq!(std::fs::read(alice.join("b")).expect("read"), b"A");
+        assert_eq!(alice.content("b").expect("moved"), b"A");
     }
 }

@@ -1,15 +1,50 @@
-//! Test support for handler tests: a prepared server state in a temporary folder and a
-//! logged-in session of user `alice`, whose home (`root/alice`) exists and is empty.
+//! Test support for handler tests: a prepared server state whose homes are in memory, and a
+//! logged-in session of user `alice`, whose home exists and is empty; [`Alice`] seeds and looks
+//! into that home.
 #![allow(clippy::expect_used)]
 
 use std::sync::Arc;
 
 use super::Session;
+use crate::jail::RemotePath;
 use crate::state::ServerState;
+use crate::storage::memory::{MemoryHome, MemoryStore};
 use crate::users::Account;
 
-/// The temporary folder (keep it alive), the server's state and alice's session.
-pub async fn alice() -> (tempfile::TempDir, Arc<ServerState>, Session) {
+/// Alice's home in the memory store (and the temporary folder of the key and users file).
+pub struct Alice {
+    /// Holds the key and the users file.
+    _dir: tempfile::TempDir,
+    /// The home her session opened.
+    pub home: MemoryHome,
+}
+
+impl Alice {
+    /// Puts a file at `path` (its folders made).
+    pub fn seed(&self, path: &str, content: &[u8]) {
+        self.home
+            .put_file(&remote(path), content)
+            .expect("seed a file");
+    }
+
+    /// The content of the regular file at `path`, if one is there.
+    pub fn content(&self, path: &str) -> Option<Vec<u8>> {
+        self.home.content(&remote(path)).map(|c| c.to_vec())
+    }
+
+    /// Whether anything is at `path`.
+    pub fn exists(&self, path: &str) -> bool {
+        self.home.exists(&remote(path))
+    }
+}
+
+/// A checked remote path.
+fn remote(text: &str) -> RemotePath {
+    RemotePath::parse(text).expect("a test path")
+}
+
+/// Alice's home, the server's state and her session.
+pub async fn alice() -> (Alice, Arc<ServerState>, Session) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = crate::Config {
         root: dir.path().join("root"),
@@ -18,8 +53,11 @@ pub async fn alice() -> (tempfile::TempDir, Arc<ServerState>, Session) {
         insecure_plaintext: true,
         ..crate::Config::default()
     };
-    let (state, _) = crate::prepare(config).await.expect("server state");
-    std::fs::create_dir(dir.path().join("root/alice")).expect("alice's home");
+    let store = Arc::new(MemoryStore::new());
+    let home = store.home("alice");
+    let (state, _) = crate::startup::prepare_with_store(config, store)
+        .await
+        .expect("server state");
     let account = Account {
         name: "alice".into(),
         home: "alice".into(),
@@ -28,5 +66,5 @@ pub async fn alice() -> (tempfile::TempDir, Arc<ServerState>, Session) {
     let session = Session::open(account, &state)
         .await
         .expect("alice's session");
-    (dir, state, session)
+    (Alice { _dir: dir, home }, state, session)
 }

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::Home;
 use super::local::{LocalHome, LocalStore, Shared};
-use super::memory::MemoryHome;
+use super::memory::{MemoryHome, MemoryStore};
+use super::{Home, Store};
 use crate::jail::RemotePath;
 
 /// A store under test, and how to put things in it from outside.
@@ -17,6 +17,8 @@ pub trait Fixture {
     fn try_seed_file(&self, path: &str, content: &[u8]) -> Result<(), String>;
     /// Puts a symbolic link at `path` to `target`.
     fn seed_link(&self, path: &str, target: &str);
+    /// The store the home is in: [`Store::open_home`] of [`USER`] at [`HOME`] opens it again.
+    fn store(&self) -> &dyn Store;
 
     /// [`Fixture::try_seed_file`], where nothing can be in the way.
     fn seed_file(&self, path: &str, content: &[u8]) {
@@ -24,28 +26,37 @@ pub trait Fixture {
     }
 }
 
+/// The user whose home a fixture holds.
+pub const USER: &str = "alice";
+
+/// Where that home is, relative to the store's root.
+pub const HOME: &str = "home";
+
 /// A local home in a temporary folder, seeded through the file system.
 pub struct Local {
     /// Holds the folder.
     _folder: tempfile::TempDir,
     /// The home's folder.
     root: PathBuf,
-    /// The store.
+    /// The home.
     home: LocalHome,
+    /// The store it is in.
+    store: LocalStore,
 }
 
 impl Local {
     /// An empty home (and an empty served-digest folder).
     pub fn new() -> Self {
         let folder = tempfile::tempdir().unwrap();
-        let root = folder.path().join("home");
+        let root = folder.path().join(HOME);
         std::fs::create_dir(&root).unwrap();
         let store = local_store(folder.path());
-        let home = store.home_at(open(&root), "alice");
+        let home = store.home_at(open(&root), USER);
         Local {
             _folder: folder,
             root,
             home,
+            store,
         }
     }
 
@@ -71,20 +82,47 @@ impl Fixture for Local {
     fn seed_link(&self, path: &str, target: &str) {
         std::os::unix::fs::symlink(target, self.root.join(path)).unwrap();
     }
+
+    fn store(&self) -> &dyn Store {
+        &self.store
+    }
 }
 
-impl Fixture for MemoryHome {
+/// A memory home in its own store, seeded through its API.
+pub struct Memory {
+    /// The store.
+    store: MemoryStore,
+    /// [`USER`]'s home in it.
+    home: MemoryHome,
+}
+
+impl Memory {
+    /// An empty store, with [`USER`]'s home.
+    pub fn new() -> Self {
+        let store = MemoryStore::new();
+        let home = store.home(USER);
+        Memory { store, home }
+    }
+}
+
+impl Fixture for Memory {
     fn home(&self) -> &dyn Home {
-        self
+        &self.home
+    }
+
+    fn store(&self) -> &dyn Store {
+        &self.store
     }
 
     fn try_seed_file(&self, path: &str, content: &[u8]) -> Result<(), String> {
-        self.put_file(&RemotePath::parse(path).unwrap(), content)
+        self.home
+            .put_file(&RemotePath::parse(path).unwrap(), content)
             .map_err(|e| e.to_string())
     }
 
     fn seed_link(&self, path: &str, target: &str) {
-        self.put_link(&RemotePath::parse(path).unwrap(), target)
+        self.home
+            .put_link(&RemotePath::parse(path).unwrap(), target)
             .unwrap();
     }
 }

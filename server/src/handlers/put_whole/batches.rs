@@ -275,8 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_batch_holds_its_destinations_until_settled_and_answers_alone() {
-        let (dir, state, session) = crate::handlers::test_session::alice().await;
-        let home = dir.path().join("root/alice");
+        let (alice, state, session) = crate::handlers::test_session::alice().await;
         let mut batches = Batches::default();
         receive(&mut batches, &session, &state, "/d/one").await;
         batches.receiving.decided(ServerMessage::Error {
@@ -304,8 +303,8 @@ mod tests {
         assert!(!batches.is_settling());
         assert!(!batches.holds(Path::new("d/one")));
         assert!(batches.holds(Path::new("d/three")));
-        assert!(home.join("d/two").exists());
-        assert!(!home.join("d/three").exists(), "not settled yet");
+        assert!(alice.exists("d/two"));
+        assert!(!alice.exists("d/three"), "not settled yet");
         // Every lock of the settled batch was let go before its answers were handed back.
         state
             .locks
@@ -317,12 +316,12 @@ mod tests {
         let answers = batches.settled().await.unwrap();
         assert_eq!(answers.len(), 1);
         assert!(batches.is_empty());
-        assert!(home.join("d/three").exists());
+        assert!(alice.exists("d/three"));
     }
 
     #[tokio::test]
     async fn a_batch_of_refusals_only_is_answered_in_order() {
-        let (_dir, _state, _session) = crate::handlers::test_session::alice().await;
+        let (_alice, _state, _session) = crate::handlers::test_session::alice().await;
         let mut batches = Batches::default();
         for i in 0..3 {
             batches.receiving.decided(ServerMessage::Error {

@@ -1,50 +1,31 @@
-//! Homes held in memory: the same [`Home`] as the local disk, for tests and fuzzing, with no
-//! file system beneath. Links are kept and described but never followed (a path through one
-//! is a parent that is not a folder).
+//! A user's home in memory: the same [`Home`] as the local disk, over the tree of
+//! [`super::nodes`]. Links are kept and described but never followed (a path through one is a
+//! parent that is not a folder). Uploads are [`super::upload`]'s and [`super::batch`]'s.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use ftp_proto::{DirEntry, EntryKind, PartialInfo, TreeEntry};
 use sha2::{Digest, Sha256};
 
 use tokio::sync::mpsc;
 
-use super::{
-    BATCH_ENTRIES, BATCH_PATH_BYTES, Described, Failure, Home, Reading, Removed, StorageError,
-    TreeBatch,
-};
+use super::batch::MemoryBatch;
+use super::nodes::{Files, Node, Nodes, children, entry, folder, key, look, make_parents, now};
+use super::upload;
 use crate::jail::RemotePath;
-
-/// What is at one path of a memory home.
-#[derive(Debug, Clone)]
-enum Node {
-    /// A folder (its entries are the paths beneath it).
-    Folder { modified: i64 },
-    /// A regular file.
-    File { content: Vec<u8>, modified: i64 },
-    /// A symbolic link to `target`.
-    Link { target: String, modified: i64 },
-}
+use crate::storage::{
+    BATCH_ENTRIES, BATCH_PATH_BYTES, Conflict, Described, Failure, Home, PartialUpload, Reading,
+    Removed, StorageError, TreeBatch, UploadLimits, UploadTarget, WholeBatch,
+};
 
 /// One user's home in memory. Paths are their components; the home itself is the empty path.
-#[derive(Debug, Default)]
+/// Clones share the same files and partials.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryHome {
-    /// Every path but the home's, each with what is there.
-    nodes: Mutex<BTreeMap<Vec<String>, Node>>,
-}
-
-/// Seconds since the epoch now.
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// A path's components.
-fn key(path: &RemotePath) -> Vec<String> {
-    path.components().to_vec()
+    /// The tree and the unfinished uploads.
+    files: Arc<Files>,
 }
 
 impl MemoryHome {
@@ -64,11 +45,31 @@ impl MemoryHome {
         nodes.insert(
             key,
             Node::File {
-                content: content.to_vec(),
+                content: Bytes::copy_from_slice(content),
                 modified: now(),
             },
         );
         Ok(())
+    }
+
+    /// Makes the folder at `path` and its parents, as [`Home::make_dir`] does, without waiting.
+    pub fn put_folder(&self, path: &RemotePath) -> Result<(), StorageError> {
+        let key = key(path);
+        let mut nodes = self.lock();
+        make_parents(&mut nodes, &key)?;
+        match nodes.get(&key) {
+            Some(Node::Folder { .. }) => Ok(()),
+            Some(_) => Err(StorageError::of(Failure::InTheWay)),
+            None => {
+                nodes.insert(key, Node::Folder { modified: now() });
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether anything (a file, a folder, a link) is at `path`.
+    pub fn exists(&self, path: &RemotePath) -> bool {
+        look(&self.lock(), &key(path)).is_ok()
     }
 
     /// Puts a link at `path` pointing to `target` (its folders made).
@@ -90,63 +91,36 @@ impl MemoryHome {
         Ok(())
     }
 
-    /// The map, even if a panicking test poisoned it.
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<String>, Node>> {
-        self.nodes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Puts an unfinished upload named `partial` going to `path` (`size` bytes declared),
+    /// holding `content`, as an interrupted upload would leave it: the next upload of that
+    /// name resumes it.
+    pub fn put_partial(&self, partial: &str, path: &RemotePath, size: u64, content: &[u8]) {
+        upload::put(&self.files, partial, path, size, content);
     }
-}
 
-/// What is at `key`: the home is a folder; a parent that is missing is not found, one that is
-/// not a folder is [`Failure::ParentNotFolder`].
-fn look(nodes: &BTreeMap<Vec<String>, Node>, key: &[String]) -> Result<Node, StorageError> {
-    if key.is_empty() {
-        return Ok(Node::Folder { modified: 0 });
+    /// Empties the home: no file, folder, link or unfinished upload is left.
+    pub fn clear(&self) {
+        self.lock().clear();
+        self.files.partials().by_name.clear();
     }
-    for depth in 1..key.len() {
-        match nodes.get(&key[..depth]) {
-            Some(Node::Folder { .. }) => {}
-            Some(_) => return Err(StorageError::of(Failure::ParentNotFolder)),
-            None => return Err(StorageError::of(Failure::NotFound)),
+
+    /// The content of the regular file at `path`; `None` when nothing or something else is
+    /// there.
+    pub fn content(&self, path: &RemotePath) -> Option<Bytes> {
+        match look(&self.lock(), &key(path)) {
+            Ok(Node::File { content, .. }) => Some(content),
+            _ => None,
         }
     }
-    nodes
-        .get(key)
-        .cloned()
-        .ok_or_else(|| StorageError::of(Failure::NotFound))
-}
 
-/// Makes the folders above `key` that are missing; something else in the way is
-/// [`Failure::InTheWay`].
-fn make_parents(
-    nodes: &mut BTreeMap<Vec<String>, Node>,
-    key: &[String],
-) -> Result<(), StorageError> {
-    for depth in 1..key.len() {
-        match nodes.get(&key[..depth]) {
-            Some(Node::Folder { .. }) => {}
-            Some(_) => return Err(StorageError::of(Failure::InTheWay)),
-            None => {
-                nodes.insert(key[..depth].to_vec(), Node::Folder { modified: now() });
-            }
-        }
+    /// Drops the unfinished uploads nobody opened or wrote to for longer than `ttl`; how many.
+    pub fn expire_partials(&self, ttl: Duration) -> usize {
+        upload::expire(&self.files, ttl)
     }
-    Ok(())
-}
 
-/// The wire's description of `node` named `name`.
-fn entry(name: String, node: &Node) -> DirEntry {
-    let (kind, size, modified) = match node {
-        Node::Folder { modified } => (EntryKind::Dir, 0, *modified),
-        Node::File { content, modified } => (EntryKind::File, content.len() as u64, *modified),
-        Node::Link { target, modified } => (EntryKind::Symlink, target.len() as u64, *modified),
-    };
-    DirEntry {
-        name,
-        kind,
-        size,
-        modified,
+    /// The tree, locked.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Nodes> {
+        self.files.nodes()
     }
 }
 
@@ -336,7 +310,6 @@ impl Home for MemoryHome {
         let offset = if offset > size { 0 } else { offset };
         let sha256: [u8; 32] = Sha256::digest(&content).into();
         let (out, chunks) = mpsc::channel(4);
-        let content = bytes::Bytes::from(content);
         let start = usize::try_from(offset).unwrap_or(content.len());
         tokio::spawn(async move {
             let mut at = start;
@@ -359,51 +332,40 @@ impl Home for MemoryHome {
         })
     }
 
-    /// Uploads are not behind the seam yet: a memory home never holds an unfinished one.
     async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
-        Ok(Vec::new())
+        Ok(upload::list(&self.files))
     }
 
-    async fn drop_partials(&self, _path: &RemotePath) -> Result<usize, StorageError> {
-        Ok(0)
+    async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError> {
+        Ok(upload::drop_going_to(&self.files, path))
     }
 
     async fn check_destination(
         &self,
-        _path: &RemotePath,
-        _size: u64,
-        _conflict: super::Conflict,
+        path: &RemotePath,
+        size: u64,
+        conflict: Conflict,
     ) -> Result<Option<[u8; 32]>, StorageError> {
-        todo!()
+        upload::check_destination(&self.files, path, size, conflict)
     }
 
     async fn open_upload(
         &self,
-        _target: super::UploadTarget,
-        _limits: super::UploadLimits,
-    ) -> Result<Box<dyn super::PartialUpload>, StorageError> {
-        todo!()
+        target: UploadTarget,
+        limits: UploadLimits,
+    ) -> Result<Box<dyn PartialUpload>, StorageError> {
+        let opened = upload::open(&self.files, target, &limits)?;
+        Ok(Box::new(opened))
     }
 
-    fn start_batch(&self, _slot: usize, _durable: bool) -> Box<dyn super::WholeBatch> {
-        todo!()
+    fn start_batch(&self, _slot: usize, _durable: bool) -> Box<dyn WholeBatch> {
+        Box::new(MemoryBatch::start(Arc::clone(&self.files)))
     }
-}
-
-/// The children of the folder at `key`, in name order (keys sort component by component).
-fn children<'a>(
-    nodes: &'a BTreeMap<Vec<String>, Node>,
-    key: &'a [String],
-) -> impl Iterator<Item = (&'a Vec<String>, &'a Node)> + 'a {
-    nodes
-        .range(key.to_vec()..)
-        .take_while(move |(k, _)| k.starts_with(key))
-        .filter(move |(k, _)| k.len() == key.len() + 1)
 }
 
 /// The whole walk of the folder at `key` in `ls -R` order, with each regular file's digest
 /// when `hash`.
-fn walk(nodes: &BTreeMap<Vec<String>, Node>, key: &[String], hash: bool) -> Vec<TreeEntry> {
+fn walk(nodes: &Nodes, key: &[String], hash: bool) -> Vec<TreeEntry> {
     let mut walked = Vec::new();
     let mut folders = vec![key.to_vec()];
     while let Some(folder) = folders.pop() {
@@ -429,24 +391,4 @@ fn walk(nodes: &BTreeMap<Vec<String>, Node>, key: &[String], hash: bool) -> Vec<
         folders.extend(below.into_iter().rev());
     }
     walked
-}
-
-/// The folder at `key` (the home for the empty key): missing is not found, anything else is a
-/// parent that is not a folder.
-fn folder(nodes: &BTreeMap<Vec<String>, Node>, key: &[String]) -> Result<(), StorageError> {
-    match look(nodes, key)? {
-        Node::Folder { .. } => Ok(()),
-        _ => Err(StorageError::of(Failure::ParentNotFolder)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::conformance;
-
-    #[tokio::test]
-    async fn memory_passes_the_conformance_suite() {
-        conformance::run_all(MemoryHome::new).await;
-    }
 }
