@@ -143,9 +143,13 @@ impl ClientError {
 }
 
 /// What the OS said, in words for a person: the common failures named plainly, anything else
-/// as the OS words it, without its "(os error N)" code.
+/// as the OS words it, without its "(os error N)" code; an error of the client's own making
+/// keeps its words.
 pub fn os_words(error: &std::io::Error) -> String {
     use std::io::ErrorKind;
+    if error.raw_os_error().is_none() {
+        return error.to_string();
+    }
     let plain = match error.kind() {
         ErrorKind::NotFound => "no such file or folder",
         ErrorKind::PermissionDenied => "permission denied",
@@ -200,6 +204,8 @@ mod tests {
         let busy = os_words(&std::io::Error::from_raw_os_error(26));
         assert!(!busy.contains("os error") && !busy.is_empty(), "{busy}");
         assert_eq!(os_words(&std::io::Error::other("odd")), "odd");
+        let own = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "mode 0644");
+        assert_eq!(os_words(&own), "mode 0644");
     }
 
     use super::*;
