@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import time
 
-from bench import rss_kib, sh, wait_port
+from bench import interrupted_upload, rss_kib, sh, wait_port
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password"
@@ -104,20 +104,10 @@ def remove(*paths):
 
 
 def interrupted_put(build, big, have, name):
-    """A real upload to the fsync-off server, killed once `have` bytes are on the server; then
-    its sealed checkpoint list is awaited (a resume comes later in real life)."""
+    """An upload to the fsync-off server, killed once `have` bytes are on the server."""
     partials = build.work / "plain" / "root" / ".ftpd-internal" / "partials"
     cmd, env = build.ftp("plain", "put", str(big), name)
-    client = subprocess.Popen(cmd, env=env)
-    while sum(p.stat().st_size for p in partials.glob("*.part")) < have:
-        if client.poll() is not None:
-            raise RuntimeError("the upload finished before it could be interrupted")
-        time.sleep(0.001)
-    client.kill()
-    client.wait()
-    deadline = time.monotonic() + 30
-    while not list(partials.glob("*.ckpt")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    interrupted_upload(cmd, env, partials, have)
 
 
 def cases(build, big, small_files, have, label):

@@ -159,6 +159,22 @@ def machine_state():
     return state
 
 
+def interrupted_upload(cmd, env, partials, have):
+    """Runs the upload `cmd` and kills it once `have` bytes are in the server's `partials`
+    folder; then awaits the server's sealed checkpoint list (a resume comes later in real
+    life)."""
+    client = subprocess.Popen(cmd, env=env)
+    while sum(p.stat().st_size for p in partials.glob("*.part")) < have:
+        if client.poll() is not None:
+            raise RuntimeError("the upload finished before it could be interrupted")
+        time.sleep(0.001)
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 30
+    while not list(partials.glob("*.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def rss_kib(pid):
     try:
         for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -612,19 +628,8 @@ class Bench:
         partials = w / "ftpd-nofsync" / "root" / ".ftpd-internal" / "partials"
 
         def interrupt_ftp_put(i):
-            """A real upload, killed once 90 % is on the server; then the server's sealed
-            checkpoint list is awaited (a resume comes later in real life)."""
             cmd, env = self.ftp(PORTS["ftpd-nofsync"], "put", str(big), f"z{i}.bin")
-            client = subprocess.Popen(cmd, env=env)
-            while sum(p.stat().st_size for p in partials.glob("*.part")) < have:
-                if client.poll() is not None:
-                    raise RuntimeError("the upload finished before it could be interrupted")
-                time.sleep(0.001)
-            client.kill()
-            client.wait()
-            deadline = time.monotonic() + 30
-            while not list(partials.glob("*.ckpt")) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            interrupted_upload(cmd, env, partials, have)
 
         ftp_url = f"ftp://{BENCH_USER}:{BENCH_PASSWORD}@127.0.0.1:{PORTS['pure-ftpd']}"
         rounds = max(3, self.rounds // 2)
