@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import time
 
-from bench import interrupted_upload, rss_kib, sh, wait_port
+from bench import interrupted_upload, remove, rss_kib, sh, timed_once, wait_port
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password"
@@ -92,15 +92,6 @@ class Build:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def remove(*paths):
-    for path in paths:
-        path = pathlib.Path(path)
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def interrupted_put(build, big, have, name):
@@ -190,12 +181,7 @@ def main():
                 for build in order:
                     label, prepare, run, clean = plans[build.name][case]
                     shutil.rmtree(build.work / "cache", ignore_errors=True)
-                    prepare(i)
-                    sh("sync")
-                    start = time.perf_counter()
-                    run(i)
-                    elapsed = time.perf_counter() - start
-                    clean(i)
+                    elapsed = timed_once(prepare, run, clean, i)
                     if i > 0:
                         times.setdefault((label, build.name), []).append(elapsed)
             print(f"round {i} done", flush=True)

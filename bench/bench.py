@@ -159,6 +159,27 @@ def machine_state():
     return state
 
 
+def remove(*paths):
+    """Removes files and folders that may or may not be there."""
+    for p in paths:
+        p = pathlib.Path(p)
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+
+
+def timed_once(prepare, run, clean, i):
+    """Round `i` of a case: `prepare(i)`, a sync, `run(i)` timed, `clean(i)`; the seconds."""
+    prepare(i)
+    sh("sync")
+    start = time.perf_counter()
+    run(i)
+    elapsed = time.perf_counter() - start
+    clean(i)
+    return elapsed
+
+
 def interrupted_upload(cmd, env, partials, have):
     """Runs the upload `cmd` and kills it once `have` bytes are in the server's `partials`
     folder; then awaits the server's sealed checkpoint list (a resume comes later in real
@@ -461,12 +482,7 @@ class Bench:
             self.cpu[(case.workload, case.tool)] = (case.client_cpu, case.rest_cpu)
 
     def remove(self, *paths):
-        for p in paths:
-            p = pathlib.Path(p)
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            elif p.exists() or p.is_symlink():
-                p.unlink()
+        remove(*paths)
 
     # ---------------------------------------------------------------- workloads
     def raw_tcp(self, dest, receiver, sender, bind="127.0.0.1", start=subprocess.Popen):
@@ -665,12 +681,8 @@ class Bench:
                 # As for a first put: what the client's cache holds then is only what the
                 # interrupted run itself left there.
                 shutil.rmtree(self.client_cache, ignore_errors=True)
-                prepare(i)  # seeding the 90 % is set-up, not part of the timing
-                sh("sync")
-                start = time.perf_counter()
-                run(i)
-                elapsed = time.perf_counter() - start
-                clean(i)
+                # Seeding the 90 % is set-up, not part of the timing.
+                elapsed = timed_once(prepare, run, clean, i)
                 if i > 0:
                     times.append(elapsed)
             median = statistics.median(times)

@@ -227,8 +227,7 @@ impl Home for LocalHome {
                 let (file, meta) = opening::open_regular(&home.dir, &path.relative())?;
                 // Past the end of the file: start over.
                 let offset = if offset > meta.len() { 0 } else { offset };
-                let plan =
-                    crate::storage::local::served::hash_plan(&home.shared.served, &file, offset);
+                let plan = served::hash_plan(&home.shared.served, &file, offset);
                 Ok((file, meta, offset, plan))
             })
             .await?;
@@ -256,7 +255,7 @@ impl Home for LocalHome {
 
     async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
         self.blocking(|home| {
-            let found = crate::storage::local::partials::list(&home.shared.partials, &home.user);
+            let found = partials::list(&home.shared.partials, &home.user);
             let found = found.map_err(|e| classify(&e))?;
             Ok(found.into_iter().map(|(_, info)| info).collect())
         })
@@ -267,17 +266,14 @@ impl Home for LocalHome {
         let target = path.to_string();
         self.blocking(move |home| {
             let mut count = 0;
-            let found = crate::storage::local::partials::list(&home.shared.partials, &home.user);
+            let found = partials::list(&home.shared.partials, &home.user);
             for (name, info) in found.map_err(|e| classify(&e))? {
                 if info.path == target {
                     home.shared
                         .partials
                         .remove_file(&name)
                         .map_err(|e| classify(&e))?;
-                    crate::storage::local::partials::forget_checkpoints(
-                        &home.shared.partials,
-                        &name,
-                    );
+                    partials::forget_checkpoints(&home.shared.partials, &name);
                     count += 1;
                 }
             }
@@ -285,6 +281,7 @@ impl Home for LocalHome {
         })
         .await
     }
+
     async fn check_destination(
         &self,
         path: &RemotePath,
@@ -340,8 +337,7 @@ impl LocalHome {
         // Opened without blocking, and described from the handle: a FIFO put there since the
         // look above is refused, not waited on.
         let (file, meta) = opening::open_regular(&self.dir, &relative)?;
-        let sha256 = crate::storage::local::served::sha256_of(&self.shared.served, &file)
-            .map_err(|e| classify(&e))?;
+        let sha256 = served::sha256_of(&self.shared.served, &file).map_err(|e| classify(&e))?;
         Ok(Described {
             entry: entry(name, &meta),
             sha256: Some(sha256),

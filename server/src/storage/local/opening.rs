@@ -93,8 +93,7 @@ mod tests {
         let refusal = crate::error::Refusal::from_storage(&failure, &"/pipe");
         assert_eq!(refusal.kind, ftp_proto::ErrorKind::Denied);
         assert_eq!(refusal.message, "/pipe is a FIFO, not a regular file");
-        let hashed =
-            crate::storage::local::partial::hash_file(&home, Path::new("pipe")).unwrap_err();
+        let hashed = super::super::partial::hash_file(&home, Path::new("pipe")).unwrap_err();
         let nxio = rustix::io::Errno::NXIO.raw_os_error();
         assert_eq!(hashed.raw_os_error(), Some(nxio));
     }

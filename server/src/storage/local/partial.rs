@@ -1,7 +1,7 @@
 //! Partial uploads on the local disk. Partials live in `<root>/.ftpd-internal/partials/`, on
 //! the root's file system but outside every home and unreachable by any remote path (the jail
-//! refuses the folder's name); a sidecar records where each is going ([`crate::storage::local::partials`]),
-//! a sealed checkpoint list the hash state of what it holds ([`crate::storage::local::ledger`]). A partial is
+//! refuses the folder's name); a sidecar records where each is going ([`super::partials`]), a
+//! sealed checkpoint list the hash state of what it holds ([`super::ledger`]). A partial is
 //! opened or resumed ([`LocalPartial`]: appended by write-behind, hashed on the way), and
 //! becomes visible only through [`finish`]: fsync, atomic rename into the home, fsync of the
 //! folder ([`LocalHeld::commit`]). Partials nobody touched for the configured time expire
@@ -102,7 +102,7 @@ impl LocalHome {
         .map_err(|e| classify(&e))?;
         let (plan, identity) =
             hash_plan(partials, &target.partial, &file, offset).map_err(|e| classify(&e))?;
-        crate::storage::local::partials::record(
+        super::partials::record(
             partials,
             &target.partial,
             target.size,
@@ -226,7 +226,7 @@ impl HeldUpload for LocalHeld {
                 }
             })?;
             if let Some(meta) = placed {
-                crate::storage::local::served::record(&shared.served, &meta, end);
+                super::served::record(&shared.served, &meta, end);
             }
             Ok(())
         })
@@ -244,7 +244,7 @@ impl HeldUpload for LocalHeld {
         // its blocks, which takes a while for a large one.
         let _ = tokio::task::spawn_blocking(move || {
             let partials = &home.shared.partials;
-            crate::storage::local::partials::forget_checkpoints(partials, &target.partial);
+            super::partials::forget_checkpoints(partials, &target.partial);
             let _ = partials.remove_file(&target.partial);
             drop(written);
         })
@@ -303,15 +303,13 @@ pub fn hash_plan(
     file: &std::fs::File,
     offset: u64,
 ) -> std::io::Result<(HashPlan, [u8; 32])> {
-    let list_name = crate::storage::local::partials::checkpoint_name(partial);
+    let list_name = super::partials::checkpoint_name(partial);
     let meta = file.metadata()?;
     let binding = identity(partial, &meta);
     if offset == 0 {
         let _ = partials.remove_file(&list_name);
     }
-    let plan = crate::storage::local::ledger::sealed_plan(
-        partials, list_name, binding, &meta, offset, "upload",
-    );
+    let plan = super::ledger::sealed_plan(partials, list_name, binding, &meta, offset, "upload");
     file.set_modified(SystemTime::now())?;
     Ok((plan, binding))
 }
@@ -330,7 +328,7 @@ fn identity(partial: &str, meta: &std::fs::Metadata) -> [u8; 32] {
 /// SHA-256 of a whole regular file in a home (opened without blocking: anything else there,
 /// such as a FIFO, is `ENXIO`). Blocking.
 pub fn hash_file(home: &cap_std::fs::Dir, path: &Path) -> std::io::Result<[u8; 32]> {
-    let file = crate::storage::local::opening::open_nonblocking(home, path)?;
+    let file = super::opening::open_nonblocking(home, path)?;
     if !file.metadata()?.is_file() {
         return Err(rustix::io::Errno::NXIO.into());
     }
@@ -369,7 +367,7 @@ pub fn finish(
         let _ = file.set_modified(own);
         return Err(error);
     }
-    crate::storage::local::partials::forget_checkpoints(partials, name);
+    super::partials::forget_checkpoints(partials, name);
     if durable {
         let parent = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -397,7 +395,7 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
         if entry
             .file_name()
             .to_str()
-            .is_some_and(crate::storage::local::partials::is_sidecar)
+            .is_some_and(super::partials::is_sidecar)
         {
             continue;
         }
@@ -418,7 +416,7 @@ pub fn expire(partials: &cap_std::fs::Dir, ttl: Duration) -> std::io::Result<usi
             removed += 1;
         }
     }
-    crate::storage::local::partials::sweep(partials)?;
+    super::partials::sweep(partials)?;
     Ok(removed)
 }
 

@@ -44,7 +44,7 @@ pub fn hash_plan(folder: &Arc<cap_std::fs::Dir>, file: &std::fs::File, offset: u
         return HashPlan::default();
     }
     let (binding, name) = list_for(&meta);
-    crate::storage::local::ledger::sealed_plan(folder, name, binding, &meta, offset, "download")
+    super::ledger::sealed_plan(folder, name, binding, &meta, offset, "download")
 }
 
 /// Records the hash state at the end of a file just put in place, `meta` describing it as it
@@ -56,7 +56,7 @@ pub fn record(folder: &cap_std::fs::Dir, meta: &std::fs::Metadata, end: Checkpoi
     }
     let (binding, name) = list_for(meta);
     let bytes = checkpoint::encode(&checkpoint::sealed_binding(&binding, meta), &[end]);
-    crate::storage::local::ledger::save_list(folder, &name, &bytes, "upload");
+    super::ledger::save_list(folder, &name, &bytes, "upload");
 }
 
 /// The SHA-256 of the file described by `meta` (as it is now), when a sealed list holds the

@@ -160,9 +160,7 @@ fn list(
             Some(folder) if described.kind == EntryKind::File => {
                 super::opening::open_regular(&dir, std::path::Path::new(&raw))
                     .ok()
-                    .and_then(|(file, _)| {
-                        crate::storage::local::served::sha256_of(folder, &file).ok()
-                    })
+                    .and_then(|(file, _)| super::served::sha256_of(folder, &file).ok())
             }
             _ => None,
         };
@@ -436,7 +434,7 @@ mod tests {
             offset: ftp_proto::files::checkpoint::INTERVAL,
             state: state.clone(),
         };
-        crate::storage::local::served::record(&lists, &std::fs::metadata(&big).unwrap(), end);
+        super::super::served::record(&lists, &std::fs::metadata(&big).unwrap(), end);
         let (batches, mut received) = mpsc::channel(4);
         let home = open(&root.join("home"));
         walk(
