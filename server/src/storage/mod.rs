@@ -11,6 +11,7 @@
 
 pub mod local;
 pub mod memory;
+pub mod s3;
 pub mod upload;
 
 #[cfg(test)]

@@ -1,0 +1,751 @@
+//! One user's home in the bucket: files described from a HEAD (the client's time and, for
+//! small files, the SHA-256 are kept in the object's metadata), folders as prefixes kept by a
+//! marker, listings by delimiter, trees walked folder by folder and removed in batches, moves
+//! made by server-side copy then delete (a folder's move is not atomic), downloads streamed by
+//! ranged GETs bound to the object's ETag. S3 has no links: nothing here is ever one. Uploads
+//! are [`super::upload`]'s and [`super::batch`]'s.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use ftp_proto::{DirEntry, EntryKind, PartialInfo, TreeEntry};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::keys::{HomeKeys, MARKER};
+use super::objects::{self, Stat, storage_error};
+use super::{Shared, hashing};
+use crate::jail::RemotePath;
+use crate::storage::{
+    BATCH_ENTRIES, BATCH_PATH_BYTES, Conflict, Described, Failure, Home, PartialUpload, Reading,
+    Removed, StorageError, TreeBatch, UploadLimits, UploadTarget, WholeBatch,
+};
+
+/// Calls to the bucket made at once for one listing or tree.
+pub const CONCURRENT: usize = 16;
+
+/// What is at a path.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// Nothing.
+    Nothing,
+    /// A folder: its marker, when it has one.
+    Folder(Option<Stat>),
+    /// A file.
+    File(Stat),
+}
+
+/// One user's home in the bucket.
+#[derive(Debug, Clone)]
+pub struct S3Home {
+    /// The bucket and this server's uploads.
+    pub(super) shared: Arc<Shared>,
+    /// The home's keys.
+    pub(super) keys: HomeKeys,
+}
+
+/// A folder's entry.
+fn folder_entry(name: String, marker: Option<&Stat>) -> DirEntry {
+    DirEntry {
+        name,
+        kind: EntryKind::Dir,
+        size: 0,
+        modified: marker.map_or(0, |m| m.modified.0),
+    }
+}
+
+/// A file's entry.
+fn file_entry(name: String, stat: &Stat) -> DirEntry {
+    DirEntry {
+        name,
+        kind: EntryKind::File,
+        size: stat.size,
+        modified: stat.modified.0,
+    }
+}
+
+/// The failure for a folder where a regular file was wanted.
+fn a_folder() -> StorageError {
+    StorageError::of(Failure::NotRegular("a folder"))
+}
+
+impl S3Home {
+    /// The home at `home` (components joined by `/`).
+    pub fn new(shared: Arc<Shared>, home: &str) -> Self {
+        let keys = HomeKeys::new(&shared.prefix, home);
+        S3Home { shared, keys }
+    }
+
+    /// The bucket.
+    pub(super) fn bucket(&self) -> &objects::Bucket {
+        &self.shared.bucket
+    }
+
+    /// Whether anything is beneath the folder `at`'s prefix, its marker included.
+    async fn has_anything_below(&self, at: &RemotePath) -> Result<bool, StorageError> {
+        let prefix = self.keys.folder(at);
+        let mut listing = self.bucket().list(Some(&prefix));
+        match listing.next().await {
+            None => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(error)) => Err(storage_error(error)),
+        }
+    }
+
+    /// What is at `at`.
+    pub(super) async fn found(&self, at: &RemotePath) -> Result<Found, StorageError> {
+        if at.is_home() {
+            return Ok(Found::Folder(None));
+        }
+        let (file_key, marker_key) = (self.keys.file(at), self.keys.marker(at));
+        let (file, marker) = tokio::join!(
+            objects::stat(self.bucket(), &file_key),
+            objects::stat(self.bucket(), &marker_key)
+        );
+        if let Some(stat) = file? {
+            return Ok(Found::File(stat));
+        }
+        if let Some(marker) = marker? {
+            return Ok(Found::Folder(Some(marker)));
+        }
+        if self.has_anything_below(at).await? {
+            return Ok(Found::Folder(None));
+        }
+        Ok(Found::Nothing)
+    }
+
+    /// The deepest folder above `at` that is a file, if any.
+    pub(super) async fn file_above(&self, at: &RemotePath) -> Result<bool, StorageError> {
+        let mut above = Vec::new();
+        let mut parent = at.parent();
+        while !parent.is_home() {
+            above.push(parent.clone());
+            parent = parent.parent();
+        }
+        let keys: Vec<Path> = above.iter().map(|p| self.keys.file(p)).collect();
+        let stats =
+            futures::future::join_all(keys.iter().map(|key| objects::stat(self.bucket(), key)))
+                .await;
+        for stat in stats {
+            if stat?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Nothing at `at`: [`Failure::ParentNotFolder`] if a file is above it, else
+    /// [`Failure::NotFound`].
+    pub(super) async fn missing(&self, at: &RemotePath) -> StorageError {
+        match self.file_above(at).await {
+            Ok(true) => StorageError::of(Failure::ParentNotFolder),
+            Ok(false) => StorageError::of(Failure::NotFound),
+            Err(error) => error,
+        }
+    }
+
+    /// Makes sure the folder `at` and every folder above it has a marker, so each stays a
+    /// folder when what is in it goes.
+    pub(super) async fn keep_folders(&self, at: &RemotePath) -> Result<(), StorageError> {
+        let mut folders = Vec::new();
+        let mut folder = at.clone();
+        while !folder.is_home() {
+            folders.push(folder.clone());
+            folder = folder.parent();
+        }
+        let markers: Vec<Path> = folders.iter().map(|f| self.keys.marker(f)).collect();
+        let made = futures::future::join_all(markers.iter().map(|marker| {
+            objects::create(
+                self.bucket(),
+                marker,
+                Bytes::new(),
+                objects::attributes(None, None),
+            )
+        }))
+        .await;
+        for outcome in made {
+            outcome?;
+        }
+        Ok(())
+    }
+
+    /// The SHA-256 of the file at `at` that `stat` describes: recorded, or read and recorded.
+    pub(super) async fn sha256_of(
+        &self,
+        at: &RemotePath,
+        stat: &Stat,
+    ) -> Result<[u8; 32], StorageError> {
+        let sum = self.keys.sum(at);
+        if let Some(sha) = hashing::recorded(self.bucket(), &sum, stat).await {
+            return Ok(sha);
+        }
+        hashing::hash_object(self.bucket(), &self.keys.file(at), &sum, stat).await
+    }
+
+    /// The entries of the folder `at` sorted by name (`None`: not a folder), each file with
+    /// its stat.
+    async fn children(
+        &self,
+        at: &RemotePath,
+    ) -> Result<Vec<(DirEntry, Option<Stat>)>, StorageError> {
+        let prefix = self.keys.folder(at);
+        let listed = self
+            .bucket()
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(storage_error)?;
+        let folders = listed.common_prefixes.iter().filter_map(|p| {
+            let name = p.filename()?.to_owned();
+            let child = at.child(&name);
+            Some((name, Some(child), None))
+        });
+        let files = listed
+            .objects
+            .iter()
+            .filter_map(|o| {
+                o.location
+                    .filename()
+                    .map(|n| (n.to_owned(), None, Some(())))
+            })
+            .filter(|(name, _, _)| name != MARKER);
+        let all: Vec<(String, Option<RemotePath>, Option<()>)> = folders.chain(files).collect();
+        let lookups = all.into_iter().map(|(name, folder, _)| {
+            let bucket = std::sync::Arc::clone(self.bucket());
+            let key = match &folder {
+                Some(child) => self.keys.marker(child),
+                None => self.keys.file(&at.child(&name)),
+            };
+            async move {
+                let stat = objects::stat(&bucket, &key).await?;
+                Ok::<_, StorageError>(match folder {
+                    Some(_) => Some((folder_entry(name, stat.as_ref()), None)),
+                    None => stat.map(|stat| (file_entry(name, &stat), Some(stat))),
+                })
+            }
+        });
+        let mut entries: Vec<(DirEntry, Option<Stat>)> = futures::stream::iter(lookups)
+            .buffer_unordered(CONCURRENT)
+            .try_filter_map(|e| async move { Ok(e) })
+            .try_collect()
+            .await?;
+        // A name both a file and a folder (another tool's doing) shows as the file.
+        entries.sort_by(|a, b| {
+            a.0.name.cmp(&b.0.name).then(
+                b.0.kind
+                    .eq(&EntryKind::File)
+                    .cmp(&a.0.kind.eq(&EntryKind::File)),
+            )
+        });
+        entries.dedup_by(|a, b| a.0.name == b.0.name);
+        Ok(entries)
+    }
+
+    /// Every key beneath the folder `at`'s prefix, in batches.
+    fn everything_below(
+        &self,
+        at: &RemotePath,
+    ) -> futures::stream::BoxStream<'static, Result<Path, StorageError>> {
+        let prefix = self.keys.folder(at);
+        self.bucket()
+            .list(Some(&prefix))
+            .map(|meta| meta.map(|m| m.location).map_err(storage_error))
+            .boxed()
+    }
+
+    /// Deletes `keys`, in batches.
+    async fn delete_all(&self, keys: Vec<Path>) -> Result<(), StorageError> {
+        let stream = futures::stream::iter(keys.into_iter().map(Ok)).boxed();
+        let mut deleted = self.bucket().delete_stream(stream);
+        while let Some(outcome) = deleted.next().await {
+            match outcome {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(storage_error(error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the file at `from` to `to`: copied with its metadata, its recorded SHA-256 moved
+    /// with it, then deleted.
+    async fn move_file(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        stat: &Stat,
+    ) -> Result<(), StorageError> {
+        let sha = if stat.sha256.is_none() {
+            hashing::recorded(self.bucket(), &self.keys.sum(from), stat).await
+        } else {
+            None
+        };
+        self.bucket()
+            .copy(&self.keys.file(from), &self.keys.file(to))
+            .await
+            .map_err(storage_error)?;
+        if let Some(sha) = sha
+            && let Some(moved) = objects::stat(self.bucket(), &self.keys.file(to)).await?
+        {
+            hashing::record(self.bucket(), &self.keys.sum(to), &moved.etag, &sha).await;
+        }
+        objects::delete(self.bucket(), &self.keys.file(from)).await?;
+        objects::delete(self.bucket(), &self.keys.sum(from)).await
+    }
+}
+
+/// Where `inner`, beneath `from`, goes when `from` moves to `to`.
+fn moved_to(from: &RemotePath, to: &RemotePath, inner: &RemotePath) -> RemotePath {
+    inner.components()[from.components().len()..]
+        .iter()
+        .fold(to.clone(), |path, name| path.child(name))
+}
+
+impl S3Home {
+    /// After the object at `key` (the file `from`) was copied to `target` (the file `to`):
+    /// its recorded SHA-256, if any, recorded for the copy.
+    async fn move_sum(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        key: &Path,
+        target: &Path,
+    ) -> Result<(), StorageError> {
+        let Some(stat) = objects::stat(self.bucket(), key).await? else {
+            return Ok(());
+        };
+        if stat.sha256.is_some() {
+            return Ok(());
+        }
+        let Some(sha) = hashing::recorded(self.bucket(), &self.keys.sum(from), &stat).await else {
+            return Ok(());
+        };
+        if let Some(moved) = objects::stat(self.bucket(), target).await? {
+            hashing::record(self.bucket(), &self.keys.sum(to), &moved.etag, &sha).await;
+        }
+        objects::delete(self.bucket(), &self.keys.sum(from)).await
+    }
+
+    /// Walks the folder `at` in `ls -R` order (see [`Home::walk_tree`]).
+    async fn walk(
+        &self,
+        at: &RemotePath,
+        hash: bool,
+        out: &mpsc::Sender<TreeBatch>,
+    ) -> Result<(), StorageError> {
+        let mut batch = Batcher::default();
+        let mut pending: Vec<std::vec::IntoIter<RemotePath>> = Vec::new();
+        let mut folder = Some(at.clone());
+        while let Some(current) = folder.take() {
+            let mut subfolders = Vec::new();
+            for (entry, stat) in self.children(&current).await? {
+                let child = current.child(&entry.name);
+                let sha256 = match (&stat, hash) {
+                    (Some(stat), true) => Some(self.sha256_of(&child, stat).await?),
+                    _ => None,
+                };
+                let relative = child.components()[at.components().len()..].join("/");
+                if entry.kind == EntryKind::Dir {
+                    subfolders.push(child);
+                }
+                let tree_entry = TreeEntry {
+                    path: relative,
+                    kind: entry.kind,
+                    size: entry.size,
+                    modified_secs: stat.as_ref().map_or(entry.modified, |s| s.modified.0),
+                    modified_nanos: stat.as_ref().map_or(0, |s| s.modified.1),
+                    sha256,
+                };
+                if !batch.add(tree_entry, out).await {
+                    return Ok(());
+                }
+            }
+            pending.push(subfolders.into_iter());
+            while let Some(next) = pending.last_mut() {
+                if let Some(sub) = next.next() {
+                    folder = Some(sub);
+                    break;
+                }
+                pending.pop();
+            }
+        }
+        batch.flush(out).await;
+        Ok(())
+    }
+}
+
+/// Entries gathered for one batch of a tree walk.
+#[derive(Default)]
+struct Batcher {
+    /// The entries.
+    entries: Vec<TreeEntry>,
+    /// Their path bytes.
+    bytes: usize,
+}
+
+impl Batcher {
+    /// Adds an entry, sending the batch when full; `false` once nobody listens.
+    async fn add(&mut self, entry: TreeEntry, out: &mpsc::Sender<TreeBatch>) -> bool {
+        if self.entries.len() >= BATCH_ENTRIES || self.bytes + entry.path.len() > BATCH_PATH_BYTES {
+            if !self.flush(out).await {
+                return false;
+            }
+        }
+        self.bytes += entry.path.len();
+        self.entries.push(entry);
+        true
+    }
+
+    /// Sends what is gathered; `false` once nobody listens.
+    async fn flush(&mut self, out: &mpsc::Sender<TreeBatch>) -> bool {
+        self.bytes = 0;
+        let entries = std::mem::take(&mut self.entries);
+        entries.is_empty() || out.send(Ok(entries)).await.is_ok()
+    }
+}
+
+/// Sends the object at `key` from `offset` in chunks of `chunk_len`; with no `known` digest,
+/// reads it from the start to hash it whole (only what is past `offset` is sent). The digest
+/// when it was hashed, once everything was sent.
+async fn send_object(
+    home: &S3Home,
+    key: &Path,
+    stat: &Stat,
+    offset: u64,
+    chunk_len: usize,
+    known: Option<[u8; 32]>,
+    chunks: mpsc::Sender<Bytes>,
+) -> Result<Option<[u8; 32]>, StorageError> {
+    let from = if known.is_some() { offset } else { 0 };
+    let mut position = from;
+    let mut hash = known.is_none().then(Sha256::new);
+    let mut pending = BytesMut::new();
+    let mut gone = false;
+    if stat.size > from {
+        let mut body = hashing::stream(home.bucket(), key, &stat.etag, from).await?;
+        while let Some(piece) = body.next().await {
+            let mut piece = piece?;
+            let start = position;
+            position += piece.len() as u64;
+            if let Some(before) = hash.take() {
+                hash = Some(hashing::update(before, piece.clone()).await?);
+            }
+            if position <= offset {
+                continue;
+            }
+            if start < offset {
+                let skip = usize::try_from(offset - start).unwrap_or(piece.len());
+                piece = piece.slice(skip..);
+            }
+            pending.extend_from_slice(&piece);
+            while pending.len() >= chunk_len {
+                let chunk = pending.split_to(chunk_len).freeze();
+                if chunks.send(chunk).await.is_err() {
+                    gone = true;
+                    break;
+                }
+            }
+            if gone {
+                break;
+            }
+        }
+    }
+    if gone {
+        return Ok(None);
+    }
+    if !pending.is_empty() && chunks.send(pending.freeze()).await.is_err() {
+        return Ok(None);
+    }
+    if position != stat.size.max(from) {
+        return Err(StorageError::new(
+            Failure::Changed,
+            format!("{key}: read to {position} of {}", stat.size),
+        ));
+    }
+    Ok(hash.map(|h| h.finalize().into()))
+}
+
+#[async_trait::async_trait]
+impl Home for S3Home {
+    async fn describe(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError> {
+        let name = path.name().unwrap_or_default().to_owned();
+        match self.found(path).await? {
+            Found::Nothing => Err(self.missing(path).await),
+            Found::Folder(marker) => Ok(Described {
+                entry: folder_entry(name, marker.as_ref()),
+                sha256: None,
+            }),
+            Found::File(stat) => {
+                let sha256 = if hash {
+                    Some(self.sha256_of(path, &stat).await?)
+                } else {
+                    None
+                };
+                Ok(Described {
+                    entry: file_entry(name, &stat),
+                    sha256,
+                })
+            }
+        }
+    }
+
+    async fn list(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError> {
+        match self.found(path).await? {
+            Found::Nothing => Err(self.missing(path).await),
+            Found::File(stat) => Ok(vec![file_entry(
+                path.name().unwrap_or_default().to_owned(),
+                &stat,
+            )]),
+            Found::Folder(_) => Ok(self
+                .children(path)
+                .await?
+                .into_iter()
+                .map(|(entry, _)| entry)
+                .collect()),
+        }
+    }
+
+    async fn make_dir(&self, path: &RemotePath) -> Result<bool, StorageError> {
+        if self.file_above(path).await? {
+            return Err(StorageError::of(Failure::ParentNotFolder));
+        }
+        let made = match self.found(path).await? {
+            Found::File(_) => return Err(StorageError::of(Failure::InTheWay)),
+            Found::Folder(_) => false,
+            Found::Nothing => true,
+        };
+        self.keep_folders(path).await?;
+        Ok(made)
+    }
+
+    async fn remove(&self, path: &RemotePath) -> Result<(), StorageError> {
+        match self.found(path).await? {
+            Found::Nothing => return Err(self.missing(path).await),
+            Found::File(_) => {
+                objects::delete(self.bucket(), &self.keys.file(path)).await?;
+                objects::delete(self.bucket(), &self.keys.sum(path)).await?;
+            }
+            Found::Folder(_) => {
+                let marker = self.keys.marker(path);
+                let mut below = self.everything_below(path);
+                while let Some(key) = below.next().await {
+                    if key? != marker {
+                        return Err(StorageError::of(Failure::NotEmpty));
+                    }
+                }
+                objects::delete(self.bucket(), &marker).await?;
+            }
+        }
+        self.keep_folders(&path.parent()).await
+    }
+
+    async fn rename(
+        &self,
+        from: &RemotePath,
+        to: &RemotePath,
+        replace: bool,
+    ) -> Result<(), StorageError> {
+        let moving = match self.found(from).await? {
+            Found::Nothing => return Err(self.missing(from).await.at(from)),
+            found => found,
+        };
+        match self.found(&to.parent()).await? {
+            Found::Folder(_) => {}
+            _ => return Err(StorageError::of(Failure::NoSuchFolder).at(to)),
+        }
+        match (self.found(to).await?, &moving) {
+            (Found::Nothing, _) => {}
+            (Found::Folder(_), _) => return Err(StorageError::of(Failure::FolderInTheWay).at(to)),
+            (Found::File(_), Found::Folder(_)) => {
+                return Err(StorageError::of(Failure::FolderOverFile).at(to));
+            }
+            (Found::File(_), _) if !replace => {
+                return Err(StorageError::of(Failure::AlreadyThere).at(to));
+            }
+            (Found::File(_), _) => {}
+        }
+        match moving {
+            Found::File(stat) => self.move_file(from, to, &stat).await?,
+            _ => {
+                // Not atomic: each object is copied, then the originals are deleted.
+                let prefix = self.keys.folder(from);
+                let keys: Vec<Path> = self.everything_below(from).try_collect().await?;
+                for key in &keys {
+                    let Some(rest) = key.prefix_match(&prefix) else {
+                        continue;
+                    };
+                    let target = rest.fold(self.keys.folder(to), |t, part| t.join(part));
+                    self.bucket()
+                        .copy(key, &target)
+                        .await
+                        .map_err(storage_error)?;
+                    if let Some(inner) = HomeKeys::below(&prefix, from, key) {
+                        self.move_sum(&inner, &moved_to(from, to, &inner), key, &target)
+                            .await?;
+                    }
+                }
+                self.keep_folders(to).await?;
+                self.delete_all(keys).await?;
+            }
+        }
+        self.keep_folders(&from.parent()).await
+    }
+
+    async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>) {
+        let ended = match self.found(path).await {
+            Ok(Found::Folder(_)) => self.walk(path, hash, &out).await,
+            Ok(Found::File(_)) => Err(StorageError::of(Failure::NotAFolder)),
+            Ok(Found::Nothing) => Err(self.missing(path).await),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = ended {
+            let _ = out.send(Err(error)).await;
+        }
+    }
+
+    async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError> {
+        if path.is_home() {
+            return Err(StorageError::new(
+                Failure::InvalidName,
+                "the home itself is never removed",
+            ));
+        }
+        match self.found(path).await? {
+            Found::Nothing => return Err(self.missing(path).await),
+            Found::File(_) => {
+                objects::delete(self.bucket(), &self.keys.file(path)).await?;
+                objects::delete(self.bucket(), &self.keys.sum(path)).await?;
+                self.keep_folders(&path.parent()).await?;
+                return Ok(Removed {
+                    files: 1,
+                    folders: 0,
+                });
+            }
+            Found::Folder(_) => {}
+        }
+        let prefix = self.keys.folder(path);
+        let mut folders = BTreeSet::new();
+        let mut removed = Removed::default();
+        let mut keys = Vec::new();
+        let mut sums = Vec::new();
+        let mut below = self.everything_below(path);
+        while let Some(key) = below.next().await {
+            let key = key?;
+            let Some(rest) = key.prefix_match(&prefix) else {
+                continue;
+            };
+            let parts: Vec<String> = rest.map(|p| p.as_ref().to_owned()).collect();
+            let Some((name, dirs)) = parts.split_last() else {
+                continue;
+            };
+            for depth in 1..=dirs.len() {
+                folders.insert(dirs[..depth].join("/"));
+            }
+            if name != MARKER {
+                removed.files += 1;
+                if let Some(inner) = HomeKeys::below(&prefix, path, &key) {
+                    sums.push(self.keys.sum(&inner));
+                }
+            }
+            keys.push(key);
+        }
+        removed.folders = folders.len() as u64 + 1;
+        self.delete_all(keys).await?;
+        self.delete_all(sums).await?;
+        self.keep_folders(&path.parent()).await?;
+        Ok(removed)
+    }
+
+    async fn read(
+        &self,
+        path: &RemotePath,
+        offset: u64,
+        chunk_len: usize,
+    ) -> Result<Reading, StorageError> {
+        let stat = match self.found(path).await? {
+            Found::File(stat) => stat,
+            Found::Folder(_) => return Err(a_folder()),
+            Found::Nothing => return Err(self.missing(path).await),
+        };
+        let offset = if offset > stat.size { 0 } else { offset };
+        let sum = self.keys.sum(path);
+        let known = hashing::recorded(self.bucket(), &sum, &stat).await;
+        let (chunks_in, chunks) = mpsc::channel(4);
+        let (digest_in, digest) = oneshot::channel();
+        let home = self.clone();
+        let key = self.keys.file(path);
+        let (size, etag, modified) = (stat.size, stat.etag.clone(), stat.modified);
+        tokio::spawn(async move {
+            let sent = send_object(
+                &home,
+                &key,
+                &stat,
+                offset,
+                chunk_len.max(1),
+                known,
+                chunks_in,
+            )
+            .await;
+            let outcome = match (sent, known) {
+                (Ok(_), Some(sha)) => Ok(sha),
+                (Ok(Some(sha)), None) => {
+                    hashing::record(home.bucket(), &sum, &etag, &sha).await;
+                    Ok(sha)
+                }
+                (Ok(None), None) => Err(StorageError::new(
+                    Failure::Internal,
+                    "the download stopped before the end",
+                )),
+                (Err(error), _) => Err(error),
+            };
+            let _ = digest_in.send(outcome);
+        });
+        Ok(Reading {
+            size,
+            modified_secs: modified.0,
+            modified_nanos: modified.1,
+            offset,
+            known: known.map(|_| size),
+            chunks,
+            sha256: Box::pin(async move {
+                digest.await.unwrap_or_else(|_| {
+                    Err(StorageError::new(
+                        Failure::Internal,
+                        "the download was dropped",
+                    ))
+                })
+            }),
+        })
+    }
+
+    async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
+        super::upload::partials(self).await
+    }
+
+    async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError> {
+        super::upload::drop_going_to(self, path).await
+    }
+
+    async fn check_destination(
+        &self,
+        path: &RemotePath,
+        size: u64,
+        conflict: Conflict,
+    ) -> Result<Option<[u8; 32]>, StorageError> {
+        super::upload::check_destination(self, path, size, conflict).await
+    }
+
+    async fn open_upload(
+        &self,
+        target: UploadTarget,
+        limits: UploadLimits,
+    ) -> Result<Box<dyn PartialUpload>, StorageError> {
+        Ok(Box::new(super::upload::open(self, target, &limits).await?))
+    }
+
+    fn start_batch(&self, _slot: usize, _durable: bool) -> Box<dyn WholeBatch> {
+        Box::new(super::batch::S3Batch::new(self.clone()))
+    }
+}

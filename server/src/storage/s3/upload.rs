@@ -1,0 +1,683 @@
+//! Large uploads into the bucket: a multipart upload straight to the final key, so nothing is
+//! visible before it completes, with its state in the bucket ([`super::state`]). Data is cut
+//! into parts as it comes (one part filling, at most [`IN_FLIGHT`] being stored), each hashed
+//! on a blocking thread; after a part is stored the state records its ETag and the hash state
+//! after it, under the lease. A resume, on any server, starts at the last recorded part with
+//! the saved hash state, so no prefix is read again; the bytes short of a part when a
+//! connection ends are kept as a tail object and read back. The file is completed only once
+//! its SHA-256 was checked by the caller, and its digest is recorded beside it.
+
+use std::collections::VecDeque;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ftp_proto::PartialInfo;
+use futures::TryStreamExt;
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::{ObjectStore, PutMultipartOptions, PutPayload};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+
+use super::home::{Found, S3Home};
+use super::keys;
+use super::objects::{self, storage_error};
+use super::state::{Claim, Entry, Lease, Tail, encode_hash, fenced, now_ms};
+use super::{Shared, hashing};
+use crate::jail::RemotePath;
+use crate::storage::upload::{self as rules, judge};
+use crate::storage::{
+    Conflict, Failure, HeldUpload, PartialUpload, StorageError, UploadLimits, UploadTarget,
+};
+
+/// Parts being stored at once by one upload, besides the one filling.
+pub const IN_FLIGHT: usize = 2;
+
+/// Most parts of a multipart upload S3 allows is 10 000; parts are made large enough to stay
+/// under this many.
+const MOST_PARTS: u64 = 9_000;
+
+/// [`crate::storage::Home::check_destination`].
+pub async fn check_destination(
+    home: &S3Home,
+    path: &RemotePath,
+    size: u64,
+    conflict: Conflict,
+) -> Result<Option<[u8; 32]>, StorageError> {
+    if home.file_above(path).await? {
+        return Err(StorageError::of(Failure::InTheWay));
+    }
+    home.keep_folders(&path.parent()).await?;
+    let (found, stat) = match home.found(path).await? {
+        Found::Nothing => (rules::Found::Nothing, None),
+        Found::Folder(_) => (rules::Found::Folder, None),
+        Found::File(stat) => (rules::Found::Regular(stat.size), Some(stat)),
+    };
+    if !judge(found, size, conflict).map_err(StorageError::of)? {
+        return Ok(None);
+    }
+    match stat {
+        Some(stat) => Ok(Some(home.sha256_of(path, &stat).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The part size of an upload of `size` bytes.
+fn part_size(shared: &Shared, size: u64) -> u64 {
+    let needed = size.div_ceil(MOST_PARTS).next_multiple_of(1 << 20);
+    shared.part_size.max(needed)
+}
+
+/// The user's unfinished uploads nobody is writing, not counting `in_use`.
+async fn idle_partials(
+    home: &S3Home,
+    in_use: &std::collections::HashSet<String>,
+) -> Result<usize, StorageError> {
+    let mut idle = 0;
+    for claim in claims(home).await? {
+        idle += claim
+            .state
+            .uploads
+            .keys()
+            .filter(|name| !in_use.contains(*name))
+            .count();
+    }
+    Ok(idle)
+}
+
+/// Every upload state of the home.
+async fn claims(home: &S3Home) -> Result<Vec<Claim>, StorageError> {
+    let keys: Vec<object_store::path::Path> = home
+        .bucket()
+        .list(Some(&home.keys.states()))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(storage_error)?;
+    let mut claims = Vec::with_capacity(keys.len());
+    for key in keys {
+        claims.push(Claim::read(home.bucket(), key).await?);
+    }
+    Ok(claims)
+}
+
+/// Drops what an unfinished upload holds in the bucket (best effort: the sweeper and the
+/// bucket's lifecycle rule catch what is left).
+async fn discard(shared: &Shared, file: &object_store::path::Path, entry: &Entry) {
+    if let Err(error) = shared.bucket.abort_multipart(file, &entry.upload_id).await {
+        tracing::debug!(%error, %file, "cannot abort a multipart upload");
+    }
+    if let Some(tail) = &entry.tail {
+        let key = keys::tail(&shared.prefix, &tail.key);
+        let _ = objects::delete(&shared.bucket, &key).await;
+    }
+}
+
+/// A fresh name: 16 random bytes in hex.
+fn random_name() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StorageError::new(Failure::Internal, format!("no randomness: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// [`crate::storage::Home::open_upload`].
+pub async fn open(
+    home: &S3Home,
+    target: UploadTarget,
+    limits: &UploadLimits,
+) -> Result<S3Partial, StorageError> {
+    let shared = &home.shared;
+    let file = home.keys.file(&target.path);
+    let owner = format!("{}/{}", shared.instance, random_name()?);
+    for _ in 0..4 {
+        let mut claim = Claim::read(&shared.bucket, home.keys.state(&target.path)).await?;
+        let now = now_ms();
+        if let Some(lease) = &claim.state.lease {
+            let ours_and_gone = lease
+                .owner
+                .strip_prefix(&shared.instance)
+                .is_some_and(|rest| rest.starts_with('/'))
+                && !shared.is_live(&lease.owner);
+            if lease.partial != target.partial && !ours_and_gone && lease.until_ms > now {
+                return Err(StorageError::new(
+                    Failure::Busy,
+                    format!("{} is being written by {}", target.path, lease.owner),
+                ));
+            }
+        }
+        let existing = claim.state.uploads.get(&target.partial).cloned();
+        let resumable = existing.as_ref().filter(|e| {
+            e.size == target.size && e.held() <= target.size && e.hash_state().is_some()
+        });
+        if existing.is_none() {
+            let idle = idle_partials(home, &limits.in_use).await?;
+            if idle >= limits.max_partials {
+                return Err(StorageError::of(Failure::TooManyUnfinished(idle)));
+            }
+        }
+        let mut made = None;
+        let entry = match resumable {
+            Some(entry) => entry.clone(),
+            None => {
+                if let Some(old) = &existing {
+                    discard(shared, &file, old).await;
+                }
+                let options = PutMultipartOptions {
+                    attributes: objects::attributes(target.modified, None),
+                    ..PutMultipartOptions::default()
+                };
+                let upload_id = shared
+                    .bucket
+                    .create_multipart_opts(&file, options)
+                    .await
+                    .map_err(storage_error)?;
+                let entry = Entry {
+                    shown: target.path.to_string(),
+                    size: target.size,
+                    upload_id,
+                    part_size: part_size(shared, target.size),
+                    parts: Vec::new(),
+                    hash: encode_hash(&Sha256::new()),
+                    tail: None,
+                    touched_ms: now,
+                };
+                made = Some(entry.clone());
+                entry
+            }
+        };
+        claim.state.lease = Some(Lease {
+            owner: owner.clone(),
+            partial: target.partial.clone(),
+            until_ms: now + u64::try_from(shared.lease.as_millis()).unwrap_or(u64::MAX),
+        });
+        let mut touched = entry.clone();
+        touched.touched_ms = now;
+        claim.state.uploads.insert(target.partial.clone(), touched);
+        match claim.write(&shared.bucket).await {
+            Ok(()) => {}
+            Err(error) if error.failure == Failure::Busy => {
+                if let Some(made) = &made {
+                    discard(shared, &file, made).await;
+                }
+                continue;
+            }
+            Err(error) => return Err(error),
+        }
+        shared
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(owner.clone());
+        let mut pending = BytesMut::new();
+        if let Some(tail) = &entry.tail {
+            let key = keys::tail(&shared.prefix, &tail.key);
+            match objects::fetch(&shared.bucket, &key).await? {
+                Some((bytes, _)) if bytes.len() as u64 == tail.len => {
+                    pending.extend_from_slice(&bytes)
+                }
+                _ => {}
+            }
+        }
+        let hash = entry.hash_state().unwrap_or_default();
+        let boundary = entry.boundary();
+        return Ok(S3Partial {
+            home: home.clone(),
+            target,
+            file,
+            claim,
+            owner,
+            offset: boundary + pending.len() as u64,
+            restored: boundary,
+            next_part: entry.parts.len(),
+            part_size: entry.part_size,
+            upload_id: entry.upload_id.clone(),
+            hash,
+            pending,
+            in_flight: VecDeque::new(),
+            failure: None,
+        });
+    }
+    Err(fenced())
+}
+
+/// A part being stored.
+struct Storing {
+    /// The hash state after it.
+    hash_after: Sha256,
+    /// The store's answer: the part's ETag.
+    handle: JoinHandle<Result<PartId, StorageError>>,
+}
+
+/// An upload into a multipart upload, appended in order.
+pub struct S3Partial {
+    /// The home.
+    home: S3Home,
+    /// What it is.
+    target: UploadTarget,
+    /// The destination's key.
+    file: object_store::path::Path,
+    /// The destination's upload state, as last written.
+    claim: Claim,
+    /// This upload's name in the lease.
+    owner: String,
+    /// What it held when opened.
+    offset: u64,
+    /// How far the saved hash state reached.
+    restored: u64,
+    /// Index of the next part to cut.
+    next_part: usize,
+    /// Bytes per part.
+    part_size: u64,
+    /// The multipart upload.
+    upload_id: String,
+    /// The hash state after the parts cut.
+    hash: Sha256,
+    /// Bytes received past the parts cut.
+    pending: BytesMut,
+    /// Parts being stored, in order.
+    in_flight: VecDeque<Storing>,
+    /// Why appending stopped, once it did.
+    failure: Option<StorageError>,
+}
+
+impl S3Partial {
+    /// Cuts a part of what is pending (all of it for the last) and starts storing it.
+    async fn cut(&mut self, len: usize) -> Result<(), StorageError> {
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.settle_first().await?;
+        }
+        let part = self.pending.split_to(len).freeze();
+        let hash = std::mem::take(&mut self.hash);
+        self.hash = hashing::update(hash, part.clone()).await?;
+        let bucket = std::sync::Arc::clone(&self.home.shared.bucket);
+        let (file, id, index) = (self.file.clone(), self.upload_id.clone(), self.next_part);
+        self.next_part += 1;
+        let handle = tokio::spawn(async move {
+            bucket
+                .put_part(&file, &id, index, PutPayload::from(part))
+                .await
+                .map_err(storage_error)
+        });
+        self.in_flight.push_back(Storing {
+            hash_after: self.hash.clone(),
+            handle,
+        });
+        Ok(())
+    }
+
+    /// Waits for the first part being stored and records it in the state.
+    async fn settle_first(&mut self) -> Result<(), StorageError> {
+        let Some(storing) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let part = storing
+            .handle
+            .await
+            .map_err(|e| StorageError::new(Failure::Internal, format!("part upload: {e}")))??;
+        let now = now_ms();
+        let shared = &self.home.shared;
+        let mut dropped_tail = None;
+        let state = &mut self.claim.state;
+        let Some(entry) = state.uploads.get_mut(&self.target.partial) else {
+            return Err(fenced());
+        };
+        entry.parts.push(part.content_id);
+        entry.hash = encode_hash(&storing.hash_after);
+        dropped_tail = entry.tail.take().or(dropped_tail);
+        entry.touched_ms = now;
+        if let Some(lease) = state.lease.as_mut() {
+            lease.until_ms = now + u64::try_from(shared.lease.as_millis()).unwrap_or(u64::MAX);
+        }
+        self.claim.write(&shared.bucket).await?;
+        if let Some(tail) = dropped_tail {
+            let _ = objects::delete(&shared.bucket, &keys::tail(&shared.prefix, &tail.key)).await;
+        }
+        Ok(())
+    }
+
+    /// Everything appended so far.
+    fn position(&self) -> u64 {
+        (self.next_part as u64)
+            .saturating_mul(self.part_size)
+            .min(self.target.size)
+            + self.pending.len() as u64
+    }
+
+    /// Stores what is left: the last part when the file is whole, else the tail, and lets
+    /// go of the lease.
+    async fn store_the_rest(&mut self) -> Result<(), StorageError> {
+        let whole = self.position() == self.target.size;
+        if whole && (!self.pending.is_empty() || self.next_part == 0) {
+            let len = self.pending.len();
+            self.cut(len).await?;
+        }
+        while !self.in_flight.is_empty() {
+            self.settle_first().await?;
+        }
+        if whole {
+            return Ok(());
+        }
+        let shared = &self.home.shared;
+        let tail = if self.pending.is_empty() {
+            None
+        } else {
+            let name = random_name()?;
+            let key = keys::tail(&shared.prefix, &name);
+            let bytes = self.pending.clone().freeze();
+            objects::overwrite(&shared.bucket, &key, bytes, object_store::Attributes::new())
+                .await?;
+            Some(Tail {
+                key: name,
+                len: self.pending.len() as u64,
+            })
+        };
+        let state = &mut self.claim.state;
+        if let Some(entry) = state.uploads.get_mut(&self.target.partial) {
+            entry.tail = tail;
+            entry.touched_ms = now_ms();
+        }
+        if state.lease.as_ref().is_some_and(|l| l.owner == self.owner) {
+            state.lease = None;
+        }
+        self.claim.write(&shared.bucket).await
+    }
+}
+
+impl Drop for S3Partial {
+    fn drop(&mut self) {
+        forget(&self.home.shared, &self.owner);
+    }
+}
+
+/// This server no longer writes the upload `owner`.
+fn forget(shared: &Shared, owner: &str) {
+    shared
+        .live
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(owner);
+}
+
+#[async_trait::async_trait]
+impl PartialUpload for S3Partial {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn restored(&self) -> u64 {
+        self.restored
+    }
+
+    /// The destination's state object and the multipart upload: the saved hash state lives in
+    /// that object, bound to that upload.
+    fn identity(&self) -> [u8; 32] {
+        let mut identity = Sha256::new();
+        identity.update(b"ftpd s3 partial\0");
+        identity.update(self.claim.key.as_ref().as_bytes());
+        identity.update(b"\0");
+        identity.update(self.upload_id.as_bytes());
+        identity.finalize().into()
+    }
+
+    async fn append(&mut self, data: Bytes) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
+        self.pending.extend_from_slice(&data);
+        let part = usize::try_from(self.part_size).unwrap_or(usize::MAX);
+        while self.pending.len() >= part {
+            if self.position() == self.target.size && self.pending.len() == part {
+                // The last part is cut by finish, when the file is whole.
+                break;
+            }
+            if let Err(error) = self.cut(part).await {
+                self.failure = Some(error);
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<Box<dyn HeldUpload>, StorageError> {
+        if let Some(error) = self.failure.take() {
+            return Err(error);
+        }
+        let mut whole = self.hash.clone();
+        whole.update(&self.pending);
+        self.store_the_rest().await?;
+        let sha256: [u8; 32] = whole.finalize().into();
+        let whole = self.position() == self.target.size;
+        Ok(Box::new(S3Held {
+            home: self.home.clone(),
+            target: self.target.clone(),
+            file: self.file.clone(),
+            claim: self.claim.clone(),
+            owner: self.owner.clone(),
+            upload_id: self.upload_id.clone(),
+            sha256,
+            whole,
+        }))
+    }
+}
+
+/// An upload received whole (or as far as its connection went), not yet in place.
+pub struct S3Held {
+    /// The home.
+    home: S3Home,
+    /// What it is.
+    target: UploadTarget,
+    /// The destination's key.
+    file: object_store::path::Path,
+    /// The destination's upload state.
+    claim: Claim,
+    /// This upload's name in the lease.
+    owner: String,
+    /// The multipart upload.
+    upload_id: String,
+    /// What was received's SHA-256.
+    sha256: [u8; 32],
+    /// Every byte of the file was stored.
+    whole: bool,
+}
+
+impl Drop for S3Held {
+    fn drop(&mut self) {
+        forget(&self.home.shared, &self.owner);
+    }
+}
+
+impl S3Held {
+    /// Takes this upload out of the destination's state (read again if another server
+    /// changed it meanwhile).
+    async fn leave_state(&mut self) -> Result<Option<Entry>, StorageError> {
+        let bucket = &self.home.shared.bucket;
+        for _ in 0..4 {
+            let entry = self.claim.state.uploads.remove(&self.target.partial);
+            if self
+                .claim
+                .state
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.owner == self.owner)
+            {
+                self.claim.state.lease = None;
+            }
+            match self.claim.write(bucket).await {
+                Ok(()) => return Ok(entry),
+                Err(error) if error.failure == Failure::Busy => {
+                    self.claim = Claim::read(bucket, self.claim.key.clone()).await?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(fenced())
+    }
+}
+
+#[async_trait::async_trait]
+impl HeldUpload for S3Held {
+    fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+
+    /// S3 keeps every object durable once stored: `durable` asks nothing more.
+    async fn commit(
+        mut self: Box<Self>,
+        _durable: bool,
+        replace: bool,
+    ) -> Result<(), StorageError> {
+        if !self.whole {
+            return Err(StorageError::new(
+                Failure::Internal,
+                "an upload short of its size cannot be put in place",
+            ));
+        }
+        // radosgw ignores If-None-Match on completion: what is there is looked at first.
+        match self.home.found(&self.target.path).await? {
+            Found::Nothing => {}
+            Found::Folder(_) => return Err(StorageError::of(Failure::AlreadyThere)),
+            Found::File(_) if !replace => return Err(StorageError::of(Failure::AlreadyThere)),
+            Found::File(_) => {}
+        }
+        let Some(entry) = self.claim.state.uploads.get(&self.target.partial).cloned() else {
+            return Err(fenced());
+        };
+        let parts = entry
+            .parts
+            .iter()
+            .map(|etag| PartId {
+                content_id: etag.clone(),
+            })
+            .collect();
+        let bucket = std::sync::Arc::clone(&self.home.shared.bucket);
+        bucket
+            .complete_multipart(&self.file, &self.upload_id, parts)
+            .await
+            .map_err(storage_error)?;
+        // Complete's own ETag is empty on radosgw: the HEAD has it.
+        if let Some(stat) = objects::stat(&bucket, &self.file).await? {
+            let sum = self.home.keys.sum(&self.target.path);
+            hashing::record(&bucket, &sum, &stat.etag, &self.sha256).await;
+        }
+        if let Err(error) = self.leave_state().await {
+            tracing::warn!(%error, path = %self.target.path, "an upload's state stays behind");
+        }
+        Ok(())
+    }
+
+    async fn abandon(mut self: Box<Self>) {
+        match self.leave_state().await {
+            Ok(Some(entry)) => discard(&self.home.shared, &self.file, &entry).await,
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "an abandoned upload's state stays behind"),
+        }
+    }
+}
+
+/// [`crate::storage::Home::partials`]: by remote path, then partial name.
+pub async fn partials(home: &S3Home) -> Result<Vec<PartialInfo>, StorageError> {
+    let now = now_ms();
+    let mut listed: Vec<(String, PartialInfo)> = Vec::new();
+    for claim in claims(home).await? {
+        for (name, entry) in claim.state.uploads {
+            let info = PartialInfo {
+                path: entry.shown.clone(),
+                size: entry.size,
+                held: entry.held(),
+                age_secs: now.saturating_sub(entry.touched_ms) / 1000,
+            };
+            listed.push((name, info));
+        }
+    }
+    listed.sort_by(|a, b| a.1.path.cmp(&b.1.path).then(a.0.cmp(&b.0)));
+    Ok(listed.into_iter().map(|(_, info)| info).collect())
+}
+
+/// [`crate::storage::Home::drop_partials`].
+pub async fn drop_going_to(home: &S3Home, path: &RemotePath) -> Result<usize, StorageError> {
+    let claim = Claim::read(home.bucket(), home.keys.state(path)).await?;
+    let file = home.keys.file(path);
+    let count = claim.state.uploads.len();
+    for entry in claim.state.uploads.values() {
+        discard(&home.shared, &file, entry).await;
+    }
+    objects::delete(home.bucket(), &claim.key).await?;
+    Ok(count)
+}
+
+/// [`crate::storage::Store::expire`]: aborts the uploads left alone for longer than `ttl`
+/// whose lease (if they hold it) has lapsed; how many.
+pub async fn expire(shared: &Shared, ttl: Duration) -> Result<usize, StorageError> {
+    let prefix = keys::all_states(&shared.prefix);
+    let keys: Vec<object_store::path::Path> = shared
+        .bucket
+        .list(Some(&prefix))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(storage_error)?;
+    let now = now_ms();
+    let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    let mut expired = 0;
+    for key in keys {
+        let mut claim = Claim::read(&shared.bucket, key.clone()).await?;
+        let leased = claim
+            .state
+            .lease
+            .as_ref()
+            .filter(|l| l.until_ms > now || shared.is_live(&l.owner))
+            .map(|l| l.partial.clone());
+        let old: Vec<(String, Entry)> = claim
+            .state
+            .uploads
+            .iter()
+            .filter(|(name, e)| {
+                Some(*name) != leased.as_ref() && now.saturating_sub(e.touched_ms) > ttl
+            })
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        if old.is_empty() {
+            continue;
+        }
+        for (name, _) in &old {
+            claim.state.uploads.remove(name);
+        }
+        if claim
+            .state
+            .lease
+            .as_ref()
+            .is_some_and(|l| Some(&l.partial) != leased.as_ref())
+        {
+            claim.state.lease = None;
+        }
+        match claim.write(&shared.bucket).await {
+            Ok(()) => {}
+            Err(error) if error.failure == Failure::Busy => continue,
+            Err(error) => return Err(error),
+        }
+        let Some(file) = file_of_state(shared, &key) else {
+            continue;
+        };
+        for (_, entry) in &old {
+            discard(shared, &file, entry).await;
+        }
+        expired += old.len();
+    }
+    Ok(expired)
+}
+
+/// The destination key of the state object `key`: `uploads/<home…>/<path>` to
+/// `files/<home…>/<path>`.
+fn file_of_state(
+    shared: &Shared,
+    key: &object_store::path::Path,
+) -> Option<object_store::path::Path> {
+    let uploads = keys::all_states(&shared.prefix);
+    let rest: Vec<String> = key
+        .prefix_match(&uploads)?
+        .map(|p| p.as_ref().to_owned())
+        .collect();
+    let files = keys::all_files(&shared.prefix);
+    Some(rest.iter().fold(files, |k, part| k.join(part.as_str())))
+}
