@@ -30,9 +30,12 @@ MEMSTORE_BYTES=${RADOSGW_MEMSTORE_BYTES:-2147483648}
 READY_TIMEOUT=${RADOSGW_READY_TIMEOUT:-180}
 
 pids=()
+names=()
 cleaned=0
 cleanup() {
-  [ "$cleaned" = 1 ] && return
+  # Best effort from here on: one failed kill must not leave the other daemons running.
+  set +e
+  [ "$cleaned" = 1 ] && return 0
   cleaned=1
   # The mon last (it is the first pid): an OSD stopping tells the mon, and waits for it.
   if [ "${#pids[@]}" -gt 1 ]; then
@@ -52,7 +55,8 @@ stop() {
   for ((i = 0; i < tenths; i++)); do
     alive=0
     for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && return
+    # An explicit status: a bare return in a trap returns the failure that set off the trap.
+    [ "$alive" = 0 ] && return 0
     sleep 0.1
   done
 }
@@ -126,6 +130,7 @@ daemon() {
   shift
   "$@" -f </dev/null >"$D/log/$name.out" 2>&1 &
   pids+=($!)
+  names+=("$name")
 }
 # Runs a set-up command, its output into the logs.
 step() {
@@ -156,8 +161,8 @@ daemon rgw radosgw "${C[@]}" -n client.rgw --rgw-data "$D/rgw"
 
 deadline=$((SECONDS + READY_TIMEOUT))
 until [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$RGWPORT/" || true)" = 200 ]; do
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || fail "a daemon (pid $pid) exited during start-up (port $RGWPORT in use?)"
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[$i]}" 2>/dev/null || fail "${names[$i]} exited during start-up (a port of $MONPORT, $RGWPORT in use?)"
   done
   [ "$SECONDS" -lt "$deadline" ] || fail "radosgw did not answer HTTP 200 on http://127.0.0.1:$RGWPORT/ within ${READY_TIMEOUT}s"
   sleep 0.5
@@ -177,4 +182,5 @@ exec 3<&0
 cat <&3 >/dev/null &
 reader=$!
 pids+=("$reader")
+names+=(stdin-reader)
 wait "$reader" || true

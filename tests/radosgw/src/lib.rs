@@ -153,7 +153,8 @@ fn start() -> Result<Radosgw, String> {
             Ok(rgw) => return Ok(rgw),
             Err(e) => {
                 // Another process may have taken a port between our probe and the daemon's bind.
-                let retry = e.contains("in use") || e.contains("bind");
+                // The script's message then holds a daemon's log line saying so.
+                let retry = e.contains("Address already in use");
                 errors.push(format!("attempt {attempt}: {e}"));
                 if !retry {
                     break;
