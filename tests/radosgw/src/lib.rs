@@ -5,7 +5,9 @@
 //! and radosgw, on ports picked free here, in a temporary folder. It prints one `ready` line
 //! once radosgw answers HTTP, then waits for its stdin to close. That stdin's write end lives in
 //! a static for the rest of the process, so when the test process exits, however it exits (even
-//! SIGKILL), the pipe closes and the script stops every daemon and removes the folder.
+//! SIGKILL), the pipe closes and the script stops every daemon and removes the folder. Start-up
+//! takes about 12 to 17 seconds; `RADOSGW_MEMSTORE_BYTES` sizes the OSD's in-RAM store (default
+//! 2 GiB, taken lazily) and `RADOSGW_READY_TIMEOUT` the wait for radosgw (default 180 s).
 //!
 //! Missing Ceph packages are an error, never a skip: `.ci/run` installs them, and a test that
 //! `expect()`s [`shared`] fails loudly where they are absent instead of passing silently.
