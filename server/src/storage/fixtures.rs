@@ -15,8 +15,12 @@ pub trait Fixture {
     fn home(&self) -> &dyn Home;
     /// Puts a regular file at `path` (folders above it made); `Err` if something is in the way.
     fn try_seed_file(&self, path: &str, content: &[u8]) -> Result<(), String>;
-    /// Puts a symbolic link at `path` to `target`.
+    /// Puts a symbolic link at `path` to `target` (only where [`Fixture::has_links`]).
     fn seed_link(&self, path: &str, target: &str);
+    /// Whether the store keeps symbolic links (an object store has none).
+    fn has_links(&self) -> bool {
+        true
+    }
     /// The store the home is in: [`Store::open_home`] of [`USER`] at [`HOME`] opens it again.
     fn store(&self) -> &dyn Store;
 

@@ -388,10 +388,10 @@ struct Batcher {
 impl Batcher {
     /// Adds an entry, sending the batch when full; `false` once nobody listens.
     async fn add(&mut self, entry: TreeEntry, out: &mpsc::Sender<TreeBatch>) -> bool {
-        if self.entries.len() >= BATCH_ENTRIES || self.bytes + entry.path.len() > BATCH_PATH_BYTES {
-            if !self.flush(out).await {
-                return false;
-            }
+        let full =
+            self.entries.len() >= BATCH_ENTRIES || self.bytes + entry.path.len() > BATCH_PATH_BYTES;
+        if full && !self.flush(out).await {
+            return false;
         }
         self.bytes += entry.path.len();
         self.entries.push(entry);

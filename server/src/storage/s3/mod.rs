@@ -16,6 +16,9 @@ pub mod objects;
 pub mod state;
 pub mod upload;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -112,6 +115,9 @@ fn refusal(settings: &S3Settings, error: object_store::Error) -> String {
 impl S3Store {
     /// Opens the bucket and checks it answers with these credentials; the error says why not.
     pub async fn connect(settings: &S3Settings) -> Result<S3Store, String> {
+        // reqwest brings no crypto of its own: ring, the server's one provider, serves it too
+        // (already installed is fine).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)

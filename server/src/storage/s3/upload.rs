@@ -8,7 +8,7 @@
 //! its SHA-256 was checked by the caller, and its digest is recorded beside it.
 
 use std::collections::VecDeque;
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -17,6 +17,7 @@ use futures::TryStreamExt;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::{ObjectStore, PutMultipartOptions, PutPayload};
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::home::{Found, S3Home};
@@ -189,7 +190,7 @@ pub async fn open(
         claim.state.lease = Some(Lease {
             owner: owner.clone(),
             partial: target.partial.clone(),
-            until_ms: now + u64::try_from(shared.lease.as_millis()).unwrap_or(u64::MAX),
+            until_ms: now + millis(shared.lease),
         });
         let mut touched = entry.clone();
         touched.touched_ms = now;
@@ -221,11 +222,19 @@ pub async fn open(
         }
         let hash = entry.hash_state().unwrap_or_default();
         let boundary = entry.boundary();
+        let state_key = claim.key.clone();
+        let recorder = Recorder {
+            claim,
+            partial: target.partial.clone(),
+            shared: Arc::clone(shared),
+            failed: None,
+        };
         return Ok(S3Partial {
             home: home.clone(),
             target,
             file,
-            claim,
+            recorder: Arc::new(tokio::sync::Mutex::new(recorder)),
+            state_key,
             owner,
             offset: boundary + pending.len() as u64,
             restored: boundary,
@@ -235,18 +244,53 @@ pub async fn open(
             hash,
             pending,
             in_flight: VecDeque::new(),
+            last_recorded: None,
             failure: None,
         });
     }
     Err(fenced())
 }
 
-/// A part being stored.
-struct Storing {
-    /// The hash state after it.
-    hash_after: Sha256,
-    /// The store's answer: the part's ETag.
-    handle: JoinHandle<Result<PartId, StorageError>>,
+/// What records the parts of one upload in its state, in order, as they are stored.
+struct Recorder {
+    /// The destination's upload state, as last written.
+    claim: Claim,
+    /// The upload's partial name.
+    partial: String,
+    /// The bucket and the lease's length.
+    shared: Arc<Shared>,
+    /// Why recording stopped, once it did: no later part is recorded.
+    failed: Option<StorageError>,
+}
+
+impl Recorder {
+    /// Records a stored part, the hash state after it and a renewed lease; the tail the parts
+    /// now cover is deleted.
+    async fn record(&mut self, part: PartId, hash_after: &Sha256) -> Result<(), StorageError> {
+        let now = now_ms();
+        let state = &mut self.claim.state;
+        let Some(entry) = state.uploads.get_mut(&self.partial) else {
+            return Err(fenced());
+        };
+        entry.parts.push(part.content_id);
+        entry.hash = encode_hash(hash_after);
+        let covered = entry.tail.take();
+        entry.touched_ms = now;
+        if let Some(lease) = state.lease.as_mut() {
+            lease.until_ms = now + millis(self.shared.lease);
+        }
+        self.claim.write(&self.shared.bucket).await?;
+        if let Some(tail) = covered {
+            let key = keys::tail(&self.shared.prefix, &tail.key);
+            let _ = objects::delete(&self.shared.bucket, &key).await;
+        }
+        Ok(())
+    }
+}
+
+/// A duration in milliseconds.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// An upload into a multipart upload, appended in order.
@@ -257,8 +301,10 @@ pub struct S3Partial {
     target: UploadTarget,
     /// The destination's key.
     file: object_store::path::Path,
-    /// The destination's upload state, as last written.
-    claim: Claim,
+    /// Records the parts in the destination's state.
+    recorder: Arc<tokio::sync::Mutex<Recorder>>,
+    /// The state object's key.
+    state_key: object_store::path::Path,
     /// This upload's name in the lease.
     owner: String,
     /// What it held when opened.
@@ -275,14 +321,17 @@ pub struct S3Partial {
     hash: Sha256,
     /// Bytes received past the parts cut.
     pending: BytesMut,
-    /// Parts being stored, in order.
-    in_flight: VecDeque<Storing>,
+    /// Parts being stored and recorded, in order.
+    in_flight: VecDeque<JoinHandle<Result<(), StorageError>>>,
+    /// Fires once the last part cut is recorded (or failed).
+    last_recorded: Option<oneshot::Receiver<()>>,
     /// Why appending stopped, once it did.
     failure: Option<StorageError>,
 }
 
 impl S3Partial {
-    /// Cuts a part of what is pending (all of it for the last) and starts storing it.
+    /// Cuts a part of `len` bytes of what is pending and starts storing it; once stored, and
+    /// once the part before it is recorded, it is recorded too.
     async fn cut(&mut self, len: usize) -> Result<(), StorageError> {
         while self.in_flight.len() >= IN_FLIGHT {
             self.settle_first().await?;
@@ -290,48 +339,52 @@ impl S3Partial {
         let part = self.pending.split_to(len).freeze();
         let hash = std::mem::take(&mut self.hash);
         self.hash = hashing::update(hash, part.clone()).await?;
-        let bucket = std::sync::Arc::clone(&self.home.shared.bucket);
+        let hash_after = self.hash.clone();
+        let bucket = Arc::clone(&self.home.shared.bucket);
+        let recorder = Arc::clone(&self.recorder);
         let (file, id, index) = (self.file.clone(), self.upload_id.clone(), self.next_part);
         self.next_part += 1;
-        let handle = tokio::spawn(async move {
-            bucket
+        let before = self.last_recorded.take();
+        let (recorded, last_recorded) = oneshot::channel();
+        self.last_recorded = Some(last_recorded);
+        self.in_flight.push_back(tokio::spawn(async move {
+            let stored = bucket
                 .put_part(&file, &id, index, PutPayload::from(part))
                 .await
-                .map_err(storage_error)
-        });
-        self.in_flight.push_back(Storing {
-            hash_after: self.hash.clone(),
-            handle,
-        });
+                .map_err(storage_error);
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            let mut recorder = recorder.lock().await;
+            let outcome = match (&recorder.failed, stored) {
+                (Some(failed), _) => Err(failed.clone()),
+                (None, Err(error)) => Err(error),
+                (None, Ok(part)) => recorder.record(part, &hash_after).await,
+            };
+            if let Err(error) = &outcome {
+                recorder.failed.get_or_insert_with(|| error.clone());
+            }
+            drop(recorder);
+            let _ = recorded.send(());
+            outcome
+        }));
         Ok(())
     }
 
-    /// Waits for the first part being stored and records it in the state.
+    /// Waits for the first part in flight to be stored and recorded.
     async fn settle_first(&mut self) -> Result<(), StorageError> {
         let Some(storing) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let part = storing
-            .handle
+        storing
             .await
-            .map_err(|e| StorageError::new(Failure::Internal, format!("part upload: {e}")))??;
-        let now = now_ms();
-        let shared = &self.home.shared;
-        let mut dropped_tail = None;
-        let state = &mut self.claim.state;
-        let Some(entry) = state.uploads.get_mut(&self.target.partial) else {
-            return Err(fenced());
-        };
-        entry.parts.push(part.content_id);
-        entry.hash = encode_hash(&storing.hash_after);
-        dropped_tail = entry.tail.take().or(dropped_tail);
-        entry.touched_ms = now;
-        if let Some(lease) = state.lease.as_mut() {
-            lease.until_ms = now + u64::try_from(shared.lease.as_millis()).unwrap_or(u64::MAX);
-        }
-        self.claim.write(&shared.bucket).await?;
-        if let Some(tail) = dropped_tail {
-            let _ = objects::delete(&shared.bucket, &keys::tail(&shared.prefix, &tail.key)).await;
+            .map_err(|e| StorageError::new(Failure::Internal, format!("part upload: {e}")))?
+    }
+
+    /// Surfaces the failure of parts already done, without waiting for the others.
+    async fn settle_done(&mut self) -> Result<(), StorageError> {
+        while self.in_flight.front().is_some_and(JoinHandle::is_finished) {
+            self.settle_first().await?;
         }
         Ok(())
     }
@@ -372,7 +425,8 @@ impl S3Partial {
                 len: self.pending.len() as u64,
             })
         };
-        let state = &mut self.claim.state;
+        let mut recorder = self.recorder.lock().await;
+        let state = &mut recorder.claim.state;
         if let Some(entry) = state.uploads.get_mut(&self.target.partial) {
             entry.tail = tail;
             entry.touched_ms = now_ms();
@@ -380,7 +434,7 @@ impl S3Partial {
         if state.lease.as_ref().is_some_and(|l| l.owner == self.owner) {
             state.lease = None;
         }
-        self.claim.write(&shared.bucket).await
+        recorder.claim.write(&shared.bucket).await
     }
 }
 
@@ -414,7 +468,7 @@ impl PartialUpload for S3Partial {
     fn identity(&self) -> [u8; 32] {
         let mut identity = Sha256::new();
         identity.update(b"ftpd s3 partial\0");
-        identity.update(self.claim.key.as_ref().as_bytes());
+        identity.update(self.state_key.as_ref().as_bytes());
         identity.update(b"\0");
         identity.update(self.upload_id.as_bytes());
         identity.finalize().into()
@@ -436,6 +490,10 @@ impl PartialUpload for S3Partial {
                 return false;
             }
         }
+        if let Err(error) = self.settle_done().await {
+            self.failure = Some(error);
+            return false;
+        }
         true
     }
 
@@ -448,11 +506,12 @@ impl PartialUpload for S3Partial {
         self.store_the_rest().await?;
         let sha256: [u8; 32] = whole.finalize().into();
         let whole = self.position() == self.target.size;
+        let claim = self.recorder.lock().await.claim.clone();
         Ok(Box::new(S3Held {
             home: self.home.clone(),
             target: self.target.clone(),
             file: self.file.clone(),
-            claim: self.claim.clone(),
+            claim,
             owner: self.owner.clone(),
             upload_id: self.upload_id.clone(),
             sha256,
@@ -550,7 +609,7 @@ impl HeldUpload for S3Held {
                 content_id: etag.clone(),
             })
             .collect();
-        let bucket = std::sync::Arc::clone(&self.home.shared.bucket);
+        let bucket = Arc::clone(&self.home.shared.bucket);
         bucket
             .complete_multipart(&self.file, &self.upload_id, parts)
             .await
