@@ -2,7 +2,7 @@
 //! blocking thread, and a large file's digest is recorded beside it ([`record`]) so the next
 //! `stat` or download knows it without reading.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
@@ -25,6 +25,36 @@ pub async fn update(mut hash: Sha256, data: Bytes) -> Result<Sha256, StorageErro
     })
     .await
     .map_err(|e| StorageError::new(Failure::Internal, format!("hashing: {e}")))
+}
+
+/// Bytes gathered before they are hashed on a blocking thread: a stream's pieces are small.
+const HASH_BLOCK: usize = 1 << 20;
+
+/// The SHA-256 of a stream of small pieces, hashed a block at a time off the runtime.
+#[derive(Default)]
+pub struct Streaming {
+    /// The state after the blocks hashed.
+    hash: Sha256,
+    /// Bytes not hashed yet.
+    gathered: BytesMut,
+}
+
+impl Streaming {
+    /// Adds the next piece.
+    pub async fn feed(&mut self, piece: &[u8]) -> Result<(), StorageError> {
+        self.gathered.extend_from_slice(piece);
+        if self.gathered.len() >= HASH_BLOCK {
+            let block = self.gathered.split().freeze();
+            self.hash = update(std::mem::take(&mut self.hash), block).await?;
+        }
+        Ok(())
+    }
+
+    /// The SHA-256 of everything fed.
+    pub async fn finish(self) -> Result<[u8; 32], StorageError> {
+        let hash = update(self.hash, self.gathered.freeze()).await?;
+        Ok(hash.finalize().into())
+    }
 }
 
 /// A file's SHA-256 kept beside it, valid while its ETag is the one recorded.
@@ -101,13 +131,13 @@ pub async fn hash_object(
     if stat.size == 0 {
         return Ok(Sha256::digest(b"").into());
     }
-    let mut hash = Sha256::new();
+    let mut hash = Streaming::default();
     let mut seen = 0u64;
     let mut body = stream(bucket, key, &stat.etag, 0).await?;
     while let Some(piece) = body.next().await {
         let piece = piece?;
         seen += piece.len() as u64;
-        hash = update(hash, piece).await?;
+        hash.feed(&piece).await?;
     }
     if seen != stat.size {
         return Err(StorageError::new(
@@ -115,7 +145,7 @@ pub async fn hash_object(
             format!("{key}: read {seen} bytes of {}", stat.size),
         ));
     }
-    let sha: [u8; 32] = hash.finalize().into();
+    let sha = hash.finish().await?;
     record(bucket, sum, &stat.etag, &sha).await;
     Ok(sha)
 }

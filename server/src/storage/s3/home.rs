@@ -13,7 +13,6 @@ use ftp_proto::{DirEntry, EntryKind, PartialInfo, TreeEntry};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::keys::{HomeKeys, MARKER};
@@ -420,7 +419,7 @@ async fn send_object(
 ) -> Result<Option<[u8; 32]>, StorageError> {
     let from = if known.is_some() { offset } else { 0 };
     let mut position = from;
-    let mut hash = known.is_none().then(Sha256::new);
+    let mut hash = known.is_none().then(hashing::Streaming::default);
     let mut pending = BytesMut::new();
     let mut gone = false;
     if stat.size > from {
@@ -429,8 +428,8 @@ async fn send_object(
             let mut piece = piece?;
             let start = position;
             position += piece.len() as u64;
-            if let Some(before) = hash.take() {
-                hash = Some(hashing::update(before, piece.clone()).await?);
+            if let Some(hash) = hash.as_mut() {
+                hash.feed(&piece).await?;
             }
             if position <= offset {
                 continue;
@@ -464,7 +463,10 @@ async fn send_object(
             format!("{key}: read to {position} of {}", stat.size),
         ));
     }
-    Ok(hash.map(|h| h.finalize().into()))
+    match hash {
+        Some(hash) => Ok(Some(hash.finish().await?)),
+        None => Ok(None),
+    }
 }
 
 #[async_trait::async_trait]
