@@ -5,8 +5,8 @@
 //! ranged GETs bound to the object's ETag. S3 has no links: nothing here is ever one. Uploads
 //! are [`super::upload`]'s and [`super::batch`]'s.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use ftp_proto::{DirEntry, EntryKind, PartialInfo, TreeEntry};
@@ -45,7 +45,13 @@ pub struct S3Home {
     pub(super) shared: Arc<Shared>,
     /// The home's keys.
     pub(super) keys: HomeKeys,
+    /// Folders this session made sure of, so a tree of small files does not ask again for
+    /// each file; forgotten when a folder is removed or moved.
+    known: Arc<Mutex<HashSet<String>>>,
 }
+
+/// Most folders a session remembers making sure of.
+const KNOWN_FOLDERS: usize = 10_000;
 
 /// A folder's entry.
 fn folder_entry(name: String, marker: Option<&Stat>) -> DirEntry {
@@ -76,7 +82,11 @@ impl S3Home {
     /// The home at `home` (components joined by `/`).
     pub fn new(shared: Arc<Shared>, home: &str) -> Self {
         let keys = HomeKeys::new(&shared.prefix, home);
-        S3Home { shared, keys }
+        S3Home {
+            shared,
+            keys,
+            known: Arc::default(),
+        }
     }
 
     /// The bucket.
@@ -121,7 +131,7 @@ impl S3Home {
     pub(super) async fn file_above(&self, at: &RemotePath) -> Result<bool, StorageError> {
         let mut above = Vec::new();
         let mut parent = at.parent();
-        while !parent.is_home() {
+        while !parent.is_home() && !self.is_known_folder(&parent) {
             above.push(parent.clone());
             parent = parent.parent();
         }
@@ -152,7 +162,7 @@ impl S3Home {
     pub(super) async fn keep_folders(&self, at: &RemotePath) -> Result<(), StorageError> {
         let mut folders = Vec::new();
         let mut folder = at.clone();
-        while !folder.is_home() {
+        while !folder.is_home() && !self.is_known_folder(&folder) {
             folders.push(folder.clone());
             folder = folder.parent();
         }
@@ -169,7 +179,29 @@ impl S3Home {
         for outcome in made {
             outcome?;
         }
+        let mut known = self.known_folders();
+        if known.len() > KNOWN_FOLDERS {
+            known.clear();
+        }
+        known.extend(folders.iter().map(ToString::to_string));
         Ok(())
+    }
+
+    /// The folders this session made sure of (marker there, no file in their place).
+    fn known_folders(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether this session made sure of the folder `at`.
+    fn is_known_folder(&self, at: &RemotePath) -> bool {
+        self.known_folders().contains(&at.to_string())
+    }
+
+    /// Forgets every folder made sure of: one was removed or moved.
+    fn forget_folders(&self) {
+        self.known_folders().clear();
     }
 
     /// The SHA-256 of the file at `at` that `stat` describes: recorded, or read and recorded.
@@ -530,6 +562,7 @@ impl Home for S3Home {
                 objects::delete(self.bucket(), &self.keys.sum(path)).await?;
             }
             Found::Folder(_) => {
+                self.forget_folders();
                 let marker = self.keys.marker(path);
                 let mut below = self.everything_below(path);
                 while let Some(key) = below.next().await {
@@ -571,6 +604,7 @@ impl Home for S3Home {
         match moving {
             Found::File(stat) => self.move_file(from, to, &stat).await?,
             _ => {
+                self.forget_folders();
                 // Not atomic: each object is copied, then the originals are deleted.
                 let prefix = self.keys.folder(from);
                 let keys: Vec<Path> = self.everything_below(from).try_collect().await?;
@@ -627,6 +661,7 @@ impl Home for S3Home {
             }
             Found::Folder(_) => {}
         }
+        self.forget_folders();
         let prefix = self.keys.folder(path);
         let mut folders = BTreeSet::new();
         let mut removed = Removed::default();
