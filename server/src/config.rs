@@ -2,7 +2,8 @@
 //! variables and flags (clap merges those two), then validation.
 //!
 //! Every limit is a named value here with a default, documented in `config/ftpd.toml`.
-//! Relative paths are taken from the current directory. This module reads no secret.
+//! Relative paths are taken from the current directory. This module reads no secret; the S3
+//! credentials are read at start-up by [`s3::S3Config::credentials`], never from this file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::SettingsArgs;
+
+pub mod s3;
+
+pub use s3::{S3Config, Storage};
 
 /// Config file read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/ftpd.toml";
@@ -84,6 +89,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Modes of published files (`file_mode`) and created folders (`dir_mode`).
     pub modes: crate::modes::Modes,
+    /// Where the homes are kept: beneath `root` (the default) or in an S3 bucket.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -120,6 +127,7 @@ impl Default for Config {
             max_partials_per_user: 32,
             shutdown_grace: Duration::from_secs(10),
             modes: crate::modes::Modes::default(),
+            storage: Storage::Local,
         }
     }
 }
@@ -165,6 +173,8 @@ struct FileConfig {
     shutdown_grace: Option<Duration>,
     file_mode: Option<String>,
     dir_mode: Option<String>,
+    storage: Option<s3::StorageKind>,
+    s3: Option<s3::FileS3>,
 }
 
 /// A configuration the user can fix.
@@ -322,6 +332,7 @@ impl Config {
         if let Some(text) = file.dir_mode {
             config.modes.dir = mode("dir_mode", &text, 0o700)?;
         }
+        config.storage = s3::storage(file.storage, file.s3)?;
         config.validate()?;
         Ok(config)
     }

@@ -1,6 +1,7 @@
 //! Getting a server ready: the shared key and the TLS certificate (generated on first start),
-//! the users file (an initial user on first start), the root folder (created with `dir_mode`;
-//! its internal folder always 0700), and the authenticator.
+//! the users file (an initial user on first start), the store of the homes (the root folder,
+//! created with `dir_mode`, its internal folder always 0700; or, with `storage = "s3"`, the
+//! bucket, checked before the server listens), and the authenticator.
 //!
 //! Everything the user can fix is a [`StartupError`] naming the file and the fix. This module
 //! prints nothing; it reports what it created so `main` can tell the person at the terminal.
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use ftp_proto::{KeyError, Password, SharedKey};
 
 use crate::auth::Authenticator;
-use crate::config::Config;
+use crate::config::s3::{ACCESS_KEY_VARIABLE, CredentialsError, S3Config, SECRET_KEY_VARIABLE};
+use crate::config::{Config, Storage};
 use crate::jail::INTERNAL_DIR;
 use crate::state::ServerState;
 use crate::storage::Store;
@@ -40,6 +42,12 @@ pub enum StartupError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// There are no usable S3 credentials.
+    #[error(transparent)]
+    S3Credentials(#[from] CredentialsError),
+    /// The S3 bucket cannot be used: unreachable, credentials refused, or missing.
+    #[error("{0}")]
+    S3(String),
 }
 
 /// What start-up created, for `main` to announce.
@@ -54,9 +62,10 @@ pub struct FirstRun {
 }
 
 /// Prepares the shared state; creates the key, users file and root when missing. The homes
-/// are kept beneath the root on the local disk.
+/// are kept where `storage` says: beneath the root on the local disk, or in the S3 bucket
+/// (checked here; the root is then neither made nor opened).
 pub async fn prepare(config: Config) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
-    prepare_parts(config, local_store).await
+    prepare_parts(config, None).await
 }
 
 /// Prepares the shared state as [`prepare`] does (the key and users file created when
@@ -66,14 +75,14 @@ pub async fn prepare_with_store(
     config: Config,
     store: Arc<dyn Store>,
 ) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
-    prepare_parts(config, |_| Ok(store)).await
+    prepare_parts(config, Some(store)).await
 }
 
 /// What [`prepare`] and [`prepare_with_store`] share: the key, the TLS identity, the users
-/// file, then the store `make_store` gives for the configuration, and the state around them.
+/// file, then `store` or (`None`) the one the configuration names, and the state around them.
 async fn prepare_parts(
     config: Config,
-    make_store: impl FnOnce(&Config) -> Result<Arc<dyn Store>, StartupError>,
+    store: Option<Arc<dyn Store>>,
 ) -> Result<(Arc<ServerState>, FirstRun), StartupError> {
     let mut first_run = FirstRun::default();
     let key = if config.secret_file.exists() {
@@ -105,7 +114,10 @@ async fn prepare_parts(
     first_run.initial_user = tokio::task::spawn_blocking(move || ensure_users(&users_path))
         .await
         .map_err(|e| UsersError::Hash(e.to_string()))??;
-    let store = make_store(&config)?;
+    let store = match store {
+        Some(store) => store,
+        None => configured_store(&config).await?,
+    };
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins);
     let throttle = crate::throttle::LoginThrottle::new(
         config.login_failure_delay,
@@ -123,6 +135,43 @@ async fn prepare_parts(
         locks: Arc::default(),
     };
     Ok((Arc::new(state), first_run))
+}
+
+/// The store `storage` names.
+async fn configured_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    match &config.storage {
+        Storage::Local => local_store(config),
+        Storage::S3(s3) => s3_store(s3).await,
+    }
+}
+
+/// The S3 bucket as the store of the homes, with the credentials of the environment or the
+/// credentials file; an endpoint, bucket or credentials that cannot be used is an error that
+/// says which.
+async fn s3_store(s3: &S3Config) -> Result<Arc<dyn Store>, StartupError> {
+    let from_env = |name| std::env::var(name).ok();
+    let s3 = s3.clone();
+    let credentials = tokio::task::spawn_blocking(move || {
+        let credentials =
+            s3.credentials(from_env(ACCESS_KEY_VARIABLE), from_env(SECRET_KEY_VARIABLE));
+        credentials.map(|credentials| s3.settings(credentials))
+    })
+    .await
+    .map_err(|e| StartupError::S3(format!("reading the S3 credentials: {e}")))?;
+    let settings = credentials?;
+    // reqwest (built without a provider of its own) takes rustls's process-wide provider and
+    // panics without one: ring, the one provider in the build. Err means one is already set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store = crate::storage::s3::S3Store::connect(&settings)
+        .await
+        .map_err(StartupError::S3)?;
+    tracing::info!(
+        endpoint = settings.endpoint.as_deref().unwrap_or("AWS"),
+        bucket = %settings.bucket,
+        prefix = %settings.prefix,
+        "opened the S3 bucket"
+    );
+    Ok(Arc::new(store))
 }
 
 /// The root on the local disk as the store of the homes: created with its internal folders

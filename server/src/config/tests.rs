@@ -99,8 +99,11 @@ fn example_with_every_key_set() -> String {
     text.lines()
         .filter_map(|line| line.strip_prefix("# "))
         .filter(|line| {
-            line.split_once(" = ")
-                .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            *line == "[s3]"
+                || line.split_once(" = ").is_some_and(|(key, _)| {
+                    key.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                })
         })
         .map(|line| format!("{line}\n"))
         .collect()
@@ -159,6 +162,24 @@ fn the_example_config_documents_every_key_with_its_default() {
         (file_mode, dir_mode),
         (defaults.modes.file, defaults.modes.dir)
     );
+    assert_eq!(file.storage, Some(s3::StorageKind::Local));
+    assert_eq!(defaults.storage, Storage::Local);
+    let table = file.s3.unwrap();
+    assert_eq!(table.prefix.as_deref(), Some(""));
+    assert_eq!(table.region.as_deref(), Some(s3::DEFAULT_REGION));
+    assert!(table.endpoint.is_some() && table.bucket.is_some());
+    assert!(table.credentials_file.is_some());
+    // The example's [s3] table is valid with storage = "s3".
+    let s3_example = example.replace("storage = \"local\"", "storage = \"s3\"");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ftpd.toml");
+    std::fs::write(&path, s3_example).unwrap();
+    let loaded = Config::load(&SettingsArgs {
+        config: Some(path),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(loaded.storage, Storage::S3(_)));
     // With everything commented out, as shipped, the file changes nothing.
     let shipped: FileConfig = toml::from_str(include_str!("../../../config/ftpd.toml")).unwrap();
     assert!(shipped.listen.is_none() && shipped.root.is_none());
@@ -171,4 +192,200 @@ fn a_missing_named_config_file_is_an_error() {
         ..Default::default()
     };
     assert!(matches!(Config::load(&args), Err(ConfigError::Read { .. })));
+}
+
+/// Loads `text` as the config file.
+fn load_text(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ftpd.toml");
+    std::fs::write(&file, text).unwrap();
+    Config::load(&SettingsArgs {
+        config: Some(file),
+        ..Default::default()
+    })
+}
+
+/// The S3 settings `text` loads to.
+fn s3_of(text: &str) -> S3Config {
+    match load_text(text).unwrap().storage {
+        Storage::S3(s3) => s3,
+        Storage::Local => panic!("local storage from {text:?}"),
+    }
+}
+
+#[test]
+fn storage_is_local_unless_s3_is_asked_for() {
+    assert_eq!(load_text("").unwrap().storage, Storage::Local);
+    assert_eq!(
+        load_text("storage = \"local\"\n").unwrap().storage,
+        Storage::Local
+    );
+}
+
+#[test]
+fn s3_defaults_are_an_empty_prefix_and_us_east_1() {
+    let s3 = s3_of("storage = \"s3\"\n[s3]\nbucket = \"homes\"\n");
+    assert_eq!(
+        s3,
+        S3Config {
+            endpoint: None,
+            bucket: "homes".into(),
+            prefix: String::new(),
+            region: "us-east-1".into(),
+            credentials_file: None,
+        }
+    );
+    let s3 = s3_of(
+        "storage = \"s3\"\n[s3]\nendpoint = \"http://127.0.0.1:7480\"\nbucket = \"b\"\n\
+         prefix = \"team/ftpd\"\nregion = \"default\"\ncredentials_file = \"s3.toml\"\n",
+    );
+    assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:7480"));
+    assert_eq!(
+        (s3.prefix.as_str(), s3.region.as_str()),
+        ("team/ftpd", "default")
+    );
+    assert_eq!(s3.credentials_file, Some(PathBuf::from("s3.toml")));
+}
+
+#[test]
+fn s3_mistakes_are_named() {
+    let error = |text: &str| load_text(text).unwrap_err().to_string();
+    let s3 = |table: &str| error(&format!("storage = \"s3\"\n[s3]\n{table}"));
+    // An [s3] table without storage = "s3", and storage = "s3" without a bucket.
+    assert!(error("[s3]\nbucket = \"b\"\n").contains("storage = \"s3\""));
+    assert!(error("storage = \"local\"\n[s3]\nbucket = \"b\"\n").contains("[s3]"));
+    assert!(error("storage = \"s3\"\n").contains("s3.bucket"));
+    assert!(s3("region = \"eu-west-1\"\n").contains("s3.bucket"));
+    assert!(error("storage = \"ftp\"\n").contains("storage"));
+    assert!(s3("bucket = \"b\"\nbukket = \"c\"\n").contains("bukket"));
+    // Secrets are never in the config file.
+    assert!(s3("bucket = \"b\"\nsecret_access_key = \"x\"\n").contains("secret_access_key"));
+    assert!(s3("bucket = \"\"\n").contains("s3.bucket"));
+    assert!(s3("bucket = \"a/b\"\n").contains("s3.bucket"));
+    for prefix in [
+        "/ftpd",
+        "ftpd/",
+        "a//b",
+        "a/../b",
+        ".",
+        "a/.ftpd-internal",
+        "a\\b",
+    ] {
+        let said = s3(&format!("bucket = \"b\"\nprefix = {prefix:?}\n"));
+        assert!(said.contains("s3.prefix"), "{prefix:?}: {said}");
+    }
+    assert!(s3("bucket = \"b\"\nendpoint = \"s3.example.com\"\n").contains("s3.endpoint"));
+    assert!(s3("bucket = \"b\"\nendpoint = \"http://\"\n").contains("s3.endpoint"));
+    assert!(s3("bucket = \"b\"\nregion = \"\"\n").contains("s3.region"));
+}
+
+/// S3 settings naming `credentials_file`.
+fn with_file(file: Option<PathBuf>) -> S3Config {
+    S3Config {
+        endpoint: None,
+        bucket: "b".into(),
+        prefix: String::new(),
+        region: "us-east-1".into(),
+        credentials_file: file,
+    }
+}
+
+/// Writes a credentials file with `mode`.
+fn credentials_file(dir: &Path, text: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("s3.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn the_environment_comes_before_the_credentials_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = credentials_file(
+        dir.path(),
+        "access_key_id = \"file-id\"\nsecret_access_key = \"file-secret\"\n",
+        0o600,
+    );
+    let s3 = with_file(Some(path));
+    let env = s3
+        .credentials(Some("env-id".into()), Some("env-secret".into()))
+        .unwrap();
+    assert_eq!(
+        (env.access_key_id.as_str(), env.secret_access_key.as_str()),
+        ("env-id", "env-secret")
+    );
+    let file = s3.credentials(None, None).unwrap();
+    assert_eq!(
+        (file.access_key_id.as_str(), file.secret_access_key.as_str()),
+        ("file-id", "file-secret")
+    );
+    // Empty variables count as unset.
+    let file = s3
+        .credentials(Some(String::new()), Some(String::new()))
+        .unwrap();
+    assert_eq!(file.access_key_id, "file-id");
+    // Half the pair in the environment is a mistake, not a quiet fall back to the file.
+    let half = s3.credentials(Some("env-id".into()), None).unwrap_err();
+    assert!(half.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{half}");
+    // The settings carry them; Debug shows neither secret.
+    let settings = s3.settings(env.clone());
+    assert_eq!(settings.secret_access_key, "env-secret");
+    assert!(!format!("{env:?}{settings:?}").contains("env-secret"));
+}
+
+#[test]
+fn without_credentials_both_ways_are_named() {
+    let said = with_file(None)
+        .credentials(None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(said.contains("AWS_ACCESS_KEY_ID") && said.contains("AWS_SECRET_ACCESS_KEY"));
+    assert!(said.contains("credentials_file"), "{said}");
+}
+
+#[test]
+fn a_credentials_file_must_be_0600_and_well_formed() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "access_key_id = \"id\"\nsecret_access_key = \"hush\"\n";
+    let path = credentials_file(dir.path(), good, 0o644);
+    let said = with_file(Some(path.clone()))
+        .credentials(None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        said.contains("0644") && said.contains("chmod 600"),
+        "{said}"
+    );
+    let path = credentials_file(dir.path(), good, 0o640);
+    assert!(matches!(
+        with_file(Some(path)).credentials(None, None),
+        Err(s3::CredentialsError::Exposed { mode: 0o640, .. })
+    ));
+    // The parser's complaint is given without the file's text, which holds the secret.
+    let path = credentials_file(
+        dir.path(),
+        "access_key_id = \"id\"\nsecret_acess_key = \"hush\"\n",
+        0o600,
+    );
+    let said = with_file(Some(path))
+        .credentials(None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        said.contains("secret_acess_key") && !said.contains("hush"),
+        "{said}"
+    );
+    let path = credentials_file(
+        dir.path(),
+        "access_key_id = \"id\"\nsecret_access_key = \"\"\n",
+        0o600,
+    );
+    let said = with_file(Some(path))
+        .credentials(None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(said.contains("secret_access_key is empty"), "{said}");
+    let missing = with_file(Some(dir.path().join("absent.toml"))).credentials(None, None);
+    assert!(matches!(missing, Err(s3::CredentialsError::Io { .. })));
 }

@@ -43,7 +43,14 @@ pub fn announce(
             }
         }
     };
-    tracing::info!(root = %config.root.display(), users = %config.users.display(), "serving");
+    match &config.storage {
+        crate::config::Storage::Local => {
+            tracing::info!(root = %config.root.display(), users = %config.users.display(), "serving");
+        }
+        crate::config::Storage::S3(s3) => {
+            tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, users = %config.users.display(), "serving");
+        }
+    }
     let transport = match &state.tls {
         Some(tls) => {
             if first_run.generated_cert {
