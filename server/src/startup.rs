@@ -159,9 +159,6 @@ async fn s3_store(s3: &S3Config) -> Result<Arc<dyn Store>, StartupError> {
     .await
     .map_err(|e| StartupError::S3(format!("reading the S3 credentials: {e}")))?;
     let settings = credentials?;
-    // reqwest (built without a provider of its own) takes rustls's process-wide provider and
-    // panics without one: ring, the one provider in the build. Err means one is already set.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let store = crate::storage::s3::S3Store::connect(&settings)
         .await
         .map_err(StartupError::S3)?;

@@ -95,20 +95,70 @@ pub struct S3Store {
     shared: Arc<Shared>,
 }
 
+/// An error with every error beneath it, as one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+/// What a failed check of the bucket says, from the error's kind or, for a request the store
+/// answered with an error status, from that status and S3's error code.
+#[derive(Debug, PartialEq, Eq)]
+enum Refused {
+    /// No such bucket.
+    NoBucket,
+    /// The credentials were refused.
+    Credentials,
+    /// Anything else: the endpoint could not be reached or did not answer as S3.
+    Unreachable,
+}
+
+/// Sorts a failed check of the bucket.
+fn refused(error: &object_store::Error, text: &str) -> Refused {
+    match error {
+        object_store::Error::NotFound { .. } => Refused::NoBucket,
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Refused::Credentials,
+        _ if text.contains("NoSuchBucket") || text.contains("status 404") => Refused::NoBucket,
+        _ if [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+        ]
+        .iter()
+        .any(|code| text.contains(code))
+            || text.contains("status 403")
+            || text.contains("status 401") =>
+        {
+            Refused::Credentials
+        }
+        _ => Refused::Unreachable,
+    }
+}
+
 /// Why the bucket cannot be used, in words for the operator.
 fn refusal(settings: &S3Settings, error: object_store::Error) -> String {
     let at = settings.endpoint.as_deref().unwrap_or("AWS");
     let bucket = &settings.bucket;
-    match &error {
-        object_store::Error::NotFound { .. } => {
-            format!("the S3 bucket {bucket:?} does not exist at {at}")
-        }
-        object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. } => format!(
+    let text = chain(&error);
+    match refused(&error, &text) {
+        Refused::NoBucket => format!("the S3 bucket {bucket:?} does not exist at {at}"),
+        Refused::Credentials => format!(
             "the S3 endpoint {at} refused the credentials for bucket {bucket:?} (check \
-             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the credentials file): {error}"
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the credentials file): {text}"
         ),
-        _ => format!("cannot reach the S3 endpoint {at} for bucket {bucket:?}: {error}"),
+        Refused::Unreachable => {
+            format!("cannot reach the S3 endpoint {at} for bucket {bucket:?}: {text}")
+        }
     }
 }
 
@@ -209,5 +259,38 @@ impl Store for S3Store {
 
     async fn expire(&self, ttl: Duration) -> Result<usize, StorageError> {
         upload::expire(&self.shared, ttl).await
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_is_told_by_its_status_and_code() {
+        let generic = |text: &str| object_store::Error::Generic {
+            store: "S3",
+            source: text.to_owned().into(),
+        };
+        let sort = |text: &str| {
+            let error = generic(text);
+            refused(&error, &chain(&error))
+        };
+        assert_eq!(
+            sort("Client error with status 404 Not Found: <Code>NoSuchBucket</Code>"),
+            Refused::NoBucket
+        );
+        assert_eq!(
+            sort("Client error with status 403 Forbidden: <Code>SignatureDoesNotMatch</Code>"),
+            Refused::Credentials
+        );
+        assert_eq!(
+            sort("<Code>InvalidAccessKeyId</Code>"),
+            Refused::Credentials
+        );
+        assert_eq!(
+            sort("error sending request: connection refused"),
+            Refused::Unreachable
+        );
     }
 }
