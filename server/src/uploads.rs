@@ -24,6 +24,10 @@ use crate::error::Refusal;
 /// How long a takeover waits for the previous holder to let go.
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long another upload waits for the holder to find its connection gone (a killed client
+/// is noticed at the next read) before it is told "busy".
+const GONE_GRACE: Duration = Duration::from_secs(1);
+
 /// Name of the partial for this user, destination and local file: `USER~HASH.part` (user
 /// names cannot contain `~`), so a user's partials can be counted.
 pub fn partial_name(user: &str, destination: &Path, file: &FileIdentity) -> String {
@@ -65,6 +69,8 @@ struct Holder {
     released: watch::Receiver<()>,
     /// Name of the partial the holder writes.
     partial: String,
+    /// Turns true once the holder's connection is gone and it only stores what it received.
+    ending: watch::Receiver<bool>,
 }
 
 /// The destinations being uploaded to right now.
@@ -94,6 +100,17 @@ pub struct PathLock {
     pub cancel: CancellationToken,
     /// Dropped with the lock, which wakes a waiting takeover.
     _release: watch::Sender<()>,
+    /// Tells the registry: see [`PathLock::ending`].
+    ending: watch::Sender<bool>,
+}
+
+impl PathLock {
+    /// The upload's connection is gone (or its upload failed): what is left is storing what
+    /// was received. Anyone asking for the destination meanwhile waits for that instead of
+    /// being told "busy", so a command run again at once resumes.
+    pub fn ending(&self) {
+        self.ending.send_replace(true);
+    }
 }
 
 impl PathLocks {
@@ -114,7 +131,7 @@ impl PathLocks {
             )
         };
         loop {
-            let mut released = {
+            let (mut released, ending) = {
                 let mut held = self
                     .held
                     .lock()
@@ -124,6 +141,7 @@ impl PathLocks {
                         let generation = self.next.fetch_add(1, Ordering::Relaxed);
                         let (release, released) = watch::channel(());
                         let cancel = CancellationToken::new();
+                        let (ending, ending_seen) = watch::channel(false);
                         held.insert(
                             key.clone(),
                             Holder {
@@ -132,6 +150,7 @@ impl PathLocks {
                                 cancel: cancel.clone(),
                                 released,
                                 partial: partial.to_owned(),
+                                ending: ending_seen,
                             },
                         );
                         return Ok(PathLock {
@@ -140,15 +159,27 @@ impl PathLocks {
                             generation,
                             cancel,
                             _release: release,
+                            ending,
                         });
                     }
                     Some(holder) if holder.upload_id == upload_id => {
                         holder.cancel.cancel();
-                        holder.released.clone()
+                        (holder.released.clone(), None)
                     }
-                    Some(_) => return Err(busy()),
+                    Some(holder) => (holder.released.clone(), Some(holder.ending.clone())),
                 }
             };
+            if let Some(mut ending) = ending {
+                let gone = async {
+                    tokio::select! {
+                        _ = released.changed() => {}
+                        _ = ending.wait_for(|gone| *gone) => {}
+                    }
+                };
+                if tokio::time::timeout(GONE_GRACE, gone).await.is_err() {
+                    return Err(busy());
+                }
+            }
             // `changed` fails once the holder's sender is dropped: it has let go.
             match tokio::time::timeout(TAKEOVER_TIMEOUT, released.changed()).await {
                 Ok(Err(_)) | Ok(Ok(())) => continue,
@@ -205,6 +236,29 @@ mod tests {
             base,
             partial_name("alice", Path::new("a/b"), &identity(10, 1))
         );
+    }
+
+    #[tokio::test]
+    async fn an_upload_whose_connection_is_gone_is_waited_for_not_busy() {
+        let locks = Arc::new(PathLocks::default());
+        let first = locks.lock("a".into(), [1; 16], "p1", "/a").await.unwrap();
+        first.ending();
+        let next = tokio::spawn({
+            let locks = Arc::clone(&locks);
+            async move {
+                locks
+                    .lock("a".into(), [2; 16], "p1", "/a")
+                    .await
+                    .map(|_| ())
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !next.is_finished(),
+            "it waits while the first one stores what it got"
+        );
+        drop(first);
+        assert!(next.await.unwrap().is_ok());
     }
 
     #[tokio::test]

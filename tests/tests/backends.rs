@@ -32,6 +32,14 @@ fn bucket() -> &'static (String, String, String, String) {
     BUCKET.get_or_init(|| {
         let rgw = radosgw_fixture::shared().expect("radosgw for the S3 backend's tests");
         let bucket = rgw.bucket("ftpd-e2e").expect("a bucket");
+        // A fresh bucket's first requests take seconds: taken here, not inside a test's timing.
+        let warm = rgw
+            .curl()
+            .args(["-o", "/dev/null", "-X", "PUT", "--data-binary", "warm"])
+            .arg(format!("{}/{bucket}/warm", rgw.endpoint))
+            .status()
+            .expect("curl");
+        assert!(warm.success(), "a first object in the bucket");
         (
             rgw.endpoint.clone(),
             bucket,
@@ -197,10 +205,13 @@ fn two_clients_on_one_path_one_is_busy(backend: Backend) {
     let server = site.start();
     let first = site.dir.path().join("first.bin");
     let second = site.dir.path().join("second.bin");
-    random_file(&first, 12 * MIB, 7);
-    random_file(&second, 12 * MIB, 8);
+    // 8 s at 3 MB/s: a client's rate allowance builds while it waits for the server to be
+    // ready (a cold bucket takes seconds), and must not let it finish first.
+    random_file(&first, 24 * MIB, 7);
+    random_file(&second, 24 * MIB, 8);
+    // Slow enough to outlast the second's wait for a holder whose connection might be gone.
     let mut slow = server.ftp("alice", PASSWORD);
-    slow.args(["put", "--limit-rate", "8M"])
+    slow.args(["put", "--limit-rate", "3M"])
         .arg(&first)
         .arg("shared.bin");
     let slow = std::thread::spawn(move || run(slow, None));
@@ -461,10 +472,10 @@ fn two_clients_on_one_path_through_two_servers_one_is_busy() {
     let (one, first, _two, second) = two_servers();
     let a = one.dir.path().join("a.bin");
     let b = one.dir.path().join("b.bin");
-    random_file(&a, 16 * MIB, 31);
-    random_file(&b, 16 * MIB, 32);
+    random_file(&a, 24 * MIB, 31);
+    random_file(&b, 24 * MIB, 32);
     let mut slow = first.ftp("alice", PASSWORD);
-    slow.args(["put", "--limit-rate", "8M"])
+    slow.args(["put", "--limit-rate", "3M"])
         .arg(&a)
         .arg("shared.bin");
     let slow = std::thread::spawn(move || run(slow, None));

@@ -377,11 +377,13 @@ fn two_clients_on_one_path_one_is_busy_the_other_lands_whole() {
     let server = site.start();
     let first = site.dir.path().join("first.bin");
     let second = site.dir.path().join("second.bin");
-    random_file(&first, 4 * MIB, 7);
-    random_file(&second, 4 * MIB, 8);
+    random_file(&first, 8 * MIB, 7);
+    random_file(&second, 8 * MIB, 8);
 
+    // Slow enough to outlast the second's wait (a second) for a holder whose connection
+    // might be gone.
     let mut slow = server.ftp("alice", PASSWORD);
-    slow.args(["put", "--limit-rate", "4M"])
+    slow.args(["put", "--limit-rate", "3M"])
         .arg(&first)
         .arg("shared.bin");
     let slow = std::thread::spawn(move || run(slow, None));

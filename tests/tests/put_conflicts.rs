@@ -70,10 +70,11 @@ fn a_busy_refusal_names_the_path_as_the_asking_user_sees_it() {
     let server = site.start();
     let first = site.dir.path().join("first.bin");
     let second = site.dir.path().join("second.bin");
-    random_file(&first, 4 * MIB, 2);
-    random_file(&second, 4 * MIB, 3);
+    random_file(&first, 8 * MIB, 2);
+    random_file(&second, 8 * MIB, 3);
 
-    let alice = slow_put(&server, "alice", &first, "shared/both.bin", "4M");
+    // Slow enough to outlast carol's wait (a second) for a holder that might be gone.
+    let alice = slow_put(&server, "alice", &first, "shared/both.bin", "3M");
     server.wait_for_log("receiving upload");
     let output = server.run_ftp(
         "carol",

@@ -144,6 +144,9 @@ where
             "upload taken over by a newer connection of the same command",
         ))),
     };
+    if received.is_err() {
+        lock.ending();
+    }
     // Drain the writer before anything else: the partial must be whole to its length.
     // If the writer failed, that failure (a full disk, say) is what ended the upload.
     let held = match partial.finish().await {

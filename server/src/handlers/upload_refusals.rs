@@ -35,6 +35,13 @@ pub fn open(error: &StorageError, shown: &str) -> Refusal {
     if is_full(error) {
         tracing::warn!(path = %shown, %error, "disk full");
         disk_full(&format!("nothing of {shown} could be stored"))
+    } else if error.failure == Failure::Busy {
+        // A store shared by several servers: another one is writing it.
+        tracing::info!(path = %shown, %error, "destination busy");
+        Refusal::new(
+            ErrorKind::Busy,
+            format!("{shown} is busy: another upload to it is in progress"),
+        )
     } else {
         Refusal::from_storage(error, &shown)
     }
