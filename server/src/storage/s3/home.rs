@@ -2,27 +2,24 @@
 //! small files, the SHA-256 are kept in the object's metadata), folders as prefixes kept by a
 //! marker, listings by delimiter, trees walked folder by folder and removed in batches, moves
 //! made by server-side copy then delete (a folder's move is not atomic), downloads streamed by
-//! ranged GETs bound to the object's ETag. S3 has no links: nothing here is ever one. Uploads
-//! are [`super::upload`]'s and [`super::batch`]'s.
+//! ranged GETs bound to the object's ETag. S3 has no links: nothing here is ever one. The
+//! seam's [`crate::storage::Home`] is implemented on it in [`super::seam`].
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use ftp_proto::{DirEntry, EntryKind, PartialInfo, TreeEntry};
+use ftp_proto::{DirEntry, EntryKind, TreeEntry};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::keys::{HomeKeys, MARKER};
 use super::objects::{self, Stat, storage_error};
 use super::{Shared, hashing};
 use crate::jail::RemotePath;
-use crate::storage::{
-    BATCH_ENTRIES, BATCH_PATH_BYTES, Conflict, Described, Failure, Home, PartialUpload, Reading,
-    Removed, StorageError, TreeBatch, UploadLimits, UploadTarget, WholeBatch,
-};
+use crate::storage::{BATCH_ENTRIES, BATCH_PATH_BYTES, Failure, StorageError, TreeBatch};
 
 /// Calls to the bucket made at once for one listing or tree.
 pub const CONCURRENT: usize = 16;
@@ -54,7 +51,7 @@ pub struct S3Home {
 const KNOWN_FOLDERS: usize = 10_000;
 
 /// A folder's entry.
-fn folder_entry(name: String, marker: Option<&Stat>) -> DirEntry {
+pub(super) fn folder_entry(name: String, marker: Option<&Stat>) -> DirEntry {
     DirEntry {
         name,
         kind: EntryKind::Dir,
@@ -64,7 +61,7 @@ fn folder_entry(name: String, marker: Option<&Stat>) -> DirEntry {
 }
 
 /// A file's entry.
-fn file_entry(name: String, stat: &Stat) -> DirEntry {
+pub(super) fn file_entry(name: String, stat: &Stat) -> DirEntry {
     DirEntry {
         name,
         kind: EntryKind::File,
@@ -74,7 +71,7 @@ fn file_entry(name: String, stat: &Stat) -> DirEntry {
 }
 
 /// The failure for a folder where a regular file was wanted.
-fn a_folder() -> StorageError {
+pub(super) fn a_folder() -> StorageError {
     StorageError::of(Failure::NotRegular("a folder"))
 }
 
@@ -200,7 +197,7 @@ impl S3Home {
     }
 
     /// Forgets every folder made sure of: one was removed or moved.
-    fn forget_folders(&self) {
+    pub(super) fn forget_folders(&self) {
         self.known_folders().clear();
     }
 
@@ -219,7 +216,7 @@ impl S3Home {
 
     /// The entries of the folder `at` sorted by name (`None`: not a folder), each file with
     /// its stat.
-    async fn children(
+    pub(super) async fn children(
         &self,
         at: &RemotePath,
     ) -> Result<Vec<(DirEntry, Option<Stat>)>, StorageError> {
@@ -276,7 +273,7 @@ impl S3Home {
     }
 
     /// Every key beneath the folder `at`'s prefix, in batches.
-    fn everything_below(
+    pub(super) fn everything_below(
         &self,
         at: &RemotePath,
     ) -> futures::stream::BoxStream<'static, Result<Path, StorageError>> {
@@ -288,7 +285,7 @@ impl S3Home {
     }
 
     /// Deletes `keys`, in batches.
-    async fn delete_all(&self, keys: Vec<Path>) -> Result<(), StorageError> {
+    pub(super) async fn delete_all(&self, keys: Vec<Path>) -> Result<(), StorageError> {
         let stream = futures::stream::iter(keys.into_iter().map(Ok)).boxed();
         let mut deleted = self.bucket().delete_stream(stream);
         while let Some(outcome) = deleted.next().await {
@@ -302,7 +299,7 @@ impl S3Home {
 
     /// Moves the file at `from` to `to`: copied with its metadata, its recorded SHA-256 moved
     /// with it, then deleted.
-    async fn move_file(
+    pub(super) async fn move_file(
         &self,
         from: &RemotePath,
         to: &RemotePath,
@@ -328,7 +325,7 @@ impl S3Home {
 }
 
 /// Where `inner`, beneath `from`, goes when `from` moves to `to`.
-fn moved_to(from: &RemotePath, to: &RemotePath, inner: &RemotePath) -> RemotePath {
+pub(super) fn moved_to(from: &RemotePath, to: &RemotePath, inner: &RemotePath) -> RemotePath {
     inner.components()[from.components().len()..]
         .iter()
         .fold(to.clone(), |path, name| path.child(name))
@@ -337,7 +334,7 @@ fn moved_to(from: &RemotePath, to: &RemotePath, inner: &RemotePath) -> RemotePat
 impl S3Home {
     /// After the object at `key` (the file `from`) was copied to `target` (the file `to`):
     /// its recorded SHA-256, if any, recorded for the copy.
-    async fn move_sum(
+    pub(super) async fn move_sum(
         &self,
         from: &RemotePath,
         to: &RemotePath,
@@ -360,7 +357,7 @@ impl S3Home {
     }
 
     /// Walks the folder `at` in `ls -R` order (see [`Home::walk_tree`]).
-    async fn walk(
+    pub(super) async fn walk(
         &self,
         at: &RemotePath,
         hash: bool,
@@ -440,7 +437,7 @@ impl Batcher {
 /// Sends the object at `key` from `offset` in chunks of `chunk_len`; with no `known` digest,
 /// reads it from the start to hash it whole (only what is past `offset` is sent). The digest
 /// when it was hashed, once everything was sent.
-async fn send_object(
+pub(super) async fn send_object(
     home: &S3Home,
     key: &Path,
     stat: &Stat,
@@ -498,291 +495,5 @@ async fn send_object(
     match hash {
         Some(hash) => Ok(Some(hash.finish().await?)),
         None => Ok(None),
-    }
-}
-
-#[async_trait::async_trait]
-impl Home for S3Home {
-    async fn describe(&self, path: &RemotePath, hash: bool) -> Result<Described, StorageError> {
-        let name = path.name().unwrap_or_default().to_owned();
-        match self.found(path).await? {
-            Found::Nothing => Err(self.missing(path).await),
-            Found::Folder(marker) => Ok(Described {
-                entry: folder_entry(name, marker.as_ref()),
-                sha256: None,
-            }),
-            Found::File(stat) => {
-                let sha256 = if hash {
-                    Some(self.sha256_of(path, &stat).await?)
-                } else {
-                    None
-                };
-                Ok(Described {
-                    entry: file_entry(name, &stat),
-                    sha256,
-                })
-            }
-        }
-    }
-
-    async fn list(&self, path: &RemotePath) -> Result<Vec<DirEntry>, StorageError> {
-        match self.found(path).await? {
-            Found::Nothing => Err(self.missing(path).await),
-            Found::File(stat) => Ok(vec![file_entry(
-                path.name().unwrap_or_default().to_owned(),
-                &stat,
-            )]),
-            Found::Folder(_) => Ok(self
-                .children(path)
-                .await?
-                .into_iter()
-                .map(|(entry, _)| entry)
-                .collect()),
-        }
-    }
-
-    async fn make_dir(&self, path: &RemotePath) -> Result<bool, StorageError> {
-        if self.file_above(path).await? {
-            return Err(StorageError::of(Failure::ParentNotFolder));
-        }
-        let made = match self.found(path).await? {
-            Found::File(_) => return Err(StorageError::of(Failure::InTheWay)),
-            Found::Folder(_) => false,
-            Found::Nothing => true,
-        };
-        self.keep_folders(path).await?;
-        Ok(made)
-    }
-
-    async fn remove(&self, path: &RemotePath) -> Result<(), StorageError> {
-        match self.found(path).await? {
-            Found::Nothing => return Err(self.missing(path).await),
-            Found::File(_) => {
-                objects::delete(self.bucket(), &self.keys.file(path)).await?;
-                objects::delete(self.bucket(), &self.keys.sum(path)).await?;
-            }
-            Found::Folder(_) => {
-                self.forget_folders();
-                let marker = self.keys.marker(path);
-                let mut below = self.everything_below(path);
-                while let Some(key) = below.next().await {
-                    if key? != marker {
-                        return Err(StorageError::of(Failure::NotEmpty));
-                    }
-                }
-                objects::delete(self.bucket(), &marker).await?;
-            }
-        }
-        self.keep_folders(&path.parent()).await
-    }
-
-    async fn rename(
-        &self,
-        from: &RemotePath,
-        to: &RemotePath,
-        replace: bool,
-    ) -> Result<(), StorageError> {
-        let moving = match self.found(from).await? {
-            Found::Nothing => return Err(self.missing(from).await.at(from)),
-            found => found,
-        };
-        match self.found(&to.parent()).await? {
-            Found::Folder(_) => {}
-            _ => return Err(StorageError::of(Failure::NoSuchFolder).at(to)),
-        }
-        match (self.found(to).await?, &moving) {
-            (Found::Nothing, _) => {}
-            (Found::Folder(_), _) => return Err(StorageError::of(Failure::FolderInTheWay).at(to)),
-            (Found::File(_), Found::Folder(_)) => {
-                return Err(StorageError::of(Failure::FolderOverFile).at(to));
-            }
-            (Found::File(_), _) if !replace => {
-                return Err(StorageError::of(Failure::AlreadyThere).at(to));
-            }
-            (Found::File(_), _) => {}
-        }
-        match moving {
-            Found::File(stat) => self.move_file(from, to, &stat).await?,
-            _ => {
-                self.forget_folders();
-                // Not atomic: each object is copied, then the originals are deleted.
-                let prefix = self.keys.folder(from);
-                let keys: Vec<Path> = self.everything_below(from).try_collect().await?;
-                for key in &keys {
-                    let Some(rest) = key.prefix_match(&prefix) else {
-                        continue;
-                    };
-                    let target = rest.fold(self.keys.folder(to), |t, part| t.join(part));
-                    self.bucket()
-                        .copy(key, &target)
-                        .await
-                        .map_err(storage_error)?;
-                    if let Some(inner) = HomeKeys::below(&prefix, from, key) {
-                        self.move_sum(&inner, &moved_to(from, to, &inner), key, &target)
-                            .await?;
-                    }
-                }
-                self.keep_folders(to).await?;
-                self.delete_all(keys).await?;
-            }
-        }
-        self.keep_folders(&from.parent()).await
-    }
-
-    async fn walk_tree(&self, path: &RemotePath, hash: bool, out: mpsc::Sender<TreeBatch>) {
-        let ended = match self.found(path).await {
-            Ok(Found::Folder(_)) => self.walk(path, hash, &out).await,
-            Ok(Found::File(_)) => Err(StorageError::of(Failure::NotAFolder)),
-            Ok(Found::Nothing) => Err(self.missing(path).await),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = ended {
-            let _ = out.send(Err(error)).await;
-        }
-    }
-
-    async fn remove_tree(&self, path: &RemotePath) -> Result<Removed, StorageError> {
-        if path.is_home() {
-            return Err(StorageError::new(
-                Failure::InvalidName,
-                "the home itself is never removed",
-            ));
-        }
-        match self.found(path).await? {
-            Found::Nothing => return Err(self.missing(path).await),
-            Found::File(_) => {
-                objects::delete(self.bucket(), &self.keys.file(path)).await?;
-                objects::delete(self.bucket(), &self.keys.sum(path)).await?;
-                self.keep_folders(&path.parent()).await?;
-                return Ok(Removed {
-                    files: 1,
-                    folders: 0,
-                });
-            }
-            Found::Folder(_) => {}
-        }
-        self.forget_folders();
-        let prefix = self.keys.folder(path);
-        let mut folders = BTreeSet::new();
-        let mut removed = Removed::default();
-        let mut keys = Vec::new();
-        let mut sums = Vec::new();
-        let mut below = self.everything_below(path);
-        while let Some(key) = below.next().await {
-            let key = key?;
-            let Some(rest) = key.prefix_match(&prefix) else {
-                continue;
-            };
-            let parts: Vec<String> = rest.map(|p| p.as_ref().to_owned()).collect();
-            let Some((name, dirs)) = parts.split_last() else {
-                continue;
-            };
-            for depth in 1..=dirs.len() {
-                folders.insert(dirs[..depth].join("/"));
-            }
-            if name != MARKER {
-                removed.files += 1;
-                if let Some(inner) = HomeKeys::below(&prefix, path, &key) {
-                    sums.push(self.keys.sum(&inner));
-                }
-            }
-            keys.push(key);
-        }
-        removed.folders = folders.len() as u64 + 1;
-        self.delete_all(keys).await?;
-        self.delete_all(sums).await?;
-        self.keep_folders(&path.parent()).await?;
-        Ok(removed)
-    }
-
-    async fn read(
-        &self,
-        path: &RemotePath,
-        offset: u64,
-        chunk_len: usize,
-    ) -> Result<Reading, StorageError> {
-        let stat = match self.found(path).await? {
-            Found::File(stat) => stat,
-            Found::Folder(_) => return Err(a_folder()),
-            Found::Nothing => return Err(self.missing(path).await),
-        };
-        let offset = if offset > stat.size { 0 } else { offset };
-        let sum = self.keys.sum(path);
-        let known = hashing::recorded(self.bucket(), &sum, &stat).await;
-        let (chunks_in, chunks) = mpsc::channel(4);
-        let (digest_in, digest) = oneshot::channel();
-        let home = self.clone();
-        let key = self.keys.file(path);
-        let (size, etag, modified) = (stat.size, stat.etag.clone(), stat.modified);
-        tokio::spawn(async move {
-            let sent = send_object(
-                &home,
-                &key,
-                &stat,
-                offset,
-                chunk_len.max(1),
-                known,
-                chunks_in,
-            )
-            .await;
-            let outcome = match (sent, known) {
-                (Ok(_), Some(sha)) => Ok(sha),
-                (Ok(Some(sha)), None) => {
-                    hashing::record(home.bucket(), &sum, &etag, &sha).await;
-                    Ok(sha)
-                }
-                (Ok(None), None) => Err(StorageError::new(
-                    Failure::Internal,
-                    "the download stopped before the end",
-                )),
-                (Err(error), _) => Err(error),
-            };
-            let _ = digest_in.send(outcome);
-        });
-        Ok(Reading {
-            size,
-            modified_secs: modified.0,
-            modified_nanos: modified.1,
-            offset,
-            known: known.map(|_| size),
-            chunks,
-            sha256: Box::pin(async move {
-                digest.await.unwrap_or_else(|_| {
-                    Err(StorageError::new(
-                        Failure::Internal,
-                        "the download was dropped",
-                    ))
-                })
-            }),
-        })
-    }
-
-    async fn partials(&self) -> Result<Vec<PartialInfo>, StorageError> {
-        super::upload::partials(self).await
-    }
-
-    async fn drop_partials(&self, path: &RemotePath) -> Result<usize, StorageError> {
-        super::upload::drop_going_to(self, path).await
-    }
-
-    async fn check_destination(
-        &self,
-        path: &RemotePath,
-        size: u64,
-        conflict: Conflict,
-    ) -> Result<Option<[u8; 32]>, StorageError> {
-        super::upload::check_destination(self, path, size, conflict).await
-    }
-
-    async fn open_upload(
-        &self,
-        target: UploadTarget,
-        limits: UploadLimits,
-    ) -> Result<Box<dyn PartialUpload>, StorageError> {
-        Ok(Box::new(super::upload::open(self, target, &limits).await?))
-    }
-
-    fn start_batch(&self, _slot: usize, _durable: bool) -> Box<dyn WholeBatch> {
-        Box::new(super::batch::S3Batch::new(self.clone()))
     }
 }

@@ -10,10 +10,13 @@
 
 pub mod batch;
 pub mod hashing;
+pub mod held;
 pub mod home;
 pub mod keys;
 pub mod objects;
+pub mod seam;
 pub mod state;
+pub mod unfinished;
 pub mod upload;
 
 #[cfg(test)]
@@ -258,7 +261,7 @@ impl Store for S3Store {
     }
 
     async fn expire(&self, ttl: Duration) -> Result<usize, StorageError> {
-        upload::expire(&self.shared, ttl).await
+        unfinished::expire(&self.shared, ttl).await
     }
 }
 

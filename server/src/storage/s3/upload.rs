@@ -12,18 +12,18 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ftp_proto::PartialInfo;
-use futures::TryStreamExt;
 use object_store::multipart::{MultipartStore, PartId};
-use object_store::{ObjectStore, PutMultipartOptions, PutPayload};
+use object_store::{PutMultipartOptions, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::held::S3Held;
 use super::home::{Found, S3Home};
 use super::keys;
 use super::objects::{self, storage_error};
 use super::state::{Claim, Entry, Lease, Tail, encode_hash, fenced, now_ms};
+use super::unfinished::{claims, discard, forget};
 use super::{Shared, hashing};
 use crate::jail::RemotePath;
 use crate::storage::upload::{self as rules, judge};
@@ -84,34 +84,6 @@ async fn idle_partials(
             .count();
     }
     Ok(idle)
-}
-
-/// Every upload state of the home.
-async fn claims(home: &S3Home) -> Result<Vec<Claim>, StorageError> {
-    let keys: Vec<object_store::path::Path> = home
-        .bucket()
-        .list(Some(&home.keys.states()))
-        .map_ok(|meta| meta.location)
-        .try_collect()
-        .await
-        .map_err(storage_error)?;
-    let mut claims = Vec::with_capacity(keys.len());
-    for key in keys {
-        claims.push(Claim::read(home.bucket(), key).await?);
-    }
-    Ok(claims)
-}
-
-/// Drops what an unfinished upload holds in the bucket (best effort: the sweeper and the
-/// bucket's lifecycle rule catch what is left).
-async fn discard(shared: &Shared, file: &object_store::path::Path, entry: &Entry) {
-    if let Err(error) = shared.bucket.abort_multipart(file, &entry.upload_id).await {
-        tracing::debug!(%error, %file, "cannot abort a multipart upload");
-    }
-    if let Some(tail) = &entry.tail {
-        let key = keys::tail(&shared.prefix, &tail.key);
-        let _ = objects::delete(&shared.bucket, &key).await;
-    }
 }
 
 /// A fresh name: 16 random bytes in hex.
@@ -444,15 +416,6 @@ impl Drop for S3Partial {
     }
 }
 
-/// This server no longer writes the upload `owner`.
-fn forget(shared: &Shared, owner: &str) {
-    shared
-        .live
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(owner);
-}
-
 #[async_trait::async_trait]
 impl PartialUpload for S3Partial {
     fn offset(&self) -> u64 {
@@ -518,225 +481,4 @@ impl PartialUpload for S3Partial {
             whole,
         }))
     }
-}
-
-/// An upload received whole (or as far as its connection went), not yet in place.
-pub struct S3Held {
-    /// The home.
-    home: S3Home,
-    /// What it is.
-    target: UploadTarget,
-    /// The destination's key.
-    file: object_store::path::Path,
-    /// The destination's upload state.
-    claim: Claim,
-    /// This upload's name in the lease.
-    owner: String,
-    /// The multipart upload.
-    upload_id: String,
-    /// What was received's SHA-256.
-    sha256: [u8; 32],
-    /// Every byte of the file was stored.
-    whole: bool,
-}
-
-impl Drop for S3Held {
-    fn drop(&mut self) {
-        forget(&self.home.shared, &self.owner);
-    }
-}
-
-impl S3Held {
-    /// Takes this upload out of the destination's state (read again if another server
-    /// changed it meanwhile).
-    async fn leave_state(&mut self) -> Result<Option<Entry>, StorageError> {
-        let bucket = &self.home.shared.bucket;
-        for _ in 0..4 {
-            let entry = self.claim.state.uploads.remove(&self.target.partial);
-            if self
-                .claim
-                .state
-                .lease
-                .as_ref()
-                .is_some_and(|l| l.owner == self.owner)
-            {
-                self.claim.state.lease = None;
-            }
-            match self.claim.write(bucket).await {
-                Ok(()) => return Ok(entry),
-                Err(error) if error.failure == Failure::Busy => {
-                    self.claim = Claim::read(bucket, self.claim.key.clone()).await?;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(fenced())
-    }
-}
-
-#[async_trait::async_trait]
-impl HeldUpload for S3Held {
-    fn sha256(&self) -> [u8; 32] {
-        self.sha256
-    }
-
-    /// S3 keeps every object durable once stored: `durable` asks nothing more.
-    async fn commit(
-        mut self: Box<Self>,
-        _durable: bool,
-        replace: bool,
-    ) -> Result<(), StorageError> {
-        if !self.whole {
-            return Err(StorageError::new(
-                Failure::Internal,
-                "an upload short of its size cannot be put in place",
-            ));
-        }
-        // radosgw ignores If-None-Match on completion: what is there is looked at first.
-        match self.home.found(&self.target.path).await? {
-            Found::Nothing => {}
-            Found::Folder(_) => return Err(StorageError::of(Failure::AlreadyThere)),
-            Found::File(_) if !replace => return Err(StorageError::of(Failure::AlreadyThere)),
-            Found::File(_) => {}
-        }
-        let Some(entry) = self.claim.state.uploads.get(&self.target.partial).cloned() else {
-            return Err(fenced());
-        };
-        let parts = entry
-            .parts
-            .iter()
-            .map(|etag| PartId {
-                content_id: etag.clone(),
-            })
-            .collect();
-        let bucket = Arc::clone(&self.home.shared.bucket);
-        bucket
-            .complete_multipart(&self.file, &self.upload_id, parts)
-            .await
-            .map_err(storage_error)?;
-        // Complete's own ETag is empty on radosgw: the HEAD has it.
-        if let Some(stat) = objects::stat(&bucket, &self.file).await? {
-            let sum = self.home.keys.sum(&self.target.path);
-            hashing::record(&bucket, &sum, &stat.etag, &self.sha256).await;
-        }
-        if let Err(error) = self.leave_state().await {
-            tracing::warn!(%error, path = %self.target.path, "an upload's state stays behind");
-        }
-        Ok(())
-    }
-
-    async fn abandon(mut self: Box<Self>) {
-        match self.leave_state().await {
-            Ok(Some(entry)) => discard(&self.home.shared, &self.file, &entry).await,
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "an abandoned upload's state stays behind"),
-        }
-    }
-}
-
-/// [`crate::storage::Home::partials`]: by remote path, then partial name.
-pub async fn partials(home: &S3Home) -> Result<Vec<PartialInfo>, StorageError> {
-    let now = now_ms();
-    let mut listed: Vec<(String, PartialInfo)> = Vec::new();
-    for claim in claims(home).await? {
-        for (name, entry) in claim.state.uploads {
-            let info = PartialInfo {
-                path: entry.shown.clone(),
-                size: entry.size,
-                held: entry.held(),
-                age_secs: now.saturating_sub(entry.touched_ms) / 1000,
-            };
-            listed.push((name, info));
-        }
-    }
-    listed.sort_by(|a, b| a.1.path.cmp(&b.1.path).then(a.0.cmp(&b.0)));
-    Ok(listed.into_iter().map(|(_, info)| info).collect())
-}
-
-/// [`crate::storage::Home::drop_partials`].
-pub async fn drop_going_to(home: &S3Home, path: &RemotePath) -> Result<usize, StorageError> {
-    let claim = Claim::read(home.bucket(), home.keys.state(path)).await?;
-    let file = home.keys.file(path);
-    let count = claim.state.uploads.len();
-    for entry in claim.state.uploads.values() {
-        discard(&home.shared, &file, entry).await;
-    }
-    objects::delete(home.bucket(), &claim.key).await?;
-    Ok(count)
-}
-
-/// [`crate::storage::Store::expire`]: aborts the uploads left alone for longer than `ttl`
-/// whose lease (if they hold it) has lapsed; how many.
-pub async fn expire(shared: &Shared, ttl: Duration) -> Result<usize, StorageError> {
-    let prefix = keys::all_states(&shared.prefix);
-    let keys: Vec<object_store::path::Path> = shared
-        .bucket
-        .list(Some(&prefix))
-        .map_ok(|meta| meta.location)
-        .try_collect()
-        .await
-        .map_err(storage_error)?;
-    let now = now_ms();
-    let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-    let mut expired = 0;
-    for key in keys {
-        let mut claim = Claim::read(&shared.bucket, key.clone()).await?;
-        let leased = claim
-            .state
-            .lease
-            .as_ref()
-            .filter(|l| l.until_ms > now || shared.is_live(&l.owner))
-            .map(|l| l.partial.clone());
-        let old: Vec<(String, Entry)> = claim
-            .state
-            .uploads
-            .iter()
-            .filter(|(name, e)| {
-                Some(*name) != leased.as_ref() && now.saturating_sub(e.touched_ms) > ttl
-            })
-            .map(|(n, e)| (n.clone(), e.clone()))
-            .collect();
-        if old.is_empty() {
-            continue;
-        }
-        for (name, _) in &old {
-            claim.state.uploads.remove(name);
-        }
-        if claim
-            .state
-            .lease
-            .as_ref()
-            .is_some_and(|l| Some(&l.partial) != leased.as_ref())
-        {
-            claim.state.lease = None;
-        }
-        match claim.write(&shared.bucket).await {
-            Ok(()) => {}
-            Err(error) if error.failure == Failure::Busy => continue,
-            Err(error) => return Err(error),
-        }
-        let Some(file) = file_of_state(shared, &key) else {
-            continue;
-        };
-        for (_, entry) in &old {
-            discard(shared, &file, entry).await;
-        }
-        expired += old.len();
-    }
-    Ok(expired)
-}
-
-/// The destination key of the state object `key`: `uploads/<home…>/<path>` to
-/// `files/<home…>/<path>`.
-fn file_of_state(
-    shared: &Shared,
-    key: &object_store::path::Path,
-) -> Option<object_store::path::Path> {
-    let uploads = keys::all_states(&shared.prefix);
-    let rest: Vec<String> = key
-        .prefix_match(&uploads)?
-        .map(|p| p.as_ref().to_owned())
-        .collect();
-    let files = keys::all_files(&shared.prefix);
-    Some(rest.iter().fold(files, |k, part| k.join(part.as_str())))
 }
