@@ -68,12 +68,17 @@ struct Record {
 
 /// The SHA-256 recorded at `sum` for the object `stat` describes, if still its own.
 pub async fn recorded(bucket: &Bucket, sum: &Path, stat: &Stat) -> Option<[u8; 32]> {
-    if let Some(sha) = stat.sha256 {
-        return Some(sha);
+    match stat.sha256 {
+        Some(sha) => Some(sha),
+        None => recorded_for(bucket, sum, &stat.etag).await,
     }
+}
+
+/// The SHA-256 recorded at `sum` for the object whose ETag is `etag`, if any.
+pub async fn recorded_for(bucket: &Bucket, sum: &Path, etag: &str) -> Option<[u8; 32]> {
     let (bytes, _) = objects::fetch(bucket, sum).await.ok()??;
     let record: Record = serde_json::from_slice(&bytes).ok()?;
-    if record.etag != stat.etag || stat.etag.is_empty() {
+    if record.etag != etag || etag.is_empty() {
         return None;
     }
     hex::decode(record.sha256).ok()?.try_into().ok()

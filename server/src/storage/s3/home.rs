@@ -297,30 +297,23 @@ impl S3Home {
         Ok(())
     }
 
-    /// Moves the file at `from` to `to`: copied with its metadata, its recorded SHA-256 moved
-    /// with it, then deleted.
+    /// Moves the file at `from` (as `stat` describes it) to `to`: copied with its metadata,
+    /// its recorded SHA-256 moved with it, then deleted.
     pub(super) async fn move_file(
         &self,
         from: &RemotePath,
         to: &RemotePath,
         stat: &Stat,
     ) -> Result<(), StorageError> {
-        let sha = if stat.sha256.is_none() {
-            hashing::recorded(self.bucket(), &self.keys.sum(from), stat).await
-        } else {
-            None
-        };
+        let (source, target) = (self.keys.file(from), self.keys.file(to));
         self.bucket()
-            .copy(&self.keys.file(from), &self.keys.file(to))
+            .copy(&source, &target)
             .await
             .map_err(storage_error)?;
-        if let Some(sha) = sha
-            && let Some(moved) = objects::stat(self.bucket(), &self.keys.file(to)).await?
-        {
-            hashing::record(self.bucket(), &self.keys.sum(to), &moved.etag, &sha).await;
+        if stat.sha256.is_none() {
+            self.move_sum(from, to, &stat.etag, &target).await?;
         }
-        objects::delete(self.bucket(), &self.keys.file(from)).await?;
-        objects::delete(self.bucket(), &self.keys.sum(from)).await
+        objects::delete(self.bucket(), &source).await
     }
 }
 
@@ -332,28 +325,22 @@ pub(super) fn moved_to(from: &RemotePath, to: &RemotePath, inner: &RemotePath) -
 }
 
 impl S3Home {
-    /// After the object at `key` (the file `from`) was copied to `target` (the file `to`):
-    /// its recorded SHA-256, if any, recorded for the copy.
+    /// After the file `from`, whose ETag was `etag`, was copied to `target` (the file `to`):
+    /// the SHA-256 recorded for it, if any, recorded for the copy (a copy's ETag is its own).
     pub(super) async fn move_sum(
         &self,
         from: &RemotePath,
         to: &RemotePath,
-        key: &Path,
+        etag: &str,
         target: &Path,
     ) -> Result<(), StorageError> {
-        let Some(stat) = objects::stat(self.bucket(), key).await? else {
-            return Ok(());
-        };
-        if stat.sha256.is_some() {
-            return Ok(());
+        let sum = self.keys.sum(from);
+        if let Some(sha) = hashing::recorded_for(self.bucket(), &sum, etag).await
+            && let Some(copy) = objects::stat(self.bucket(), target).await?
+        {
+            hashing::record(self.bucket(), &self.keys.sum(to), &copy.etag, &sha).await;
         }
-        let Some(sha) = hashing::recorded(self.bucket(), &self.keys.sum(from), &stat).await else {
-            return Ok(());
-        };
-        if let Some(moved) = objects::stat(self.bucket(), target).await? {
-            hashing::record(self.bucket(), &self.keys.sum(to), &moved.etag, &sha).await;
-        }
-        objects::delete(self.bucket(), &self.keys.sum(from)).await
+        objects::delete(self.bucket(), &sum).await
     }
 
     /// Walks the folder `at` in `ls -R` order (see [`Home::walk_tree`]).

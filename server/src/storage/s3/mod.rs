@@ -34,6 +34,9 @@ use crate::storage::{Failure, Home, StorageError, Store};
 pub use home::S3Home;
 use objects::Bucket;
 
+/// The smallest part of a large upload.
+const PART_SIZE: u64 = 8 << 20;
+
 /// Where the store's objects are and how to reach them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct S3Settings {
@@ -168,6 +171,11 @@ fn refusal(settings: &S3Settings, error: object_store::Error) -> String {
 impl S3Store {
     /// Opens the bucket and checks it answers with these credentials; the error says why not.
     pub async fn connect(settings: &S3Settings) -> Result<S3Store, String> {
+        Self::open(settings, PART_SIZE).await
+    }
+
+    /// [`S3Store::connect`], with parts of at least `part_size` bytes.
+    async fn open(settings: &S3Settings, part_size: u64) -> Result<S3Store, String> {
         // reqwest brings no crypto of its own: ring, the server's one provider, serves it too
         // (already installed is fine).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -210,28 +218,9 @@ impl S3Store {
                 instance: hex::encode(instance),
                 live: Mutex::new(HashSet::new()),
                 lease: Duration::from_secs(120),
-                part_size: 8 << 20,
+                part_size,
             }),
         })
-    }
-
-    /// The same store with a smaller first part (tests: uploads of a few bytes cross parts).
-    #[cfg(test)]
-    pub fn with_part_size(self, part_size: u64) -> Self {
-        let shared = Arc::try_unwrap(self.shared).unwrap_or_else(|shared| Shared {
-            bucket: Arc::clone(&shared.bucket),
-            prefix: shared.prefix.clone(),
-            instance: shared.instance.clone(),
-            live: Mutex::new(HashSet::new()),
-            lease: shared.lease,
-            part_size: shared.part_size,
-        });
-        S3Store {
-            shared: Arc::new(Shared {
-                part_size,
-                ..shared
-            }),
-        }
     }
 
     /// The home at `home`, without a call to the bucket.

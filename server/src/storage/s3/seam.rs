@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use ftp_proto::{DirEntry, PartialInfo};
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStoreExt;
-use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::hashing;
@@ -126,20 +125,33 @@ impl Home for S3Home {
                 self.forget_folders();
                 // Not atomic: each object is copied, then the originals are deleted.
                 let prefix = self.keys.folder(from);
-                let keys: Vec<Path> = self.everything_below(from).try_collect().await?;
-                for key in &keys {
+                let listed: Vec<object_store::ObjectMeta> = self
+                    .bucket()
+                    .list(Some(&prefix))
+                    .try_collect()
+                    .await
+                    .map_err(storage_error)?;
+                let mut keys = Vec::with_capacity(listed.len());
+                for object in listed {
+                    let key = object.location;
                     let Some(rest) = key.prefix_match(&prefix) else {
                         continue;
                     };
                     let target = rest.fold(self.keys.folder(to), |t, part| t.join(part));
                     self.bucket()
-                        .copy(key, &target)
+                        .copy(&key, &target)
                         .await
                         .map_err(storage_error)?;
-                    if let Some(inner) = HomeKeys::below(&prefix, from, key) {
-                        self.move_sum(&inner, &moved_to(from, to, &inner), key, &target)
+                    if let Some(inner) = HomeKeys::below(&prefix, from, &key) {
+                        let etag = object
+                            .e_tag
+                            .as_deref()
+                            .map(objects::bare)
+                            .unwrap_or_default();
+                        self.move_sum(&inner, &moved_to(from, to, &inner), &etag, &target)
                             .await?;
                     }
+                    keys.push(key);
                 }
                 self.keep_folders(to).await?;
                 self.delete_all(keys).await?;

@@ -55,6 +55,11 @@ async fn server(prefix: &str) -> S3Store {
     S3Store::connect(&settings(prefix)).await.unwrap()
 }
 
+/// A store on `prefix` whose parts are [`PART`] bytes, so a few MiB cross parts.
+async fn server_with_small_parts(prefix: &str) -> S3Store {
+    S3Store::open(&settings(prefix), PART).await.unwrap()
+}
+
 /// An S3 home in its own prefix, seeded by plain PUTs as another S3 tool would leave files.
 struct S3 {
     store: S3Store,
@@ -142,8 +147,8 @@ fn big_target(name: &str, size: u64) -> UploadTarget {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_cut_off_on_one_server_resumes_on_another_from_its_last_part() {
     let prefix = fresh_prefix();
-    let one = server(&prefix).await.with_part_size(PART);
-    let two = server(&prefix).await.with_part_size(PART);
+    let one = server_with_small_parts(&prefix).await;
+    let two = server_with_small_parts(&prefix).await;
     let size = 2 * PART + 1234;
     let data = content(size);
     let target = big_target("moving", size);
@@ -200,8 +205,8 @@ async fn an_upload_cut_off_on_one_server_resumes_on_another_from_its_last_part()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_another_server_writes_is_busy_and_a_takeover_fences_the_first() {
     let prefix = fresh_prefix();
-    let one = server(&prefix).await.with_part_size(PART);
-    let two = server(&prefix).await.with_part_size(PART);
+    let one = server_with_small_parts(&prefix).await;
+    let two = server_with_small_parts(&prefix).await;
     let size = 3 * PART;
     let data = content(size);
     let target = big_target("first", size);
@@ -257,8 +262,17 @@ async fn the_sweeper_aborts_uploads_left_alone() {
     assert_eq!(home.partials().await.unwrap()[0].held, 3, "a tail kept");
     let two = server(&prefix).await;
     assert_eq!(two.expire(Duration::from_secs(3600)).await, Ok(0));
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    assert_eq!(two.expire(Duration::ZERO).await, Ok(1));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // Expired once older than no time at all: the first sweep a clock tick later.
+    let swept = loop {
+        let swept = two.expire(Duration::ZERO).await.unwrap();
+        if swept > 0 {
+            break swept;
+        }
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(swept, 1);
     assert!(home.partials().await.unwrap().is_empty());
     let left: Vec<_> = {
         use futures::TryStreamExt;
