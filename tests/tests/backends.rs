@@ -200,34 +200,45 @@ fn a_killed_client_resumes_where_it_stopped(backend: Backend) {
     assert_eq!(held(&server), 0, "nothing left unfinished");
 }
 
-fn two_clients_on_one_path_one_is_busy(backend: Backend) {
-    let site = site(backend);
-    let server = site.start();
-    let first = site.dir.path().join("first.bin");
-    let second = site.dir.path().join("second.bin");
+/// A slow upload of one file through `slow_via` and another to the same path through
+/// `other_via`: the second is told "busy" and the first lands whole (read back through
+/// `other_via`).
+fn one_busy_one_lands(dir: &Path, slow_via: &Server, other_via: &Server, what: &str) {
+    let first = dir.join("first.bin");
+    let second = dir.join("second.bin");
     // 8 s at 3 MB/s: a client's rate allowance builds while it waits for the server to be
-    // ready (a cold bucket takes seconds), and must not let it finish first.
+    // ready (a cold bucket takes seconds), and it must not let the first finish before the
+    // second has asked; nor may the second's wait of a second for a holder that might be gone.
     random_file(&first, 24 * MIB, 7);
     random_file(&second, 24 * MIB, 8);
-    // Slow enough to outlast the second's wait for a holder whose connection might be gone.
-    let mut slow = server.ftp("alice", PASSWORD);
+    let mut slow = slow_via.ftp("alice", PASSWORD);
     slow.args(["put", "--limit-rate", "3M"])
         .arg(&first)
         .arg("shared.bin");
     let slow = std::thread::spawn(move || run(slow, None));
-    server.wait_for_log("receiving upload");
-    let output = server.run_ftp(
+    slow_via.wait_for_log("receiving upload");
+    let output = other_via.run_ftp(
         "alice",
         PASSWORD,
         &["put", second.to_str().unwrap(), "shared.bin"],
     );
-    assert_eq!(code(&output), 4, "{backend:?}: {}", stderr(&output));
-    assert!(stderr(&output).contains("busy"), "{}", stderr(&output));
+    assert_eq!(code(&output), 4, "{what}: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("busy"),
+        "{what}: {}",
+        stderr(&output)
+    );
     let output = slow.join().unwrap();
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let back = site.dir.path().join("back.bin");
-    get(&server, "shared.bin", &back);
-    assert!(same_content(&first, &back));
+    assert_eq!(code(&output), 0, "{what}: {}", stderr(&output));
+    let back = dir.join("back.bin");
+    get(other_via, "shared.bin", &back);
+    assert!(same_content(&first, &back), "{what}");
+}
+
+fn two_clients_on_one_path_one_is_busy(backend: Backend) {
+    let site = site(backend);
+    let server = site.start();
+    one_busy_one_lands(site.dir.path(), &server, &server, &format!("{backend:?}"));
 }
 
 fn the_jail_holds(backend: Backend) {
@@ -470,26 +481,5 @@ fn a_server_killed_again_and_again_loses_nothing() {
 #[test]
 fn two_clients_on_one_path_through_two_servers_one_is_busy() {
     let (one, first, _two, second) = two_servers();
-    let a = one.dir.path().join("a.bin");
-    let b = one.dir.path().join("b.bin");
-    random_file(&a, 24 * MIB, 31);
-    random_file(&b, 24 * MIB, 32);
-    let mut slow = first.ftp("alice", PASSWORD);
-    slow.args(["put", "--limit-rate", "3M"])
-        .arg(&a)
-        .arg("shared.bin");
-    let slow = std::thread::spawn(move || run(slow, None));
-    first.wait_for_log("receiving upload");
-    let output = second.run_ftp(
-        "alice",
-        PASSWORD,
-        &["put", b.to_str().unwrap(), "shared.bin"],
-    );
-    assert_eq!(code(&output), 4, "{}", stderr(&output));
-    assert!(stderr(&output).contains("busy"), "{}", stderr(&output));
-    let output = slow.join().unwrap();
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let back = one.dir.path().join("back.bin");
-    get(&second, "shared.bin", &back);
-    assert!(same_content(&a, &back));
+    one_busy_one_lands(one.dir.path(), &first, &second, "two servers");
 }

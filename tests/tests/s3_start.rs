@@ -55,12 +55,13 @@ fn with_a_fresh_bucket_it_starts_and_prints_its_connect_line() {
     );
 }
 
-#[test]
-fn with_a_credentials_file_of_mode_0600_it_starts() {
-    let gw = radosgw();
-    let bucket = gw.bucket("ftpd-file").expect("create bucket");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("s3.toml");
+/// A credentials file holding the gateway's keys, of `mode`, in `dir`.
+fn credentials_file(
+    dir: &std::path::Path,
+    gw: &radosgw_fixture::Radosgw,
+    mode: u32,
+) -> std::path::PathBuf {
+    let file = dir.join("s3.toml");
     std::fs::write(
         &file,
         format!(
@@ -69,7 +70,16 @@ fn with_a_credentials_file_of_mode_0600_it_starts() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    file
+}
+
+#[test]
+fn with_a_credentials_file_of_mode_0600_it_starts() {
+    let gw = radosgw();
+    let bucket = gw.bucket("ftpd-file").expect("create bucket");
+    let dir = tempfile::tempdir().unwrap();
+    let file = credentials_file(dir.path(), gw, 0o600);
     let site = s3_site(gw, &bucket, &format!("credentials_file = {file:?}\n"));
     let server = site.start_with(ftpd_with(&site, None));
     assert!(server.connect_line.is_some());
@@ -108,16 +118,7 @@ fn refused_credentials_stop_it() {
 fn a_credentials_file_others_can_read_is_refused() {
     let gw = radosgw();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("s3.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "access_key_id = {:?}\nsecret_access_key = {:?}\n",
-            gw.access_key, gw.secret_key
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = credentials_file(dir.path(), gw, 0o644);
     let site = s3_site(gw, "ftpd-unused", &format!("credentials_file = {file:?}\n"));
     let output = run(ftpd_with(&site, None), None);
     let said = stderr(&output);
