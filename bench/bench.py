@@ -37,6 +37,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from s3 import S3Workload
 from tree import TreeWorkload
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -48,7 +49,8 @@ BENCH_PASSWORD = "bench-password-not-secret"
 FTPD_PASSWORD = "bench-password"
 PORTS = {"pure-ftpd": 22021, "sshd": 22022, "rsyncd": 22023, "ftpd-fsync": 22024,
          "ftpd-nofsync": 22025, "raw": 22026, "ftpd-tls-fsync": 22027, "ftpd-tls-nofsync": 22028,
-         "ftpd-mem": 22029}
+         "ftpd-mem": 22029, "ftpd-s3": 22030, "ftpd-local": 22031, "radosgw-mon": 22032,
+         "radosgw": 22033}
 # The ftpd servers: the first two serve plain TCP (insecure_plaintext, as the rows before TLS
 # measured), the TLS ones the default transport; the client pins their certificates.
 FTPDS = ("ftpd-fsync", "ftpd-nofsync", "ftpd-tls-fsync", "ftpd-tls-nofsync")
@@ -307,6 +309,7 @@ class Bench:
         self.floor = None  # seconds two SHA-256 streams at once take for the big file
         self.state = machine_state()
         self.tree_memory = []  # (what, peak KiB) for the 100,000-file tree
+        self.tables = []  # more tables for the report, each a list of markdown lines
 
     # ---------------------------------------------------------------- set-up
     def setup(self):
@@ -351,8 +354,7 @@ class Bench:
         `work`. A TLS server generates its certificate in its own folder (its working folder);
         its fingerprint is kept for the client to pin."""
         ftpd = str(RELEASE / "ftpd")
-        sh(ftpd, "--users", str(work / "ftpd-users.toml"), "user", "add", "bench", "--password-stdin",
-           input=f"{FTPD_PASSWORD}\n".encode(), stdout=subprocess.DEVNULL)
+        self.add_ftpd_user(work)
         procs = {}
         for name in FTPDS:
             (work / name).mkdir()
@@ -364,6 +366,13 @@ class Bench:
             procs[name] = start([ftpd, "--config", str(work / f"{name}.toml")], cwd=work / name,
                                 stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
         return procs
+
+    def add_ftpd_user(self, work):
+        """ftpd's user "bench" in `work`'s users file, unless it is there already."""
+        users = work / "ftpd-users.toml"
+        if not users.exists():
+            sh(str(RELEASE / "ftpd"), "--users", str(users), "user", "add", "bench", "--password-stdin",
+               input=f"{FTPD_PASSWORD}\n".encode(), stdout=subprocess.DEVNULL)
 
     def start_fresh_ftpd(self, name):
         """A new ftpd (TLS, fsync off) on PORTS[name] with a root of its own, for measuring
@@ -403,7 +412,7 @@ class Bench:
         for name, proc in self.start_ftpds(w, "127.0.0.1", self.spawn).items():
             self.memory[name] = proc.pid
         for name, port in PORTS.items():
-            if name not in ("raw", "ftpd-mem"):
+            if name not in ("raw", "ftpd-mem", "ftpd-s3", "ftpd-local", "radosgw-mon", "radosgw"):
                 wait_port(port)
         time.sleep(0.2)
         for name, pid in list(self.memory.items()):
@@ -833,6 +842,9 @@ class Bench:
             lines.append("|---|---|")
             for what, kib in self.tree_memory:
                 lines.append(f"| {what} | {kib / 1024:.1f} MiB |" if kib else f"| {what} | ? |")
+        for extra in self.tables:
+            lines.append("")
+            lines.extend(extra)
         if self.memory:
             lines.append("")
             lines.append("| server | idle RSS |")
@@ -883,17 +895,19 @@ def main():
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--work", default="/var/tmp/ftpd-bench")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
-    parser.add_argument("--only", choices=["big", "small", "resume", "tree", "link"], action="append",
+    parser.add_argument("--only", choices=["big", "small", "resume", "tree", "link", "s3"],
+                        action="append",
                         help="run only these workloads (repeatable); tree: whole folders (bench/tree.py), "
                              "at most 3 rounds; link: the big file over an emulated 1 Gbit/s link, "
-                             "at most 3 rounds")
+                             "at most 3 rounds; s3: the big file through ftpd's S3 backend and rclone to a "
+                             "local radosgw, at most 3 rounds")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench.py runs peers as system services and needs root")
     bench = Bench(args)
     try:
         bench.setup()
-        parts = args.only or ["big", "small", "resume", "tree", "link"]
+        parts = args.only or ["big", "small", "resume", "tree", "link", "s3"]
         if {"big", "small", "resume", "tree"} & set(parts):
             bench.start_servers()
         if "big" in parts:
@@ -914,6 +928,9 @@ def main():
         if "link" in parts:
             print(f"{bench.label} over an emulated 1 Gbit/s link:", flush=True)
             bench.link()
+        if "s3" in parts:
+            print(f"{bench.label} through S3 (radosgw on 127.0.0.1):", flush=True)
+            S3Workload(bench, sh, PORTS, template, wait_port, RELEASE, min(args.rounds, 3)).run()
         bench.report()
     finally:
         bench.stop()
