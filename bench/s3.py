@@ -19,17 +19,12 @@ import os
 import pathlib
 import subprocess
 
+from tree import vm_hwm_kib
+
 RADOSGW_SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "radosgw" / "radosgw.sh"
 BUCKET = "ftpd-bench"
 # The OSD's store in RAM: the rounds' objects live there until the gc between rounds.
 MEMSTORE_BYTES = 6 << 30
-
-
-def vm_hwm_kib(pid):
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return None
 
 
 def reset_peak(pid):
