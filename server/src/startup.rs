@@ -133,6 +133,7 @@ async fn prepare_parts(
         auth,
         store,
         locks: Arc::default(),
+        limits: crate::limits::Registry::default(),
     };
     Ok((Arc::new(state), first_run))
 }
