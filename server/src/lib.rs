@@ -42,6 +42,7 @@ pub mod tls;
 pub mod transport;
 pub mod uploads;
 pub mod usage;
+pub mod usage_report;
 pub mod users;
 
 pub use config::Config;
