@@ -131,10 +131,7 @@ fn limits_text(entry: &users::UserEntry) -> String {
 }
 
 /// The `user list` table; `used` holds what each user stores, where it could be counted.
-fn list(
-    users: &Users,
-    used: &std::collections::HashMap<String, crate::usage::Usage>,
-) -> String {
+fn list(users: &Users, used: &std::collections::HashMap<String, crate::usage::Usage>) -> String {
     if users.users.is_empty() {
         return "no users (add one with `ftpd user add NAME`)".into();
     }
@@ -164,11 +161,7 @@ fn list(
         };
         let home = entry.home.as_deref().unwrap_or(name);
         let used = match used.get(name) {
-            Some(usage) => format!(
-                "{}, {} files",
-                limits::shown_size(usage.bytes),
-                usage.files
-            ),
+            Some(usage) => format!("{}, {} files", limits::shown_size(usage.bytes), usage.files),
             None => "-".into(),
         };
         let limits = limits_text(entry);

@@ -205,17 +205,7 @@ pub fn shown_rate(rate: u64) -> String {
 
 /// A size for people, to one decimal in its largest binary unit: `9.5 GiB`, `512 B`.
 pub fn shown_size(bytes: u64) -> String {
-    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
-    for (unit, shift) in UNITS {
-        let size = 1u64 << shift;
-        if bytes >= size {
-            let value = bytes as f64 / size as f64;
-            let text = format!("{value:.1}");
-            let text = text.strip_suffix(".0").unwrap_or(&text);
-            return format!("{text} {unit}");
-        }
-    }
-    format!("{bytes} B")
+    ftp_proto::units::approx_bytes(bytes)
 }
 
 /// Paces what one user moves one way, across all their sessions: each chunk reserves its share
@@ -371,8 +361,16 @@ mod tests {
         assert_eq!(date_days("2024-02-29"), Ok(19_782));
         assert_eq!(date_days("2027-01-31"), Ok(20_849));
         for bad in [
-            "", "2027-1-31", "2027-02-29", "2023-13-01", "2027-00-10", "27-01-31", "2027/01/31",
-            "1969-12-31", "2027-01-32", "+027-01-31",
+            "",
+            "2027-1-31",
+            "2027-02-29",
+            "2023-13-01",
+            "2027-00-10",
+            "27-01-31",
+            "2027/01/31",
+            "1969-12-31",
+            "2027-01-32",
+            "+027-01-31",
         ] {
             assert!(date_days(bad).is_err(), "{bad:?}");
         }

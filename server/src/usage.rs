@@ -248,7 +248,9 @@ pub fn judge(
     {
         return Err(Refusal::new(
             ErrorKind::Quota,
-            format!("quota: {files} of {max} files stored, no room for another ({shown}; nothing was sent)"),
+            format!(
+                "quota: {files} of {max} files stored, no room for another ({shown}; nothing was sent)"
+            ),
         ));
     }
     Ok(())

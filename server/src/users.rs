@@ -506,7 +506,10 @@ mod tests {
             .unwrap();
         users.store(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("quota") && !text.contains("expires"), "{text}");
+        assert!(
+            !text.contains("quota") && !text.contains("expires"),
+            "{text}"
+        );
         assert!(text.contains("max_files = 1000"), "{text}");
         assert!(users.set_limits("nobody", LimitChanges::default()).is_err());
         // A bad date in the file is an invalid file, not an open account.
