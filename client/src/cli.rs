@@ -143,6 +143,9 @@ pub enum Command {
     },
     /// List your unfinished uploads: remote path, bytes the server holds of the size, age.
     Partials,
+    /// Show what you store on the server (unfinished uploads included), your quota and file
+    /// limit, and what is free.
+    Df,
     /// Create a remote folder and any missing parents (a folder already there is fine).
     Mkdir {
         /// Remote path.

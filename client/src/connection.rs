@@ -391,6 +391,7 @@ pub(crate) fn unexpected(expected: &str, got: &ServerMessage) -> ClientError {
         ServerMessage::Renamed { .. } => "renamed",
         ServerMessage::TreeBatch { .. } => "tree-batch",
         ServerMessage::Removed { .. } => "removed",
+        ServerMessage::DiskUsage(_) => "disk-usage",
     };
     ClientError::Protocol(format!("expected {expected}, got a {name} message"))
 }

@@ -1,6 +1,7 @@
-//! The simple requests, one answer each: stat, remove, mkdir, rename, partials, remove a partial.
+//! The simple requests, one answer each: stat, remove, mkdir, rename, partials, remove a partial,
+//! disk usage.
 
-use ftp_proto::{ClientMessage, DirEntry, PartialInfo, ServerMessage};
+use ftp_proto::{ClientMessage, DirEntry, PartialInfo, ServerMessage, UsageInfo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::{Client, unexpected};
@@ -37,6 +38,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         match self.receive().await? {
             ServerMessage::PartialList { partials } => Ok(partials),
             other => Err(unexpected("the list of unfinished uploads", &other)),
+        }
+    }
+
+    /// What the user stores, and their quota and file limit.
+    pub async fn disk_usage(&mut self) -> Result<UsageInfo, ClientError> {
+        self.send(ClientMessage::DiskUsage {}).await?;
+        match self.receive().await? {
+            ServerMessage::DiskUsage(info) => Ok(info),
+            other => Err(unexpected("the disk usage", &other)),
         }
     }
 

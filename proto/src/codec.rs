@@ -362,6 +362,7 @@ mod tests {
             ClientMessage::RemoveTree {
                 path: "old/builds".into(),
             },
+            ClientMessage::DiskUsage {},
             ClientMessage::Quit {},
         ]
     }
@@ -452,6 +453,17 @@ mod tests {
             ServerMessage::Removed {
                 files: u64::MAX,
                 folders: 1,
+            },
+            ServerMessage::DiskUsage(crate::UsageInfo {
+                used_bytes: 9 << 30,
+                used_files: 12,
+                partial_bytes: 1,
+                quota_bytes: Some(10 << 30),
+                max_files: None,
+            }),
+            ServerMessage::Error {
+                kind: ErrorKind::Quota,
+                message: "quota".into(),
             },
         ]
     }

@@ -40,7 +40,7 @@ pub use codec::{ClientCodec, FILE_DATA_MARK, FrameMessage, MessageCodec, ServerC
 pub use error::{CodecError, KeyError};
 pub use message::{
     ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, PutRequest,
-    ServerMessage, TreeEntry, WholeRequest,
+    ServerMessage, TreeEntry, UsageInfo, WholeRequest,
 };
 pub use secret::{Password, SharedKey};
 

@@ -129,6 +129,8 @@ pub enum ClientMessage {
         /// Remote path (a file or link is removed as `Remove` would).
         path: String,
     },
+    /// The user's storage: what is used and the limits (answered with `DiskUsage`).
+    DiskUsage {},
 }
 
 /// What identifies a local file for resuming: its size and modification time.
@@ -296,6 +298,23 @@ pub enum ServerMessage {
         /// Folders removed, the one named included.
         folders: u64,
     },
+    /// Answer to `DiskUsage`.
+    DiskUsage(UsageInfo),
+}
+
+/// A user's storage as the server counts it for the quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageInfo {
+    /// Bytes stored: the files in the home plus what unfinished uploads hold.
+    pub used_bytes: u64,
+    /// Files (and links) in the home.
+    pub used_files: u64,
+    /// Of `used_bytes`, what unfinished uploads hold.
+    pub partial_bytes: u64,
+    /// The user's quota in bytes, if any.
+    pub quota_bytes: Option<u64>,
+    /// The most files the user may store, if limited.
+    pub max_files: Option<u64>,
 }
 
 /// One name in a tree listing.
@@ -395,6 +414,10 @@ pub enum ErrorKind {
     /// The server stopped waiting for the login before one arrived: nothing sent after this
     /// was read (a typed password may go again over a new connection).
     LoginTimedOut,
+    /// The upload does not fit in the user's quota (bytes or files): refused before any data.
+    Quota,
+    /// The user already has as many sessions open as the account allows.
+    TooManySessions,
 }
 
 impl ErrorKind {
@@ -411,7 +434,8 @@ impl ErrorKind {
         matches!(self, ErrorKind::Unavailable)
     }
 
-    /// Whether this failure is about the remote path (rejected, missing, busy, already exists).
+    /// Whether this failure is about the remote path (rejected, missing, busy, already exists)
+    /// or over one of the user's limits (quota, sessions).
     pub fn is_remote_path(self) -> bool {
         matches!(
             self,
@@ -420,6 +444,8 @@ impl ErrorKind {
                 | ErrorKind::Denied
                 | ErrorKind::Busy
                 | ErrorKind::Exists
+                | ErrorKind::Quota
+                | ErrorKind::TooManySessions
         )
     }
 }

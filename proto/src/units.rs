@@ -44,6 +44,21 @@ pub fn exact_bytes(bytes: u64) -> String {
     format!("{bytes} B")
 }
 
+/// A byte quantity for people, to one decimal in its largest binary unit (`9.5 GiB`, `10 GiB`,
+/// `512 B`): what the quota's messages and `ftp df` show.
+pub fn approx_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    for (unit, shift) in UNITS {
+        let size = 1u64 << shift;
+        if bytes >= size {
+            let text = format!("{:.1}", bytes as f64 / size as f64);
+            let text = text.strip_suffix(".0").unwrap_or(&text);
+            return format!("{text} {unit}");
+        }
+    }
+    format!("{bytes} B")
+}
+
 /// Parses an on/off value such as an environment variable holds: `1`/`0`, `true`/`false`,
 /// `yes`/`no`, `on`/`off` (or `y`/`n`, `t`/`f`; case does not matter); empty is off.
 pub fn parse_switch(text: &str) -> Result<bool, String> {

@@ -1,4 +1,4 @@
-//! The maintenance commands: `ftpd user add|del|list|passwd` and `ftpd keygen`.
+//! The maintenance commands: `ftpd user add|set|del|list|passwd` and `ftpd keygen`.
 //!
 //! Passwords come from a hidden prompt typed twice on a terminal, or from the first line of
 //! standard input with `--password-stdin`; they are hashed at once and never printed. These
@@ -12,7 +12,9 @@ use ftp_proto::{Password, SharedKey};
 
 use crate::cli::UserCommand;
 use crate::config::Config;
+use crate::limits;
 use crate::users::{self, Users, UsersError};
+use ftp_proto::units::exact_bytes;
 
 /// Runs one `ftpd user …` command; returns what to print on success.
 pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError> {
@@ -30,6 +32,7 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
             password_stdin,
             home,
             read_only,
+            limits,
         } => {
             users::validate_name(&name).map_err(UsersError::Refused)?;
             if users.users.contains_key(&name) {
@@ -45,8 +48,11 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
                 )));
             }
             let password = read_new_password(&name, password_stdin, min_length)?;
-            let entry = users.add(&name, &password, home, read_only)?;
-            let account = entry.account(&name).map_err(UsersError::Refused)?;
+            users.add(&name, &password, home, read_only)?;
+            users.set_limits(&name, limits.changes())?;
+            let account = users.users[&name]
+                .account(&name)
+                .map_err(UsersError::Refused)?;
             if is_new {
                 eprintln!("ftpd: creating a new users file {}", path.display());
             }
@@ -58,6 +64,18 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
                 if read_only { ", read-only" } else { "" },
                 path.display()
             )
+        }
+        UserCommand::Set { name, limits } => {
+            let changes = limits.changes();
+            if changes.is_empty() {
+                return Err(UsersError::Refused(
+                    "nothing to change: give --quota, --max-files, --rate, --max-sessions or --expires".into(),
+                ));
+            }
+            users.set_limits(&name, changes)?;
+            users.store(path)?;
+            let entry = &users.users[&name];
+            format!("changed the limits of {name}: {}", limits_text(entry))
         }
         UserCommand::Del { name } => {
             users.remove(&name)?;
@@ -76,13 +94,44 @@ pub fn user(command: UserCommand, config: &Config) -> Result<String, UsersError>
             users.store(path)?;
             format!("changed the password of {name}")
         }
-        UserCommand::List => list(&users),
+        UserCommand::List => list(&users, &crate::usage_report::used(config, &users)),
     };
     Ok(message)
 }
 
-/// The `user list` table.
-fn list(users: &Users) -> String {
+/// A user's limits in words: `quota 10 GiB, max-files 1000, rate 10 MiB/s, max-sessions 2,
+/// expires 2027-01-31`, or `no limits`.
+fn limits_text(entry: &users::UserEntry) -> String {
+    let mut parts = Vec::new();
+    if let Some(quota) = entry.quota {
+        parts.push(format!("quota {}", exact_bytes(quota)));
+    }
+    if let Some(max) = entry.max_files {
+        parts.push(format!("max-files {max}"));
+    }
+    if let Some(rate) = entry.rate {
+        parts.push(format!("rate {}", limits::shown_rate(rate)));
+    }
+    if let Some(max) = entry.max_sessions {
+        parts.push(format!("max-sessions {max}"));
+    }
+    if let Some(expires) = &entry.expires {
+        let expired = if entry.is_expired(limits::today()) {
+            " (expired)"
+        } else {
+            ""
+        };
+        parts.push(format!("expires {expires}{expired}"));
+    }
+    if parts.is_empty() {
+        "no limits".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The `user list` table; `used` holds what each user stores, where it could be counted.
+fn list(users: &Users, used: &std::collections::HashMap<String, crate::usage::Usage>) -> String {
     if users.users.is_empty() {
         return "no users (add one with `ftpd user add NAME`)".into();
     }
@@ -93,7 +142,17 @@ fn list(users: &Users) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
-    let mut out = format!("{:width$}  {:<10}  HOME", "USER", "ACCESS");
+    let homes = users
+        .users
+        .iter()
+        .map(|(name, entry)| entry.home.as_deref().unwrap_or(name).len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!(
+        "{:width$}  {:<10}  {:homes$}  {:<24}  LIMITS",
+        "USER", "ACCESS", "HOME", "USED"
+    );
     for (name, entry) in &users.users {
         let access = if entry.read_only {
             "read-only"
@@ -101,7 +160,14 @@ fn list(users: &Users) -> String {
             "read-write"
         };
         let home = entry.home.as_deref().unwrap_or(name);
-        out.push_str(&format!("\n{name:width$}  {access:<10}  {home}"));
+        let used = match used.get(name) {
+            Some(usage) => format!("{}, {} files", limits::shown_size(usage.bytes), usage.files),
+            None => "-".into(),
+        };
+        let limits = limits_text(entry);
+        out.push_str(&format!(
+            "\n{name:width$}  {access:<10}  {home:homes$}  {used:<24}  {limits}"
+        ));
     }
     out
 }

@@ -5,7 +5,8 @@
 //! in one of as many reusable argon2 work areas (so memory does not grow with the number of
 //! logins). An unknown user is checked against a dummy hash with the default parameters, so both
 //! failures cost the same work and get the same answer. Passwords over 1 KiB are refused before
-//! hashing.
+//! hashing. An expired account (`expires`) is refused like a wrong password, after the same
+//! work; only the log says it expired.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -113,6 +114,15 @@ impl Authenticator {
             areas.push(work);
         }
         match entry {
+            Some(entry) if verified && entry.is_expired(crate::limits::today()) => {
+                // Told to the client like a wrong password; the log says why.
+                tracing::warn!(
+                    user,
+                    expires = entry.expires.as_deref().unwrap_or(""),
+                    "login refused: the account has expired"
+                );
+                Err(LoginError::Rejected { known: true })
+            }
             Some(entry) if verified => entry.account(user).map_err(|e| {
                 tracing::error!(user, error = %e, "bad entry in the users file");
                 LoginError::Unavailable("this account is misconfigured on the server".into())

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::limits::Setting;
+use crate::users::LimitChanges;
+
 /// ftpd: an authenticated, resumable, verified file-transfer server.
 #[derive(Debug, Parser)]
 #[command(name = "ftpd", version, about, long_about = None)]
@@ -255,6 +258,39 @@ pub enum Command {
     },
 }
 
+/// Per-user limits of `ftpd user add|set`; each is optional, and `none` removes one.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitArgs {
+    /// Bytes the user may store, unfinished uploads included: 10GiB, 500M, or none.
+    #[arg(long, value_name = "SIZE", value_parser = crate::limits::parse_size)]
+    pub quota: Option<Setting<u64>>,
+    /// Files the user may store, or none.
+    #[arg(long, value_name = "N", value_parser = crate::limits::parse_count)]
+    pub max_files: Option<Setting<u64>>,
+    /// Bytes per second across all the user's sessions, each way: 10MiB/s, 500K, or none.
+    #[arg(long, value_name = "RATE", value_parser = crate::limits::parse_rate)]
+    pub rate: Option<Setting<u64>>,
+    /// Sessions the user may have open at once, or none.
+    #[arg(long, value_name = "N", value_parser = crate::limits::parse_sessions)]
+    pub max_sessions: Option<Setting<u32>>,
+    /// Refuse the account from this day on (YYYY-MM-DD, UTC), or none.
+    #[arg(long, value_name = "DATE", value_parser = crate::limits::parse_expiry)]
+    pub expires: Option<Setting<String>>,
+}
+
+impl LimitArgs {
+    /// The changes these flags ask for.
+    pub fn changes(self) -> LimitChanges {
+        LimitChanges {
+            quota: self.quota,
+            max_files: self.max_files,
+            rate: self.rate,
+            max_sessions: self.max_sessions,
+            expires: self.expires,
+        }
+    }
+}
+
 /// `ftpd user …`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -271,13 +307,25 @@ pub enum UserCommand {
         /// The user may list, stat and download, nothing else.
         #[arg(long)]
         read_only: bool,
+        /// The user's limits.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Change a user's limits (each flag takes `none` to remove that limit); open sessions
+    /// keep theirs until they log in again.
+    Set {
+        /// User name.
+        name: String,
+        /// The limits to change.
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Remove a user (their files stay on disk).
     Del {
         /// User name.
         name: String,
     },
-    /// List users, their homes and permissions.
+    /// List users, their homes, permissions and limits, with what each stores.
     List,
     /// Change a user's password.
     Passwd {

@@ -6,7 +6,8 @@
 //! [`transport`] (TLS handshake or plain TCP for each connection),
 //! [`session`] (one connection's state machine), [`handlers`] (one file per operation),
 //! [`auth`], [`throttle`] and [`users`] (logins, argon2id, per-address throttling),
-//! [`rate_floor`] (the minimum transfer rate), [`jail`] (paths beneath a home, I/O errors to
+//! [`rate_floor`] (the minimum transfer rate), [`limits`] and [`usage`] (per-user limits: quota,
+//! files, rate, sessions), [`jail`] (paths beneath a home, I/O errors to
 //! refusals), [`modes`] (the modes
 //! of what the server creates), [`admin`]
 //! (the `user` and `keygen` commands), [`uploads`] (partial names, the client's times, locks),
@@ -25,6 +26,7 @@ pub mod failure;
 pub mod fatal;
 pub mod handlers;
 pub mod jail;
+pub mod limits;
 pub mod modes;
 pub mod rate_floor;
 pub mod serve;
@@ -39,6 +41,8 @@ pub mod throttle;
 pub mod tls;
 pub mod transport;
 pub mod uploads;
+pub mod usage;
+pub mod usage_report;
 pub mod users;
 
 pub use config::Config;

@@ -118,7 +118,7 @@ where
         Instant::now() + limit,
         login::log_in(conn, peer, state, &phase),
     );
-    let account = tokio::select! {
+    let (account, slot) = tokio::select! {
         result = login => match result {
             Ok(account) => account?,
             Err(_) => {
@@ -132,7 +132,7 @@ where
         () = state.shutdown.cancelled() => return Err(shutting_down()),
     };
     tracing::info!(%peer, user = %account.name, "logged in");
-    let session = handlers::Session::open(account, state)
+    let session = handlers::Session::open(account, slot, state)
         .await
         .map_err(SessionError::Fatal)?;
     let mut pipeline = handlers::put_whole::Pipeline::default();
@@ -187,6 +187,7 @@ where
         ClientMessage::RemoveTree { path } => {
             handlers::remove_tree::handle(conn, session, &path).await?;
         }
+        ClientMessage::DiskUsage {} => handlers::df::handle(conn, session).await?,
         ClientMessage::Quit {} => return Ok(true),
         ClientMessage::PutWhole(request) => {
             pipeline.receive(conn, session, state, request).await?;

@@ -133,12 +133,13 @@ async fn prepare_parts(
         auth,
         store,
         locks: Arc::default(),
+        limits: crate::limits::Registry::default(),
     };
     Ok((Arc::new(state), first_run))
 }
 
 /// The store `storage` names.
-async fn configured_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+pub(crate) async fn configured_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     match &config.storage {
         Storage::Local => local_store(config),
         Storage::S3(s3) => s3_store(s3).await,

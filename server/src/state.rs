@@ -31,6 +31,9 @@ pub struct ServerState {
     pub locks: Arc<PathLocks>,
     /// Failed logins by client address.
     pub throttle: LoginThrottle,
+    /// What each user's sessions share: their count, the user's rate, the count of their
+    /// storage.
+    pub limits: crate::limits::Registry,
     /// Cancelled when the server begins a graceful shutdown.
     pub shutdown: CancellationToken,
 }

@@ -16,12 +16,13 @@ use ftp_proto::files::private_file::{
 use serde::{Deserialize, Serialize};
 
 use crate::jail;
+use crate::limits::{self, Limits, Setting};
 
 /// Longest user name accepted.
 pub const MAX_NAME_LEN: usize = 64;
 
 /// Header written at the top of every users file.
-const HEADER: &str = "# ftpd users: managed by `ftpd user add|del|passwd`. Passwords are argon2id hashes.\n\
+const HEADER: &str = "# ftpd users: managed by `ftpd user add|set|del|passwd`. Passwords are argon2id hashes.\n\
 # Keep this file mode 0600: the server refuses to start otherwise.\n\n";
 
 /// One user as stored.
@@ -36,6 +37,43 @@ pub struct UserEntry {
     /// May only list, stat and download.
     #[serde(default)]
     pub read_only: bool,
+    /// Bytes the user may store, unfinished uploads included (`--quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<u64>,
+    /// Files the user may store (`--max-files`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<u64>,
+    /// Bytes per second across all the user's sessions, each way (`--rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u64>,
+    /// Sessions the user may have open at once (`--max-sessions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions: Option<u32>,
+    /// `YYYY-MM-DD`: the account is refused from the start of that day, UTC (`--expires`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// Changes to a user's limits (`ftpd user add|set`): `None` leaves one as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitChanges {
+    /// `--quota`.
+    pub quota: Option<Setting<u64>>,
+    /// `--max-files`.
+    pub max_files: Option<Setting<u64>>,
+    /// `--rate`.
+    pub rate: Option<Setting<u64>>,
+    /// `--max-sessions`.
+    pub max_sessions: Option<Setting<u32>>,
+    /// `--expires`.
+    pub expires: Option<Setting<String>>,
+}
+
+impl LimitChanges {
+    /// Whether nothing is to change.
+    pub fn is_empty(&self) -> bool {
+        *self == LimitChanges::default()
+    }
 }
 
 /// The whole users file.
@@ -56,6 +94,8 @@ pub struct Account {
     pub home: PathBuf,
     /// May only list, stat and download.
     pub read_only: bool,
+    /// The account's limits (quota, files, rate, sessions).
+    pub limits: Limits,
 }
 
 /// A users file that cannot be used.
@@ -101,7 +141,44 @@ impl UserEntry {
             name: name.to_owned(),
             home,
             read_only: self.read_only,
+            limits: self.limits(),
         })
+    }
+
+    /// The entry's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            quota: self.quota,
+            max_files: self.max_files,
+            rate: self.rate,
+            max_sessions: self.max_sessions,
+        }
+    }
+
+    /// Whether the account is expired on day `today` (days since the epoch, UTC).
+    pub fn is_expired(&self, today: i64) -> bool {
+        self.expires
+            .as_deref()
+            .is_some_and(|expires| limits::is_expired(expires, today))
+    }
+
+    /// Applies `changes` to the entry's limits.
+    pub fn apply(&mut self, changes: LimitChanges) {
+        if let Some(quota) = changes.quota {
+            self.quota = quota.value();
+        }
+        if let Some(max_files) = changes.max_files {
+            self.max_files = max_files.value();
+        }
+        if let Some(rate) = changes.rate {
+            self.rate = rate.value();
+        }
+        if let Some(max_sessions) = changes.max_sessions {
+            self.max_sessions = max_sessions.value();
+        }
+        if let Some(expires) = changes.expires {
+            self.expires = expires.value();
+        }
     }
 }
 
@@ -144,6 +221,12 @@ impl Users {
             entry.account(name).map_err(invalid)?;
             if !entry.password.starts_with("$argon2id$") {
                 return Err(invalid("password is not an argon2id hash".into()));
+            }
+            if let Some(expires) = &entry.expires {
+                limits::date_days(expires).map_err(|e| invalid(format!("expires: {e}")))?;
+            }
+            if entry.max_sessions == Some(0) {
+                return Err(invalid("max_sessions must be at least 1".into()));
             }
         }
         Ok(Some(users))
@@ -205,6 +288,11 @@ impl Users {
             password: hash_password(password)?,
             home,
             read_only,
+            quota: None,
+            max_files: None,
+            rate: None,
+            max_sessions: None,
+            expires: None,
         };
         Ok(self.users.entry(name.to_owned()).or_insert(entry))
     }
@@ -217,6 +305,16 @@ impl Users {
             .get_mut(name)
             .ok_or_else(|| UsersError::Refused(format!("no user named {name:?}")))?;
         entry.password = hash;
+        Ok(())
+    }
+
+    /// Changes a user's limits.
+    pub fn set_limits(&mut self, name: &str, changes: LimitChanges) -> Result<(), UsersError> {
+        let entry = self
+            .users
+            .get_mut(name)
+            .ok_or_else(|| UsersError::Refused(format!("no user named {name:?}")))?;
+        entry.apply(changes);
         Ok(())
     }
 
@@ -350,6 +448,75 @@ mod tests {
         assert!(!verify_password(
             &pw("s3cret-pasS"),
             &loaded.users["alice"].password
+        ));
+    }
+
+    #[test]
+    fn limits_round_trip_and_old_files_load_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        // A file written before limits existed.
+        let old = "[users.alice]\npassword = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\"\nread_only = false\n";
+        std::fs::write(&path, old).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut users = Users::load(&path).unwrap().unwrap();
+        assert_eq!(users.users["alice"].limits(), Limits::default());
+        assert!(!users.users["alice"].is_expired(limits::today()));
+        users
+            .set_limits(
+                "alice",
+                LimitChanges {
+                    quota: Some(Setting::Set(10 << 30)),
+                    max_files: Some(Setting::Set(1000)),
+                    rate: Some(Setting::Set(10 << 20)),
+                    max_sessions: Some(Setting::Set(2)),
+                    expires: Some(Setting::Set("2027-01-31".into())),
+                },
+            )
+            .unwrap();
+        users.store(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("quota = 10737418240"), "{text}");
+        assert!(text.contains("expires = \"2027-01-31\""), "{text}");
+        let loaded = Users::load(&path).unwrap().unwrap();
+        assert_eq!(loaded, users);
+        let account = loaded.users["alice"].account("alice").unwrap();
+        assert_eq!(
+            account.limits,
+            Limits {
+                quota: Some(10 << 30),
+                max_files: Some(1000),
+                rate: Some(10 << 20),
+                max_sessions: Some(2),
+            }
+        );
+        let day = limits::date_days("2027-01-31").unwrap();
+        assert!(!loaded.users["alice"].is_expired(day - 1));
+        assert!(loaded.users["alice"].is_expired(day));
+        // Cleared one by one; others stay.
+        users
+            .set_limits(
+                "alice",
+                LimitChanges {
+                    quota: Some(Setting::Clear),
+                    expires: Some(Setting::Clear),
+                    ..LimitChanges::default()
+                },
+            )
+            .unwrap();
+        users.store(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("quota") && !text.contains("expires"),
+            "{text}"
+        );
+        assert!(text.contains("max_files = 1000"), "{text}");
+        assert!(users.set_limits("nobody", LimitChanges::default()).is_err());
+        // A bad date in the file is an invalid file, not an open account.
+        std::fs::write(&path, format!("{old}expires = \"soon\"\n")).unwrap();
+        assert!(matches!(
+            Users::load(&path),
+            Err(UsersError::Invalid { .. })
         ));
     }
 

@@ -28,6 +28,7 @@ pub async fn run(session: &mut Session, command: Command) -> Result<(), ClientEr
             partial,
         } => simple::rm(session, &path, recursive, partial).await,
         Command::Partials => simple::partials(session).await,
+        Command::Df => simple::df(session).await,
         Command::Mkdir { path } => simple::mkdir(session, &path).await,
         Command::Mv { src, dst, force } => simple::mv(session, &src, &dst, force).await,
         Command::Sync(args) => sync::run(session, args).await,

@@ -1,5 +1,5 @@
 //! `ftp stat PATH`, `ftp rm [-r | --partial] PATH`, `ftp mkdir PATH`, `ftp mv SRC DST`,
-//! `ftp partials`: one request, one answer.
+//! `ftp partials`, `ftp df`: one request, one answer.
 
 use crate::error::ClientError;
 use crate::output;
@@ -159,6 +159,62 @@ pub async fn partials(session: &mut Session) -> Result<(), ClientError> {
     session.finish().await
 }
 
+/// `ftp df`: what the user stores, the quota and file limit, and what is free.
+pub async fn df(session: &mut Session) -> Result<(), ClientError> {
+    let global = &session.global.clone();
+    let client = session.client().await?;
+    let usage = client.disk_usage().await?;
+    let text = if global.json {
+        format!("{}\n", df_json(&usage))
+    } else {
+        df_text(&usage)
+    };
+    super::print(&text)?;
+    session.finish().await
+}
+
+/// `ftp df --json`'s object.
+fn df_json(usage: &ftp_proto::UsageInfo) -> serde_json::Value {
+    serde_json::json!({
+        "op": "df",
+        "used_bytes": usage.used_bytes,
+        "used_files": usage.used_files,
+        "partial_bytes": usage.partial_bytes,
+        "quota_bytes": usage.quota_bytes,
+        "free_bytes": usage.quota_bytes.map(|quota| quota.saturating_sub(usage.used_bytes)),
+        "max_files": usage.max_files,
+        "free_files": usage.max_files.map(|max| max.saturating_sub(usage.used_files)),
+    })
+}
+
+/// `ftp df`'s lines.
+fn df_text(usage: &ftp_proto::UsageInfo) -> String {
+    use ftp_proto::units::approx_bytes;
+    let mut text = format!(
+        "used   {} ({} bytes) in {} files, {} of it in unfinished uploads\n",
+        approx_bytes(usage.used_bytes),
+        usage.used_bytes,
+        usage.used_files,
+        approx_bytes(usage.partial_bytes)
+    );
+    match usage.quota_bytes {
+        Some(quota) => text.push_str(&format!(
+            "quota  {}, {} free\n",
+            approx_bytes(quota),
+            approx_bytes(quota.saturating_sub(usage.used_bytes))
+        )),
+        None => text.push_str("quota  none\n"),
+    }
+    match usage.max_files {
+        Some(max) => text.push_str(&format!(
+            "files  at most {max}, {} free\n",
+            max.saturating_sub(usage.used_files)
+        )),
+        None => text.push_str("files  no limit\n"),
+    }
+    text
+}
+
 /// An age in its largest whole unit: `42s`, `5m`, `3h`, `2d`.
 fn age(secs: u64) -> String {
     match secs {
@@ -171,6 +227,23 @@ fn age(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn df_shows_what_is_free() {
+        let usage = ftp_proto::UsageInfo {
+            used_bytes: 3 << 20,
+            used_files: 4,
+            partial_bytes: 1 << 20,
+            quota_bytes: Some(10 << 20),
+            max_files: None,
+        };
+        let json = super::df_json(&usage);
+        assert_eq!(json["free_bytes"], 7 << 20);
+        assert!(json["max_files"].is_null() && json["free_files"].is_null());
+        let text = super::df_text(&usage);
+        assert!(text.contains("quota  10 MiB, 7 MiB free"), "{text}");
+        assert!(text.contains("files  no limit"), "{text}");
+    }
+
     #[test]
     fn ages_are_shown_in_their_largest_unit() {
         let shown: Vec<_> = [0, 59, 60, 3599, 3600, 86400 * 3].map(super::age).into();

@@ -15,6 +15,7 @@ pub mod names;
 pub mod plan;
 pub mod planned;
 pub mod put;
+pub mod quota;
 pub mod remote;
 pub mod report;
 pub mod walk;

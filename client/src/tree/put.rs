@@ -149,6 +149,8 @@ pub async fn send(
             output::put_summary(&job, &outcome),
         )
     });
+    // The whole remaining size against the quota, before anything is sent.
+    super::quota::check(connector, client, options.retries, progress, upload).await?;
     // Folders: those a file sent into creates need no request of their own.
     let covered = super::covered_folders(&upload.plan);
     for item in &upload.plan.items {

@@ -17,7 +17,7 @@ use ftp_proto::{ErrorKind, MAX_CHUNK_LEN, ServerMessage, file_frames};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use super::Session;
+use super::{Session, Way};
 use crate::connection::{Connection, send, send_error};
 use crate::error::shutting_down;
 use crate::error::{Refusal, SessionError};
@@ -42,7 +42,12 @@ where
 {
     // Paced no slower than the floor: the server never cuts its own pace.
     let pace = limit_rate.map(|rate| rate.max(state.config.min_transfer_rate));
-    let chunk_len = pace.map_or(MAX_CHUNK_LEN, ftp_proto::pace::chunk_len);
+    // The user's rate (across their sessions) makes frames small too, so it moves smoothly.
+    let smallest = match (pace, session.account.limits.rate) {
+        (Some(pace), Some(rate)) => Some(pace.min(rate)),
+        (pace, rate) => pace.or(rate),
+    };
+    let chunk_len = smallest.map_or(MAX_CHUNK_LEN, ftp_proto::pace::chunk_len);
     let reading = match open(session, path, offset, chunk_len).await {
         Ok(reading) => reading,
         Err(refusal) => return send_error(conn, refusal).await,
@@ -101,6 +106,11 @@ where
                 () = pacer.take(len) => {}
                 () = state.shutdown.cancelled() => return Err(shutting_down()),
             }
+        }
+        // The user's rate across all their sessions: waiting for it is the server's delay.
+        tokio::select! {
+            waited = session.pace(Way::Down, len) => floor.excuse(waited),
+            () = state.shutdown.cancelled() => return Err(shutting_down()),
         }
         let sending = file_frames::send_data(conn, position, data);
         tokio::pin!(sending);

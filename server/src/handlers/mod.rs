@@ -2,6 +2,7 @@
 //! [`Session`]; they speak only to its home in the store ([`crate::storage::Home`]) and answer
 //! refusals with an error frame while the session goes on.
 
+pub mod df;
 pub mod get;
 pub mod list;
 pub mod mkdir;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use ftp_proto::ErrorKind;
 
 use crate::error::Refusal;
+use crate::limits::SessionSlot;
 use crate::state::ServerState;
 use crate::storage::Home;
 use crate::users::Account;
@@ -33,11 +35,17 @@ pub struct Session {
     pub account: Account,
     /// The user's home in its store.
     pub storage: Arc<dyn Home>,
+    /// The session's place among its user's, and what they share (rate, storage count).
+    pub slot: SessionSlot,
 }
 
 impl Session {
     /// Opens the home of `account` in the server's store (making it on first login).
-    pub async fn open(account: Account, state: &ServerState) -> Result<Self, Refusal> {
+    pub async fn open(
+        account: Account,
+        slot: SessionSlot,
+        state: &ServerState,
+    ) -> Result<Self, Refusal> {
         let storage = state
             .store
             .open_home(&account.name, &account.home)
@@ -46,7 +54,11 @@ impl Session {
                 tracing::error!(user = %account.name, error = %e, "cannot open the home folder");
                 Refusal::new(ErrorKind::Internal, "server error: opening the home folder")
             })?;
-        Ok(Session { account, storage })
+        Ok(Session {
+            account,
+            storage,
+            slot,
+        })
     }
 }
 
@@ -73,4 +85,34 @@ pub fn require_write(session: &Session, action: &str) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+impl Session {
+    /// Something changed what the user stores in a way the count does not follow (a removal,
+    /// a replacing rename): the next quota check counts again.
+    pub fn usage_changed(&self) {
+        self.slot.shared.usage.stale();
+    }
+
+    /// Waits until `bytes` more may move `way` at the user's rate across all their sessions
+    /// (no wait without a rate); how long it waited.
+    pub async fn pace(&self, way: Way, bytes: u64) -> std::time::Duration {
+        let Some(rate) = self.account.limits.rate else {
+            return std::time::Duration::ZERO;
+        };
+        let pacer = match way {
+            Way::Up => &self.slot.shared.uploads,
+            Way::Down => &self.slot.shared.downloads,
+        };
+        pacer.take(bytes, rate).await
+    }
+}
+
+/// Which way data moves, for the user's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// To the server.
+    Up,
+    /// From the server.
+    Down,
 }

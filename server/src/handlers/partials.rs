@@ -52,6 +52,7 @@ async fn try_remove(session: &Session, state: &ServerState, path: &str) -> Resul
     let key = session.account.home.join(path.relative());
     let lock = state.locks.lock(key, id, "", &shown).await?;
     let removed = session.storage.drop_partials(&path).await;
+    session.usage_changed();
     let removed = removed.map_err(|e| Refusal::internal("dropping a partial upload", e.detail))?;
     drop(lock);
     if removed == 0 {

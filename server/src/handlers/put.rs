@@ -14,27 +14,30 @@
 //! answer is sent, so whatever the client runs next never finds this upload holding it. An
 //! upload the store cannot hold (the disk's free space less a reserve) is refused before any
 //! data is sent; a store found full while writing (data or inodes) is answered as such
-//! ([`super::upload_refusals`]).
+//! ([`super::upload_refusals`]). So is one that does not fit the user's quota or file limit
+//! ([`reserve`]: checked from the declared size, less what a partial holds), before any
+//! partial is made. Chunks are read at the user's rate, across all their sessions.
 
 use ftp_proto::{ClientMessage, ErrorKind, MAX_CHUNK_LEN, PutRequest, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use super::Session;
 use super::upload_refusals as refusals;
+use super::{Session, Way};
 use crate::connection::{Connection, receive, send, send_error};
 use crate::error::{Refusal, SessionError};
 use crate::jail::RemotePath;
 use crate::state::ServerState;
 use crate::storage::{Conflict, HeldUpload, PartialUpload, UploadLimits, UploadTarget};
 use crate::uploads::{self, PathLock};
+use crate::usage::{self, Need, Reservation};
 
 /// Where the destination stands before any data moves.
 enum Prepared {
     /// A regular file of the same size is there and is to be compared: its hash.
     Existing([u8; 32]),
-    /// Ready to receive into the open partial.
-    Ready(Box<dyn PartialUpload>),
+    /// Ready to receive into the open partial, with what it reserved of the user's quota.
+    Ready(Box<dyn PartialUpload>, Option<Reservation>),
 }
 
 /// Everything about one accepted upload.
@@ -89,7 +92,7 @@ where
     let lock_key = upload.lock_key(session);
     let mut conflict = Conflict::of(request.force);
     // A second round only after `PutReplace`: the lock was let go before `PutExisting`.
-    let (lock, mut partial) = loop {
+    let (lock, mut partial, reservation) = loop {
         let lock = match state
             .locks
             .lock(
@@ -123,7 +126,7 @@ where
                     }
                 }
             }
-            Ok(Prepared::Ready(partial)) => break (lock, partial),
+            Ok(Prepared::Ready(partial, reservation)) => break (lock, partial, reservation),
         }
     };
     let offset = partial.offset();
@@ -138,7 +141,7 @@ where
         tracing::debug!(user = %session.account.name, path = %upload.shown, "receiving upload");
     }
     let received = tokio::select! {
-        result = receive_chunks(conn, state, partial.as_mut(), offset, upload.target.size) => result,
+        result = receive_chunks(conn, session, state, partial.as_mut(), offset, upload.target.size) => result,
         () = lock.cancel.cancelled() => Err(SessionError::Fatal(Refusal::new(
             ErrorKind::Busy,
             "upload taken over by a newer connection of the same command",
@@ -156,7 +159,11 @@ where
         }
     };
     let expected = received?;
-    complete(conn, session, state, &upload, lock, held, expected).await
+    let landed = complete(conn, session, state, &upload, lock, held, expected).await?;
+    if landed && let Some(reservation) = reservation {
+        reservation.landed();
+    }
+    Ok(())
 }
 
 /// Permission, path and size checks that need no disk access.
@@ -202,6 +209,7 @@ async fn prepare(
     if let Some(sha256) = existing {
         return Ok(Prepared::Existing(sha256));
     }
+    let reservation = reserve(session, &upload.target, &upload.shown, conflict).await?;
     let limits = UploadLimits {
         max_partials: state.config.max_partials_per_user,
         // Partials being written by live uploads (this one's included) are not idle.
@@ -212,12 +220,71 @@ async fn prepare(
         .open_upload(target.clone(), limits)
         .await
         .map_err(|e| refusals::open(&e, &upload.shown))?;
-    Ok(Prepared::Ready(partial))
+    Ok(Prepared::Ready(partial, reservation))
+}
+
+/// Checks an upload to `target` against the user's quota and file limit, before anything is
+/// stored, and reserves what it needs: its size, less what a partial of it already holds (a
+/// resume needs only the rest) and, when it replaces a file, less that file's size.
+pub(super) async fn reserve(
+    session: &Session,
+    target: &UploadTarget,
+    shown: &str,
+    conflict: Conflict,
+) -> Result<Option<Reservation>, Refusal> {
+    let limits = &session.account.limits;
+    if !limits.counts_usage() {
+        return Ok(None);
+    }
+    let held = held_for(session, target).await;
+    // Without replacing, the destination was found free; a replaced file's bytes go.
+    let replaced = if conflict == Conflict::Refuse {
+        None
+    } else {
+        match session.storage.describe(&target.path, false).await {
+            Ok(described) if described.entry.kind != ftp_proto::EntryKind::Dir => {
+                Some(described.entry.size)
+            }
+            _ => None,
+        }
+    };
+    let need = Need {
+        bytes: target
+            .size
+            .saturating_sub(held)
+            .saturating_sub(replaced.unwrap_or(0)),
+        files: u64::from(replaced.is_none()),
+    };
+    usage::reserve(
+        &session.slot.shared,
+        session.storage.as_ref(),
+        limits,
+        need,
+        shown,
+    )
+    .await
+}
+
+/// What an unfinished upload to `target` of the same size already holds (0 for none): the
+/// bytes a resume does not need again.
+async fn held_for(session: &Session, target: &UploadTarget) -> u64 {
+    let Ok(partials) = session.storage.partials().await else {
+        return 0;
+    };
+    let wanted = target.path.relative();
+    partials
+        .iter()
+        .filter(|p| p.size == target.size && p.held <= p.size)
+        .filter(|p| RemotePath::parse(&p.path).is_ok_and(|path| path.relative() == wanted))
+        .map(|p| p.held)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Receives chunks until `PutFinish`; returns the client's SHA-256.
 async fn receive_chunks<S>(
     conn: &mut Connection<S>,
+    session: &Session,
     state: &ServerState,
     partial: &mut dyn PartialUpload,
     offset: u64,
@@ -264,8 +331,15 @@ where
                     )));
                 }
                 position += len;
-                // A writer behind (a slow disk, a prefix being hashed) is the server's delay.
-                floor.excuse(queued.elapsed());
+                // The user's rate across their sessions holds the next chunk back.
+                let paced = tokio::select! {
+                    waited = session.pace(Way::Up, len) => waited,
+                    () = state.shutdown.cancelled() => return Err(crate::error::shutting_down()),
+                };
+                // A writer behind (a slow disk, a prefix being hashed) is the server's delay,
+                // and so is the user's rate.
+                floor.excuse(queued.elapsed().saturating_sub(paced));
+                floor.excuse(paced);
                 floor.record(len);
                 floor.check(Instant::now()).map_err(SessionError::Fatal)?;
             }
@@ -280,9 +354,9 @@ where
     }
 }
 
-/// Verifies the whole file and makes it visible, or discards it on a mismatch. The destination's
-/// `lock` is let go before the client is told anything, so a command it starts next never
-/// finds this upload still holding it.
+/// Verifies the whole file and makes it visible, or discards it on a mismatch; whether it
+/// landed. The destination's `lock` is let go before the client is told anything, so a command
+/// it starts next never finds this upload still holding it.
 async fn complete<S>(
     conn: &mut Connection<S>,
     session: &Session,
@@ -291,7 +365,7 @@ async fn complete<S>(
     lock: PathLock,
     held: Box<dyn HeldUpload>,
     expected: [u8; 32],
-) -> Result<(), SessionError>
+) -> Result<bool, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -300,7 +374,7 @@ where
         tracing::warn!(user = %session.account.name, path = %upload.shown, "SHA-256 mismatch; partial discarded");
         held.abandon().await;
         drop(lock);
-        return send_error(
+        send_error(
             conn,
             Refusal::new(
                 ErrorKind::Integrity,
@@ -310,13 +384,15 @@ where
                 ),
             ),
         )
-        .await;
+        .await?;
+        return Ok(false);
     }
     let finished = held.commit(state.config.fsync, upload.force).await;
     drop(lock);
     if let Err(error) = finished {
         // The partial stays whole and verified: a rerun finishes it without resending.
-        return send_error(conn, refusals::commit(&error, &upload.shown, upload.force)).await;
+        send_error(conn, refusals::commit(&error, &upload.shown, upload.force)).await?;
+        return Ok(false);
     }
     let size = upload.target.size;
     tracing::info!(user = %session.account.name, path = %upload.shown, size, "upload complete");
@@ -327,7 +403,8 @@ where
             sha256: actual,
         },
     )
-    .await
+    .await?;
+    Ok(true)
 }
 
 /// A protocol violation during an upload.

@@ -20,6 +20,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let result = remove(session, path).await;
+    session.usage_changed();
     match result {
         Ok(()) => {
             tracing::info!(user = %session.account.name, path, "removed");

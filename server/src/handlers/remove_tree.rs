@@ -20,7 +20,9 @@ pub async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match remove_tree(session, path).await {
+    let removed = remove_tree(session, path).await;
+    session.usage_changed();
+    match removed {
         Ok(removed) => {
             tracing::info!(
                 user = %session.account.name,

@@ -65,6 +65,10 @@ async fn rename(
         .await?;
     let to_lock = state.locks.lock(key(&to), id, "", &to.to_string()).await?;
     let moved = session.storage.rename(&from, &to, force).await;
+    if force {
+        // A replaced file no longer counts.
+        session.usage_changed();
+    }
     drop((from_lock, to_lock));
     moved.map_err(|e| refusal(&e, &from, &to))?;
     Ok((from, to))

@@ -62,8 +62,10 @@ pub async fn alice() -> (Alice, Arc<ServerState>, Session) {
         name: "alice".into(),
         home: "alice".into(),
         read_only: false,
+        limits: crate::limits::Limits::default(),
     };
-    let session = Session::open(account, &state)
+    let slot = state.limits.enter("alice", None).expect("a session slot");
+    let session = Session::open(account, slot, &state)
         .await
         .expect("alice's session");
     (Alice { _dir: dir, home }, state, session)

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Connection, out_of_order, receive, send, send_error};
 use crate::auth::LoginError;
 use crate::error::{Refusal, SessionError};
+use crate::limits::SessionSlot;
 use crate::state::ServerState;
 use crate::users::Account;
 
@@ -31,7 +32,7 @@ pub(super) async fn log_in<S>(
     peer: SocketAddr,
     state: &ServerState,
     phase: &AtomicU8,
-) -> Result<Account, SessionError>
+) -> Result<(Account, SessionSlot), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -61,6 +62,7 @@ where
         let (why, known) = match checked {
             Ok(account) => {
                 reserved.succeeded(&user);
+                let slot = enter(state, peer, &account)?;
                 send(
                     conn,
                     ServerMessage::Welcome {
@@ -70,7 +72,7 @@ where
                     },
                 )
                 .await?;
-                return Ok(account);
+                return Ok((account, slot));
             }
             Err(LoginError::Unavailable(why)) => {
                 return Err(SessionError::Fatal(Refusal::new(ErrorKind::Internal, why)));
@@ -101,4 +103,25 @@ where
         phase.store(WAITING, Ordering::Relaxed);
     }
     Err(out_of_order("login attempts exhausted"))
+}
+
+/// Counts the session among its user's, refusing it when `max_sessions` are open already.
+fn enter(
+    state: &ServerState,
+    peer: SocketAddr,
+    account: &Account,
+) -> Result<SessionSlot, SessionError> {
+    state
+        .limits
+        .enter(&account.name, account.limits.max_sessions)
+        .map_err(|too_many| {
+            tracing::warn!(%peer, user = %account.name, max_sessions = too_many.max, "login refused: too many sessions");
+            SessionError::Fatal(Refusal::new(
+                ErrorKind::TooManySessions,
+                format!(
+                    "too many sessions: user {} already has {} open, the most this account allows; try again when one ends",
+                    account.name, too_many.max
+                ),
+            ))
+        })
 }

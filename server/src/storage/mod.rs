@@ -180,4 +180,11 @@ pub trait Home: Send + Sync + std::fmt::Debug {
     /// Starts a batch of whole files, syncing them when `durable`; `slot` (0 or 1) keeps its
     /// partials apart from the batch before it, which may still be settling.
     fn start_batch(&self, slot: usize, durable: bool) -> Box<dyn WholeBatch>;
+
+    /// What this user stores, for the quota: every non-folder's size in the home (a walk, in
+    /// bounded memory) plus what the user's unfinished uploads hold. Any store has it through
+    /// [`Home::walk_tree`] and [`Home::partials`]; one that keeps a count may answer faster.
+    async fn usage(&self) -> Result<crate::usage::Usage, StorageError> {
+        crate::usage::count(self).await
+    }
 }

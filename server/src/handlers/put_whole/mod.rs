@@ -102,6 +102,14 @@ async fn admit(
             &upload.shown,
         )
         .await?;
+    let conflict = crate::storage::Conflict::of(upload.force);
+    let reservation = super::put::reserve(session, &upload.target, &upload.shown, conflict).await?;
+    if let Some(reservation) = reservation {
+        // Counted as stored at once; a file that does not land after all (identical content,
+        // a refusal) marks the count stale when its answer goes out.
+        reservation.landed();
+    }
+    session.pace(super::Way::Up, size).await;
     let file = WholeFile {
         path: upload.target.path.clone(),
         partial: upload.target.partial.clone(),
@@ -192,6 +200,9 @@ where
     for (answer, shown) in answers.map_err(SessionError::Fatal)? {
         if let (ServerMessage::PutDone { size, .. }, Some(shown)) = (&answer, &shown) {
             tracing::info!(user = %session.account.name, path = %shown, size, "upload complete");
+        } else if session.account.limits.counts_usage() {
+            // It was counted as stored when admitted.
+            session.usage_changed();
         }
         conn.feed(answer).await.map_err(SessionError::from)?;
     }
