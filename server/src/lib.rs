@@ -25,6 +25,7 @@ pub mod failure;
 pub mod fatal;
 pub mod handlers;
 pub mod jail;
+pub mod keys;
 pub mod modes;
 pub mod rate_floor;
 pub mod serve;
