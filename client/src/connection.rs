@@ -116,13 +116,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         let client_nonce = handshake::new_nonce()?;
         let proof = handshake::client_proof(key, binding, &server_nonce, &client_nonce);
-        client
-            .send(ClientMessage::Hello {
+        // The default key goes in a plain hello, as it always did; a named key names itself.
+        let hello = if key.is_default() {
+            ClientMessage::Hello {
                 version: PROTOCOL_VERSION,
                 nonce: client_nonce,
                 proof,
-            })
-            .await?;
+            }
+        } else {
+            ClientMessage::KeyHello {
+                version: PROTOCOL_VERSION,
+                key: key.name().to_owned(),
+                nonce: client_nonce,
+                proof,
+            }
+        };
+        client.send(hello).await?;
         match client.receive().await? {
             ServerMessage::Proof { proof }
                 if handshake::verify_server_proof(

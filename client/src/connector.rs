@@ -188,6 +188,17 @@ impl Connector {
             ClientError::Remote {
                 kind: ErrorKind::BadKey,
                 message,
+            } if !self.key.is_default() => ClientError::Remote {
+                kind: ErrorKind::BadKey,
+                message: format!(
+                    "{message} (key {:?}, key file {}): ask the server's operator for a current key file for this client (`ftpd key add` or `ftpd key rotate` writes one)",
+                    self.key.name(),
+                    self.key_file.display()
+                ),
+            },
+            ClientError::Remote {
+                kind: ErrorKind::BadKey,
+                message,
             } => ClientError::Remote {
                 kind: ErrorKind::BadKey,
                 message: format!(

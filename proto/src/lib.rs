@@ -42,7 +42,7 @@ pub use message::{
     ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, PartialInfo, PutRequest,
     ServerMessage, TreeEntry, UsageInfo, WholeRequest,
 };
-pub use secret::{Password, SharedKey};
+pub use secret::{DEFAULT_KEY_NAME, Password, SharedKey};
 
 /// Protocol version carried in the first message of each side; bumped on any wire change
 /// (3: the key proofs include the TLS channel binding; 4: listings name FIFOs, sockets and

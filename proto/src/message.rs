@@ -131,6 +131,21 @@ pub enum ClientMessage {
     },
     /// The user's storage: what is used and the limits (answered with `DiskUsage`).
     DiskUsage {},
+    /// Answer to the server's hello from a client holding a named key (`ftpd key add`): as
+    /// `Hello`, plus the key's name, so the server knows which key to check the proof with.
+    /// A plain `Hello` means the key named `default` (the shared `ftpd.key`). Appended after
+    /// `DiskUsage`, so no earlier variant's bytes changed.
+    KeyHello {
+        /// Protocol version the client speaks.
+        version: u32,
+        /// The key's name (as `ftpd key add` gave it; at most 64 bytes).
+        key: String,
+        /// Fresh random nonce from the client.
+        nonce: Nonce,
+        /// HMAC-SHA256(named key, "client" | TLS channel binding | server nonce | client
+        /// nonce), as in `Hello`.
+        proof: Proof,
+    },
 }
 
 /// What identifies a local file for resuming: its size and modification time.

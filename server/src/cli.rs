@@ -46,6 +46,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "FTPD_SECRET_FILE", value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
 
+    /// Named client keys file (`ftpd key …`, mode 0600) [default: ftpd-keys.toml beside the
+    /// users file].
+    #[arg(long, env = "FTPD_KEYS", value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+
     /// TLS certificate chain (PEM), with --tls-key [default: ./ftpd-cert.pem, self-signed,
     /// generated when missing].
     #[arg(long, env = "FTPD_TLS_CERT", value_name = "FILE")]
@@ -94,6 +99,25 @@ pub struct UserSettings {
     /// As `secret_file`.
     #[arg(long = "tls-key", id = "unused_tls_key", global = true, hide = true)]
     pub tls_key: Option<PathBuf>,
+}
+
+/// The settings `ftpd key …` uses, also taken after `key` or its subcommand. Their environment
+/// variables are read with [`SettingsArgs`].
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeysSettings {
+    /// Config file [default: config/ftpd.toml when present; env: FTPD_CONFIG].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Users file, beside which the keys file is by default [default: ./ftpd-users.toml; env:
+    /// FTPD_USERS].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// Named client keys file (mode 0600) [default: ftpd-keys.toml beside the users file; env:
+    /// FTPD_KEYS].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
 }
 
 /// The settings `ftpd keygen` uses, also taken after `keygen`.
@@ -187,7 +211,7 @@ impl Cli {
             .into_iter()
             .flatten()
             .collect(),
-            None => Vec::new(),
+            Some(Command::Key { .. }) | None => Vec::new(),
         }
     }
 
@@ -214,6 +238,13 @@ impl Cli {
                 replace(&mut settings.config, &after.config);
                 replace(&mut settings.secret_file, &after.secret_file);
             }
+            Some(Command::Key {
+                settings: after, ..
+            }) => {
+                replace(&mut settings.config, &after.config);
+                replace(&mut settings.users, &after.users);
+                replace(&mut settings.keys, &after.keys);
+            }
             Some(Command::Fingerprint { settings: after }) => {
                 replace(&mut settings.config, &after.config);
                 replace(&mut settings.tls_cert, &after.tls_cert);
@@ -236,6 +267,15 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage the named client keys (one per client machine or script).
+    Key {
+        /// The settings this command uses.
+        #[command(flatten)]
+        settings: KeysSettings,
+        /// What to do.
+        #[command(subcommand)]
+        command: KeyCommand,
     },
     /// Write a new shared client key.
     Keygen {
@@ -334,6 +374,41 @@ pub enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+/// `ftpd key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key for one client and write the client's key file (never over an existing
+    /// file).
+    Add {
+        /// Key name: letters, digits, '.', '_' or '-', at most 64 bytes (not `default`).
+        name: String,
+        /// Where to write the client's key file [default: ./NAME.key].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Only these users may log in with the key [default: any user].
+        #[arg(long, value_name = "U1,U2", value_delimiter = ',')]
+        users: Vec<String>,
+    },
+    /// List the keys: name, users, created, last used.
+    List,
+    /// Revoke a key: refused to new connections at once, its open sessions end within seconds.
+    Revoke {
+        /// Key name.
+        name: String,
+    },
+    /// Issue a new key for a client, keeping the old one valid for a grace period.
+    Rotate {
+        /// Key name.
+        name: String,
+        /// How long the old key stays valid (e.g. 7d, 12h, 30s).
+        #[arg(long, value_name = "DUR", default_value = "7d", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+        /// Where to write the client's new key file [default: ./NAME.key].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub users: PathBuf,
     /// Shared client key file (mode 0600), generated when missing.
     pub secret_file: PathBuf,
+    /// Named client keys file (mode 0600; `ftpd key …`), beside the users file unless named.
+    pub keys: PathBuf,
     /// TLS certificate chain (PEM).
     pub tls_cert: PathBuf,
     /// TLS private key (PEM, mode 0600).
@@ -100,6 +102,7 @@ impl Default for Config {
             root: PathBuf::from("uploads"),
             users: PathBuf::from("ftpd-users.toml"),
             secret_file: PathBuf::from("ftpd.key"),
+            keys: PathBuf::from(crate::keys::DEFAULT_KEYS_FILE),
             tls_cert: PathBuf::from("ftpd-cert.pem"),
             tls_key: PathBuf::from("ftpd-cert.key"),
             tls_generate: true,
@@ -140,6 +143,7 @@ struct FileConfig {
     root: Option<PathBuf>,
     users: Option<PathBuf>,
     secret_file: Option<PathBuf>,
+    keys: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     insecure_plaintext: Option<bool>,
@@ -230,6 +234,11 @@ impl Config {
         if let Some(secret) = args.secret_file.clone().or(file.secret_file) {
             config.secret_file = secret;
         }
+        config.keys = args
+            .keys
+            .clone()
+            .or(file.keys)
+            .unwrap_or_else(|| crate::keys::beside(&config.users));
         let tls_cert = args.tls_cert.clone().or(file.tls_cert);
         let tls_key = args.tls_key.clone().or(file.tls_key);
         match (tls_cert, tls_key) {

@@ -17,6 +17,9 @@ pub enum FtpdError {
     /// The users file, or what a `user` command was asked.
     #[error(transparent)]
     Users(#[from] UsersError),
+    /// The keys file, or what a `key` command was asked.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
     /// The shared key could not be made or written.
     #[error(transparent)]
     Key(#[from] ftp_proto::KeyError),
@@ -49,7 +52,8 @@ impl FtpdError {
     pub fn exit_code(&self) -> u8 {
         match self {
             FtpdError::Config(ConfigError::Invalid { .. })
-            | FtpdError::Users(UsersError::Refused(_)) => 2,
+            | FtpdError::Users(UsersError::Refused(_))
+            | FtpdError::Keys(crate::keys::KeysError::Refused(_)) => 2,
             _ => 1,
         }
     }

@@ -26,6 +26,7 @@ pub mod failure;
 pub mod fatal;
 pub mod handlers;
 pub mod jail;
+pub mod keys;
 pub mod limits;
 pub mod modes;
 pub mod rate_floor;

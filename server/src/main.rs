@@ -49,6 +49,7 @@ fn run(cli: Cli) -> Result<(), FtpdError> {
     let config = Config::load(&cli.settings())?;
     match cli.command {
         Some(Command::User { command, .. }) => say(&ftpd::admin::user(command, &config)?),
+        Some(Command::Key { command, .. }) => say(&ftpd::keys::admin::key(command, &config)?),
         Some(Command::Keygen { out, force, .. }) => {
             let out = out.unwrap_or_else(|| config.secret_file.clone());
             say(&ftpd::admin::keygen(&out, force)?);

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use ftp_proto::handshake::{self, ChannelBinding, Nonce};
-use ftp_proto::{ClientMessage, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage};
+use ftp_proto::{
+    ClientMessage, DEFAULT_KEY_NAME, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMessage,
+};
 use futures::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, timeout_at};
@@ -26,6 +28,7 @@ use tokio_util::codec::Framed;
 use crate::connection::{Connection, receive, send, send_error};
 use crate::error::{Refusal, SessionError, shutting_down};
 use crate::handlers;
+use crate::keys::SessionKey;
 use crate::startups::Slot;
 use crate::state::ServerState;
 
@@ -104,14 +107,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let proof = timeout_at(startup.deadline, prove_key(conn, binding, state));
-    tokio::select! {
+    let key = tokio::select! {
         result = proof => {
-            result.map_err(|_| SessionError::StartupTimeout(state.config.startup_timeout))??;
+            result.map_err(|_| SessionError::StartupTimeout(state.config.startup_timeout))??
         }
         () = state.shutdown.cancelled() => return Err(shutting_down()),
-    }
+    };
     drop(startup.slot);
-    tracing::debug!(%peer, "client proved the key");
+    tracing::debug!(%peer, key = %key.name, "client proved the key");
+    state.keys.used(&key.name);
     let limit = state.config.handshake_timeout;
     let phase = AtomicU8::new(login::WAITING);
     let login = timeout_at(
@@ -131,15 +135,39 @@ where
         },
         () = state.shutdown.cancelled() => return Err(shutting_down()),
     };
-    tracing::info!(%peer, user = %account.name, "logged in");
+    if !key.allows(&account.name) {
+        tracing::info!(%peer, user = %account.name, key = %key.name, "login refused: the key may not log in as this user");
+        return Err(SessionError::Fatal(Refusal::new(
+            ErrorKind::LoginFailed,
+            format!(
+                "key {:?} may not log in as user {:?} (its users are set by `ftpd key add --users`)",
+                key.name, account.name
+            ),
+        )));
+    }
+    tracing::info!(%peer, user = %account.name, key = %key.name, "logged in");
     let session = handlers::Session::open(account, slot, state)
         .await
         .map_err(SessionError::Fatal)?;
     let mut pipeline = handlers::put_whole::Pipeline::default();
-    loop {
-        let message = pipeline.next_request(conn, &session, state).await?;
-        if dispatch(conn, &session, state, &mut pipeline, message).await? {
-            return Ok(());
+    let serving = async {
+        loop {
+            let message = pipeline.next_request(conn, &session, state).await?;
+            if dispatch(conn, &session, state, &mut pipeline, message).await? {
+                return Ok(());
+            }
+        }
+    };
+    // A revoked key (or one rotated out whose grace ended) ends the session wherever it is, as
+    // a cut connection would: what was received stays for a resume.
+    tokio::select! {
+        result = serving => result,
+        () = state.keys.revoked(&key) => {
+            tracing::info!(%peer, user = %session.account.name, key = %key.name, "ending the session: its key was revoked");
+            Err(SessionError::Fatal(Refusal::new(
+                ErrorKind::BadKey,
+                format!("client key {:?} was revoked (or its grace period after a rotation ended): this session is closed", key.name),
+            )))
         }
     }
 }
@@ -192,7 +220,9 @@ where
         ClientMessage::PutWhole(request) => {
             pipeline.receive(conn, session, state, request).await?;
         }
-        ClientMessage::Hello { .. } | ClientMessage::Login { .. } => {
+        ClientMessage::Hello { .. }
+        | ClientMessage::KeyHello { .. }
+        | ClientMessage::Login { .. } => {
             return Err(out_of_order("a second hello or login"));
         }
         ClientMessage::Chunk { .. }
@@ -205,12 +235,13 @@ where
     Ok(false)
 }
 
-/// Hello exchange: send our nonce, check the client's proof, prove the key in return.
+/// Hello exchange: send our nonce, check the client's proof (of the shared key for a plain
+/// hello, of the key it names for a `KeyHello`), prove the key in return; the key proved.
 async fn prove_key<S>(
     conn: &mut Connection<S>,
     binding: &ChannelBinding,
     state: &ServerState,
-) -> Result<(), SessionError>
+) -> Result<SessionKey, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -224,12 +255,18 @@ where
         },
     )
     .await?;
-    let (version, client_nonce, proof) = match receive(conn).await? {
+    let (version, client_nonce, proof, name) = match receive(conn).await? {
         ClientMessage::Hello {
             version,
             nonce,
             proof,
-        } => (version, nonce, proof),
+        } => (version, nonce, proof, None),
+        ClientMessage::KeyHello {
+            version,
+            key,
+            nonce,
+            proof,
+        } => (version, nonce, proof, Some(key)),
         _ => return Err(out_of_order("expected the client's hello")),
     };
     if version != PROTOCOL_VERSION {
@@ -240,14 +277,49 @@ where
             ),
         )));
     }
-    if !handshake::verify_client_proof(&state.key, binding, &server_nonce, &client_nonce, &proof) {
-        return Err(SessionError::Fatal(Refusal::new(
-            ErrorKind::BadKey,
-            "client key rejected: this client does not hold the server's shared key",
-        )));
-    }
-    let proof = handshake::server_proof(&state.key, binding, &client_nonce, &server_nonce);
-    send(conn, ServerMessage::Proof { proof }).await
+    let (key, session_key) = match name.as_deref() {
+        None | Some(DEFAULT_KEY_NAME) => {
+            if !handshake::verify_client_proof(
+                &state.key,
+                binding,
+                &server_nonce,
+                &client_nonce,
+                &proof,
+            ) {
+                return Err(SessionError::Fatal(Refusal::new(
+                    ErrorKind::BadKey,
+                    "client key rejected: this client does not hold the server's shared key",
+                )));
+            }
+            (state.key.clone(), SessionKey::default_key())
+        }
+        Some(name) => {
+            let checked = state
+                .keys
+                .check_proof(name, binding, &server_nonce, &client_nonce, &proof)
+                .await;
+            match checked {
+                Some(proved) => proved,
+                None => {
+                    // Only a name that could be a key's is logged (it came before any proof).
+                    let shown = if ftp_proto::secret::valid_key_name(name) {
+                        name
+                    } else {
+                        "(not a key name)"
+                    };
+                    tracing::info!(key = %shown, "client key rejected: unknown, revoked or wrong");
+                    // One answer for an unknown name and a wrong proof.
+                    return Err(SessionError::Fatal(Refusal::new(
+                        ErrorKind::BadKey,
+                        "client key rejected: the server holds no valid key of this name and proof (revoked, rotated out, or never made)",
+                    )));
+                }
+            }
+        }
+    };
+    let proof = handshake::server_proof(&key, binding, &client_nonce, &server_nonce);
+    send(conn, ServerMessage::Proof { proof }).await?;
+    Ok(session_key)
 }
 
 /// A protocol violation that ends the session.

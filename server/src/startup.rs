@@ -31,6 +31,9 @@ pub enum StartupError {
     /// The users file is unusable.
     #[error("{0}")]
     Users(#[from] UsersError),
+    /// The keys file is unusable.
+    #[error("{0}")]
+    Keys(#[from] crate::keys::KeysError),
     /// The TLS certificate or key is unusable.
     #[error("TLS certificate: {0}")]
     Tls(#[from] crate::tls::TlsError),
@@ -118,6 +121,13 @@ async fn prepare_parts(
         Some(store) => store,
         None => configured_store(&config).await?,
     };
+    let keys_path = config.keys.clone();
+    tokio::task::spawn_blocking(move || crate::keys::check(&keys_path))
+        .await
+        .map_err(|e| {
+            crate::keys::KeysError::Refused(format!("checking the keys file failed: {e}"))
+        })??;
+    let keys = crate::keys::KeyRing::new(config.keys.clone());
     let auth = Authenticator::new(config.users.clone(), config.max_parallel_logins);
     let throttle = crate::throttle::LoginThrottle::new(
         config.login_failure_delay,
@@ -129,6 +139,7 @@ async fn prepare_parts(
         shutdown: tokio_util::sync::CancellationToken::new(),
         config,
         key,
+        keys,
         tls,
         auth,
         store,

@@ -18,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 pub struct ServerState {
     /// The settings in force.
     pub config: Config,
-    /// The key clients must prove they hold.
+    /// The key clients must prove they hold: the shared key file's, named `default`.
     pub key: SharedKey,
+    /// The named client keys (the keys file, re-read when it changes).
+    pub keys: crate::keys::KeyRing,
     /// The certificate connections are accepted with; `None` serves plain TCP
     /// (`insecure_plaintext`).
     pub tls: Option<crate::tls::TlsIdentity>,
