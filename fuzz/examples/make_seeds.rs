@@ -13,7 +13,7 @@ use ftp_fuzz::{
 };
 use ftp_proto::{
     ClientMessage, DirEntry, EntryKind, ErrorKind, FileIdentity, FrameMessage, MessageCodec,
-    PROTOCOL_VERSION, Password, ServerMessage,
+    PROTOCOL_VERSION, Password, ServerMessage, UsageInfo,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -117,6 +117,16 @@ fn session_seeds() -> Vec<(&'static str, u8, Vec<ClientMessage>)> {
             stage::RAW,
             vec![ClientMessage::Hello {
                 version: 0,
+                nonce: [1; 32],
+                proof: [2; 32],
+            }],
+        ),
+        (
+            "raw-key-hello",
+            stage::RAW,
+            vec![ClientMessage::KeyHello {
+                version: PROTOCOL_VERSION,
+                key: "laptop".into(),
                 nonce: [1; 32],
                 proof: [2; 32],
             }],
@@ -293,6 +303,11 @@ fn session_seeds() -> Vec<(&'static str, u8, Vec<ClientMessage>)> {
         ),
         ("second-login", commands, vec![login(USER, PASSWORD)]),
         (
+            "disk-usage",
+            commands,
+            vec![ClientMessage::DiskUsage {}, list(""), ClientMessage::DiskUsage {}],
+        ),
+        (
             "quit",
             commands,
             vec![list(""), ClientMessage::Quit {}, list("")],
@@ -358,6 +373,23 @@ fn decode_seeds() -> Vec<(String, Vec<u8>)> {
             },
         ),
         ("put-ready", ServerMessage::PutReady { offset: 6 }),
+        (
+            "disk-usage",
+            ServerMessage::DiskUsage(UsageInfo {
+                used_bytes: 9 << 30,
+                used_files: 12,
+                partial_bytes: 1 << 20,
+                quota_bytes: Some(10 << 30),
+                max_files: None,
+            }),
+        ),
+        (
+            "quota",
+            ServerMessage::Error {
+                kind: ErrorKind::Quota,
+                message: "quota: 9.5 GiB of 10 GiB used, this file needs 1.2 GiB".into(),
+            },
+        ),
         (
             "put-existing",
             ServerMessage::PutExisting { sha256: [5; 32] },

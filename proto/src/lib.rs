@@ -52,8 +52,9 @@ pub use secret::{DEFAULT_KEY_NAME, Password, SharedKey};
 /// replacement once it found the content different; 7: modification times to the nanosecond;
 /// 8: `Rename`, answered `Renamed`; 9: `ListTree` answered in `TreeBatch`es, and `RemoveTree`
 /// answered `Removed`; 10: file data in frames of their own kind, marked by their first byte,
-/// instead of told by their variant index).
-pub const PROTOCOL_VERSION: u32 = 10;
+/// instead of told by their variant index; 11: `KeyHello` names the client's key, `DiskUsage` asks
+/// for the user's storage and limits, and refusals may be `Quota` or `TooManySessions`).
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// Largest payload of file data one frame may carry (used by transfers).
 pub const MAX_CHUNK_LEN: usize = 1 << 20;

@@ -109,13 +109,9 @@ pub struct KeysSettings {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Users file, beside which the keys file is by default [default: ./ftpd-users.toml; env:
-    /// FTPD_USERS].
-    #[arg(long, global = true, value_name = "FILE")]
-    pub users: Option<PathBuf>,
-
-    /// Named client keys file (mode 0600) [default: ftpd-keys.toml beside the users file; env:
-    /// FTPD_KEYS].
+    /// Named client keys file (mode 0600) [default: ftpd-keys.toml beside the users file,
+    /// which `ftpd --users FILE key …` names; env: FTPD_KEYS]. (`--users` after `key add` is
+    /// the key's users, so the users file is given before `key`.)
     #[arg(long, global = true, value_name = "FILE")]
     pub keys: Option<PathBuf>,
 }
@@ -242,7 +238,6 @@ impl Cli {
                 settings: after, ..
             }) => {
                 replace(&mut settings.config, &after.config);
-                replace(&mut settings.users, &after.users);
                 replace(&mut settings.keys, &after.keys);
             }
             Some(Command::Fingerprint { settings: after }) => {
@@ -443,6 +438,34 @@ mod tests {
             (before.secret_file, before.tls_cert),
             (path("k"), path("c"))
         );
+    }
+
+    #[test]
+    fn key_add_users_are_the_keys_users_and_the_users_file_goes_before_key() {
+        let cli = Cli::try_parse_from([
+            "ftpd",
+            "--users",
+            "f",
+            "key",
+            "add",
+            "ci",
+            "--users",
+            "alice,bob",
+            "--keys",
+            "k",
+        ])
+        .unwrap();
+        let settings = cli.settings();
+        assert_eq!(settings.users, Some(PathBuf::from("f")));
+        assert_eq!(settings.keys, Some(PathBuf::from("k")));
+        let Some(Command::Key {
+            command: KeyCommand::Add { users, .. },
+            ..
+        }) = cli.command
+        else {
+            panic!("not key add: {:?}", cli.command);
+        };
+        assert_eq!(users, ["alice", "bob"]);
     }
 
     #[test]

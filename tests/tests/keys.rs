@@ -118,9 +118,16 @@ fn two_keys_one_revoked_its_clients_refused_and_its_open_session_cut() {
     server.wait_for_log("ending the session: its key was revoked");
 
     let listed = key(&site, &["list"]);
-    assert!(listed.contains("ci") && !listed.contains("laptop"), "{listed}");
+    assert!(
+        listed.contains("ci") && !listed.contains("laptop"),
+        "{listed}"
+    );
     assert!(listed.contains("default"), "{listed}");
-    assert!(!server.log().contains(&std::fs::read_to_string(&ci).unwrap()[80..]));
+    assert!(
+        !server
+            .log()
+            .contains(&std::fs::read_to_string(&ci).unwrap()[80..])
+    );
 }
 
 #[test]
@@ -133,9 +140,16 @@ fn a_key_limited_to_one_user_is_refused_for_another() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let output = ls(&server, &script, "bob");
     assert_eq!(code(&output), 3, "{}", stderr(&output));
-    assert!(stderr(&output).contains("may not log in"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("may not log in"),
+        "{}",
+        stderr(&output)
+    );
     let listed = key(&site, &["list"]);
-    assert!(listed.contains("script") && listed.contains("alice"), "{listed}");
+    assert!(
+        listed.contains("script") && listed.contains("alice"),
+        "{listed}"
+    );
 }
 
 #[test]
@@ -147,7 +161,14 @@ fn a_rotated_key_is_valid_with_the_old_one_in_its_grace_and_alone_after() {
     let new = site.dir.path().join("fleet-new.key");
     let said = key(
         &site,
-        &["rotate", "fleet", "--grace", "3s", "--out", new.to_str().unwrap()],
+        &[
+            "rotate",
+            "fleet",
+            "--grace",
+            "3s",
+            "--out",
+            new.to_str().unwrap(),
+        ],
     );
     assert!(said.contains("rotated key fleet"), "{said}");
     for file in [&new, &old] {

@@ -190,11 +190,9 @@ impl KeyRing {
         client_nonce: &Nonce,
         proof: &Proof,
     ) -> Option<(SharedKey, SessionKey)> {
-        let keys = match self.keys(Duration::ZERO).await {
-            Ok(keys) => keys,
-            // Logged when read; checked against nothing, as an unknown name is.
-            Err(_) => Arc::default(),
-        };
+        // An unreadable file is logged when read; then checked against nothing, as an
+        // unknown name is.
+        let keys = self.keys(Duration::ZERO).await.unwrap_or_default();
         check(&keys, name, SystemTime::now(), |key| {
             handshake::verify_client_proof(key, binding, server_nonce, client_nonce, proof)
         })
