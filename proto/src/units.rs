@@ -59,6 +59,14 @@ pub fn approx_bytes(bytes: u64) -> String {
     format!("{bytes} B")
 }
 
+/// A count of files for people: `1 file`, `12 files`.
+pub fn files(count: u64) -> String {
+    match count {
+        1 => "1 file".to_owned(),
+        _ => format!("{count} files"),
+    }
+}
+
 /// Parses an on/off value such as an environment variable holds: `1`/`0`, `true`/`false`,
 /// `yes`/`no`, `on`/`off` (or `y`/`n`, `t`/`f`; case does not matter); empty is off.
 pub fn parse_switch(text: &str) -> Result<bool, String> {
@@ -74,6 +82,14 @@ pub fn parse_switch(text: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_file_is_singular() {
+        assert_eq!(
+            [files(0), files(1), files(2)],
+            ["0 files", "1 file", "2 files"]
+        );
+    }
 
     #[test]
     fn sizes_people_write() {

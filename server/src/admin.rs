@@ -161,7 +161,11 @@ fn list(users: &Users, used: &std::collections::HashMap<String, crate::usage::Us
         };
         let home = entry.home.as_deref().unwrap_or(name);
         let used = match used.get(name) {
-            Some(usage) => format!("{}, {} files", limits::shown_size(usage.bytes), usage.files),
+            Some(usage) => format!(
+                "{}, {}",
+                limits::shown_size(usage.bytes),
+                ftp_proto::units::files(usage.files)
+            ),
             None => "-".into(),
         };
         let limits = limits_text(entry);

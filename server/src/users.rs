@@ -548,6 +548,18 @@ mod tests {
         let auditor = users.users["auditor"].account("auditor").unwrap();
         assert!(auditor.read_only);
         assert_eq!(auditor.home, PathBuf::from("shared/reports"));
+        assert_eq!(auditor.limits, Limits::default());
+        let alice = &users.users["alice"];
+        assert_eq!(
+            alice.limits(),
+            Limits {
+                quota: Some(10 << 30),
+                max_files: Some(100_000),
+                rate: Some(10 << 20),
+                max_sessions: Some(4),
+            }
+        );
+        assert_eq!(alice.expires.as_deref(), Some("2027-12-31"));
         // The placeholder hash matches no password.
         assert!(!verify_password(&pw(""), &users.users["alice"].password));
         assert!(!verify_password(

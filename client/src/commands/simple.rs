@@ -191,10 +191,10 @@ fn df_json(usage: &ftp_proto::UsageInfo) -> serde_json::Value {
 fn df_text(usage: &ftp_proto::UsageInfo) -> String {
     use ftp_proto::units::approx_bytes;
     let mut text = format!(
-        "used   {} ({} bytes) in {} files, {} of it in unfinished uploads\n",
+        "used   {} ({} bytes) in {}, {} of it in unfinished uploads\n",
         approx_bytes(usage.used_bytes),
         usage.used_bytes,
-        usage.used_files,
+        ftp_proto::units::files(usage.used_files),
         approx_bytes(usage.partial_bytes)
     );
     match usage.quota_bytes {
