@@ -17,6 +17,14 @@ pub mod s3;
 
 pub use s3::{S3Config, Storage};
 
+/// Default name of the named client keys file (`ftpd key …`), in the users file's folder.
+pub const DEFAULT_KEYS_FILE: &str = "ftpd-keys.toml";
+
+/// The keys file that goes with a users file: beside it.
+pub fn keys_beside(users: &Path) -> PathBuf {
+    users.with_file_name(DEFAULT_KEYS_FILE)
+}
+
 /// Config file read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/ftpd.toml";
 
@@ -102,7 +110,7 @@ impl Default for Config {
             root: PathBuf::from("uploads"),
             users: PathBuf::from("ftpd-users.toml"),
             secret_file: PathBuf::from("ftpd.key"),
-            keys: PathBuf::from(crate::keys::DEFAULT_KEYS_FILE),
+            keys: PathBuf::from(DEFAULT_KEYS_FILE),
             tls_cert: PathBuf::from("ftpd-cert.pem"),
             tls_key: PathBuf::from("ftpd-cert.key"),
             tls_generate: true,
@@ -238,7 +246,7 @@ impl Config {
             .keys
             .clone()
             .or(file.keys)
-            .unwrap_or_else(|| crate::keys::beside(&config.users));
+            .unwrap_or_else(|| keys_beside(&config.users));
         let tls_cert = args.tls_cert.clone().or(file.tls_cert);
         let tls_key = args.tls_key.clone().or(file.tls_key);
         match (tls_cert, tls_key) {

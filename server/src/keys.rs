@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use ftp_proto::files::private_file::{PrivacyError, check_private, write_private_file};
+use ftp_proto::files::private_file::{PrivacyError, read_private, write_private_file};
 use ftp_proto::secret::{DEFAULT_KEY_NAME, KEY_LEN, valid_key_name};
 use ftp_proto::{KeyError, SharedKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -30,14 +30,6 @@ pub use ring::{KeyRing, SessionKey};
 /// Header written at the top of every keys file.
 const HEADER: &str = "# ftpd client keys: managed by `ftpd key add|revoke|rotate`. The keys are secrets.\n\
 # Keep this file mode 0600: the server refuses to start otherwise.\n\n";
-
-/// Default name of the keys file, in the users file's folder.
-pub const DEFAULT_KEYS_FILE: &str = "ftpd-keys.toml";
-
-/// The keys file that goes with a users file: beside it.
-pub fn beside(users: &Path) -> PathBuf {
-    users.with_file_name(DEFAULT_KEYS_FILE)
-}
 
 /// Where the server records when each key was last used: beside the keys file, with
 /// `.used.toml` in place of its extension.
@@ -178,10 +170,9 @@ impl Keys {
     /// Reads the keys file, refusing one that group or others can read. A missing file is
     /// reported as `Ok(None)`.
     pub fn load(path: &Path) -> Result<Option<Keys>, KeysError> {
-        match check_private(path) {
-            Err(PrivacyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
+        let mut text = match read_private(path) {
+            Ok(None) => return Ok(None),
+            Ok(Some(text)) => text,
             Err(PrivacyError::Io(source)) => {
                 return Err(KeysError::Io {
                     path: path.to_path_buf(),
@@ -194,12 +185,7 @@ impl Keys {
                     mode,
                 });
             }
-            Ok(()) => {}
-        }
-        let mut text = std::fs::read_to_string(path).map_err(|source| KeysError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        };
         let parsed = Keys::parse(&text).map_err(|message| KeysError::Invalid {
             path: path.to_path_buf(),
             message,

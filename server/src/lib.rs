@@ -44,6 +44,7 @@ pub mod transport;
 pub mod uploads;
 pub mod usage;
 pub mod usage_report;
+pub mod user_shared;
 pub mod users;
 
 pub use config::Config;

@@ -144,7 +144,7 @@ async fn prepare_parts(
         auth,
         store,
         locks: Arc::default(),
-        limits: crate::limits::Registry::default(),
+        limits: crate::user_shared::Registry::default(),
     };
     Ok((Arc::new(state), first_run))
 }

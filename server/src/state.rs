@@ -35,7 +35,7 @@ pub struct ServerState {
     pub throttle: LoginThrottle,
     /// What each user's sessions share: their count, the user's rate, the count of their
     /// storage.
-    pub limits: crate::limits::Registry,
+    pub limits: crate::user_shared::Registry,
     /// Cancelled when the server begins a graceful shutdown.
     pub shutdown: CancellationToken,
 }

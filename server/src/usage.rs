@@ -16,28 +16,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ftp_proto::{ErrorKind, TreeEntry, UsageInfo};
-use tokio::sync::mpsc;
+use ftp_proto::{ErrorKind, UsageInfo};
 use tokio::time::Instant;
 
 use crate::error::Refusal;
-use crate::jail::RemotePath;
-use crate::limits::{Limits, UserShared, shown_size};
-use crate::storage::{Home, StorageError, TreeBatch};
+use crate::limits::{Limits, shown_size};
+pub use crate::storage::usage_walk::Usage;
+use crate::storage::{Home, StorageError};
 
 /// How long a count of a home stands before the next check walks it again.
 pub const FRESH_FOR: Duration = Duration::from_secs(30);
-
-/// What a user stores.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Bytes of the files in the home plus what unfinished uploads hold.
-    pub bytes: u64,
-    /// Files, links and other non-folders in the home.
-    pub files: u64,
-    /// Of `bytes`, what unfinished uploads hold.
-    pub partial_bytes: u64,
-}
 
 impl Usage {
     /// As `ftp df` is told, with the account's limits.
@@ -49,39 +37,6 @@ impl Usage {
             quota_bytes: limits.quota,
             max_files: limits.max_files,
         }
-    }
-}
-
-/// Counts what `home` stores: a walk of the whole home (sizes of everything that is not a
-/// folder) and the held bytes of the user's unfinished uploads.
-pub async fn count<H: Home + ?Sized>(home: &H) -> Result<Usage, StorageError> {
-    let root = RemotePath::parse("")
-        .map_err(|refusal| StorageError::new(crate::storage::Failure::Internal, refusal.message))?;
-    let (batches, mut received) = mpsc::channel::<TreeBatch>(2);
-    let walk = home.walk_tree(&root, false, batches);
-    let sum = async {
-        let mut usage = Usage::default();
-        while let Some(batch) = received.recv().await {
-            for entry in batch? {
-                add(&mut usage, &entry);
-            }
-        }
-        Ok::<Usage, StorageError>(usage)
-    };
-    let ((), summed) = tokio::join!(walk, sum);
-    let mut usage = summed?;
-    for partial in home.partials().await? {
-        usage.bytes = usage.bytes.saturating_add(partial.held);
-        usage.partial_bytes = usage.partial_bytes.saturating_add(partial.held);
-    }
-    Ok(usage)
-}
-
-/// Adds one walked entry to `usage`.
-fn add(usage: &mut Usage, entry: &TreeEntry) {
-    if entry.kind != ftp_proto::EntryKind::Dir {
-        usage.bytes = usage.bytes.saturating_add(entry.size);
-        usage.files += 1;
     }
 }
 
@@ -117,8 +72,8 @@ pub struct Need {
 /// upload left, a partial, is counted then).
 #[derive(Debug)]
 pub struct Reservation {
-    /// The user's shared state.
-    shared: Arc<UserShared>,
+    /// The user's count.
+    usage: Arc<UsageCache>,
     /// What it reserved.
     need: Need,
     /// The upload landed: its bytes are now stored.
@@ -134,7 +89,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let Ok(mut counted) = self.shared.usage.inner.lock() else {
+        let Ok(mut counted) = self.usage.inner.lock() else {
             return;
         };
         counted.reserved_bytes = counted.reserved_bytes.saturating_sub(self.need.bytes);
@@ -189,7 +144,7 @@ impl UsageCache {
 /// Checks that an upload needing `need` fits the user's `limits`, and reserves it; the refusal
 /// says what is used and what the file needs. No limit: nothing is counted (`None`).
 pub async fn reserve(
-    shared: &Arc<UserShared>,
+    cache: &Arc<UsageCache>,
     home: &dyn Home,
     limits: &Limits,
     need: Need,
@@ -198,14 +153,14 @@ pub async fn reserve(
     if !limits.counts_usage() {
         return Ok(None);
     }
-    let usage = shared.usage.current(home, false).await.map_err(|e| {
+    let usage = cache.current(home, false).await.map_err(|e| {
         tracing::warn!(error = %e.detail, "cannot count the user's storage");
         Refusal::new(
             ErrorKind::Internal,
             "upload refused: the server cannot count your storage for the quota",
         )
     })?;
-    let Ok(mut counted) = shared.usage.inner.lock() else {
+    let Ok(mut counted) = cache.inner.lock() else {
         return Err(Refusal::new(ErrorKind::Internal, "server error: usage"));
     };
     let used = usage.bytes.saturating_add(counted.reserved_bytes);
@@ -214,7 +169,7 @@ pub async fn reserve(
     counted.reserved_bytes = counted.reserved_bytes.saturating_add(need.bytes);
     counted.reserved_files = counted.reserved_files.saturating_add(need.files);
     Ok(Some(Reservation {
-        shared: Arc::clone(shared),
+        usage: Arc::clone(cache),
         need,
         landed: false,
     }))

@@ -11,7 +11,7 @@ use argon2::password_hash::phc::Output;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use ftp_proto::Password;
 use ftp_proto::files::private_file::{
-    PrivacyError, check_private, write_private_file, write_private_file_new,
+    PrivacyError, read_private, write_private_file, write_private_file_new,
 };
 use serde::{Deserialize, Serialize};
 
@@ -186,10 +186,9 @@ impl Users {
     /// Reads the users file, refusing one that group or others can read. A missing file is
     /// reported as `Ok(None)`.
     pub fn load(path: &Path) -> Result<Option<Users>, UsersError> {
-        match check_private(path) {
-            Err(PrivacyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
+        let text = match read_private(path) {
+            Ok(None) => return Ok(None),
+            Ok(Some(text)) => text,
             Err(PrivacyError::Io(source)) => {
                 return Err(UsersError::Io {
                     path: path.to_path_buf(),
@@ -202,12 +201,7 @@ impl Users {
                     mode,
                 });
             }
-            Ok(()) => {}
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| UsersError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        };
         let users: Users = toml::from_str(&text).map_err(|e| UsersError::Invalid {
             path: path.to_path_buf(),
             message: e.to_string(),

@@ -14,6 +14,18 @@ pub enum PrivacyError {
     Exposed(u32),
 }
 
+/// Reads a secret file whole after checking that group and others have no access to it;
+/// `Ok(None)` when there is no such file.
+pub fn read_private(path: &Path) -> Result<Option<String>, PrivacyError> {
+    match check_private(path) {
+        Err(PrivacyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+        Ok(()) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(PrivacyError::Io),
+    }
+}
+
 /// Checks that a secret file gives group and others no access at all.
 pub fn check_private(path: &Path) -> Result<(), PrivacyError> {
     use std::os::unix::fs::PermissionsExt;

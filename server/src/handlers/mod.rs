@@ -23,9 +23,9 @@ use std::sync::Arc;
 use ftp_proto::ErrorKind;
 
 use crate::error::Refusal;
-use crate::limits::SessionSlot;
 use crate::state::ServerState;
 use crate::storage::Home;
+use crate::user_shared::SessionSlot;
 use crate::users::Account;
 
 /// What a handler knows about the logged-in user.

@@ -256,7 +256,7 @@ pub(super) async fn reserve(
         files: u64::from(replaced.is_none()),
     };
     usage::reserve(
-        &session.slot.shared,
+        &session.slot.shared.usage,
         session.storage.as_ref(),
         limits,
         need,

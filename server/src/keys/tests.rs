@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::ring::{check, still_valid};
 use super::*;
+use crate::config::{DEFAULT_KEYS_FILE, keys_beside};
 
 fn entry(byte: u8, users: &[&str]) -> KeyEntry {
     KeyEntry {
@@ -149,7 +150,7 @@ fn a_session_key_stays_valid_until_revoked_or_its_grace_ends() {
 #[test]
 fn the_keys_file_is_beside_the_users_file() {
     assert_eq!(
-        beside(std::path::Path::new("/etc/ftpd/users.toml")),
+        keys_beside(std::path::Path::new("/etc/ftpd/users.toml")),
         std::path::Path::new("/etc/ftpd/ftpd-keys.toml")
     );
     assert_eq!(

@@ -11,8 +11,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Connection, out_of_order, receive, send, send_error};
 use crate::auth::LoginError;
 use crate::error::{Refusal, SessionError};
-use crate::limits::SessionSlot;
 use crate::state::ServerState;
+use crate::user_shared::SessionSlot;
 use crate::users::Account;
 
 /// What a login is waiting for when its deadline passes: the peer's next login message

@@ -13,6 +13,7 @@ pub mod local;
 pub mod memory;
 pub mod s3;
 pub mod upload;
+pub mod usage_walk;
 
 #[cfg(test)]
 mod conformance;
@@ -184,7 +185,7 @@ pub trait Home: Send + Sync + std::fmt::Debug {
     /// What this user stores, for the quota: every non-folder's size in the home (a walk, in
     /// bounded memory) plus what the user's unfinished uploads hold. Any store has it through
     /// [`Home::walk_tree`] and [`Home::partials`]; one that keeps a count may answer faster.
-    async fn usage(&self) -> Result<crate::usage::Usage, StorageError> {
-        crate::usage::count(self).await
+    async fn usage(&self) -> Result<usage_walk::Usage, StorageError> {
+        usage_walk::count(self).await
     }
 }
