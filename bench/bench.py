@@ -377,18 +377,23 @@ class Bench:
     def start_fresh_ftpd(self, name):
         """A new ftpd (TLS, fsync off) on PORTS[name] with a root of its own, for measuring
         what one workload alone makes it use; stopped with the others."""
+        text = template("ftpd-tls-nofsync.toml", self.work, PORTS[name]).replace("ftpd-tls-nofsync", name)
+        return self.start_ftpd_with(name, text)
+
+    def start_ftpd_with(self, name, config_text, env=None, timeout=10.0):
+        """An ftpd on PORTS[name], run in work/NAME with CONFIG_TEXT as its config and ENV as
+        its environment, its fingerprint recorded for the clients; stopped with the others."""
         work = self.work
         (work / name).mkdir()
         config = work / f"{name}.toml"
-        text = template("ftpd-tls-nofsync.toml", work, PORTS[name]).replace("ftpd-tls-nofsync", name)
-        config.write_text(text)
+        config.write_text(config_text)
         ftpd = str(RELEASE / "ftpd")
         printed = subprocess.run([ftpd, "--config", str(config), "fingerprint"], cwd=work / name,
-                                 check=True, capture_output=True, text=True)
+                                 check=True, capture_output=True, text=True, env=env)
         self.fingerprints[(str(work), name)] = printed.stdout.strip()
-        proc = self.spawn([ftpd, "--config", str(config)], cwd=work / name, stdout=subprocess.DEVNULL,
-                          stderr=open(work / f"{name}.log", "w"))
-        wait_port(PORTS[name])
+        proc = self.spawn([ftpd, "--config", str(config)], cwd=work / name, env=env,
+                          stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
+        wait_port(PORTS[name], timeout=timeout)
         return proc
 
     def start_servers(self):
@@ -930,7 +935,7 @@ def main():
             bench.link()
         if "s3" in parts:
             print(f"{bench.label} through S3 (radosgw on 127.0.0.1):", flush=True)
-            S3Workload(bench, sh, PORTS, template, wait_port, RELEASE, min(args.rounds, 3)).run()
+            S3Workload(bench, sh, PORTS, template, min(args.rounds, 3)).run()
         bench.report()
     finally:
         bench.stop()

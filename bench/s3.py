@@ -33,13 +33,11 @@ def reset_peak(pid):
 
 
 class S3Workload:
-    def __init__(self, bench, sh, ports, template, wait_port, release, rounds):
+    def __init__(self, bench, sh, ports, template, rounds):
         self.bench = bench
         self.sh = sh
         self.ports = ports
         self.template = template
-        self.wait_port = wait_port
-        self.release = release
         self.rounds = rounds
         self.work = bench.work
         self.rgw = None
@@ -75,22 +73,12 @@ class S3Workload:
         self.sh("rclone", "--config", "/dev/null", *args, env=self.rclone_env())
 
     def start_ftpd_s3(self):
-        name, work = "ftpd-s3", self.work
-        (work / name).mkdir()
-        config = work / f"{name}.toml"
-        text = self.template("ftpd-s3.toml", work, self.ports[name])
-        config.write_text(text.replace("@ENDPOINT@", self.settings["endpoint"])
-                          .replace("@BUCKET@", BUCKET))
+        name = "ftpd-s3"
+        text = self.template("ftpd-s3.toml", self.work, self.ports[name])
+        text = text.replace("@ENDPOINT@", self.settings["endpoint"]).replace("@BUCKET@", BUCKET)
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.settings["access_key"],
                    AWS_SECRET_ACCESS_KEY=self.settings["secret_key"])
-        ftpd = str(self.release / "ftpd")
-        printed = subprocess.run([ftpd, "--config", str(config), "fingerprint"], cwd=work / name,
-                                 check=True, capture_output=True, text=True, env=env)
-        self.bench.fingerprints[(str(work), name)] = printed.stdout.strip()
-        proc = self.bench.spawn([ftpd, "--config", str(config)], cwd=work / name, env=env,
-                                stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
-        self.wait_port(self.ports[name], timeout=60)
-        return proc
+        return self.bench.start_ftpd_with(name, text, env=env, timeout=60)
 
     def gc(self):
         """Frees what deleted objects held in the OSD's RAM (radosgw defers it by hours)."""
